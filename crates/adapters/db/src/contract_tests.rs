@@ -1,0 +1,107 @@
+//! The repository contract suite of `hub-test-support`, run against SQLite and against PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use hub_domain::model::build::BuildSummary;
+use hub_test_support::contract::{SeedBuilds, StoreFixture};
+
+use crate::connection::{DatabaseUrl, DbConfig};
+use crate::repos::time::to_db;
+use crate::schema::builds;
+use crate::store::Store;
+
+#[async_trait]
+impl SeedBuilds for Store {
+    async fn seed_build(&self, b: &BuildSummary) {
+        let b = b.clone();
+        self.run(move |conn| {
+            diesel::insert_into(builds::table)
+                .values((
+                    builds::env_id.eq(b.env_id.as_str()),
+                    builds::project_id.eq(b.project_id.as_str()),
+                    builds::build_id.eq(b.build_id.as_str()),
+                    builds::status.eq(b.status.as_str()),
+                    builds::created_at.eq(to_db(b.created_at)),
+                    builds::completed_at.eq(b.completed_at.map(to_db)),
+                    builds::uploaded_by.eq("apikey:test"),
+                    builds::stats_total.eq(b.stats.total),
+                    builds::stats_passed.eq(b.stats.passed),
+                    builds::stats_failed.eq(b.stats.failed),
+                    builds::stats_broken.eq(b.stats.broken),
+                    builds::stats_skipped.eq(b.stats.skipped),
+                    builds::stats_unknown.eq(b.stats.unknown),
+                    builds::duration_ms.eq(b.stats.duration_ms),
+                ))
+                .execute(conn)
+                .map(drop)
+                .map_err(crate::errors::from_diesel)
+        })
+        .await
+        .expect("seed build");
+    }
+}
+
+async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> StoreFixture {
+    let store = Store::open(DbConfig { url, max_connections: 4, acquire_timeout: Duration::from_secs(10) })
+        .await
+        .expect("open store");
+    store.migrate().await.expect("migrate");
+    let store = Arc::new(store);
+    StoreFixture { envs: store.clone(), projects: store.clone(), health: store.clone(), seeds: store, guard }
+}
+
+mod sqlite {
+    use super::*;
+
+    async fn sqlite_fixture() -> Option<StoreFixture> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("nested/dir/allure-hub.db"));
+        Some(fixture(url, Box::new(dir)).await)
+    }
+
+    hub_test_support::store_contract_tests!(sqlite_fixture);
+}
+
+mod postgres {
+    use hub_test_support::pg::PgTestDatabase;
+
+    use super::*;
+
+    async fn postgres_fixture() -> Option<StoreFixture> {
+        let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.expect("create database")?;
+        let url = DatabaseUrl::parse(&db.url).expect("postgres url");
+        Some(fixture(url, Box::new(db)).await)
+    }
+
+    hub_test_support::store_contract_tests!(postgres_fixture);
+}
+
+mod migrations {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrating_twice_applies_nothing_the_second_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
+        let store = Store::open(DbConfig { url, max_connections: 2, acquire_timeout: Duration::from_secs(5) })
+            .await
+            .unwrap();
+        assert_eq!(store.migrate().await.unwrap().len(), 1);
+        assert!(store.migrate().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_fails_with_the_drivers_own_message() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let url = DatabaseUrl::parse("postgres://nobody:secret@127.0.0.1:1/none").unwrap();
+        let err = Store::open(DbConfig { url, max_connections: 1, acquire_timeout: Duration::from_secs(1) })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("127.0.0.1") && !err.contains("secret"), "{err}");
+        assert!(!err.contains("multiconnection"), "the real libpq error is kept: {err}");
+    }
+}

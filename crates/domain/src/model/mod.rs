@@ -1,0 +1,18 @@
+//! Entities and value types of allure-hub, one module per concept.
+
+pub mod access;
+pub mod api_key;
+pub mod build;
+pub mod disk;
+pub mod enums;
+pub mod environment;
+pub mod job;
+pub mod names;
+pub mod notification;
+pub mod overview;
+pub mod page;
+pub mod project;
+pub mod retention;
+pub mod time;
+pub mod upload;
+pub mod user;

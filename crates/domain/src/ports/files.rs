@@ -1,0 +1,32 @@
+//! The file storage of results, reports, chunks and history under the data directory.
+
+use async_trait::async_trait;
+
+use crate::ids::{EnvId, ProjectId};
+use crate::ports::errors::StorageError;
+
+/// Where the files of environments and projects live. Grows with the upload and generation issues.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ResultStore: Send + Sync + 'static {
+    /// Makes every file of an environment unreachable at once; actual removal may finish in the background.
+    /// An environment without files is not an error.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the directory exists but cannot be moved away.
+    async fn remove_environment(&self, env: &EnvId) -> Result<(), StorageError>;
+
+    /// Like [`ResultStore::remove_environment`], for one project.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the directory exists but cannot be moved away.
+    async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError>;
+
+    /// Removes the directories of environments and projects that are not in `known` (left behind when a
+    /// deletion's file step failed or the process died after the records were deleted).
+    /// Returns how many directories were removed.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the data directory cannot be read.
+    async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError>;
+}

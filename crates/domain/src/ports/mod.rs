@@ -1,0 +1,14 @@
+//! Ports: one object-safe trait per outside concern, implemented by adapters and held as `Arc<dyn Port>`.
+//!
+//! With the `mocks` feature (and in this crate's tests) every trait also gets a `mockall` mock named
+//! `Mock<Trait>`, for unit-testing services without I/O.
+
+pub mod clock;
+pub mod errors;
+pub mod files;
+pub mod repos;
+
+pub use clock::{Clock, IdGenerator};
+pub use errors::{StorageError, StoreError};
+pub use files::ResultStore;
+pub use repos::*;

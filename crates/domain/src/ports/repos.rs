@@ -1,0 +1,251 @@
+//! Repository ports: the database seen as collections of domain entities.
+//!
+//! Every method may fail with [`StoreError::Unavailable`] (no database) or [`StoreError::Internal`]; the other
+//! variants each method can return are listed on it.
+
+use async_trait::async_trait;
+
+use crate::Timestamp;
+use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
+use crate::model::api_key::ApiKey;
+use crate::model::build::{Build, OutcomeFilter};
+use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
+use crate::model::job::GenerationJob;
+use crate::model::notification::{Notification, NotificationView};
+use crate::model::overview::{Overview, OverviewFilter};
+use crate::model::page::{Page, PageRequest};
+use crate::model::project::{Project, ProjectView};
+use crate::model::retention::CleanupRun;
+use crate::model::upload::UploadSession;
+use crate::model::user::{LoginSession, User};
+use crate::ports::errors::StoreError;
+
+/// Whether the database answers; backs the readiness check.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait StoreHealth: Send + Sync + 'static {
+    /// Runs a trivial query.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database does not answer.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Environments.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnvironmentRepo: Send + Sync + 'static {
+    /// Every environment with its project count, newest first, ties by id ascending.
+    async fn list(&self) -> Result<Vec<EnvironmentView>, StoreError>;
+
+    /// One environment with its project count.
+    async fn get(&self, id: &EnvId) -> Result<Option<EnvironmentView>, StoreError>;
+
+    /// Stores a new environment.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id is taken.
+    async fn insert(&self, env: &Environment) -> Result<(), StoreError>;
+
+    /// Applies a partial update and returns the result; `None` when the environment does not exist.
+    async fn update(&self, id: &EnvId, patch: &EnvironmentPatch) -> Result<Option<EnvironmentView>, StoreError>;
+
+    /// Deletes the environment and, in the same transaction, everything recorded under it. `false` when it did
+    /// not exist.
+    async fn delete(&self, id: &EnvId) -> Result<bool, StoreError>;
+}
+
+/// Projects.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ProjectRepo: Send + Sync + 'static {
+    /// The environment's projects with build counts and latest builds, newest first, ties by id ascending.
+    async fn list(&self, env: &EnvId) -> Result<Vec<ProjectView>, StoreError>;
+
+    /// Every project id of every environment, for reconciling files with records.
+    async fn list_all_ids(&self) -> Result<Vec<(EnvId, Vec<ProjectId>)>, StoreError>;
+
+    /// One project with its build count and latest build.
+    async fn get(&self, env: &EnvId, id: &ProjectId) -> Result<Option<ProjectView>, StoreError>;
+
+    /// Stores a new project.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the id is taken in the environment; [`StoreError::MissingParent`] when the
+    /// environment does not exist.
+    async fn insert(&self, project: &Project) -> Result<(), StoreError>;
+
+    /// Deletes the project and, in the same transaction, everything recorded under it. `false` when it did not
+    /// exist.
+    async fn delete(&self, env: &EnvId, id: &ProjectId) -> Result<bool, StoreError>;
+}
+
+/// Builds. Implemented with the report-generation issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait BuildRepo: Send + Sync + 'static {
+    /// One build.
+    async fn get(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<Build>, StoreError>;
+
+    /// A page of a project's builds, newest first, ties by build id descending.
+    async fn list(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        filter: OutcomeFilter,
+        page: PageRequest,
+    ) -> Result<Page<Build>, StoreError>;
+
+    /// Deletes a build with its jobs; `false` when it did not exist.
+    async fn delete(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<bool, StoreError>;
+}
+
+/// Upload sessions. Implemented with the uploads issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UploadSessionRepo: Send + Sync + 'static {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when another active session targets the same build.
+    async fn insert(&self, session: &UploadSession) -> Result<(), StoreError>;
+
+    /// One session.
+    async fn get(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError>;
+
+    /// Replaces a stored session with `session` (same id).
+    async fn update(&self, session: &UploadSession) -> Result<(), StoreError>;
+
+    /// The most recently updated sessions.
+    async fn list_recent(&self, limit: i64) -> Result<Vec<UploadSession>, StoreError>;
+
+    /// Deletes a session; `false` when it did not exist.
+    async fn delete(&self, id: UploadId) -> Result<bool, StoreError>;
+}
+
+/// The durable queue of generation jobs. Implemented with the report-generation issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Marks the oldest queued job whose project has no running job as running and returns it, unless
+    /// `max_running` jobs already run.
+    async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError>;
+
+    /// Stores the final state of a job together with its build and session.
+    async fn finish(&self, job: &GenerationJob, build: &Build, session: Option<UploadSession>) -> Result<(), StoreError>;
+
+    /// Puts running jobs back in the queue after a restart, failing those interrupted too often.
+    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<GenerationJob>, StoreError>;
+}
+
+/// API keys. Implemented with the authentication issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiKeyRepo: Send + Sync + 'static {
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an active key has the same name.
+    async fn insert(&self, key: &ApiKey) -> Result<(), StoreError>;
+
+    /// The key with this SHA-256, revoked or not.
+    async fn find_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// One key.
+    async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
+
+    /// A page of keys, newest first, optionally filtered by a substring of name or creator.
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<ApiKey>, StoreError>;
+
+    /// Records a successful authentication.
+    async fn touch(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Revokes a key (idempotent); `false` when it does not exist.
+    async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Deletes a key; `false` when it did not exist.
+    async fn delete(&self, id: ApiKeyId) -> Result<bool, StoreError>;
+}
+
+/// Users, their role overrides and login sessions. Implemented with the authentication issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepo: Send + Sync + 'static {
+    /// Creates or updates a user on sign-in.
+    async fn upsert(&self, user: &User) -> Result<(), StoreError>;
+
+    /// One user.
+    async fn get(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// A page of users, most recent sign-in first.
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<User>, StoreError>;
+
+    /// The stored role override of an email.
+    async fn role_override(&self, email: &Email) -> Result<Option<String>, StoreError>;
+
+    /// Sets (`Some`) or removes (`None`) a role override and revokes the user's sessions, in one transaction.
+    /// Returns whether anything changed.
+    async fn set_role_override(&self, email: &Email, role: Option<String>, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Stores a new login session.
+    async fn insert_session(&self, session: &LoginSession) -> Result<(), StoreError>;
+
+    /// The unexpired session with this token hash.
+    async fn find_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<LoginSession>, StoreError>;
+
+    /// Deletes one session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Small persisted settings stored as JSON values by key. Implemented with the settings issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SettingsRepo: Send + Sync + 'static {
+    /// The stored value of a key.
+    async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Stores a value.
+    async fn put(&self, key: &str, value: &serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Records of cleanup sweeps. Implemented with the retention issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CleanupRunRepo: Send + Sync + 'static {
+    /// Stores a finished run and keeps only the newest `keep`.
+    async fn record(&self, run: &CleanupRun, keep: i64) -> Result<(), StoreError>;
+
+    /// Newest runs first.
+    async fn list(&self) -> Result<Vec<CleanupRun>, StoreError>;
+
+    /// One run.
+    async fn get(&self, id: CleanupRunId) -> Result<Option<CleanupRun>, StoreError>;
+}
+
+/// Notifications and each principal's read and deletion state. Implemented with the notifications issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait NotificationRepo: Send + Sync + 'static {
+    /// Stores a notification.
+    async fn insert(&self, notification: &Notification) -> Result<(), StoreError>;
+
+    /// Newest first, as `principal` sees them.
+    async fn list(&self, principal: &str, unread_only: bool, limit: i64) -> Result<Vec<NotificationView>, StoreError>;
+
+    /// Marks one as read for `principal`; `false` when it does not exist for them.
+    async fn mark_read(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Hides one from `principal`; `false` when it does not exist for them.
+    async fn hide(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Deletes notifications created before `before`; returns how many.
+    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Read-only analytics for the dashboard. Implemented with the overview issue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OverviewQueries: Send + Sync + 'static {
+    /// The dashboard figures, with the 30 days ending on `today`.
+    async fn overview(&self, filter: &OverviewFilter, today: chrono::NaiveDate) -> Result<Overview, StoreError>;
+}

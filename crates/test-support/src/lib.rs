@@ -1,0 +1,12 @@
+//! hub-test-support: shared test tooling for allure-hub's crates (never part of the binary).
+//!
+//! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
+//! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
+//! * [`clock`]: a clock that tests set by hand.
+
+// Test tooling: a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod clock;
+pub mod contract;
+pub mod pg;

@@ -1,0 +1,14 @@
+DROP TABLE notification_states;
+DROP TABLE notifications;
+DROP TABLE cleanup_runs;
+DROP TABLE settings;
+DROP TABLE api_keys;
+DROP TABLE login_sessions;
+DROP TABLE role_overrides;
+DROP TABLE users;
+DROP TABLE generation_jobs;
+DROP TABLE upload_chunks;
+DROP TABLE upload_sessions;
+DROP TABLE builds;
+DROP TABLE projects;
+DROP TABLE environments;
