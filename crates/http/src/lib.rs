@@ -1,1 +1,18 @@
-//! placeholder
+//! hub-http: the actix-web driving adapter of allure-hub.
+//!
+//! Thin by design: one route table ([`routes`]) declaring every route with its access rule, extractors that parse
+//! identifiers and bodies at the edge, handlers that call domain services, and one module ([`error`]) that turns
+//! every failure into the contract's JSON error and status.
+
+pub mod access;
+pub mod app;
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod handlers;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+
+pub use app::build_app;
+pub use state::{AppState, HttpConfig, VersionInfo};

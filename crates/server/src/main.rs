@@ -1,1 +1,42 @@
-fn main() {}
+//! `allure-hub`: a self-hosted Allure 3 report server.
+
+use clap::{Parser, Subcommand};
+use hub_server::{Application, Config, logging, startup};
+
+/// Command line of the binary; every setting comes from environment variables (see the documentation).
+#[derive(Debug, Parser)]
+#[command(
+    name = "allure-hub",
+    version,
+    about = "Self-hosted Allure 3 report server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    logging::init(&config.log);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => match Application::build(config).await {
+            Ok(app) => app.run_until_stopped().await.map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        },
+        Command::Migrate => startup::open_database(&config).await.map(drop),
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "allure-hub stopped");
+    }
+    result
+}

@@ -103,7 +103,15 @@ fn build(env: &str, project: &str, id: &str, at: Timestamp, passed: i64) -> Buil
         status: BuildStatus::Ready,
         created_at: at,
         completed_at: Some(at + chrono::TimeDelta::seconds(30)),
-        stats: BuildStats { total: passed + 1, passed, failed: 1, broken: 0, skipped: 0, unknown: 0, duration_ms: 1234 },
+        stats: BuildStats {
+            total: passed + 1,
+            passed,
+            failed: 1,
+            broken: 0,
+            skipped: 0,
+            unknown: 0,
+            duration_ms: 1234,
+        },
     }
 }
 
@@ -114,7 +122,10 @@ fn t(minute: u32) -> Timestamp {
 /// The seeded `default` environment exists on a new database.
 pub async fn default_environment_is_seeded(f: &StoreFixture) {
     let all = f.envs.list().await.unwrap();
-    let default = all.iter().find(|e| e.environment.id.is_default()).expect("default environment");
+    let default = all
+        .iter()
+        .find(|e| e.environment.id.is_default())
+        .expect("default environment");
     assert_eq!(default.environment.name.as_str(), "Default");
     assert_eq!(default.environment.icon.as_str(), "deployed_code");
     assert_eq!(default.project_count, 0);
@@ -122,7 +133,12 @@ pub async fn default_environment_is_seeded(f: &StoreFixture) {
 
 /// Newest `createdAt` first, ties by id ascending.
 pub async fn environments_are_listed_newest_first_with_ties_by_id(f: &StoreFixture) {
-    for (id, at) in [("old", t(1)), ("zeta", t(5)), ("alpha", t(5)), ("mid", t(3))] {
+    for (id, at) in [
+        ("old", t(1)),
+        ("zeta", t(5)),
+        ("alpha", t(5)),
+        ("mid", t(3)),
+    ] {
         f.envs.insert(&env(id, at)).await.unwrap();
     }
     let ids: Vec<String> = f
@@ -150,7 +166,10 @@ pub async fn a_taken_environment_id_conflicts(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
     let mut again = env("staging", t(2));
     again.name = DisplayName::parse("Other").unwrap();
-    assert!(matches!(f.envs.insert(&again).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        f.envs.insert(&again).await,
+        Err(StoreError::Conflict)
+    ));
     let kept = f.envs.get(&again.id).await.unwrap().unwrap();
     assert_eq!(kept.environment.name.as_str(), "Env staging");
 }
@@ -178,24 +197,54 @@ pub async fn concurrent_creates_of_one_id_let_exactly_one_win(f: &StoreFixture) 
 pub async fn updates_change_only_the_given_fields(f: &StoreFixture) {
     let original = env("staging", t(1));
     f.envs.insert(&original).await.unwrap();
-    let renamed = EnvironmentPatch { name: Some(DisplayName::parse("Staging (EU)").unwrap()), icon: None };
-    let after = f.envs.update(&original.id, &renamed).await.unwrap().unwrap();
+    let renamed = EnvironmentPatch {
+        name: Some(DisplayName::parse("Staging (EU)").unwrap()),
+        icon: None,
+    };
+    let after = f
+        .envs
+        .update(&original.id, &renamed)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.environment.name.as_str(), "Staging (EU)");
     assert_eq!(after.environment.icon, original.icon);
     assert_eq!(after.environment.created_at, original.created_at);
 
-    let reiconed = EnvironmentPatch { name: None, icon: Some(Icon::parse_or_default(Some("science")).unwrap()) };
-    let after = f.envs.update(&original.id, &reiconed).await.unwrap().unwrap();
-    assert_eq!((after.environment.name.as_str(), after.environment.icon.as_str()), ("Staging (EU)", "science"));
+    let reiconed = EnvironmentPatch {
+        name: None,
+        icon: Some(Icon::parse_or_default(Some("science")).unwrap()),
+    };
+    let after = f
+        .envs
+        .update(&original.id, &reiconed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            after.environment.name.as_str(),
+            after.environment.icon.as_str()
+        ),
+        ("Staging (EU)", "science")
+    );
 
-    let unchanged = f.envs.update(&original.id, &EnvironmentPatch::default()).await.unwrap().unwrap();
+    let unchanged = f
+        .envs
+        .update(&original.id, &EnvironmentPatch::default())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(unchanged, after);
 }
 
 /// Updating an unknown id reports absence instead of creating anything.
 pub async fn updating_a_missing_environment_returns_none(f: &StoreFixture) {
     let ghost = EnvId::parse("ghost").unwrap();
-    let patch = EnvironmentPatch { name: Some(DisplayName::parse("Ghost").unwrap()), icon: None };
+    let patch = EnvironmentPatch {
+        name: Some(DisplayName::parse("Ghost").unwrap()),
+        icon: None,
+    };
     assert!(f.envs.update(&ghost, &patch).await.unwrap().is_none());
     assert!(f.envs.get(&ghost).await.unwrap().is_none());
 }
@@ -203,8 +252,13 @@ pub async fn updating_a_missing_environment_returns_none(f: &StoreFixture) {
 /// Deleting an environment removes its projects and builds in one go; a second delete finds nothing.
 pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(2))).await.unwrap();
-    f.seeds.seed_build(&build("staging", "checkout", "b1", t(3), 5)).await;
+    f.projects
+        .insert(&project("staging", "checkout", t(2)))
+        .await
+        .unwrap();
+    f.seeds
+        .seed_build(&build("staging", "checkout", "b1", t(3), 5))
+        .await;
     let id = EnvId::parse("staging").unwrap();
 
     assert!(f.envs.delete(&id).await.unwrap());
@@ -213,8 +267,16 @@ pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixtur
 
     // Re-created under the same ids, nothing of the old records shows through.
     f.envs.insert(&env("staging", t(4))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(5))).await.unwrap();
-    let view = f.projects.get(&id, &ProjectId::parse("checkout").unwrap()).await.unwrap().unwrap();
+    f.projects
+        .insert(&project("staging", "checkout", t(5)))
+        .await
+        .unwrap();
+    let view = f
+        .projects
+        .get(&id, &ProjectId::parse("checkout").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((view.build_count, view.latest_build), (0, None));
 }
 
@@ -222,11 +284,17 @@ pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixtur
 pub async fn project_counts_follow_inserts_and_deletes(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
     for p in ["a", "b", "c"] {
-        f.projects.insert(&project("staging", p, t(2))).await.unwrap();
+        f.projects
+            .insert(&project("staging", p, t(2)))
+            .await
+            .unwrap();
     }
     let id = EnvId::parse("staging").unwrap();
     assert_eq!(f.envs.get(&id).await.unwrap().unwrap().project_count, 3);
-    f.projects.delete(&id, &ProjectId::parse("b").unwrap()).await.unwrap();
+    f.projects
+        .delete(&id, &ProjectId::parse("b").unwrap())
+        .await
+        .unwrap();
     let listed = f.envs.list().await.unwrap();
     let staging = listed.iter().find(|e| e.environment.id == id).unwrap();
     assert_eq!(staging.project_count, 2);
@@ -236,19 +304,38 @@ pub async fn project_counts_follow_inserts_and_deletes(f: &StoreFixture) {
 pub async fn projects_are_listed_newest_first_with_build_figures(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
-    f.projects.insert(&project("staging", "search", t(2))).await.unwrap();
-    f.projects.insert(&project("prod", "checkout", t(3))).await.unwrap();
-    f.seeds.seed_build(&build("staging", "checkout", "b1", t(10), 1)).await;
+    f.projects
+        .insert(&project("staging", "checkout", t(1)))
+        .await
+        .unwrap();
+    f.projects
+        .insert(&project("staging", "search", t(2)))
+        .await
+        .unwrap();
+    f.projects
+        .insert(&project("prod", "checkout", t(3)))
+        .await
+        .unwrap();
+    f.seeds
+        .seed_build(&build("staging", "checkout", "b1", t(10), 1))
+        .await;
     let mut newest = build("staging", "checkout", "b2", t(20), 2);
     newest.status = BuildStatus::Failed;
     newest.completed_at = None;
     f.seeds.seed_build(&newest).await;
-    f.seeds.seed_build(&build("staging", "checkout", "b0", t(5), 0)).await;
+    f.seeds
+        .seed_build(&build("staging", "checkout", "b0", t(5), 0))
+        .await;
     // A newer build of the namesake project in another environment must not count.
-    f.seeds.seed_build(&build("prod", "checkout", "p1", t(30), 9)).await;
+    f.seeds
+        .seed_build(&build("prod", "checkout", "p1", t(30), 9))
+        .await;
 
-    let listed = f.projects.list(&EnvId::parse("staging").unwrap()).await.unwrap();
+    let listed = f
+        .projects
+        .list(&EnvId::parse("staging").unwrap())
+        .await
+        .unwrap();
     let ids: Vec<&str> = listed.iter().map(|p| p.project.id.as_str()).collect();
     assert_eq!(ids, ["search", "checkout"]);
     assert_eq!((listed[0].build_count, &listed[0].latest_build), (0, &None));
@@ -259,14 +346,31 @@ pub async fn projects_are_listed_newest_first_with_build_figures(f: &StoreFixtur
 /// Two builds created in the same millisecond: the higher build id is the latest.
 pub async fn latest_build_ties_go_to_the_highest_build_id(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
-    f.projects.insert(&project("staging", "other", t(1))).await.unwrap();
+    f.projects
+        .insert(&project("staging", "checkout", t(1)))
+        .await
+        .unwrap();
+    f.projects
+        .insert(&project("staging", "other", t(1)))
+        .await
+        .unwrap();
     for id in ["b-1", "b-3", "b-2"] {
-        f.seeds.seed_build(&build("staging", "checkout", id, t(10), 1)).await;
+        f.seeds
+            .seed_build(&build("staging", "checkout", id, t(10), 1))
+            .await;
     }
-    f.seeds.seed_build(&build("staging", "other", "x", t(10), 1)).await;
-    let view =
-        f.projects.get(&EnvId::parse("staging").unwrap(), &ProjectId::parse("checkout").unwrap()).await.unwrap().unwrap();
+    f.seeds
+        .seed_build(&build("staging", "other", "x", t(10), 1))
+        .await;
+    let view = f
+        .projects
+        .get(
+            &EnvId::parse("staging").unwrap(),
+            &ProjectId::parse("checkout").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.build_count, 3);
     assert_eq!(view.latest_build.unwrap().build_id.as_str(), "b-3");
 }
@@ -275,38 +379,83 @@ pub async fn latest_build_ties_go_to_the_highest_build_id(f: &StoreFixture) {
 pub async fn a_taken_project_id_conflicts_only_within_its_environment(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
-    assert!(matches!(f.projects.insert(&project("staging", "checkout", t(2))).await, Err(StoreError::Conflict)));
-    f.projects.insert(&project("prod", "checkout", t(2))).await.unwrap();
+    f.projects
+        .insert(&project("staging", "checkout", t(1)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.projects
+            .insert(&project("staging", "checkout", t(2)))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    f.projects
+        .insert(&project("prod", "checkout", t(2)))
+        .await
+        .unwrap();
 }
 
 /// A project in a missing environment is refused by the database itself.
 pub async fn a_project_needs_an_existing_environment(f: &StoreFixture) {
     let result = f.projects.insert(&project("ghost", "checkout", t(1))).await;
-    assert!(matches!(result, Err(StoreError::MissingParent)), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::MissingParent)),
+        "{result:?}"
+    );
 }
 
 /// Deleting a project touches neither its namesakes in other environments nor their builds.
 pub async fn deleting_a_project_leaves_its_namesakes_alone(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
-    f.projects.insert(&project("prod", "checkout", t(1))).await.unwrap();
-    f.seeds.seed_build(&build("staging", "checkout", "b1", t(2), 1)).await;
-    f.seeds.seed_build(&build("prod", "checkout", "b1", t(2), 1)).await;
+    f.projects
+        .insert(&project("staging", "checkout", t(1)))
+        .await
+        .unwrap();
+    f.projects
+        .insert(&project("prod", "checkout", t(1)))
+        .await
+        .unwrap();
+    f.seeds
+        .seed_build(&build("staging", "checkout", "b1", t(2), 1))
+        .await;
+    f.seeds
+        .seed_build(&build("prod", "checkout", "b1", t(2), 1))
+        .await;
     let checkout = ProjectId::parse("checkout").unwrap();
 
-    assert!(f.projects.delete(&EnvId::parse("staging").unwrap(), &checkout).await.unwrap());
-    assert!(!f.projects.delete(&EnvId::parse("staging").unwrap(), &checkout).await.unwrap());
-    let prod = f.projects.get(&EnvId::parse("prod").unwrap(), &checkout).await.unwrap().unwrap();
+    assert!(
+        f.projects
+            .delete(&EnvId::parse("staging").unwrap(), &checkout)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.projects
+            .delete(&EnvId::parse("staging").unwrap(), &checkout)
+            .await
+            .unwrap()
+    );
+    let prod = f
+        .projects
+        .get(&EnvId::parse("prod").unwrap(), &checkout)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(prod.build_count, 1);
 }
 
 /// The id inventory used to find orphaned files lists empty environments too.
 pub async fn all_ids_include_environments_without_projects(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
-    f.projects.insert(&project("staging", "b", t(1))).await.unwrap();
-    f.projects.insert(&project("staging", "a", t(1))).await.unwrap();
+    f.projects
+        .insert(&project("staging", "b", t(1)))
+        .await
+        .unwrap();
+    f.projects
+        .insert(&project("staging", "a", t(1)))
+        .await
+        .unwrap();
     let mut all = f.projects.list_all_ids().await.unwrap();
     all.sort();
     for (_, projects) in &mut all {
@@ -314,11 +463,19 @@ pub async fn all_ids_include_environments_without_projects(f: &StoreFixture) {
     }
     let shown: Vec<(String, Vec<String>)> = all
         .into_iter()
-        .map(|(e, ps)| (e.to_string(), ps.into_iter().map(|p| p.to_string()).collect()))
+        .map(|(e, ps)| {
+            (
+                e.to_string(),
+                ps.into_iter().map(|p| p.to_string()).collect(),
+            )
+        })
         .collect();
     assert_eq!(
         shown,
-        [("default".to_owned(), vec![]), ("staging".to_owned(), vec!["a".to_owned(), "b".to_owned()])]
+        [
+            ("default".to_owned(), vec![]),
+            ("staging".to_owned(), vec!["a".to_owned(), "b".to_owned()])
+        ]
     );
 }
 

@@ -45,12 +45,22 @@ impl SeedBuilds for Store {
 }
 
 async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> StoreFixture {
-    let store = Store::open(DbConfig { url, max_connections: 4, acquire_timeout: Duration::from_secs(10) })
-        .await
-        .expect("open store");
+    let store = Store::open(DbConfig {
+        url,
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(10),
+    })
+    .await
+    .expect("open store");
     store.migrate().await.expect("migrate");
     let store = Arc::new(store);
-    StoreFixture { envs: store.clone(), projects: store.clone(), health: store.clone(), seeds: store, guard }
+    StoreFixture {
+        envs: store.clone(),
+        projects: store.clone(),
+        health: store.clone(),
+        seeds: store,
+        guard,
+    }
 }
 
 mod sqlite {
@@ -71,7 +81,9 @@ mod postgres {
     use super::*;
 
     async fn postgres_fixture() -> Option<StoreFixture> {
-        let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.expect("create database")?;
+        let db = tokio::task::spawn_blocking(PgTestDatabase::create)
+            .await
+            .expect("create database")?;
         let url = DatabaseUrl::parse(&db.url).expect("postgres url");
         Some(fixture(url, Box::new(db)).await)
     }
@@ -86,9 +98,13 @@ mod migrations {
     async fn migrating_twice_applies_nothing_the_second_time() {
         let dir = tempfile::tempdir().unwrap();
         let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
-        let store = Store::open(DbConfig { url, max_connections: 2, acquire_timeout: Duration::from_secs(5) })
-            .await
-            .unwrap();
+        let store = Store::open(DbConfig {
+            url,
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
         assert_eq!(store.migrate().await.unwrap().len(), 1);
         assert!(store.migrate().await.unwrap().is_empty());
     }
@@ -97,11 +113,21 @@ mod migrations {
     async fn an_unreachable_postgres_fails_with_the_drivers_own_message() {
         // Port 1 on loopback: nothing listens there, the connection is refused at once.
         let url = DatabaseUrl::parse("postgres://nobody:secret@127.0.0.1:1/none").unwrap();
-        let err = Store::open(DbConfig { url, max_connections: 1, acquire_timeout: Duration::from_secs(1) })
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("127.0.0.1") && !err.contains("secret"), "{err}");
-        assert!(!err.contains("multiconnection"), "the real libpq error is kept: {err}");
+        let err = Store::open(DbConfig {
+            url,
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(1),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("127.0.0.1") && !err.contains("secret"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("multiconnection"),
+            "the real libpq error is kept: {err}"
+        );
     }
 }

@@ -1,1 +1,269 @@
-//! placeholder
+//! hub-storage-fs: the files of allure-hub (results, reports, chunks, history) on a local or shared filesystem.
+//!
+//! Layout under the data directory:
+//! ```text
+//! envs/<env>/<project>/...   everything of one project
+//! tmp/                       in-flight work and trash; emptied at start-up
+//! ```
+//! Removal is made atomic by renaming a directory into `tmp/` (one `rename`, so readers see all or nothing)
+//! and deleting it from there in the background; a crash mid-way leaves only `tmp/` entries, swept at start.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::ports::{ResultStore, StorageError};
+
+/// The filesystem adapter of [`ResultStore`].
+#[derive(Debug, Clone)]
+pub struct FsResultStore {
+    envs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl FsResultStore {
+    /// Uses `data_dir` (which must be absolute), creating its `envs/` and `tmp/` folders.
+    ///
+    /// # Errors
+    /// When the folders cannot be created.
+    pub async fn open(data_dir: &Path) -> io::Result<Self> {
+        let store = Self {
+            envs: data_dir.join("envs"),
+            tmp: data_dir.join("tmp"),
+        };
+        tokio::fs::create_dir_all(&store.envs).await?;
+        tokio::fs::create_dir_all(&store.tmp).await?;
+        Ok(store)
+    }
+
+    /// Deletes everything in `tmp/`: temporary archives, staging folders and trash left by a previous process.
+    /// Call only at start-up, before any work begins. Returns how many entries were removed.
+    ///
+    /// # Errors
+    /// When `tmp/` cannot be read or an entry cannot be deleted.
+    pub async fn sweep_tmp(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        let mut entries = tokio::fs::read_dir(&self.tmp).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            remove_any(&entry.path()).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Moves `dir` into `tmp/` (if it exists) and deletes it there in the background.
+    async fn discard(&self, dir: PathBuf) -> Result<(), StorageError> {
+        let trash = self.tmp.join(format!("trash-{}", ulid::Ulid::new()));
+        match tokio::fs::rename(&dir, &trash).await {
+            Ok(()) => {
+                tokio::spawn(async move {
+                    if let Err(e) = tokio::fs::remove_dir_all(&trash).await {
+                        // Harmless: tmp/ is swept at the next start.
+                        tracing::warn!(path = %trash.display(), error = %e, "could not finish deleting files");
+                    }
+                });
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError(format!(
+                "cannot move {} away: {e}",
+                dir.display()
+            ))),
+        }
+    }
+}
+
+async fn remove_any(path: &Path) -> io::Result<()> {
+    if tokio::fs::symlink_metadata(path).await?.is_dir() {
+        tokio::fs::remove_dir_all(path).await
+    } else {
+        tokio::fs::remove_file(path).await
+    }
+}
+
+/// Names of the sub-directories of `dir` (nothing when it does not exist).
+async fn subdirectories(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.file_type().await?.is_dir()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+fn io_error(what: &Path, e: io::Error) -> StorageError {
+    StorageError(format!("{}: {e}", what.display()))
+}
+
+#[async_trait]
+impl ResultStore for FsResultStore {
+    async fn remove_environment(&self, env: &EnvId) -> Result<(), StorageError> {
+        self.discard(self.envs.join(env.as_str())).await
+    }
+
+    async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError> {
+        self.discard(self.envs.join(env.as_str()).join(project.as_str()))
+            .await
+    }
+
+    async fn remove_orphans(
+        &self,
+        known: &[(EnvId, Vec<ProjectId>)],
+    ) -> Result<usize, StorageError> {
+        let known: HashMap<&str, HashSet<&str>> = known
+            .iter()
+            .map(|(env, ps)| (env.as_str(), ps.iter().map(ProjectId::as_str).collect()))
+            .collect();
+        let mut removed = 0;
+        for env in subdirectories(&self.envs)
+            .await
+            .map_err(|e| io_error(&self.envs, e))?
+        {
+            // Only names this server could have created are considered; anything else is left to the operator.
+            let Ok(env_id) = EnvId::parse(&env) else {
+                continue;
+            };
+            let Some(projects) = known.get(env.as_str()) else {
+                self.remove_environment(&env_id).await?;
+                removed += 1;
+                continue;
+            };
+            let env_dir = self.envs.join(&env);
+            for project in subdirectories(&env_dir)
+                .await
+                .map_err(|e| io_error(&env_dir, e))?
+            {
+                let Ok(project_id) = ProjectId::parse(&project) else {
+                    continue;
+                };
+                if !projects.contains(project.as_str()) {
+                    self.remove_project(&env_id, &project_id).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_files(dir: &Path, files: &[&str]) -> FsResultStore {
+        let store = FsResultStore::open(dir).await.unwrap();
+        for file in files {
+            let path = dir.join("envs").join(file);
+            tokio::fs::create_dir_all(path.parent().unwrap())
+                .await
+                .unwrap();
+            tokio::fs::write(&path, b"x").await.unwrap();
+        }
+        store
+    }
+
+    fn env(id: &str) -> EnvId {
+        EnvId::parse(id).unwrap()
+    }
+
+    fn project(id: &str) -> ProjectId {
+        ProjectId::parse(id).unwrap()
+    }
+
+    #[tokio::test]
+    async fn removing_an_environment_makes_its_files_unreachable_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(
+            dir.path(),
+            &["staging/checkout/builds/1/results/a.json", "prod/x/f"],
+        )
+        .await;
+        store.remove_environment(&env("staging")).await.unwrap();
+        assert!(!dir.path().join("envs/staging").exists());
+        assert!(dir.path().join("envs/prod/x/f").exists());
+    }
+
+    #[tokio::test]
+    async fn removing_something_that_has_no_files_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(dir.path(), &[]).await;
+        store.remove_environment(&env("ghost")).await.unwrap();
+        store
+            .remove_project(&env("ghost"), &project("p"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn removing_a_project_keeps_its_namesake_in_another_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(
+            dir.path(),
+            &["staging/checkout/f", "prod/checkout/f", "staging/search/f"],
+        )
+        .await;
+        store
+            .remove_project(&env("staging"), &project("checkout"))
+            .await
+            .unwrap();
+        assert!(!dir.path().join("envs/staging/checkout").exists());
+        assert!(dir.path().join("envs/prod/checkout/f").exists());
+        assert!(dir.path().join("envs/staging/search/f").exists());
+    }
+
+    #[tokio::test]
+    async fn orphans_are_removed_and_known_directories_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(
+            dir.path(),
+            &[
+                "staging/checkout/f",
+                "staging/gone/f",
+                "deleted/p/f",
+                "prod/keep/f",
+                "Not-A-Slug/p/f",
+            ],
+        )
+        .await;
+        let known = vec![
+            (env("staging"), vec![project("checkout")]),
+            (env("prod"), vec![project("keep")]),
+        ];
+        assert_eq!(store.remove_orphans(&known).await.unwrap(), 2);
+        assert!(dir.path().join("envs/staging/checkout/f").exists());
+        assert!(dir.path().join("envs/prod/keep/f").exists());
+        assert!(!dir.path().join("envs/staging/gone").exists());
+        assert!(!dir.path().join("envs/deleted").exists());
+        assert!(
+            dir.path().join("envs/Not-A-Slug/p/f").exists(),
+            "foreign names are left alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_start_up_sweep_empties_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(dir.path(), &[]).await;
+        tokio::fs::create_dir_all(dir.path().join("tmp/staging-1/deep"))
+            .await
+            .unwrap();
+        tokio::fs::write(dir.path().join("tmp/upload.zip"), b"zip")
+            .await
+            .unwrap();
+        assert_eq!(store.sweep_tmp().await.unwrap(), 2);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+}

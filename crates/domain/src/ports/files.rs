@@ -28,5 +28,8 @@ pub trait ResultStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StorageError`] when the data directory cannot be read.
-    async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError>;
+    async fn remove_orphans(
+        &self,
+        known: &[(EnvId, Vec<ProjectId>)],
+    ) -> Result<usize, StorageError>;
 }

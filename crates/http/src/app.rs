@@ -1,0 +1,39 @@
+//! The actix application: state, body limits, routes, fallbacks and middleware.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data, JsonConfig};
+use actix_web::{App, HttpResponse};
+
+use crate::error::{ApiError, json_error};
+use crate::middleware::request_context;
+use crate::routes;
+use crate::state::AppState;
+
+async fn route_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::route_not_found())
+}
+
+/// Builds the application for one worker.
+pub fn build_app(
+    state: Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = JsonConfig::default()
+        .limit(state.config.max_json_bytes)
+        .error_handler(|err, _req| json_error(err).into());
+    App::new()
+        .app_data(state)
+        .app_data(json)
+        .configure(routes::configure)
+        .default_service(web::to(route_not_found))
+        .wrap(from_fn(request_context))
+}

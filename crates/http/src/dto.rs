@@ -1,0 +1,145 @@
+//! JSON shapes of the contract (§16), built from domain types. Field names are camelCase, absent values `null`.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use hub_domain::Timestamp;
+use hub_domain::model::build::{BuildStats, BuildSummary, report_url};
+use hub_domain::model::environment::EnvironmentView;
+use hub_domain::model::project::ProjectView;
+use serde::Serialize;
+
+/// RFC 3339 in UTC with exactly three fractional digits and `Z`.
+pub fn format_time(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A JSON response with the contract's content type.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    match serde_json::to_string(body) {
+        Ok(json) => HttpResponse::build(status)
+            .insert_header((
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            ))
+            .body(json),
+        Err(e) => actix_web::ResponseError::error_response(&crate::error::ApiError::internal(e)),
+    }
+}
+
+/// §16.1 Environment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentDto {
+    id: String,
+    name: String,
+    icon: String,
+    created_at: String,
+    project_count: i64,
+}
+
+impl From<EnvironmentView> for EnvironmentDto {
+    fn from(view: EnvironmentView) -> Self {
+        let env = view.environment;
+        Self {
+            id: env.id.to_string(),
+            name: env.name.to_string(),
+            icon: env.icon.as_str().to_owned(),
+            created_at: format_time(env.created_at),
+            project_count: view.project_count,
+        }
+    }
+}
+
+/// §16.3 BuildStats.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStatsDto {
+    total: i64,
+    passed: i64,
+    failed: i64,
+    broken: i64,
+    skipped: i64,
+    unknown: i64,
+    duration_ms: i64,
+}
+
+impl From<BuildStats> for BuildStatsDto {
+    fn from(s: BuildStats) -> Self {
+        Self {
+            total: s.total,
+            passed: s.passed,
+            failed: s.failed,
+            broken: s.broken,
+            skipped: s.skipped,
+            unknown: s.unknown,
+            duration_ms: s.duration_ms,
+        }
+    }
+}
+
+/// §16.2 BuildSummary.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildSummaryDto {
+    build_id: String,
+    status: &'static str,
+    created_at: String,
+    completed_at: Option<String>,
+    report_url: String,
+    stats: BuildStatsDto,
+}
+
+impl From<BuildSummary> for BuildSummaryDto {
+    fn from(b: BuildSummary) -> Self {
+        Self {
+            report_url: report_url(&b.env_id, &b.project_id, &b.build_id),
+            build_id: b.build_id.to_string(),
+            status: b.status.as_str(),
+            created_at: format_time(b.created_at),
+            completed_at: b.completed_at.map(format_time),
+            stats: b.stats.into(),
+        }
+    }
+}
+
+/// §16.2 Project.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectDto {
+    id: String,
+    env_id: String,
+    name: String,
+    created_at: String,
+    build_count: i64,
+    latest_build: Option<BuildSummaryDto>,
+}
+
+impl From<ProjectView> for ProjectDto {
+    fn from(view: ProjectView) -> Self {
+        let p = view.project;
+        Self {
+            id: p.id.to_string(),
+            env_id: p.env_id.to_string(),
+            name: p.name.to_string(),
+            created_at: format_time(p.created_at),
+            build_count: view.build_count,
+            latest_build: view.latest_build.map(Into::into),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    fn times_have_exactly_three_fraction_digits_and_z() {
+        let t = Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0).unwrap();
+        assert_eq!(format_time(t), "2026-04-07T10:00:00.000Z");
+        let t = t + chrono::TimeDelta::microseconds(123_456);
+        assert_eq!(format_time(t), "2026-04-07T10:00:00.123Z");
+    }
+}

@@ -1,0 +1,236 @@
+//! The one place where failures become HTTP: every error leaves as `{"error": "<message>"}` with the contract's
+//! status. 5xx bodies are generic; their cause is kept for the log line of the request (see
+//! [`crate::middleware`]), never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use hub_domain::ports::{StorageError, StoreError};
+use hub_domain::services::{EnvironmentError, ProjectError};
+
+/// An error response of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    /// Internal cause of a 5xx, for logs only.
+    cause: Option<String>,
+    /// Value of the `Allow` header of a 405.
+    allow: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status and the message clients see.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            cause: None,
+            allow: None,
+        }
+    }
+
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401 with a message.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 404 `not found`, for unknown routes.
+    pub fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not found")
+    }
+
+    /// 405 listing the methods the path supports.
+    pub fn method_not_allowed(allow: String) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+    }
+
+    /// 500 `internal server error`, keeping `cause` for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
+    }
+
+    /// 503 `service unavailable`, keeping `cause` for the log.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable")
+        }
+    }
+
+    /// The message clients see.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    /// The log form: the cause when there is one (5xx), else the client message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            response.insert_header((header::ALLOW, allow));
+        }
+        response.body(serde_json::json!({ "error": self.message }).to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::unavailable(err),
+            // Conflicts and missing parents are translated by services; reaching here means an unexpected state.
+            StoreError::Conflict | StoreError::MissingParent | StoreError::Internal(_) => {
+                Self::internal(err)
+            }
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<EnvironmentError> for ApiError {
+    fn from(err: EnvironmentError) -> Self {
+        match err {
+            EnvironmentError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, err.to_string()),
+            EnvironmentError::AlreadyExists(_) | EnvironmentError::DefaultProtected => {
+                Self::new(StatusCode::CONFLICT, err.to_string())
+            }
+            EnvironmentError::Store(e) => e.into(),
+            EnvironmentError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(err: ProjectError) -> Self {
+        match err {
+            ProjectError::EnvironmentNotFound(_) | ProjectError::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, err.to_string())
+            }
+            ProjectError::AlreadyExists { .. } => Self::new(StatusCode::CONFLICT, err.to_string()),
+            ProjectError::Store(e) => e.into(),
+            ProjectError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Maps actix's JSON body errors to the contract: 415 for the media type, 413 for size, 400 for content.
+pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::ContentType => ApiError::new_415(),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        E::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+        E::Payload(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+        other => ApiError::internal(other),
+    }
+}
+
+impl ApiError {
+    fn new_415() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    async fn body_of(err: &ApiError) -> serde_json::Value {
+        let bytes = to_bytes(err.error_response().into_body()).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_errors_show_a_generic_body_but_keep_the_cause_for_logs() {
+        let err: ApiError =
+            StoreError::Internal("relation \"builds\" does not exist".into()).into();
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body_of(&err).await,
+            serde_json::json!({"error": "internal server error"})
+        );
+        assert!(err.to_string().contains("relation"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_503() {
+        let err: ApiError =
+            EnvironmentError::Store(StoreError::Unavailable("timed out".into())).into();
+        assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body_of(&err).await,
+            serde_json::json!({"error": "service unavailable"})
+        );
+    }
+
+    #[test]
+    fn domain_conditions_map_to_their_statuses() {
+        use hub_domain::ids::{EnvId, ProjectId};
+        let env = EnvId::parse("staging").unwrap();
+        let project = ProjectId::parse("checkout").unwrap();
+        let cases: Vec<(ApiError, u16)> = vec![
+            (EnvironmentError::NotFound(env.clone()).into(), 404),
+            (EnvironmentError::AlreadyExists(env.clone()).into(), 409),
+            (EnvironmentError::DefaultProtected.into(), 409),
+            (ProjectError::EnvironmentNotFound(env.clone()).into(), 404),
+            (
+                ProjectError::NotFound {
+                    env: env.clone(),
+                    project: project.clone(),
+                }
+                .into(),
+                404,
+            ),
+            (ProjectError::AlreadyExists { env, project }.into(), 409),
+            (StorageError("disk full".into()).into(), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status_code().as_u16(), status, "{err}");
+        }
+    }
+}

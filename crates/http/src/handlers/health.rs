@@ -1,0 +1,100 @@
+//! `/api/healthz` and `/api/version` (§12.1–12.2).
+
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::Data;
+use serde::Serialize;
+
+use crate::dto::json_response;
+use crate::state::AppState;
+
+/// How long the readiness check waits for the database.
+const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Health<'a> {
+    status: &'static str,
+    db: &'static str,
+    uptime: String,
+    uptime_seconds: u64,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Version<'a> {
+    version: &'a str,
+    build_time: &'a str,
+    rust_version: &'a str,
+    git_commit: &'a str,
+}
+
+/// Whole seconds as hours, minutes and seconds with leading zero units left out: `45s`, `3m12s`, `26h0m5s`.
+pub fn format_uptime(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// `GET /api/healthz`: 200 when the database answers within 2 s, else 503 (without detail; the cause is logged).
+pub async fn get_health(state: Data<AppState>) -> HttpResponse {
+    let db_ok = match tokio::time::timeout(DB_CHECK_TIMEOUT, state.health.ping()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: database unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: database did not answer within 2 s");
+            false
+        }
+    };
+    let uptime_seconds = state.started_at.elapsed().as_secs();
+    let body = Health {
+        status: if db_ok { "ok" } else { "degraded" },
+        db: if db_ok { "ok" } else { "unavailable" },
+        uptime: format_uptime(uptime_seconds),
+        uptime_seconds,
+        version: &state.version.version,
+    };
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &body)
+}
+
+/// `GET /api/version`.
+pub async fn get_version(state: Data<AppState>) -> HttpResponse {
+    let v = &state.version;
+    json_response(
+        StatusCode::OK,
+        &Version {
+            version: &v.version,
+            build_time: &v.build_time,
+            rust_version: &v.rust_version,
+            git_commit: &v.git_commit,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_uptime;
+
+    #[test]
+    fn uptime_omits_leading_zero_units_only() {
+        assert_eq!(format_uptime(0), "0s");
+        assert_eq!(format_uptime(45), "45s");
+        assert_eq!(format_uptime(192), "3m12s");
+        assert_eq!(format_uptime(3600), "1h0m0s");
+        assert_eq!(format_uptime(26 * 3600 + 5), "26h0m5s");
+    }
+}

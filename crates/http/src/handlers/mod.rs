@@ -1,0 +1,5 @@
+//! Request handlers, one module per resource, one function per route named verb_noun.
+
+pub mod environments;
+pub mod health;
+pub mod projects;

@@ -1,0 +1,55 @@
+//! What handlers share: the domain services and the HTTP layer's own settings.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hub_domain::ports::StoreHealth;
+use hub_domain::services::{EnvironmentService, ProjectService};
+
+use crate::access::BootstrapToken;
+
+/// Build facts shown by `/api/version`.
+#[derive(Debug, Clone)]
+pub struct VersionInfo {
+    /// Release version, `dev` when unknown.
+    pub version: String,
+    /// RFC 3339 build time or `unknown`.
+    pub build_time: String,
+    /// Compiler version or `unknown`.
+    pub rust_version: String,
+    /// Short commit hash or `unknown`.
+    pub git_commit: String,
+}
+
+/// Limits and switches of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest JSON request body (`MAX_JSON_BYTES`).
+    pub max_json_bytes: usize,
+}
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    /// Environment use cases.
+    pub environments: EnvironmentService,
+    /// Project use cases.
+    pub projects: ProjectService,
+    /// Database readiness.
+    pub health: Arc<dyn StoreHealth>,
+    /// Build facts.
+    pub version: VersionInfo,
+    /// Process start, for `uptime`.
+    pub started_at: Instant,
+    /// The credential that guards the API until real authentication exists.
+    pub bootstrap: BootstrapToken,
+    /// HTTP settings.
+    pub config: HttpConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}

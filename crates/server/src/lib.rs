@@ -1,0 +1,11 @@
+//! hub-server: the `allure-hub` binary's library half: configuration, wiring of adapters into services, the
+//! HTTP server and its lifecycle. Kept as a library so black-box tests start the real server in-process.
+
+pub mod config;
+pub mod logging;
+pub mod parse;
+pub mod startup;
+pub mod system;
+
+pub use config::Config;
+pub use startup::Application;
