@@ -1,0 +1,169 @@
+//! Starting a server for a test and talking to it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use hub_server::{Application, Config};
+use hub_test_support::pg::PgTestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The credential every test server accepts.
+pub const TOKEN: &str = "ah_test0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+
+/// A running server with its own data directory (and database), stopped when dropped.
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub client: reqwest::Client,
+    pub pg: Option<PgTestDatabase>,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// The `error` message of an error body.
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error member: {}", self.text))
+            .to_owned()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestServer {
+    /// A server on embedded SQLite.
+    pub async fn sqlite() -> Self {
+        Self::start(None, &[]).await
+    }
+
+    /// A server on a fresh PostgreSQL database, or `None` when PostgreSQL is not available and not required.
+    pub async fn postgres() -> Option<Self> {
+        let db = tokio::task::spawn_blocking(PgTestDatabase::create)
+            .await
+            .unwrap()?;
+        Some(Self::start(Some(db), &[]).await)
+    }
+
+    /// A SQLite server with extra variables.
+    pub async fn sqlite_with(vars: &[(&str, &str)]) -> Self {
+        Self::start(None, vars).await
+    }
+
+    async fn start(pg: Option<PgTestDatabase>, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("ADDR".into(), "127.0.0.1:0".into()),
+            ("DATA_DIR".into(), data_dir.display().to_string()),
+            ("BOOTSTRAP_TOKEN".into(), TOKEN.into()),
+            ("SHUTDOWN_TIMEOUT".into(), "1s".into()),
+            ("DB_MAX_CONNECTIONS".into(), "4".into()),
+        ]);
+        if let Some(db) = &pg {
+            vars.insert("DATABASE_URL".into(), db.url.clone());
+        }
+        for (k, v) in extra {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        let app = Application::build(config).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            data_dir,
+            client: reqwest::Client::new(),
+            pg,
+            handle,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request with the bootstrap token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req).await
+    }
+
+    /// Sends a prepared request builder (for unusual headers or bodies).
+    pub async fn read(req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// A request builder for `path`, without credentials.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Stops accepting and closes the pool's users before the database (if any) is dropped.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Asserts an RFC 3339 UTC timestamp with exactly three fractional digits.
+pub fn assert_timestamp(value: &Value) {
+    let s = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"));
+    assert_eq!(s.len(), 24, "{s}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            && s.ends_with('Z')
+            && s.as_bytes()[19] == b'.',
+        "{s}"
+    );
+}
