@@ -13,7 +13,7 @@ use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
 use hub_domain::ports::{EnvironmentRepo, ProjectRepo, StoreError, StoreHealth};
 
-use crate::clock::utc;
+use crate::time::utc;
 
 /// Writes builds directly, for the cases that need some before the build ports are implemented.
 #[async_trait]

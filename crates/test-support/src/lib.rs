@@ -2,11 +2,11 @@
 //!
 //! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
 //! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
-//! * [`clock`]: a clock that tests set by hand.
+//! * [`time`]: fixed UTC times for test data.
 
 // Test tooling: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod clock;
 pub mod contract;
 pub mod pg;
+pub mod time;
