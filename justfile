@@ -1,0 +1,27 @@
+# Shortcuts for the commands of the README and of CI.
+
+# Run the server on its embedded defaults (SQLite and files under ./data).
+run:
+    cargo run -p hub-server
+
+# Run the whole test suite (the PostgreSQL half runs when a server answers on 127.0.0.1:5432).
+test:
+    cargo test --workspace
+
+# Run the whole test suite and fail if PostgreSQL is not reachable.
+test-pg:
+    ALLURE_HUB_REQUIRE_PG=1 cargo test --workspace
+
+# Formatting, clippy and the dependency rule.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    bash .ci/check-deps
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Exactly what CI runs.
+ci:
+    bash .ci/run
