@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::system::{SystemClock, random_hex_32};
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.
-const DB_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const DB_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Build facts compiled in by `build.rs`.
 pub fn version_info() -> VersionInfo {

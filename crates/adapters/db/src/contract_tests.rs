@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use hub_domain::model::build::BuildSummary;
 use hub_test_support::contract::{SeedBuilds, StoreFixture};
 
-use crate::connection::{DatabaseUrl, DbConfig};
+use crate::connection::{AnyConnection, DatabaseUrl, DbConfig};
 use crate::repos::time::to_db;
 use crate::schema::builds;
 use crate::store::Store;
@@ -129,5 +129,70 @@ mod migrations {
             !err.contains("multiconnection"),
             "the real libpq error is kept: {err}"
         );
+    }
+}
+
+mod sqlite_settings {
+    use diesel::sql_types::{BigInt, Text};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+
+    #[tokio::test]
+    async fn every_pooled_sqlite_connection_uses_wal_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
+        let store = Store::open(DbConfig {
+            url,
+            max_connections: 3,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        // Several connections at once, so more than the first one is checked.
+        let checks: Vec<_> = (0..3)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run(|conn| {
+                            let AnyConnection::Sqlite(c) = conn else {
+                                panic!("expected SQLite")
+                            };
+                            let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+                                .get_result(c)
+                                .unwrap();
+                            let fk: Number = diesel::sql_query(
+                                "SELECT foreign_keys AS value FROM pragma_foreign_keys",
+                            )
+                            .get_result(c)
+                            .unwrap();
+                            let busy: Number = diesel::sql_query(
+                                "SELECT timeout AS value FROM pragma_busy_timeout",
+                            )
+                            .get_result(c)
+                            .unwrap();
+                            std::thread::sleep(Duration::from_millis(50));
+                            Ok((mode.journal_mode, fk.value, busy.value))
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for check in checks {
+            assert_eq!(check.await.unwrap(), ("wal".to_owned(), 1, 5000));
+        }
     }
 }
