@@ -11,7 +11,9 @@ use hub_domain::model::build::{BuildStats, BuildStatus, BuildSummary};
 use hub_domain::model::environment::{Environment, EnvironmentPatch};
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
-use hub_domain::ports::{EnvironmentRepo, ProjectRepo, StoreError, StoreHealth};
+use hub_domain::ports::{
+    ApiKeyRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UserRepo,
+};
 
 use crate::time::utc;
 
@@ -30,6 +32,10 @@ pub struct StoreFixture {
     pub projects: Arc<dyn ProjectRepo>,
     /// Readiness.
     pub health: Arc<dyn StoreHealth>,
+    /// API keys.
+    pub keys: Arc<dyn ApiKeyRepo>,
+    /// Users and sessions.
+    pub users: Arc<dyn UserRepo>,
     /// Direct build writes.
     pub seeds: Arc<dyn SeedBuilds>,
     /// Dropped last: the temporary database.
@@ -64,6 +70,12 @@ macro_rules! store_contract_tests {
             deleting_a_project_leaves_its_namesakes_alone,
             all_ids_include_environments_without_projects,
             the_store_answers_a_ping,
+            api_keys_are_found_by_hash_and_revoked_softly,
+            active_key_names_are_unique_case_insensitively,
+            key_search_is_a_literal_case_insensitive_substring,
+            users_are_upserted_and_listed_by_latest_sign_in,
+            role_overrides_revoke_the_users_sessions,
+            expired_sessions_are_not_found,
         );
     };
     (@cases $fixture:path; $($case:ident),+ $(,)?) => {
@@ -482,4 +494,240 @@ pub async fn all_ids_include_environments_without_projects(f: &StoreFixture) {
 /// The readiness ping succeeds on a working database.
 pub async fn the_store_answers_a_ping(f: &StoreFixture) {
     f.health.ping().await.unwrap();
+}
+
+mod auth_cases {
+    use hub_domain::ids::Email;
+    use hub_domain::model::access::RoleName;
+    use hub_domain::model::api_key::ApiKey;
+    use hub_domain::model::page::PageRequest;
+    use hub_domain::model::user::{LoginSession, Provider, User};
+
+    use super::*;
+
+    pub(super) fn key(name: &str, hash: &str, minute: u32) -> ApiKey {
+        ApiKey {
+            id: ulid::Ulid::new().into(),
+            name: name.to_owned(),
+            role: RoleName::parse("developer").unwrap(),
+            prefix: "ah_01234567".into(),
+            key_hash: hash.to_owned(),
+            created_by: Email::parse("ops@example.com").unwrap(),
+            created_at: t(minute),
+            last_used_at: None,
+            revoked_at: None,
+            auto_create: true,
+        }
+    }
+
+    pub(super) fn user(email: &str, minute: u32) -> User {
+        User {
+            email: Email::parse(email).unwrap(),
+            name: email.split('@').next().unwrap().to_owned(),
+            avatar_url: None,
+            provider: Provider::Github,
+            password_hash: None,
+            first_login_at: t(minute),
+            last_login_at: t(minute),
+        }
+    }
+
+    pub(super) fn session(email: &str, hash: &str, expires_minute: u32) -> LoginSession {
+        LoginSession {
+            token_hash: hash.to_owned(),
+            email: Email::parse(email).unwrap(),
+            role: Some(RoleName::parse("viewer").unwrap()),
+            provider: Provider::Local,
+            created_at: t(0),
+            expires_at: t(expires_minute),
+        }
+    }
+
+    pub(super) const PAGE: PageRequest = PageRequest {
+        limit: 20,
+        offset: 0,
+    };
+}
+
+use auth_cases::{PAGE, key, session, user};
+
+/// Keys are found by the hash of their secret; revoking keeps the record with its time.
+pub async fn api_keys_are_found_by_hash_and_revoked_softly(f: &StoreFixture) {
+    let k = key("ci", "hash-1", 1);
+    f.keys.insert(&k).await.unwrap();
+    assert_eq!(
+        f.keys.find_by_hash("hash-1").await.unwrap().as_ref(),
+        Some(&k)
+    );
+    assert!(f.keys.find_by_hash("hash-2").await.unwrap().is_none());
+    f.keys.touch(k.id, t(5)).await.unwrap();
+    assert!(f.keys.revoke(k.id, t(6)).await.unwrap());
+    assert!(
+        f.keys.revoke(k.id, t(7)).await.unwrap(),
+        "revoking twice is fine"
+    );
+    let stored = f.keys.get(k.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.last_used_at, stored.revoked_at),
+        (Some(t(5)), Some(t(6))),
+        "the first revocation time stays"
+    );
+    assert!(f.keys.delete(k.id).await.unwrap());
+    assert!(f.keys.get(k.id).await.unwrap().is_none());
+    assert!(!f.keys.revoke(k.id, t(8)).await.unwrap());
+}
+
+/// Two active keys cannot share a name in any letter case; a revoked key frees its name.
+pub async fn active_key_names_are_unique_case_insensitively(f: &StoreFixture) {
+    let first = key("CI-Pipeline", "h1", 1);
+    f.keys.insert(&first).await.unwrap();
+    assert!(matches!(
+        f.keys.insert(&key("ci-pipeline", "h2", 2)).await,
+        Err(StoreError::Conflict)
+    ));
+    f.keys.revoke(first.id, t(3)).await.unwrap();
+    f.keys.insert(&key("ci-pipeline", "h3", 4)).await.unwrap();
+}
+
+/// Search matches name or creator, ignoring case; `%` and `_` are plain characters.
+pub async fn key_search_is_a_literal_case_insensitive_substring(f: &StoreFixture) {
+    for (i, name) in ["Deploy_Bot", "deployXbot", "100% coverage", "nightly"]
+        .iter()
+        .enumerate()
+    {
+        f.keys
+            .insert(&key(name, &format!("h{i}"), u32::try_from(i).unwrap()))
+            .await
+            .unwrap();
+    }
+    let names = |page: hub_domain::model::page::Page<ApiKey>| -> Vec<String> {
+        page.items.into_iter().map(|k| k.name).collect()
+    };
+    use hub_domain::model::api_key::ApiKey;
+    assert_eq!(
+        names(f.keys.list(Some("y_b".into()), PAGE).await.unwrap()),
+        ["Deploy_Bot"]
+    );
+    assert_eq!(
+        names(f.keys.list(Some("0%".into()), PAGE).await.unwrap()),
+        ["100% coverage"]
+    );
+    let all = f.keys.list(Some("OPS@".into()), PAGE).await.unwrap();
+    assert_eq!(all.total, 4, "the creator matches too");
+    assert_eq!(
+        names(all),
+        ["nightly", "100% coverage", "deployXbot", "Deploy_Bot"],
+        "newest first"
+    );
+    let page = f
+        .keys
+        .list(
+            None,
+            hub_domain::model::page::PageRequest {
+                limit: 1,
+                offset: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, names(page)),
+        (4, vec!["100% coverage".to_owned()])
+    );
+}
+
+/// Upsert creates then updates; lists are ordered by the latest sign-in.
+pub async fn users_are_upserted_and_listed_by_latest_sign_in(f: &StoreFixture) {
+    f.users.upsert(&user("a@x.io", 1)).await.unwrap();
+    f.users.upsert(&user("b@x.io", 2)).await.unwrap();
+    let mut again = user("a@x.io", 1);
+    again.last_login_at = t(9);
+    again.name = "Alice".into();
+    again.avatar_url = Some("https://a/img".into());
+    f.users.upsert(&again).await.unwrap();
+    assert_eq!(
+        f.users.get(&again.email).await.unwrap().as_ref(),
+        Some(&again)
+    );
+    let listed = f.users.list(None, PAGE).await.unwrap();
+    let emails: Vec<String> = listed.items.iter().map(|u| u.email.to_string()).collect();
+    assert_eq!(
+        (listed.total, emails),
+        (2, vec!["a@x.io".to_owned(), "b@x.io".to_owned()])
+    );
+    assert_eq!(
+        f.users.list(Some("ALI".into()), PAGE).await.unwrap().total,
+        1
+    );
+}
+
+/// Setting or removing an override ends every session of that user, and only theirs.
+pub async fn role_overrides_revoke_the_users_sessions(f: &StoreFixture) {
+    f.users.upsert(&user("a@x.io", 1)).await.unwrap();
+    f.users.upsert(&user("b@x.io", 1)).await.unwrap();
+    f.users
+        .insert_session(&session("a@x.io", "sa", 50))
+        .await
+        .unwrap();
+    f.users
+        .insert_session(&session("b@x.io", "sb", 50))
+        .await
+        .unwrap();
+    let a = hub_domain::ids::Email::parse("a@x.io").unwrap();
+    assert!(
+        f.users
+            .set_role_override(&a, Some("admin".into()), t(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.users.role_override(&a).await.unwrap().as_deref(),
+        Some("admin")
+    );
+    assert!(f.users.find_session("sa", t(3)).await.unwrap().is_none());
+    assert!(f.users.find_session("sb", t(3)).await.unwrap().is_some());
+    f.users
+        .insert_session(&session("a@x.io", "sa2", 50))
+        .await
+        .unwrap();
+    assert!(f.users.set_role_override(&a, None, t(4)).await.unwrap());
+    assert!(f.users.find_session("sa2", t(5)).await.unwrap().is_none());
+    assert!(
+        !f.users.set_role_override(&a, None, t(6)).await.unwrap(),
+        "resetting again changes nothing"
+    );
+    // Overrides may name emails that never signed in.
+    let newcomer = hub_domain::ids::Email::parse("new@x.io").unwrap();
+    assert!(
+        f.users
+            .set_role_override(&newcomer, Some("viewer".into()), t(7))
+            .await
+            .unwrap()
+    );
+}
+
+/// A session past its expiry behaves like no session; deleting one removes only it.
+pub async fn expired_sessions_are_not_found(f: &StoreFixture) {
+    f.users.upsert(&user("a@x.io", 1)).await.unwrap();
+    f.users
+        .insert_session(&session("a@x.io", "s1", 10))
+        .await
+        .unwrap();
+    f.users
+        .insert_session(&session("a@x.io", "s2", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.users
+            .find_session("s1", t(9))
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        t(10)
+    );
+    assert!(f.users.find_session("s1", t(10)).await.unwrap().is_none());
+    f.users.delete_session("s1").await.unwrap();
+    assert!(f.users.find_session("s1", t(5)).await.unwrap().is_none());
+    assert!(f.users.find_session("s2", t(5)).await.unwrap().is_some());
 }

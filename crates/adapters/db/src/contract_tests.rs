@@ -56,6 +56,8 @@ async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> Stor
     let store = Arc::new(store);
     StoreFixture {
         envs: store.clone(),
+        keys: store.clone(),
+        users: store.clone(),
         projects: store.clone(),
         health: store.clone(),
         seeds: store,

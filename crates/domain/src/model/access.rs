@@ -80,3 +80,41 @@ impl PrincipalRef {
         }
     }
 }
+
+/// An authenticated request's party with what it may do, resolved once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who.
+    pub identity: PrincipalRef,
+    /// Role name (fixed at login for users, at creation for keys).
+    pub role: Option<RoleName>,
+    /// The role's permissions in the current policy, in order view, upload, manage.
+    pub permissions: Vec<Permission>,
+    /// The browser session, when authenticated by one.
+    pub session: Option<SessionInfo>,
+}
+
+impl Principal {
+    /// Whether the principal holds `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// Whether the principal's role is `admin`.
+    pub fn is_admin(&self) -> bool {
+        self.role.as_ref().is_some_and(RoleName::is_admin)
+    }
+}
+
+/// The session behind a cookie-authenticated principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// SHA-256 of the cookie value.
+    pub token_hash: String,
+    /// Sign-in method.
+    pub provider: crate::model::user::Provider,
+    /// Fixed expiry.
+    pub expires_at: crate::Timestamp,
+    /// The value `X-CSRF-Token` must carry for this session.
+    pub csrf_token: String,
+}

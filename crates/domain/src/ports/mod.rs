@@ -3,11 +3,13 @@
 //! With the `mocks` feature (and in this crate's tests) every trait also gets a `mockall` mock named
 //! `Mock<Trait>`, for unit-testing services without I/O.
 
+pub mod auth;
 pub mod clock;
 pub mod errors;
 pub mod files;
 pub mod repos;
 
+pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};
 pub use files::ResultStore;

@@ -1,7 +1,13 @@
 //! Use cases, one module each. Services take ports in their constructor and return domain errors.
 
+pub mod api_keys;
+pub mod auth;
 pub mod environments;
 pub mod projects;
+pub mod users;
 
+pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
+pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use projects::{NewProject, ProjectError, ProjectService};
+pub use users::{UserError, UserService, UserView};

@@ -1,0 +1,165 @@
+//! API keys: minting (the secret is shown once), listing, revoking and deleting.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::ids::ApiKeyId;
+use crate::model::access::{Principal, PrincipalRef, RoleName};
+use crate::model::api_key::ApiKey;
+use crate::model::page::{Page, PageRequest};
+use crate::model::secret::sha256_hex;
+use crate::ports::{ApiKeyRepo, Clock, IdGenerator, SecretSource, StoreError};
+
+/// The roles a key may have.
+pub const KEY_ROLES: [&str; 3] = ["admin", "developer", "viewer"];
+
+/// Why an API key operation failed. The messages are the contract's.
+#[derive(Debug, Error)]
+pub enum ApiKeyError {
+    /// A non-admin asked for an admin key.
+    #[error("only admins can create admin keys")]
+    AdminKeyByNonAdmin,
+    /// A non-admin acted on an admin key.
+    #[error("only admins can manage admin keys")]
+    AdminKeyManagedByNonAdmin,
+    /// An active key has the name.
+    #[error("an active API key named {0} already exists")]
+    NameTaken(String),
+    /// No such key.
+    #[error("API key {0} not found")]
+    NotFound(ApiKeyId),
+    /// Keys are created by signed-in users only.
+    #[error("settings require a browser session")]
+    NotAUser,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A validated request for a key.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// Trimmed name, 1–64 characters.
+    pub name: String,
+    /// One of [`KEY_ROLES`].
+    pub role: RoleName,
+    /// Whether its uploads create missing environments and projects.
+    pub auto_create: bool,
+}
+
+/// A freshly minted key with its secret.
+#[derive(Debug, Clone)]
+pub struct MintedKey {
+    /// The stored record.
+    pub key: ApiKey,
+    /// The full secret, never stored.
+    pub secret: String,
+}
+
+/// The API key use cases.
+#[derive(Clone)]
+pub struct ApiKeyService {
+    keys: Arc<dyn ApiKeyRepo>,
+    ids: Arc<dyn IdGenerator>,
+    secrets: Arc<dyn SecretSource>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ApiKeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyService").finish_non_exhaustive()
+    }
+}
+
+impl ApiKeyService {
+    /// Wires the service.
+    pub fn new(
+        keys: Arc<dyn ApiKeyRepo>,
+        ids: Arc<dyn IdGenerator>,
+        secrets: Arc<dyn SecretSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            keys,
+            ids,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Mints a key: `ah_` + 64 hex digits from the CSPRNG, stored as its SHA-256.
+    ///
+    /// # Errors
+    /// [`ApiKeyError::AdminKeyByNonAdmin`], [`ApiKeyError::NameTaken`], or a database failure.
+    pub async fn create(
+        &self,
+        creator: &Principal,
+        new: NewApiKey,
+    ) -> Result<MintedKey, ApiKeyError> {
+        let PrincipalRef::User(created_by) = &creator.identity else {
+            return Err(ApiKeyError::NotAUser);
+        };
+        if new.role.is_admin() && !creator.is_admin() {
+            return Err(ApiKeyError::AdminKeyByNonAdmin);
+        }
+        let secret = format!("ah_{}", self.secrets.hex(32));
+        let key = ApiKey {
+            id: self.ids.ulid().into(),
+            name: new.name,
+            role: new.role,
+            prefix: secret[..11].to_owned(),
+            key_hash: sha256_hex(&secret),
+            created_by: created_by.clone(),
+            created_at: self.clock.now(),
+            last_used_at: None,
+            revoked_at: None,
+            auto_create: new.auto_create,
+        };
+        match self.keys.insert(&key).await {
+            Ok(()) => Ok(MintedKey { key, secret }),
+            Err(StoreError::Conflict) => Err(ApiKeyError::NameTaken(key.name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A page of keys, revoked ones included, newest first.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn list(
+        &self,
+        search: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, ApiKeyError> {
+        Ok(self.keys.list(search, page).await?)
+    }
+
+    /// Revokes (`delete == false`) or deletes a key.
+    ///
+    /// # Errors
+    /// [`ApiKeyError::NotFound`], [`ApiKeyError::AdminKeyManagedByNonAdmin`], or a database failure.
+    pub async fn remove(
+        &self,
+        actor: &Principal,
+        id: ApiKeyId,
+        delete: bool,
+    ) -> Result<(), ApiKeyError> {
+        let key = self.keys.get(id).await?.ok_or(ApiKeyError::NotFound(id))?;
+        if key.role.is_admin() && !actor.is_admin() {
+            return Err(ApiKeyError::AdminKeyManagedByNonAdmin);
+        }
+        let found = if delete {
+            self.keys.delete(id).await?
+        } else if key.revoked_at.is_some() {
+            true
+        } else {
+            self.keys.revoke(id, self.clock.now()).await?
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(ApiKeyError::NotFound(id))
+        }
+    }
+}
