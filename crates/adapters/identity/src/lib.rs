@@ -1,5 +1,12 @@
-//! hub-identity: sign-in through OAuth2/OpenID Connect providers (openidconnect) and local accounts (argon2).
+//! hub-identity: who people are and what the policy lets them do.
 //!
-//! Empty for now: it implements the domain's `IdentityProvider` and `PasswordHasher` ports with the
-//! authentication milestone. The crate exists so the workspace has its final shape and the dependency rule covers
-//! it from the start.
+//! * [`password`]: argon2id password hashing behind the domain's `PasswordHasher` port;
+//! * [`policy`]: the role policy file (YAML), parsed and checked, re-read periodically behind `PolicySource`.
+//!
+//! OAuth2/OpenID Connect sign-in (openidconnect) is added here with the rest of the authentication milestone.
+
+pub mod password;
+pub mod policy;
+
+pub use password::Argon2Hasher;
+pub use policy::{PolicyFile, PolicyFileError};
