@@ -13,14 +13,10 @@ fn main() {
     let rust_version = output(&rustc, &["--version"])
         .and_then(|v| v.split_whitespace().nth(1).map(str::to_owned))
         .unwrap_or_else(|| "unknown".into());
-    let commit =
-        output("git", &["rev-parse", "--short=7", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let commit = output("git", &["rev-parse", "--short=7", "HEAD"]).unwrap_or_else(|| "unknown".into());
     // SOURCE_DATE_EPOCH makes reproducible builds report their source date instead of the wall clock.
     let build_time = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(epoch) => output(
-            "date",
-            &["-u", "-d", &format!("@{epoch}"), "+%Y-%m-%dT%H:%M:%S.000Z"],
-        ),
+        Ok(epoch) => output("date", &["-u", "-d", &format!("@{epoch}"), "+%Y-%m-%dT%H:%M:%S.000Z"]),
         Err(_) => output("date", &["-u", "+%Y-%m-%dT%H:%M:%S.000Z"]),
     }
     .unwrap_or_else(|| "unknown".into());

@@ -22,9 +22,7 @@ fn is_slug(s: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 63
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 macro_rules! string_id {
@@ -73,11 +71,7 @@ impl EnvId {
     /// # Errors
     /// [`IdError::Invalid`] when `s` is not a slug.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_slug(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::Invalid)
-        }
+        if is_slug(s) { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid) }
     }
 
     /// The environment that exists from the first start and cannot be deleted.
@@ -100,11 +94,7 @@ impl ProjectId {
     /// # Errors
     /// [`IdError::Invalid`] when `s` is not a slug.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_slug(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::Invalid)
-        }
+        if is_slug(s) { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid) }
     }
 }
 
@@ -119,9 +109,7 @@ impl BuildId {
         let valid = !bytes.is_empty()
             && bytes.len() <= 128
             && bytes[0].is_ascii_alphanumeric()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !valid {
             Err(IdError::Invalid)
         } else if s.eq_ignore_ascii_case("latest") {
@@ -207,11 +195,7 @@ impl Email {
             && !domain.contains('@')
             && !email.chars().any(char::is_whitespace)
             && email.chars().count() <= 254;
-        if ok {
-            Ok(Self(email))
-        } else {
-            Err(IdError::Invalid)
-        }
+        if ok { Ok(Self(email)) } else { Err(IdError::Invalid) }
     }
 
     /// The address as text.
@@ -240,16 +224,7 @@ mod tests {
 
     #[test]
     fn slugs_refuse_upper_case_leading_dash_and_overlong_values() {
-        for bad in [
-            "",
-            "-a",
-            "Staging",
-            "a_b",
-            "a b",
-            "a/b",
-            &"a".repeat(64),
-            "é",
-        ] {
+        for bad in ["", "-a", "Staging", "a_b", "a b", "a/b", &"a".repeat(64), "é"] {
             assert_eq!(EnvId::parse(bad), Err(IdError::Invalid), "{bad:?}");
         }
     }
@@ -261,37 +236,22 @@ mod tests {
         assert_eq!(BuildId::parse(&"9".repeat(129)), Err(IdError::Invalid));
         assert_eq!(BuildId::parse(".hidden"), Err(IdError::Invalid));
         assert_eq!(BuildId::parse("LaTeSt"), Err(IdError::Reserved));
-        assert_eq!(
-            BuildId::parse("latest2").map(|b| b.to_string()),
-            Ok("latest2".into())
-        );
+        assert_eq!(BuildId::parse("latest2").map(|b| b.to_string()), Ok("latest2".into()));
     }
 
     #[test]
     fn ulids_must_be_canonical_upper_case() {
         let id = "01JR8X7Q2M5N9P3V4W6Y8Z0ABC";
-        assert_eq!(
-            UploadId::parse(id).map(|u| u.to_string()),
-            Ok(id.to_owned())
-        );
+        assert_eq!(UploadId::parse(id).map(|u| u.to_string()), Ok(id.to_owned()));
         assert_eq!(UploadId::parse(&id.to_lowercase()), Err(IdError::Invalid));
-        assert_eq!(
-            UploadId::parse("01JR8X7Q2M5N9P3V4W6Y8Z0AB"),
-            Err(IdError::Invalid)
-        );
+        assert_eq!(UploadId::parse("01JR8X7Q2M5N9P3V4W6Y8Z0AB"), Err(IdError::Invalid));
         // U is not a Crockford base32 digit.
-        assert_eq!(
-            UploadId::parse("01JR8X7Q2M5N9P3V4W6Y8Z0ABU"),
-            Err(IdError::Invalid)
-        );
+        assert_eq!(UploadId::parse("01JR8X7Q2M5N9P3V4W6Y8Z0ABU"), Err(IdError::Invalid));
     }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(
-            Email::parse("  Ops@Example.COM ").map(|e| e.to_string()),
-            Ok("ops@example.com".into())
-        );
+        assert_eq!(Email::parse("  Ops@Example.COM ").map(|e| e.to_string()), Ok("ops@example.com".into()));
         assert!(Email::parse("admin@localhost").is_ok());
         for bad in ["", "a", "@b", "a@", "a@b@c", "a b@c"] {
             assert_eq!(Email::parse(bad), Err(IdError::Invalid), "{bad:?}");

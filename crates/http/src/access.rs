@@ -1,43 +1,92 @@
 //! Access rules of routes and their enforcement.
 //!
-//! Until user authentication exists, every non-public route requires the bootstrap token from the
-//! configuration, sent like an API key (`Authorization: Bearer …` or `X-API-Key`). Enforcement wraps each route
-//! of the table, so a route cannot be registered without a rule and no handler can forget the check.
+//! Enforcement wraps each route of the table, so a route cannot be registered without a rule and no handler can
+//! forget the check. It resolves the credential in the contract's order (a `Bearer ah_…` token, else
+//! `X-API-Key`, else the session cookie), then checks session-only routes, the permission, the admin role and,
+//! for cookie-authenticated changes, same-origin proof. The principal is then available to handlers through the
+//! [`Principal`] extractor.
+
+use std::future::{Ready, ready};
 
 use actix_web::body::BoxBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, ORIGIN, REFERER};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
-use actix_web::{Error, ResponseError};
-use hub_domain::model::access::Permission;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use hub_domain::model::access::{self, Permission};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "allure_hub_session";
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// No credential needed; credentials sent are ignored.
     Public,
-    /// A credential granting this permission.
-    Permission(Permission),
+    /// A session or an API key granting the permission.
+    Any(Permission),
+    /// A session granting the permission; an API key is refused with 403.
+    Session(Permission),
+    /// A session granting the permission whose role is `admin`.
+    SessionAdmin(Permission),
+    /// Any valid session, no permission needed; API keys are ignored (`/auth/me`).
+    SignedIn,
+    /// A session if there is one (`/auth/logout`); same-origin proof is required when there is.
+    OptionalSession,
 }
 
-/// The temporary shared credential. Its `Debug` output hides the value.
-#[derive(Clone)]
-pub struct BootstrapToken(String);
+impl Access {
+    /// The permission the rule requires, if any.
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            Self::Any(p) | Self::Session(p) | Self::SessionAdmin(p) => Some(p),
+            _ => None,
+        }
+    }
 
-impl BootstrapToken {
-    /// Wraps the configured token.
-    pub fn new(token: String) -> Self {
-        Self(token)
+    fn ignores_api_keys(self) -> bool {
+        matches!(self, Self::SignedIn | Self::OptionalSession)
+    }
+
+    fn session_only(self) -> bool {
+        matches!(self, Self::Session(_) | Self::SessionAdmin(_))
     }
 }
 
-impl std::fmt::Debug for BootstrapToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BootstrapToken(***)")
+/// The authenticated principal of a request, for handlers of non-public routes.
+#[derive(Debug, Clone)]
+pub struct Principal(pub access::Principal);
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<access::Principal>()
+                .cloned()
+                .map(Self)
+                .ok_or_else(|| ApiError::unauthorized("not authenticated")),
+        )
+    }
+}
+
+/// The principal if the request has one (optional-session routes).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<access::Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(req.extensions().get::<access::Principal>().cloned())))
     }
 }
 
@@ -50,21 +99,96 @@ pub fn api_key_of(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|token| token.starts_with("ah_"));
-    bearer.or_else(|| {
-        headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    })
+    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
 }
 
-/// Compares without an early exit, so the time taken does not reveal how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The origin (`scheme://host[:port]`) of a URL, lower-cased.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
-/// Checks the request against the route's rule before any extractor or handler runs, which gives 401 its
-/// precedence over every other error.
+/// The main origin: that of `BASE_URL`, or the one the request was addressed to.
+pub fn main_origin(req: &HttpRequest, state: &AppState) -> Option<String> {
+    if let Some(base) = &state.config.base_url {
+        return origin_of(base);
+    }
+    let host = req.headers().get(actix_web::http::header::HOST)?.to_str().ok()?;
+    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// Whether a request carries same-origin proof: a main-origin `Origin`, or (without `Origin`) a main-origin
+/// `Referer`, or the session's CSRF token.
+fn same_origin(req: &HttpRequest, state: &AppState, csrf_token: Option<&str>) -> bool {
+    let main = main_origin(req, state);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let by_origin = match header(ORIGIN.as_str()) {
+        Some(origin) => origin_of(origin).is_some() && origin_of(origin) == main,
+        None => header(REFERER.as_str()).and_then(origin_of).is_some_and(|r| Some(r) == main),
+    };
+    let by_token = csrf_token.is_some_and(|t| header("x-csrf-token").is_some_and(|h| h == t));
+    by_origin || by_token
+}
+
+/// The login variant of the CSRF rule: an `Origin`, when present, must be the main origin.
+pub fn login_origin_ok(req: &HttpRequest, state: &AppState) -> bool {
+    match req.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => origin_of(origin).is_some() && origin_of(origin) == main_origin(req, state),
+    }
+}
+
+fn is_mutating(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+}
+
+/// Resolves and checks the credential of a request against the route's rule, before any extractor or handler
+/// runs (which gives 401 and 403 their precedence over every other error).
+async fn authorize(
+    access: Access,
+    req: &ServiceRequest,
+    state: &AppState,
+) -> Result<Option<access::Principal>, ApiError> {
+    let key = api_key_of(req.headers()).filter(|_| !access.ignores_api_keys());
+    let principal = match key {
+        Some(key) => {
+            let principal = state.auth.authenticate_api_key(key).await?;
+            if access.session_only() {
+                return Err(ApiError::forbidden("settings require a browser session"));
+            }
+            Some(principal)
+        }
+        None => match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => state.auth.authenticate_session(cookie.value()).await?,
+            None => None,
+        },
+    };
+    let Some(principal) = principal else {
+        return match access {
+            Access::OptionalSession => Ok(None),
+            _ => Err(ApiError::unauthorized("not authenticated")),
+        };
+    };
+    if let Some(permission) = access.permission()
+        && !principal.can(permission)
+    {
+        return Err(ApiError::forbidden(format!("missing permission: {permission}")));
+    }
+    if matches!(access, Access::SessionAdmin(_)) && !principal.is_admin() {
+        return Err(ApiError::forbidden("admin role required"));
+    }
+    if let Some(session) = &principal.session
+        && is_mutating(req.method())
+        && !same_origin(req.request(), state, Some(&session.csrf_token))
+    {
+        return Err(ApiError::forbidden("cross-site request rejected"));
+    }
+    Ok(Some(principal))
+}
+
+/// Middleware wrapped around every route of the table with that route's rule.
 pub async fn enforce(
     access: Access,
     req: ServiceRequest,
@@ -73,17 +197,15 @@ pub async fn enforce(
     if access == Access::Public {
         return next.call(req).await;
     }
-    let verdict = match (api_key_of(req.headers()), req.app_data::<Data<AppState>>()) {
-        (None, _) => Err(ApiError::unauthorized("not authenticated")),
-        (Some(key), Some(state))
-            if constant_time_eq(key.as_bytes(), state.bootstrap.0.as_bytes()) =>
-        {
-            Ok(())
-        }
-        (Some(_), _) => Err(ApiError::unauthorized("invalid API key")),
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return Ok(req.into_response(ApiError::internal("application state missing").error_response()));
     };
-    match verdict {
-        Ok(()) => next.call(req).await,
+    match authorize(access, &req, &state).await {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal);
+            next.call(req).await
+        }
+        Ok(None) => next.call(req).await,
         Err(err) => Ok(req.into_response(err.error_response())),
     }
 }
@@ -110,19 +232,16 @@ mod tests {
 
     #[test]
     fn other_authorization_values_fall_back_to_the_api_key_header() {
-        let h = headers(&[
-            ("authorization", "Basic dXNlcjpwYXNz"),
-            ("x-api-key", "ah_two"),
-        ]);
+        let h = headers(&[("authorization", "Basic dXNlcjpwYXNz"), ("x-api-key", "ah_two")]);
         assert_eq!(api_key_of(&h), Some("ah_two"));
         let h = headers(&[("authorization", "Bearer not-a-key")]);
         assert_eq!(api_key_of(&h), None);
     }
 
     #[test]
-    fn tokens_compare_equal_only_when_identical() {
-        assert!(constant_time_eq(b"ah_abc", b"ah_abc"));
-        assert!(!constant_time_eq(b"ah_abc", b"ah_abd"));
-        assert!(!constant_time_eq(b"ah_abc", b"ah_ab"));
+    fn origins_keep_scheme_host_and_port_only() {
+        assert_eq!(origin_of("https://Hub.Example.com:8443/x?y").as_deref(), Some("https://hub.example.com:8443"));
+        assert_eq!(origin_of("http://localhost:8080").as_deref(), Some("http://localhost:8080"));
+        assert_eq!(origin_of("null"), None);
     }
 }

@@ -27,9 +27,8 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let json = JsonConfig::default()
-        .limit(state.config.max_json_bytes)
-        .error_handler(|err, _req| json_error(err).into());
+    let json =
+        JsonConfig::default().limit(state.config.max_json_bytes).error_handler(|err, _req| json_error(err).into());
     App::new()
         .app_data(state)
         .app_data(json)

@@ -18,10 +18,7 @@ pub fn format_time(t: Timestamp) -> String {
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     match serde_json::to_string(body) {
         Ok(json) => HttpResponse::build(status)
-            .insert_header((
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            ))
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8")))
             .body(json),
         Err(e) => actix_web::ResponseError::error_response(&crate::error::ApiError::internal(e)),
     }
@@ -142,4 +139,95 @@ mod tests {
         let t = t + chrono::TimeDelta::microseconds(123_456);
         assert_eq!(format_time(t), "2026-04-07T10:00:00.123Z");
     }
+}
+
+/// A page of a paginated list (§1.8).
+#[derive(Debug, Serialize)]
+pub struct PageDto<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Items matching the filters.
+    pub total: i64,
+}
+
+/// §16.6 ApiKey.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    id: String,
+    name: String,
+    role: String,
+    prefix: String,
+    created_by: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    revoked_at: Option<String>,
+    auto_create: bool,
+}
+
+impl From<hub_domain::model::api_key::ApiKey> for ApiKeyDto {
+    fn from(k: hub_domain::model::api_key::ApiKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            name: k.name,
+            role: k.role.as_str().to_owned(),
+            prefix: k.prefix,
+            created_by: k.created_by.to_string(),
+            created_at: format_time(k.created_at),
+            last_used_at: k.last_used_at.map(format_time),
+            revoked_at: k.revoked_at.map(format_time),
+            auto_create: k.auto_create,
+        }
+    }
+}
+
+/// §16.7 User.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    email: String,
+    name: String,
+    avatar_url: Option<String>,
+    provider: &'static str,
+    role: Option<String>,
+    role_source: &'static str,
+    first_login_at: String,
+    last_login_at: String,
+}
+
+impl From<hub_domain::services::UserView> for UserDto {
+    fn from(v: hub_domain::services::UserView) -> Self {
+        Self {
+            email: v.user.email.to_string(),
+            name: v.user.name,
+            avatar_url: v.user.avatar_url,
+            provider: v.user.provider.as_str(),
+            role: v.role.map(|r| r.as_str().to_owned()),
+            role_source: v.role_source.as_str(),
+            first_login_at: format_time(v.user.first_login_at),
+            last_login_at: format_time(v.user.last_login_at),
+        }
+    }
+}
+
+/// §16.7 Me.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeDto {
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Sign-in method.
+    pub provider: &'static str,
+    /// Role.
+    pub role: Option<String>,
+    /// Permissions of the role.
+    pub permissions: Vec<&'static str>,
+    /// Token for `X-CSRF-Token`.
+    pub csrf_token: String,
+    /// Session expiry.
+    pub session_expires_at: String,
 }

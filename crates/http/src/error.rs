@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use hub_domain::ports::{StorageError, StoreError};
-use hub_domain::services::{EnvironmentError, ProjectError};
+use hub_domain::services::{ApiKeyError, AuthError, EnvironmentError, ProjectError, UserError};
 
 /// An error response of the API.
 #[derive(Debug)]
@@ -17,17 +17,14 @@ pub struct ApiError {
     cause: Option<String>,
     /// Value of the `Allow` header of a 405.
     allow: Option<String>,
+    /// Value of the `Retry-After` header of a 429, in seconds.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with a status and the message clients see.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            cause: None,
-            allow: None,
-        }
+        Self { status, message: message.into(), cause: None, allow: None, retry_after: None }
     }
 
     /// 400 with a message.
@@ -40,6 +37,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, message)
     }
 
+    /// 403 with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
     /// 404 `not found`, for unknown routes.
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not found")
@@ -47,26 +49,17 @@ impl ApiError {
 
     /// 405 listing the methods the path supports.
     pub fn method_not_allowed(allow: String) -> Self {
-        Self {
-            allow: Some(allow),
-            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        }
+        Self { allow: Some(allow), ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") }
     }
 
     /// 500 `internal server error`, keeping `cause` for the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self {
-            cause: Some(cause.to_string()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-        }
+        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
     }
 
     /// 503 `service unavailable`, keeping `cause` for the log.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self {
-            cause: Some(cause.to_string()),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable")
-        }
+        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable") }
     }
 
     /// The message clients see.
@@ -92,16 +85,12 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        response.insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ));
-        if let Some(allow) = self
-            .allow
-            .as_deref()
-            .and_then(|a| HeaderValue::from_str(a).ok())
-        {
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        if let Some(allow) = self.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
             response.insert_header((header::ALLOW, allow));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.body(serde_json::json!({ "error": self.message }).to_string())
     }
@@ -112,9 +101,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Unavailable(_) => Self::unavailable(err),
             // Conflicts and missing parents are translated by services; reaching here means an unexpected state.
-            StoreError::Conflict | StoreError::MissingParent | StoreError::Internal(_) => {
-                Self::internal(err)
-            }
+            StoreError::Conflict | StoreError::MissingParent | StoreError::Internal(_) => Self::internal(err),
         }
     }
 }
@@ -151,6 +138,44 @@ impl From<ProjectError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::InvalidApiKey | AuthError::InvalidCredentials => Self::unauthorized(err.to_string()),
+            AuthError::LocalLoginDisabled => Self::forbidden(err.to_string()),
+            AuthError::TooManyAttempts { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, err.to_string())
+            },
+            AuthError::Store(e) => e.into(),
+            AuthError::Hashing(_) => Self::internal(err),
+        }
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(err: ApiKeyError) -> Self {
+        match err {
+            ApiKeyError::AdminKeyByNonAdmin | ApiKeyError::AdminKeyManagedByNonAdmin | ApiKeyError::NotAUser => {
+                Self::forbidden(err.to_string())
+            }
+            ApiKeyError::NameTaken(_) => Self::new(StatusCode::CONFLICT, err.to_string()),
+            ApiKeyError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, err.to_string()),
+            ApiKeyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::UnknownRole(_) => Self::bad_request(err.to_string()),
+            UserError::OwnRole => Self::new(StatusCode::CONFLICT, err.to_string()),
+            UserError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Maps actix's JSON body errors to the contract: 415 for the media type, 413 for size, 400 for content.
 pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
@@ -167,10 +192,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
 
 impl ApiError {
     fn new_415() -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json",
-        )
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
     }
 }
 
@@ -187,25 +209,17 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_show_a_generic_body_but_keep_the_cause_for_logs() {
-        let err: ApiError =
-            StoreError::Internal("relation \"builds\" does not exist".into()).into();
+        let err: ApiError = StoreError::Internal("relation \"builds\" does not exist".into()).into();
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            body_of(&err).await,
-            serde_json::json!({"error": "internal server error"})
-        );
+        assert_eq!(body_of(&err).await, serde_json::json!({"error": "internal server error"}));
         assert!(err.to_string().contains("relation"));
     }
 
     #[tokio::test]
     async fn an_unreachable_database_is_503() {
-        let err: ApiError =
-            EnvironmentError::Store(StoreError::Unavailable("timed out".into())).into();
+        let err: ApiError = EnvironmentError::Store(StoreError::Unavailable("timed out".into())).into();
         assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            body_of(&err).await,
-            serde_json::json!({"error": "service unavailable"})
-        );
+        assert_eq!(body_of(&err).await, serde_json::json!({"error": "service unavailable"}));
     }
 
     #[test]
@@ -218,14 +232,7 @@ mod tests {
             (EnvironmentError::AlreadyExists(env.clone()).into(), 409),
             (EnvironmentError::DefaultProtected.into(), 409),
             (ProjectError::EnvironmentNotFound(env.clone()).into(), 404),
-            (
-                ProjectError::NotFound {
-                    env: env.clone(),
-                    project: project.clone(),
-                }
-                .into(),
-                404,
-            ),
+            (ProjectError::NotFound { env: env.clone(), project: project.clone() }.into(), 404),
             (ProjectError::AlreadyExists { env, project }.into(), 409),
             (StorageError("disk full".into()).into(), 500),
         ];

@@ -12,9 +12,7 @@ use hub_domain::ids::{EnvId, IdError, ProjectId};
 use crate::error::ApiError;
 
 fn segment<'a>(req: &'a HttpRequest, name: &str) -> Result<&'a str, ApiError> {
-    req.match_info()
-        .get(name)
-        .ok_or_else(|| ApiError::internal(format!("route has no {{{name}}} segment")))
+    req.match_info().get(name).ok_or_else(|| ApiError::internal(format!("route has no {{{name}}} segment")))
 }
 
 fn invalid(name: &str) -> impl Fn(IdError) -> ApiError + '_ {
@@ -30,9 +28,7 @@ impl FromRequest for EnvPath {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            segment(req, "envId").and_then(|s| EnvId::parse(s).map(Self).map_err(invalid("envId"))),
-        )
+        ready(segment(req, "envId").and_then(|s| EnvId::parse(s).map(Self).map_err(invalid("envId"))))
     }
 }
 
@@ -47,8 +43,7 @@ impl FromRequest for ProjectPath {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
             let env = EnvId::parse(segment(req, "envId")?).map_err(invalid("envId"))?;
-            let project =
-                ProjectId::parse(segment(req, "projectId")?).map_err(invalid("projectId"))?;
+            let project = ProjectId::parse(segment(req, "projectId")?).map_err(invalid("projectId"))?;
             Ok(Self(env, project))
         })())
     }
@@ -63,3 +58,29 @@ where
 {
     serde::Deserialize::deserialize(deserializer).map(Some)
 }
+
+/// `limit` and `offset` of a paginated list (§1.8), validated against the endpoint's default and maximum.
+pub fn page_request(
+    query: &std::collections::HashMap<String, String>,
+    default_limit: i64,
+    max_limit: i64,
+) -> Result<hub_domain::model::page::PageRequest, ApiError> {
+    let limit = match query.get("limit") {
+        None => default_limit,
+        Some(v) => v.parse().ok().filter(|n| (1..=max_limit).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid limit: must be an integer between 1 and {max_limit}"))
+        })?,
+    };
+    let offset = match query.get("offset") {
+        None => 0,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| ApiError::bad_request("invalid offset: must be a non-negative integer"))?,
+    };
+    Ok(hub_domain::model::page::PageRequest { limit, offset })
+}
+
+/// The query string as a map; unknown parameters are ignored by callers.
+pub type QueryMap = actix_web::web::Query<std::collections::HashMap<String, String>>;

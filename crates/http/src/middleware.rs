@@ -18,9 +18,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// A client-supplied id is kept when it is 1–64 characters of `[A-Za-z0-9._-]`.
 fn acceptable_request_id(value: &str) -> bool {
     (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Assigns the request id, logs the request (with the cause of any 5xx), and sets the headers every API

@@ -13,7 +13,7 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{environments, health, projects};
+use crate::handlers::{auth, environments, health, projects, settings};
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -27,22 +27,14 @@ pub struct Endpoint {
     handler: fn() -> Route,
 }
 
-const fn endpoint(
-    method: Method,
-    path: &'static str,
-    access: Access,
-    handler: fn() -> Route,
-) -> Endpoint {
-    Endpoint {
-        method,
-        path,
-        access,
-        handler,
-    }
+const fn endpoint(method: Method, path: &'static str, access: Access, handler: fn() -> Route) -> Endpoint {
+    Endpoint { method, path, access, handler }
 }
 
-const VIEW: Access = Access::Permission(Permission::View);
-const MANAGE: Access = Access::Permission(Permission::Manage);
+const VIEW: Access = Access::Any(Permission::View);
+const MANAGE: Access = Access::Any(Permission::Manage);
+const SETTINGS: Access = Access::Session(Permission::Manage);
+const SETTINGS_ADMIN: Access = Access::SessionAdmin(Permission::Manage);
 
 /// Every route of the API.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -50,43 +42,34 @@ pub fn endpoints() -> Vec<Endpoint> {
     const ENV: &str = "/api/environments/{envId}";
     const PROJECTS: &str = "/api/environments/{envId}/projects";
     const PROJECT: &str = "/api/environments/{envId}/projects/{projectId}";
+    const KEYS: &str = "/api/settings/apikeys";
+    const KEY: &str = "/api/settings/apikeys/{id}";
+    const USER_ROLE: &str = "/api/settings/users/{email}/role";
     vec![
-        endpoint(Method::GET, ENVS, VIEW, || {
-            web::to(environments::list_environments)
-        }),
-        endpoint(Method::POST, ENVS, MANAGE, || {
-            web::to(environments::create_environment)
-        }),
-        endpoint(Method::PATCH, ENV, MANAGE, || {
-            web::to(environments::update_environment)
-        }),
-        endpoint(Method::DELETE, ENV, MANAGE, || {
-            web::to(environments::delete_environment)
-        }),
-        endpoint(Method::GET, PROJECTS, VIEW, || {
-            web::to(projects::list_projects)
-        }),
-        endpoint(Method::POST, PROJECTS, MANAGE, || {
-            web::to(projects::create_project)
-        }),
-        endpoint(Method::DELETE, PROJECT, MANAGE, || {
-            web::to(projects::delete_project)
-        }),
-        endpoint(Method::GET, "/api/healthz", Access::Public, || {
-            web::to(health::get_health)
-        }),
-        endpoint(Method::GET, "/api/version", Access::Public, || {
-            web::to(health::get_version)
-        }),
+        endpoint(Method::GET, ENVS, VIEW, || web::to(environments::list_environments)),
+        endpoint(Method::POST, ENVS, MANAGE, || web::to(environments::create_environment)),
+        endpoint(Method::PATCH, ENV, MANAGE, || web::to(environments::update_environment)),
+        endpoint(Method::DELETE, ENV, MANAGE, || web::to(environments::delete_environment)),
+        endpoint(Method::GET, PROJECTS, VIEW, || web::to(projects::list_projects)),
+        endpoint(Method::POST, PROJECTS, MANAGE, || web::to(projects::create_project)),
+        endpoint(Method::DELETE, PROJECT, MANAGE, || web::to(projects::delete_project)),
+        endpoint(Method::GET, "/api/healthz", Access::Public, || web::to(health::get_health)),
+        endpoint(Method::GET, "/api/version", Access::Public, || web::to(health::get_version)),
+        endpoint(Method::GET, KEYS, SETTINGS, || web::to(settings::list_api_keys)),
+        endpoint(Method::POST, KEYS, SETTINGS, || web::to(settings::create_api_key)),
+        endpoint(Method::DELETE, KEY, SETTINGS, || web::to(settings::delete_api_key)),
+        endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(settings::list_users)),
+        endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::set_user_role)),
+        endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::reset_user_role)),
+        endpoint(Method::GET, "/auth/providers", Access::Public, || web::to(auth::list_providers)),
+        endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
+        endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),
+        endpoint(Method::GET, "/auth/me", Access::SignedIn, || web::to(auth::get_me)),
     ]
 }
 
 fn guarded(route: Route, method: Method, access: Access) -> Route {
-    route
-        .method(method)
-        .wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
-            enforce(access, req, next)
-        }))
+    route.method(method).wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| enforce(access, req, next)))
 }
 
 /// Registers the table: one actix resource per path.
@@ -127,23 +110,16 @@ mod tests {
         let table = endpoints();
         for (i, a) in table.iter().enumerate() {
             for b in &table[i + 1..] {
-                assert!(
-                    !(a.method == b.method && a.path == b.path),
-                    "{} {} twice",
-                    a.method,
-                    a.path
-                );
+                assert!(!(a.method == b.method && a.path == b.path), "{} {} twice", a.method, a.path);
             }
         }
     }
 
     #[test]
-    fn only_health_and_version_are_public() {
-        let public: Vec<&str> = endpoints()
-            .iter()
-            .filter(|e| e.access == Access::Public)
-            .map(|e| e.path)
-            .collect();
-        assert_eq!(public, ["/api/healthz", "/api/version"]);
+    fn every_settings_route_needs_a_session_with_manage() {
+        for e in endpoints().iter().filter(|e| e.path.starts_with("/api/settings")) {
+            let ok = matches!(e.access, Access::Session(Permission::Manage) | Access::SessionAdmin(Permission::Manage));
+            assert!(ok, "{} {}", e.method, e.path);
+        }
     }
 }

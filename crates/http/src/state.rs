@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hub_domain::ports::StoreHealth;
-use hub_domain::services::{EnvironmentService, ProjectService};
-
-use crate::access::BootstrapToken;
+use hub_domain::services::{ApiKeyService, AuthService, EnvironmentService, ProjectService, UserService};
 
 /// Build facts shown by `/api/version`.
 #[derive(Debug, Clone)]
@@ -26,6 +24,12 @@ pub struct VersionInfo {
 pub struct HttpConfig {
     /// Largest JSON request body (`MAX_JSON_BYTES`).
     pub max_json_bytes: usize,
+    /// Public URL of the main origin (`BASE_URL`); derived from each request when unset.
+    pub base_url: Option<String>,
+    /// Whether cookies get the `Secure` attribute.
+    pub secure_cookie: bool,
+    /// Session lifetime, for the cookie's `Max-Age`.
+    pub session_ttl: std::time::Duration,
 }
 
 /// Everything a handler may need, shared by all workers.
@@ -40,16 +44,18 @@ pub struct AppState {
     pub version: VersionInfo,
     /// Process start, for `uptime`.
     pub started_at: Instant,
-    /// The credential that guards the API until real authentication exists.
-    pub bootstrap: BootstrapToken,
+    /// Authentication.
+    pub auth: Arc<AuthService>,
+    /// API keys.
+    pub api_keys: ApiKeyService,
+    /// User administration.
+    pub users: UserService,
     /// HTTP settings.
     pub config: HttpConfig,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("version", &self.version)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("version", &self.version).finish_non_exhaustive()
     }
 }

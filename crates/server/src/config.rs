@@ -41,6 +41,36 @@ pub struct LogConfig {
     pub to_stderr: bool,
 }
 
+/// Sign-in and session settings (Appendix A.5).
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// Session lifetime (`SESSION_TTL`).
+    pub session_ttl: Duration,
+    /// `Secure` attribute on cookies (`SECURE_COOKIE`, `auto` = on when `BASE_URL` is https).
+    pub secure_cookie: bool,
+    /// Role policy file (`AUTH_POLICY_FILE`).
+    pub policy_file: PathBuf,
+    /// Whether local sign-in is enabled (`LOCAL_LOGIN`).
+    pub local_login: bool,
+    /// Bootstrap admin account (`ADMIN_EMAIL`).
+    pub admin_email: String,
+    /// Its password (`ADMIN_PASSWORD`); never logged.
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("session_ttl", &self.session_ttl)
+            .field("secure_cookie", &self.secure_cookie)
+            .field("policy_file", &self.policy_file)
+            .field("local_login", &self.local_login)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 /// The whole configuration of a server process.
 #[derive(Clone)]
 pub struct Config {
@@ -60,8 +90,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Largest JSON body (`MAX_JSON_BYTES`).
     pub max_json_bytes: usize,
-    /// The temporary API credential (`BOOTSTRAP_TOKEN`); generated and logged once when unset.
-    pub bootstrap_token: Option<String>,
+    /// Public URL of the main origin (`BASE_URL`), without a trailing slash.
+    pub base_url: Option<String>,
+    /// Authentication settings.
+    pub auth: AuthConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -74,10 +106,8 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url)
             .field("db_max_connections", &self.db_max_connections)
             .field("max_json_bytes", &self.max_json_bytes)
-            .field(
-                "bootstrap_token",
-                &self.bootstrap_token.as_ref().map(|_| "***"),
-            )
+            .field("base_url", &self.base_url)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -88,9 +118,7 @@ struct Vars<F: Fn(&str) -> Option<String>>(F);
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
     /// The trimmed value, or `None` when unset or empty.
     fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn parsed<T>(
@@ -102,20 +130,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     ) -> Result<T, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => parse(&v).ok_or_else(|| ConfigError {
-                name,
-                reason: format!("expected {expected}"),
-            }),
+            Some(v) => parse(&v).ok_or_else(|| ConfigError { name, reason: format!("expected {expected}") }),
         }
     }
 
     fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-        self.parsed(
-            name,
-            default,
-            parse::duration,
-            "a duration such as 30s, 10m or 1h30m",
-        )
+        self.parsed(name, default, parse::duration, "a duration such as 30s, 10m or 1h30m")
     }
 
     fn positive<T: std::str::FromStr + PartialOrd + Default>(
@@ -123,12 +143,65 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         name: &'static str,
         default: T,
     ) -> Result<T, ConfigError> {
-        self.parsed(
-            name,
-            default,
-            |v| v.parse().ok().filter(|n| *n > T::default()),
-            "a positive integer",
-        )
+        self.parsed(name, default, |v| v.parse().ok().filter(|n| *n > T::default()), "a positive integer")
+    }
+}
+
+/// Checks `scheme://host[:port]` without path, query, fragment or trailing slash.
+fn parse_base_url(name: &'static str, url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError { name, reason: reason.to_owned() };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with http:// or https://"))?;
+    if rest.is_empty() {
+        return Err(invalid("has no host"));
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Err(invalid("must not have a path, query or fragment (nor a trailing slash)"));
+    }
+    Ok(url.to_owned())
+}
+
+impl AuthConfig {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, base_url: Option<&str>) -> Result<Self, ConfigError> {
+        let admin_password = vars.get("ADMIN_PASSWORD");
+        if admin_password.as_ref().is_some_and(|p| p.chars().count() > 1024) {
+            return Err(ConfigError { name: "ADMIN_PASSWORD", reason: "must be at most 1024 characters".into() });
+        }
+        // No OAuth provider exists yet, so `auto` means enabled.
+        let local_login = match vars.get("LOCAL_LOGIN").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("auto") => true,
+            Some(v) => parse::boolean(v)
+                .ok_or_else(|| ConfigError { name: "LOCAL_LOGIN", reason: "expected true, false or auto".into() })?,
+        };
+        if !local_login {
+            return Err(ConfigError {
+                name: "LOCAL_LOGIN",
+                reason: "no sign-in method would be enabled (no OAuth provider is configured)".into(),
+            });
+        }
+        let secure_cookie = match vars.get("SECURE_COOKIE").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("auto") => base_url.is_some_and(|u| u.starts_with("https://")),
+            Some(v) => parse::boolean(v)
+                .ok_or_else(|| ConfigError { name: "SECURE_COOKIE", reason: "expected true, false or auto".into() })?,
+        };
+        let admin_email = vars.get("ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
+        if hub_domain::ids::Email::parse(&admin_email).is_err() {
+            return Err(ConfigError { name: "ADMIN_EMAIL", reason: "expected an email address".into() });
+        }
+        let session_ttl = vars.duration("SESSION_TTL", Duration::from_secs(7 * 86_400))?;
+        if session_ttl.is_zero() {
+            return Err(ConfigError { name: "SESSION_TTL", reason: "must be positive".into() });
+        }
+        Ok(Self {
+            session_ttl,
+            secure_cookie,
+            policy_file: PathBuf::from(vars.get("AUTH_POLICY_FILE").unwrap_or_else(|| "./policy.yaml".into())),
+            local_login,
+            admin_email,
+            admin_password,
+        })
     }
 }
 
@@ -147,23 +220,15 @@ impl Config {
     /// [`ConfigError`] naming the first invalid variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(lookup);
-        let addr = vars.parsed(
-            "ADDR",
-            SocketAddr::from(([0, 0, 0, 0], 8080)),
-            |v| v.parse().ok(),
-            "host:port",
-        )?;
+        let addr = vars.parsed("ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)), |v| v.parse().ok(), "host:port")?;
 
         let data_dir = PathBuf::from(vars.get("DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let data_dir = std::path::absolute(&data_dir).map_err(|e| ConfigError {
-            name: "DATA_DIR",
-            reason: e.to_string(),
-        })?;
+        let data_dir =
+            std::path::absolute(&data_dir).map_err(|e| ConfigError { name: "DATA_DIR", reason: e.to_string() })?;
         let database_url = match vars.get("DATABASE_URL") {
-            Some(url) => DatabaseUrl::parse(&url).map_err(|e| ConfigError {
-                name: "DATABASE_URL",
-                reason: e.to_string(),
-            })?,
+            Some(url) => {
+                DatabaseUrl::parse(&url).map_err(|e| ConfigError { name: "DATABASE_URL", reason: e.to_string() })?
+            }
             None => DatabaseUrl::Sqlite(data_dir.join("allure-hub.db")),
         };
 
@@ -171,57 +236,36 @@ impl Config {
             None | Some("json") => LogFormat::Json,
             Some("console") => LogFormat::Console,
             Some(_) => {
-                return Err(ConfigError {
-                    name: "LOG_FORMAT",
-                    reason: "expected json or console".into(),
-                });
+                return Err(ConfigError { name: "LOG_FORMAT", reason: "expected json or console".into() });
             }
         };
-        let level = vars
-            .get("LOG_LEVEL")
-            .unwrap_or_else(|| "info".into())
-            .to_ascii_lowercase();
+        let level = vars.get("LOG_LEVEL").unwrap_or_else(|| "info".into()).to_ascii_lowercase();
         if !["trace", "debug", "info", "warn", "error"].contains(&level.as_str()) {
-            return Err(ConfigError {
-                name: "LOG_LEVEL",
-                reason: "expected trace, debug, info, warn or error".into(),
-            });
+            return Err(ConfigError { name: "LOG_LEVEL", reason: "expected trace, debug, info, warn or error".into() });
         }
         let to_stderr = match vars.get("LOG_OUTPUT").as_deref() {
             None | Some("stdout") => false,
             Some("stderr") => true,
             Some(_) => {
-                return Err(ConfigError {
-                    name: "LOG_OUTPUT",
-                    reason: "expected stdout or stderr".into(),
-                });
+                return Err(ConfigError { name: "LOG_OUTPUT", reason: "expected stdout or stderr".into() });
             }
         };
 
-        let bootstrap_token = vars.get("BOOTSTRAP_TOKEN");
-        if bootstrap_token.as_ref().is_some_and(|t| t.len() < 16) {
-            return Err(ConfigError {
-                name: "BOOTSTRAP_TOKEN",
-                reason: "must be at least 16 characters".into(),
-            });
-        }
+        let base_url = vars.get("BASE_URL").map(|url| parse_base_url("BASE_URL", &url)).transpose()?;
+        let auth = AuthConfig::from_vars(&vars, base_url.as_deref())?;
 
         Ok(Self {
             addr,
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", Duration::from_secs(30))?,
-            request_header_timeout: vars
-                .duration("REQUEST_HEADER_TIMEOUT", Duration::from_secs(10))?,
+            request_header_timeout: vars.duration("REQUEST_HEADER_TIMEOUT", Duration::from_secs(10))?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", Duration::from_secs(120))?,
             data_dir,
             database_url,
             db_max_connections: vars.positive("DB_MAX_CONNECTIONS", 10)?,
             max_json_bytes: vars.positive("MAX_JSON_BYTES", 1_048_576)?,
-            bootstrap_token,
-            log: LogConfig {
-                level,
-                format,
-                to_stderr,
-            },
+            base_url,
+            auth,
+            log: LogConfig { level, format, to_stderr },
         })
     }
 }
@@ -235,10 +279,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -247,27 +288,30 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.addr.to_string(), "0.0.0.0:8080");
         assert!(c.data_dir.is_absolute() && c.data_dir.ends_with("data"));
-        assert_eq!(
-            c.database_url,
-            DatabaseUrl::Sqlite(c.data_dir.join("allure-hub.db"))
-        );
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite(c.data_dir.join("allure-hub.db")));
         assert_eq!(c.max_json_bytes, 1_048_576);
         assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(c.log.format, LogFormat::Json);
     }
 
     #[test]
+    fn auth_defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.auth.session_ttl, Duration::from_secs(7 * 86_400));
+        assert!(!c.auth.secure_cookie && c.auth.local_login);
+        assert_eq!(c.auth.admin_email, "admin@localhost");
+        assert!(c.auth.policy_file.ends_with("policy.yaml"));
+        let c = config(&[("BASE_URL", "https://hub.example.com")]).unwrap();
+        assert!(c.auth.secure_cookie, "auto turns Secure on for an https BASE_URL");
+        let c = config(&[("BASE_URL", "https://hub.example.com"), ("SECURE_COOKIE", "false")]).unwrap();
+        assert!(!c.auth.secure_cookie);
+    }
+
+    #[test]
     fn the_default_database_follows_a_custom_data_dir() {
         let c = config(&[("DATA_DIR", "/srv/hub")]).unwrap();
-        assert_eq!(
-            c.database_url,
-            DatabaseUrl::Sqlite(PathBuf::from("/srv/hub/allure-hub.db"))
-        );
-        let c = config(&[
-            ("DATA_DIR", "/srv/hub"),
-            ("DATABASE_URL", "postgres://db/hub"),
-        ])
-        .unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite(PathBuf::from("/srv/hub/allure-hub.db")));
+        let c = config(&[("DATA_DIR", "/srv/hub"), ("DATABASE_URL", "postgres://db/hub")]).unwrap();
         assert_eq!(c.database_url.backend(), Backend::Postgres);
     }
 
@@ -281,28 +325,23 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("LOG_FORMAT", "xml"),
             ("LOG_LEVEL", "loud"),
-            ("BOOTSTRAP_TOKEN", "short"),
+            ("BASE_URL", "https://hub.example.com/"),
+            ("BASE_URL", "ftp://hub"),
+            ("SESSION_TTL", "0"),
+            ("LOCAL_LOGIN", "false"),
+            ("ADMIN_EMAIL", "not-an-email"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);
-            assert!(
-                err.to_string().starts_with(&format!("invalid {name}")),
-                "{err}"
-            );
+            assert!(err.to_string().starts_with(&format!("invalid {name}")), "{err}");
         }
     }
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let c = config(&[
-            ("BOOTSTRAP_TOKEN", "ah_supersecretvalue"),
-            ("DATABASE_URL", "postgres://u:pw123@h/db"),
-        ])
-        .unwrap();
+        let c =
+            config(&[("ADMIN_PASSWORD", "ah_supersecretvalue"), ("DATABASE_URL", "postgres://u:pw123@h/db")]).unwrap();
         let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("supersecret") && !shown.contains("pw123"),
-            "{shown}"
-        );
+        assert!(!shown.contains("supersecret") && !shown.contains("pw123"), "{shown}");
     }
 }

@@ -5,11 +5,7 @@ use hub_server::{Application, Config, logging, startup};
 
 /// Command line of the binary; every setting comes from environment variables (see the documentation).
 #[derive(Debug, Parser)]
-#[command(
-    name = "allure-hub",
-    version,
-    about = "Self-hosted Allure 3 report server"
-)]
+#[command(name = "allure-hub", version, about = "Self-hosted Allure 3 report server")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -9,17 +9,21 @@ use actix_web::dev::Server;
 use actix_web::web::Data;
 use anyhow::Context;
 use hub_db::{DbConfig, Store};
-use hub_domain::ports::{Clock, ResultStore};
-use hub_domain::services::{EnvironmentService, ProjectService};
-use hub_http::access::BootstrapToken;
+use hub_domain::ids::Email;
+use hub_domain::ports::{Clock, ResultStore, SecretSource};
+use hub_domain::services::{ApiKeyService, AuthService, AuthSettings, EnvironmentService, ProjectService, UserService};
 use hub_http::{AppState, HttpConfig, VersionInfo};
+use hub_identity::{Argon2Hasher, PolicyFile};
 use hub_storage_fs::FsResultStore;
 
 use crate::config::Config;
-use crate::system::{SystemClock, random_hex_32};
+use crate::system::{OsSecrets, RandomIds, SystemClock};
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.
 const DB_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often the policy file is re-read.
+const POLICY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Build facts compiled in by `build.rs`.
 pub fn version_info() -> VersionInfo {
@@ -55,9 +59,7 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
     }
 }
 
@@ -74,47 +76,61 @@ impl Application {
         let files = Arc::new(
             FsResultStore::open(&config.data_dir)
                 .await
-                .with_context(|| {
-                    format!("cannot prepare DATA_DIR {}", config.data_dir.display())
-                })?,
+                .with_context(|| format!("cannot prepare DATA_DIR {}", config.data_dir.display()))?,
         );
-        let swept = files
-            .sweep_tmp()
-            .await
-            .context("cannot clean DATA_DIR/tmp")?;
+        let swept = files.sweep_tmp().await.context("cannot clean DATA_DIR/tmp")?;
         // Directories whose records were deleted while their removal failed or the process died.
         let known = hub_domain::ports::ProjectRepo::list_all_ids(store.as_ref()).await?;
         let orphans = files.remove_orphans(&known).await?;
         tracing::info!(data_dir = %config.data_dir.display(), swept, orphans, "data directory ready");
 
-        let bootstrap = match &config.bootstrap_token {
-            Some(token) => token.clone(),
-            None => {
-                let token = format!("ah_{}", random_hex_32().context("no random source")?);
-                tracing::warn!(
-                    token = %token,
-                    "BOOTSTRAP_TOKEN is not set: generated one for this run; send it as `Authorization: Bearer <token>`"
-                );
-                token
-            }
-        };
-
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let secrets: Arc<dyn SecretSource> = Arc::new(OsSecrets);
+        let policy = Arc::new(PolicyFile::open(config.auth.policy_file.clone())?);
+        tokio::spawn(Arc::clone(&policy).watch(POLICY_RELOAD_INTERVAL));
+        let auth = Arc::new(AuthService::new(
+            store.clone(),
+            store.clone(),
+            policy.clone(),
+            Arc::new(Argon2Hasher),
+            secrets.clone(),
+            clock.clone(),
+            AuthSettings {
+                session_ttl: chrono::TimeDelta::from_std(config.auth.session_ttl)
+                    .context("SESSION_TTL is too large")?,
+                local_login: config.auth.local_login,
+            },
+        )?);
+        if config.auth.local_login {
+            let email = Email::parse(&config.auth.admin_email).map_err(|_| anyhow::anyhow!("invalid ADMIN_EMAIL"))?;
+            if let Some(password) = auth.ensure_admin_account(&email, config.auth.admin_password.as_deref()).await? {
+                tracing::warn!(
+                    email = %email,
+                    password = %password,
+                    "created the local admin account with a generated password; it is shown only this once"
+                );
+            }
+        }
+
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
-            projects: ProjectService::new(store.clone(), store.clone(), files, clock),
+            projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
+            api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),
+            users: UserService::new(store.clone(), auth.clone(), policy, clock),
+            auth,
             health: store,
             version: version_info(),
             started_at: Instant::now(),
-            bootstrap: BootstrapToken::new(bootstrap),
             config: HttpConfig {
                 max_json_bytes: config.max_json_bytes,
+                base_url: config.base_url.clone(),
+                secure_cookie: config.auth.secure_cookie,
+                session_ttl: config.auth.session_ttl,
             },
         });
 
-        let listener = TcpListener::bind(config.addr)
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let listener = TcpListener::bind(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || hub_http::build_app(state.clone()))
             .shutdown_timeout(config.shutdown_timeout.as_secs())

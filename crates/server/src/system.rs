@@ -3,7 +3,7 @@
 use chrono::Utc;
 use hub_domain::Timestamp;
 use hub_domain::model::time::truncate_to_millis;
-use hub_domain::ports::{Clock, IdGenerator};
+use hub_domain::ports::{Clock, IdGenerator, SecretSource};
 
 /// Wall-clock time, truncated to milliseconds.
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,12 +25,18 @@ impl IdGenerator for RandomIds {
     }
 }
 
-/// 32 random bytes from the operating system, as 64 lower-case hex digits.
-///
-/// # Errors
-/// When the operating system has no random source.
-pub fn random_hex_32() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+/// Secrets from the operating system's CSPRNG.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsSecrets;
+
+impl SecretSource for OsSecrets {
+    fn hex(&self, n: usize) -> String {
+        let mut bytes = vec![0u8; n];
+        // Linux's getrandom(2) does not fail once the pool is initialised; a failure here means the machine
+        // cannot produce secrets at all, and continuing with predictable ones would be worse than stopping.
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            panic!("the operating system's random source failed: {e}");
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }

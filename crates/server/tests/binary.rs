@@ -23,8 +23,7 @@ fn wait_for_port(child: &mut Child) -> (u16, Vec<String>) {
     let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
-        let parsed: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         lines.push(line);
         if parsed["message"] == "listening" {
             return (parsed["port"].as_u64().unwrap() as u16, lines);
@@ -50,91 +49,68 @@ fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
 #[test]
 fn serves_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = allure_hub(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = allure_hub(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
     let (port, lines) = wait_for_port(&mut child);
-    assert!(
-        dir.path().join("allure-hub.db").exists(),
-        "SQLite under DATA_DIR is the default database"
-    );
-    let token_line = lines
-        .iter()
-        .find(|l| l.contains("BOOTSTRAP_TOKEN is not set"))
-        .expect("generated token logged");
-    let token: serde_json::Value = serde_json::from_str(token_line).unwrap();
-    let token = token["token"].as_str().unwrap();
-    assert!(token.starts_with("ah_") && token.len() == 67, "{token}");
+    assert!(dir.path().join("allure-hub.db").exists(), "SQLite under DATA_DIR is the default database");
+    let line = lines.iter().find(|l| l.contains("generated password")).expect("generated admin password logged");
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["level"], "WARN");
+    let password = line["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 24, "{password}");
 
-    let health = http1::blocking_get(port, "/api/healthz", None);
+    let health = http1::request(port, "GET", "/api/healthz", "");
     assert_eq!(health.0, 200);
-    let envs = http1::blocking_get(port, "/api/environments", Some(token));
-    assert_eq!(envs.0, 200, "the logged token opens the API: {}", envs.1);
+    let body = format!(r#"{{"email":"admin@localhost","password":"{password}"}}"#);
+    let login = http1::request(port, "POST", "/auth/login", &body);
+    assert_eq!(login.0, 200, "the logged password signs in: {}", login.1);
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = wait_for_exit(&mut child, Duration::from_secs(15));
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+
+    // The password is shown once: a second start keeps the account and logs no password.
+    let mut child = allure_hub(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
+    let (_, lines) = wait_for_port(&mut child);
+    assert!(!lines.iter().any(|l| l.contains("password")), "{lines:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]
 fn migrate_creates_the_schema_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let status = allure_hub(dir.path())
-        .arg("migrate")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
+    let status = allure_hub(dir.path()).arg("migrate").stdout(Stdio::null()).status().unwrap();
     assert!(status.success());
     assert!(dir.path().join("allure-hub.db").exists());
     // A second run has nothing left to apply and still succeeds.
-    assert!(
-        allure_hub(dir.path())
-            .arg("migrate")
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(allure_hub(dir.path()).arg("migrate").stdout(Stdio::null()).status().unwrap().success());
 }
 
 #[test]
 fn an_invalid_variable_stops_start_up_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = allure_hub(dir.path())
-        .env("SHUTDOWN_TIMEOUT", "soon")
-        .output()
-        .unwrap();
+    let out = allure_hub(dir.path()).env("SHUTDOWN_TIMEOUT", "soon").output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid SHUTDOWN_TIMEOUT"), "{stderr}");
 }
 
-/// A minimal blocking GET over a plain TCP socket, to keep this test free of an async runtime.
+/// A minimal blocking HTTP/1.1 exchange over a plain TCP socket, to keep this test free of an async runtime.
 mod http1 {
     use std::io::{Read, Write};
 
-    pub fn blocking_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    pub fn request(port: u16, method: &str, path: &str, json: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
         )
         .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
         (status, body)
     }
 }

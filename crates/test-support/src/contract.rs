@@ -11,9 +11,7 @@ use hub_domain::model::build::{BuildStats, BuildStatus, BuildSummary};
 use hub_domain::model::environment::{Environment, EnvironmentPatch};
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
-use hub_domain::ports::{
-    ApiKeyRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UserRepo,
-};
+use hub_domain::ports::{ApiKeyRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UserRepo};
 
 use crate::time::utc;
 
@@ -134,10 +132,7 @@ fn t(minute: u32) -> Timestamp {
 /// The seeded `default` environment exists on a new database.
 pub async fn default_environment_is_seeded(f: &StoreFixture) {
     let all = f.envs.list().await.unwrap();
-    let default = all
-        .iter()
-        .find(|e| e.environment.id.is_default())
-        .expect("default environment");
+    let default = all.iter().find(|e| e.environment.id.is_default()).expect("default environment");
     assert_eq!(default.environment.name.as_str(), "Default");
     assert_eq!(default.environment.icon.as_str(), "deployed_code");
     assert_eq!(default.project_count, 0);
@@ -145,12 +140,7 @@ pub async fn default_environment_is_seeded(f: &StoreFixture) {
 
 /// Newest `createdAt` first, ties by id ascending.
 pub async fn environments_are_listed_newest_first_with_ties_by_id(f: &StoreFixture) {
-    for (id, at) in [
-        ("old", t(1)),
-        ("zeta", t(5)),
-        ("alpha", t(5)),
-        ("mid", t(3)),
-    ] {
+    for (id, at) in [("old", t(1)), ("zeta", t(5)), ("alpha", t(5)), ("mid", t(3))] {
         f.envs.insert(&env(id, at)).await.unwrap();
     }
     let ids: Vec<String> = f
@@ -178,10 +168,7 @@ pub async fn a_taken_environment_id_conflicts(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
     let mut again = env("staging", t(2));
     again.name = DisplayName::parse("Other").unwrap();
-    assert!(matches!(
-        f.envs.insert(&again).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(f.envs.insert(&again).await, Err(StoreError::Conflict)));
     let kept = f.envs.get(&again.id).await.unwrap().unwrap();
     assert_eq!(kept.environment.name.as_str(), "Env staging");
 }
@@ -209,54 +196,24 @@ pub async fn concurrent_creates_of_one_id_let_exactly_one_win(f: &StoreFixture) 
 pub async fn updates_change_only_the_given_fields(f: &StoreFixture) {
     let original = env("staging", t(1));
     f.envs.insert(&original).await.unwrap();
-    let renamed = EnvironmentPatch {
-        name: Some(DisplayName::parse("Staging (EU)").unwrap()),
-        icon: None,
-    };
-    let after = f
-        .envs
-        .update(&original.id, &renamed)
-        .await
-        .unwrap()
-        .unwrap();
+    let renamed = EnvironmentPatch { name: Some(DisplayName::parse("Staging (EU)").unwrap()), icon: None };
+    let after = f.envs.update(&original.id, &renamed).await.unwrap().unwrap();
     assert_eq!(after.environment.name.as_str(), "Staging (EU)");
     assert_eq!(after.environment.icon, original.icon);
     assert_eq!(after.environment.created_at, original.created_at);
 
-    let reiconed = EnvironmentPatch {
-        name: None,
-        icon: Some(Icon::parse_or_default(Some("science")).unwrap()),
-    };
-    let after = f
-        .envs
-        .update(&original.id, &reiconed)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (
-            after.environment.name.as_str(),
-            after.environment.icon.as_str()
-        ),
-        ("Staging (EU)", "science")
-    );
+    let reiconed = EnvironmentPatch { name: None, icon: Some(Icon::parse_or_default(Some("science")).unwrap()) };
+    let after = f.envs.update(&original.id, &reiconed).await.unwrap().unwrap();
+    assert_eq!((after.environment.name.as_str(), after.environment.icon.as_str()), ("Staging (EU)", "science"));
 
-    let unchanged = f
-        .envs
-        .update(&original.id, &EnvironmentPatch::default())
-        .await
-        .unwrap()
-        .unwrap();
+    let unchanged = f.envs.update(&original.id, &EnvironmentPatch::default()).await.unwrap().unwrap();
     assert_eq!(unchanged, after);
 }
 
 /// Updating an unknown id reports absence instead of creating anything.
 pub async fn updating_a_missing_environment_returns_none(f: &StoreFixture) {
     let ghost = EnvId::parse("ghost").unwrap();
-    let patch = EnvironmentPatch {
-        name: Some(DisplayName::parse("Ghost").unwrap()),
-        icon: None,
-    };
+    let patch = EnvironmentPatch { name: Some(DisplayName::parse("Ghost").unwrap()), icon: None };
     assert!(f.envs.update(&ghost, &patch).await.unwrap().is_none());
     assert!(f.envs.get(&ghost).await.unwrap().is_none());
 }
@@ -264,13 +221,8 @@ pub async fn updating_a_missing_environment_returns_none(f: &StoreFixture) {
 /// Deleting an environment removes its projects and builds in one go; a second delete finds nothing.
 pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(2)))
-        .await
-        .unwrap();
-    f.seeds
-        .seed_build(&build("staging", "checkout", "b1", t(3), 5))
-        .await;
+    f.projects.insert(&project("staging", "checkout", t(2))).await.unwrap();
+    f.seeds.seed_build(&build("staging", "checkout", "b1", t(3), 5)).await;
     let id = EnvId::parse("staging").unwrap();
 
     assert!(f.envs.delete(&id).await.unwrap());
@@ -279,16 +231,8 @@ pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixtur
 
     // Re-created under the same ids, nothing of the old records shows through.
     f.envs.insert(&env("staging", t(4))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(5)))
-        .await
-        .unwrap();
-    let view = f
-        .projects
-        .get(&id, &ProjectId::parse("checkout").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    f.projects.insert(&project("staging", "checkout", t(5))).await.unwrap();
+    let view = f.projects.get(&id, &ProjectId::parse("checkout").unwrap()).await.unwrap().unwrap();
     assert_eq!((view.build_count, view.latest_build), (0, None));
 }
 
@@ -296,17 +240,11 @@ pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixtur
 pub async fn project_counts_follow_inserts_and_deletes(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(1))).await.unwrap();
     for p in ["a", "b", "c"] {
-        f.projects
-            .insert(&project("staging", p, t(2)))
-            .await
-            .unwrap();
+        f.projects.insert(&project("staging", p, t(2))).await.unwrap();
     }
     let id = EnvId::parse("staging").unwrap();
     assert_eq!(f.envs.get(&id).await.unwrap().unwrap().project_count, 3);
-    f.projects
-        .delete(&id, &ProjectId::parse("b").unwrap())
-        .await
-        .unwrap();
+    f.projects.delete(&id, &ProjectId::parse("b").unwrap()).await.unwrap();
     let listed = f.envs.list().await.unwrap();
     let staging = listed.iter().find(|e| e.environment.id == id).unwrap();
     assert_eq!(staging.project_count, 2);
@@ -316,38 +254,19 @@ pub async fn project_counts_follow_inserts_and_deletes(f: &StoreFixture) {
 pub async fn projects_are_listed_newest_first_with_build_figures(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(1)))
-        .await
-        .unwrap();
-    f.projects
-        .insert(&project("staging", "search", t(2)))
-        .await
-        .unwrap();
-    f.projects
-        .insert(&project("prod", "checkout", t(3)))
-        .await
-        .unwrap();
-    f.seeds
-        .seed_build(&build("staging", "checkout", "b1", t(10), 1))
-        .await;
+    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
+    f.projects.insert(&project("staging", "search", t(2))).await.unwrap();
+    f.projects.insert(&project("prod", "checkout", t(3))).await.unwrap();
+    f.seeds.seed_build(&build("staging", "checkout", "b1", t(10), 1)).await;
     let mut newest = build("staging", "checkout", "b2", t(20), 2);
     newest.status = BuildStatus::Failed;
     newest.completed_at = None;
     f.seeds.seed_build(&newest).await;
-    f.seeds
-        .seed_build(&build("staging", "checkout", "b0", t(5), 0))
-        .await;
+    f.seeds.seed_build(&build("staging", "checkout", "b0", t(5), 0)).await;
     // A newer build of the namesake project in another environment must not count.
-    f.seeds
-        .seed_build(&build("prod", "checkout", "p1", t(30), 9))
-        .await;
+    f.seeds.seed_build(&build("prod", "checkout", "p1", t(30), 9)).await;
 
-    let listed = f
-        .projects
-        .list(&EnvId::parse("staging").unwrap())
-        .await
-        .unwrap();
+    let listed = f.projects.list(&EnvId::parse("staging").unwrap()).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|p| p.project.id.as_str()).collect();
     assert_eq!(ids, ["search", "checkout"]);
     assert_eq!((listed[0].build_count, &listed[0].latest_build), (0, &None));
@@ -358,28 +277,15 @@ pub async fn projects_are_listed_newest_first_with_build_figures(f: &StoreFixtur
 /// Two builds created in the same millisecond: the higher build id is the latest.
 pub async fn latest_build_ties_go_to_the_highest_build_id(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(1)))
-        .await
-        .unwrap();
-    f.projects
-        .insert(&project("staging", "other", t(1)))
-        .await
-        .unwrap();
+    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
+    f.projects.insert(&project("staging", "other", t(1))).await.unwrap();
     for id in ["b-1", "b-3", "b-2"] {
-        f.seeds
-            .seed_build(&build("staging", "checkout", id, t(10), 1))
-            .await;
+        f.seeds.seed_build(&build("staging", "checkout", id, t(10), 1)).await;
     }
-    f.seeds
-        .seed_build(&build("staging", "other", "x", t(10), 1))
-        .await;
+    f.seeds.seed_build(&build("staging", "other", "x", t(10), 1)).await;
     let view = f
         .projects
-        .get(
-            &EnvId::parse("staging").unwrap(),
-            &ProjectId::parse("checkout").unwrap(),
-        )
+        .get(&EnvId::parse("staging").unwrap(), &ProjectId::parse("checkout").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -391,104 +297,46 @@ pub async fn latest_build_ties_go_to_the_highest_build_id(f: &StoreFixture) {
 pub async fn a_taken_project_id_conflicts_only_within_its_environment(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(1)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        f.projects
-            .insert(&project("staging", "checkout", t(2)))
-            .await,
-        Err(StoreError::Conflict)
-    ));
-    f.projects
-        .insert(&project("prod", "checkout", t(2)))
-        .await
-        .unwrap();
+    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
+    assert!(matches!(f.projects.insert(&project("staging", "checkout", t(2))).await, Err(StoreError::Conflict)));
+    f.projects.insert(&project("prod", "checkout", t(2))).await.unwrap();
 }
 
 /// A project in a missing environment is refused by the database itself.
 pub async fn a_project_needs_an_existing_environment(f: &StoreFixture) {
     let result = f.projects.insert(&project("ghost", "checkout", t(1))).await;
-    assert!(
-        matches!(result, Err(StoreError::MissingParent)),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::MissingParent)), "{result:?}");
 }
 
 /// Deleting a project touches neither its namesakes in other environments nor their builds.
 pub async fn deleting_a_project_leaves_its_namesakes_alone(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
     f.envs.insert(&env("prod", t(0))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "checkout", t(1)))
-        .await
-        .unwrap();
-    f.projects
-        .insert(&project("prod", "checkout", t(1)))
-        .await
-        .unwrap();
-    f.seeds
-        .seed_build(&build("staging", "checkout", "b1", t(2), 1))
-        .await;
-    f.seeds
-        .seed_build(&build("prod", "checkout", "b1", t(2), 1))
-        .await;
+    f.projects.insert(&project("staging", "checkout", t(1))).await.unwrap();
+    f.projects.insert(&project("prod", "checkout", t(1))).await.unwrap();
+    f.seeds.seed_build(&build("staging", "checkout", "b1", t(2), 1)).await;
+    f.seeds.seed_build(&build("prod", "checkout", "b1", t(2), 1)).await;
     let checkout = ProjectId::parse("checkout").unwrap();
 
-    assert!(
-        f.projects
-            .delete(&EnvId::parse("staging").unwrap(), &checkout)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !f.projects
-            .delete(&EnvId::parse("staging").unwrap(), &checkout)
-            .await
-            .unwrap()
-    );
-    let prod = f
-        .projects
-        .get(&EnvId::parse("prod").unwrap(), &checkout)
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(f.projects.delete(&EnvId::parse("staging").unwrap(), &checkout).await.unwrap());
+    assert!(!f.projects.delete(&EnvId::parse("staging").unwrap(), &checkout).await.unwrap());
+    let prod = f.projects.get(&EnvId::parse("prod").unwrap(), &checkout).await.unwrap().unwrap();
     assert_eq!(prod.build_count, 1);
 }
 
 /// The id inventory used to find orphaned files lists empty environments too.
 pub async fn all_ids_include_environments_without_projects(f: &StoreFixture) {
     f.envs.insert(&env("staging", t(0))).await.unwrap();
-    f.projects
-        .insert(&project("staging", "b", t(1)))
-        .await
-        .unwrap();
-    f.projects
-        .insert(&project("staging", "a", t(1)))
-        .await
-        .unwrap();
+    f.projects.insert(&project("staging", "b", t(1))).await.unwrap();
+    f.projects.insert(&project("staging", "a", t(1))).await.unwrap();
     let mut all = f.projects.list_all_ids().await.unwrap();
     all.sort();
     for (_, projects) in &mut all {
         projects.sort();
     }
-    let shown: Vec<(String, Vec<String>)> = all
-        .into_iter()
-        .map(|(e, ps)| {
-            (
-                e.to_string(),
-                ps.into_iter().map(|p| p.to_string()).collect(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        shown,
-        [
-            ("default".to_owned(), vec![]),
-            ("staging".to_owned(), vec!["a".to_owned(), "b".to_owned()])
-        ]
-    );
+    let shown: Vec<(String, Vec<String>)> =
+        all.into_iter().map(|(e, ps)| (e.to_string(), ps.into_iter().map(|p| p.to_string()).collect())).collect();
+    assert_eq!(shown, [("default".to_owned(), vec![]), ("staging".to_owned(), vec!["a".to_owned(), "b".to_owned()])]);
 }
 
 /// The readiness ping succeeds on a working database.
@@ -543,10 +391,7 @@ mod auth_cases {
         }
     }
 
-    pub(super) const PAGE: PageRequest = PageRequest {
-        limit: 20,
-        offset: 0,
-    };
+    pub(super) const PAGE: PageRequest = PageRequest { limit: 20, offset: 0 };
 }
 
 use auth_cases::{PAGE, key, session, user};
@@ -555,23 +400,13 @@ use auth_cases::{PAGE, key, session, user};
 pub async fn api_keys_are_found_by_hash_and_revoked_softly(f: &StoreFixture) {
     let k = key("ci", "hash-1", 1);
     f.keys.insert(&k).await.unwrap();
-    assert_eq!(
-        f.keys.find_by_hash("hash-1").await.unwrap().as_ref(),
-        Some(&k)
-    );
+    assert_eq!(f.keys.find_by_hash("hash-1").await.unwrap().as_ref(), Some(&k));
     assert!(f.keys.find_by_hash("hash-2").await.unwrap().is_none());
     f.keys.touch(k.id, t(5)).await.unwrap();
     assert!(f.keys.revoke(k.id, t(6)).await.unwrap());
-    assert!(
-        f.keys.revoke(k.id, t(7)).await.unwrap(),
-        "revoking twice is fine"
-    );
+    assert!(f.keys.revoke(k.id, t(7)).await.unwrap(), "revoking twice is fine");
     let stored = f.keys.get(k.id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.last_used_at, stored.revoked_at),
-        (Some(t(5)), Some(t(6))),
-        "the first revocation time stays"
-    );
+    assert_eq!((stored.last_used_at, stored.revoked_at), (Some(t(5)), Some(t(6))), "the first revocation time stays");
     assert!(f.keys.delete(k.id).await.unwrap());
     assert!(f.keys.get(k.id).await.unwrap().is_none());
     assert!(!f.keys.revoke(k.id, t(8)).await.unwrap());
@@ -581,59 +416,27 @@ pub async fn api_keys_are_found_by_hash_and_revoked_softly(f: &StoreFixture) {
 pub async fn active_key_names_are_unique_case_insensitively(f: &StoreFixture) {
     let first = key("CI-Pipeline", "h1", 1);
     f.keys.insert(&first).await.unwrap();
-    assert!(matches!(
-        f.keys.insert(&key("ci-pipeline", "h2", 2)).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(f.keys.insert(&key("ci-pipeline", "h2", 2)).await, Err(StoreError::Conflict)));
     f.keys.revoke(first.id, t(3)).await.unwrap();
     f.keys.insert(&key("ci-pipeline", "h3", 4)).await.unwrap();
 }
 
 /// Search matches name or creator, ignoring case; `%` and `_` are plain characters.
 pub async fn key_search_is_a_literal_case_insensitive_substring(f: &StoreFixture) {
-    for (i, name) in ["Deploy_Bot", "deployXbot", "100% coverage", "nightly"]
-        .iter()
-        .enumerate()
-    {
-        f.keys
-            .insert(&key(name, &format!("h{i}"), u32::try_from(i).unwrap()))
-            .await
-            .unwrap();
+    for (i, name) in ["Deploy_Bot", "deployXbot", "100% coverage", "nightly"].iter().enumerate() {
+        f.keys.insert(&key(name, &format!("h{i}"), u32::try_from(i).unwrap())).await.unwrap();
     }
     let names = |page: hub_domain::model::page::Page<ApiKey>| -> Vec<String> {
         page.items.into_iter().map(|k| k.name).collect()
     };
     use hub_domain::model::api_key::ApiKey;
-    assert_eq!(
-        names(f.keys.list(Some("y_b".into()), PAGE).await.unwrap()),
-        ["Deploy_Bot"]
-    );
-    assert_eq!(
-        names(f.keys.list(Some("0%".into()), PAGE).await.unwrap()),
-        ["100% coverage"]
-    );
+    assert_eq!(names(f.keys.list(Some("y_b".into()), PAGE).await.unwrap()), ["Deploy_Bot"]);
+    assert_eq!(names(f.keys.list(Some("0%".into()), PAGE).await.unwrap()), ["100% coverage"]);
     let all = f.keys.list(Some("OPS@".into()), PAGE).await.unwrap();
     assert_eq!(all.total, 4, "the creator matches too");
-    assert_eq!(
-        names(all),
-        ["nightly", "100% coverage", "deployXbot", "Deploy_Bot"],
-        "newest first"
-    );
-    let page = f
-        .keys
-        .list(
-            None,
-            hub_domain::model::page::PageRequest {
-                limit: 1,
-                offset: 1,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (page.total, names(page)),
-        (4, vec!["100% coverage".to_owned()])
-    );
+    assert_eq!(names(all), ["nightly", "100% coverage", "deployXbot", "Deploy_Bot"], "newest first");
+    let page = f.keys.list(None, hub_domain::model::page::PageRequest { limit: 1, offset: 1 }).await.unwrap();
+    assert_eq!((page.total, names(page)), (4, vec!["100% coverage".to_owned()]));
 }
 
 /// Upsert creates then updates; lists are ordered by the latest sign-in.
@@ -645,87 +448,39 @@ pub async fn users_are_upserted_and_listed_by_latest_sign_in(f: &StoreFixture) {
     again.name = "Alice".into();
     again.avatar_url = Some("https://a/img".into());
     f.users.upsert(&again).await.unwrap();
-    assert_eq!(
-        f.users.get(&again.email).await.unwrap().as_ref(),
-        Some(&again)
-    );
+    assert_eq!(f.users.get(&again.email).await.unwrap().as_ref(), Some(&again));
     let listed = f.users.list(None, PAGE).await.unwrap();
     let emails: Vec<String> = listed.items.iter().map(|u| u.email.to_string()).collect();
-    assert_eq!(
-        (listed.total, emails),
-        (2, vec!["a@x.io".to_owned(), "b@x.io".to_owned()])
-    );
-    assert_eq!(
-        f.users.list(Some("ALI".into()), PAGE).await.unwrap().total,
-        1
-    );
+    assert_eq!((listed.total, emails), (2, vec!["a@x.io".to_owned(), "b@x.io".to_owned()]));
+    assert_eq!(f.users.list(Some("ALI".into()), PAGE).await.unwrap().total, 1);
 }
 
 /// Setting or removing an override ends every session of that user, and only theirs.
 pub async fn role_overrides_revoke_the_users_sessions(f: &StoreFixture) {
     f.users.upsert(&user("a@x.io", 1)).await.unwrap();
     f.users.upsert(&user("b@x.io", 1)).await.unwrap();
-    f.users
-        .insert_session(&session("a@x.io", "sa", 50))
-        .await
-        .unwrap();
-    f.users
-        .insert_session(&session("b@x.io", "sb", 50))
-        .await
-        .unwrap();
+    f.users.insert_session(&session("a@x.io", "sa", 50)).await.unwrap();
+    f.users.insert_session(&session("b@x.io", "sb", 50)).await.unwrap();
     let a = hub_domain::ids::Email::parse("a@x.io").unwrap();
-    assert!(
-        f.users
-            .set_role_override(&a, Some("admin".into()), t(2))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        f.users.role_override(&a).await.unwrap().as_deref(),
-        Some("admin")
-    );
+    assert!(f.users.set_role_override(&a, Some("admin".into()), t(2)).await.unwrap());
+    assert_eq!(f.users.role_override(&a).await.unwrap().as_deref(), Some("admin"));
     assert!(f.users.find_session("sa", t(3)).await.unwrap().is_none());
     assert!(f.users.find_session("sb", t(3)).await.unwrap().is_some());
-    f.users
-        .insert_session(&session("a@x.io", "sa2", 50))
-        .await
-        .unwrap();
+    f.users.insert_session(&session("a@x.io", "sa2", 50)).await.unwrap();
     assert!(f.users.set_role_override(&a, None, t(4)).await.unwrap());
     assert!(f.users.find_session("sa2", t(5)).await.unwrap().is_none());
-    assert!(
-        !f.users.set_role_override(&a, None, t(6)).await.unwrap(),
-        "resetting again changes nothing"
-    );
+    assert!(!f.users.set_role_override(&a, None, t(6)).await.unwrap(), "resetting again changes nothing");
     // Overrides may name emails that never signed in.
     let newcomer = hub_domain::ids::Email::parse("new@x.io").unwrap();
-    assert!(
-        f.users
-            .set_role_override(&newcomer, Some("viewer".into()), t(7))
-            .await
-            .unwrap()
-    );
+    assert!(f.users.set_role_override(&newcomer, Some("viewer".into()), t(7)).await.unwrap());
 }
 
 /// A session past its expiry behaves like no session; deleting one removes only it.
 pub async fn expired_sessions_are_not_found(f: &StoreFixture) {
     f.users.upsert(&user("a@x.io", 1)).await.unwrap();
-    f.users
-        .insert_session(&session("a@x.io", "s1", 10))
-        .await
-        .unwrap();
-    f.users
-        .insert_session(&session("a@x.io", "s2", 10))
-        .await
-        .unwrap();
-    assert_eq!(
-        f.users
-            .find_session("s1", t(9))
-            .await
-            .unwrap()
-            .unwrap()
-            .expires_at,
-        t(10)
-    );
+    f.users.insert_session(&session("a@x.io", "s1", 10)).await.unwrap();
+    f.users.insert_session(&session("a@x.io", "s2", 10)).await.unwrap();
+    assert_eq!(f.users.find_session("s1", t(9)).await.unwrap().unwrap().expires_at, t(10));
     assert!(f.users.find_session("s1", t(10)).await.unwrap().is_none());
     f.users.delete_session("s1").await.unwrap();
     assert!(f.users.find_session("s1", t(5)).await.unwrap().is_none());

@@ -22,17 +22,12 @@ pub struct PgTestDatabase {
 }
 
 fn required() -> bool {
-    matches!(
-        std::env::var("ALLURE_HUB_REQUIRE_PG").as_deref(),
-        Ok("1" | "true" | "yes")
-    )
+    matches!(std::env::var("ALLURE_HUB_REQUIRE_PG").as_deref(), Ok("1" | "true" | "yes"))
 }
 
 /// Replaces the database name of a `postgres://…/name?query` URL.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
     let prefix = match base[authority_start..].find('/') {
         Some(slash) => &base[..authority_start + slash],
@@ -51,8 +46,7 @@ impl PgTestDatabase {
     /// # Panics
     /// When PostgreSQL is required but unreachable, or refuses to create the database.
     pub fn create() -> Option<Self> {
-        let admin_url = std::env::var("ALLURE_HUB_TEST_PG_URL")
-            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = std::env::var("ALLURE_HUB_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
             Err(e) if !required() => {
@@ -70,19 +64,12 @@ impl PgTestDatabase {
             }
             Err(e) => panic!("PostgreSQL is required (ALLURE_HUB_REQUIRE_PG) but unreachable: {e}"),
         };
-        let name = format!(
-            "allure_hub_test_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
+        let name = format!("allure_hub_test_{}", ulid::Ulid::new().to_string().to_lowercase());
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
         let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
+        Some(Self { admin_url, name, url })
     }
 }
 
@@ -90,11 +77,8 @@ impl Drop for PgTestDatabase {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
             // FORCE (PostgreSQL 13+) ends the pool's idle connections that may still be open.
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin);
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
         }
     }
 }
@@ -105,17 +89,8 @@ mod tests {
 
     #[test]
     fn the_database_name_is_swapped_keeping_credentials_and_query() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/postgres", "t1"),
-            "postgres://u:p@h:5432/t1"
-        );
-        assert_eq!(
-            with_database("postgres://h/postgres?sslmode=disable", "t1"),
-            "postgres://h/t1?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgresql://h:1", "t1"),
-            "postgresql://h:1/t1"
-        );
+        assert_eq!(with_database("postgres://u:p@h:5432/postgres", "t1"), "postgres://u:p@h:5432/t1");
+        assert_eq!(with_database("postgres://h/postgres?sslmode=disable", "t1"), "postgres://h/t1?sslmode=disable");
+        assert_eq!(with_database("postgresql://h:1", "t1"), "postgresql://h:1/t1");
     }
 }

@@ -49,11 +49,7 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(url.to_owned()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                Err(InvalidDatabaseUrl)
-            } else {
-                Ok(Self::Sqlite(PathBuf::from(path)))
-            }
+            if path.is_empty() { Err(InvalidDatabaseUrl) } else { Ok(Self::Sqlite(PathBuf::from(path))) }
         } else {
             Err(InvalidDatabaseUrl)
         }
@@ -117,9 +113,8 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionEr
     match url {
         DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(AnyConnection::Postgresql),
         DatabaseUrl::Sqlite(path) => {
-            let path = path
-                .to_str()
-                .ok_or_else(|| ConnectionError::BadConnection("SQLite path is not UTF-8".into()))?;
+            let path =
+                path.to_str().ok_or_else(|| ConnectionError::BadConnection("SQLite path is not UTF-8".into()))?;
             let mut conn = SqliteConnection::establish(path)?;
             // WAL lets readers proceed during a write; the busy timeout makes writers queue instead of failing;
             // foreign keys are off by default in SQLite and the schema relies on their cascades.
@@ -148,8 +143,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
@@ -163,20 +157,9 @@ mod tests {
 
     #[test]
     fn the_scheme_selects_the_backend() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://./data/a.db")
-                .unwrap()
-                .backend(),
-            Backend::Sqlite
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgres://h/db").unwrap().backend(),
-            Backend::Postgres
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://h/db").unwrap().backend(),
-            Backend::Postgres
-        );
+        assert_eq!(DatabaseUrl::parse("sqlite://./data/a.db").unwrap().backend(), Backend::Sqlite);
+        assert_eq!(DatabaseUrl::parse("postgres://h/db").unwrap().backend(), Backend::Postgres);
+        assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().backend(), Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }

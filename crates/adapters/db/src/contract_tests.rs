@@ -45,13 +45,9 @@ impl SeedBuilds for Store {
 }
 
 async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> StoreFixture {
-    let store = Store::open(DbConfig {
-        url,
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(10),
-    })
-    .await
-    .expect("open store");
+    let store = Store::open(DbConfig { url, max_connections: 4, acquire_timeout: Duration::from_secs(10) })
+        .await
+        .expect("open store");
     store.migrate().await.expect("migrate");
     let store = Arc::new(store);
     StoreFixture {
@@ -83,9 +79,7 @@ mod postgres {
     use super::*;
 
     async fn postgres_fixture() -> Option<StoreFixture> {
-        let db = tokio::task::spawn_blocking(PgTestDatabase::create)
-            .await
-            .expect("create database")?;
+        let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.expect("create database")?;
         let url = DatabaseUrl::parse(&db.url).expect("postgres url");
         Some(fixture(url, Box::new(db)).await)
     }
@@ -100,13 +94,8 @@ mod migrations {
     async fn migrating_twice_applies_nothing_the_second_time() {
         let dir = tempfile::tempdir().unwrap();
         let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
-        let store = Store::open(DbConfig {
-            url,
-            max_connections: 2,
-            acquire_timeout: Duration::from_secs(5),
-        })
-        .await
-        .unwrap();
+        let store =
+            Store::open(DbConfig { url, max_connections: 2, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
         assert_eq!(store.migrate().await.unwrap().len(), 1);
         assert!(store.migrate().await.unwrap().is_empty());
     }
@@ -115,22 +104,12 @@ mod migrations {
     async fn an_unreachable_postgres_fails_with_the_drivers_own_message() {
         // Port 1 on loopback: nothing listens there, the connection is refused at once.
         let url = DatabaseUrl::parse("postgres://nobody:secret@127.0.0.1:1/none").unwrap();
-        let err = Store::open(DbConfig {
-            url,
-            max_connections: 1,
-            acquire_timeout: Duration::from_secs(1),
-        })
-        .await
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("127.0.0.1") && !err.contains("secret"),
-            "{err}"
-        );
-        assert!(
-            !err.contains("multiconnection"),
-            "the real libpq error is kept: {err}"
-        );
+        let err = Store::open(DbConfig { url, max_connections: 1, acquire_timeout: Duration::from_secs(1) })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("127.0.0.1") && !err.contains("secret"), "{err}");
+        assert!(!err.contains("multiconnection"), "the real libpq error is kept: {err}");
     }
 }
 
@@ -155,13 +134,8 @@ mod sqlite_settings {
     async fn every_pooled_sqlite_connection_uses_wal_foreign_keys_and_a_busy_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
-        let store = Store::open(DbConfig {
-            url,
-            max_connections: 3,
-            acquire_timeout: Duration::from_secs(5),
-        })
-        .await
-        .unwrap();
+        let store =
+            Store::open(DbConfig { url, max_connections: 3, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
         // Several connections at once, so more than the first one is checked.
         let checks: Vec<_> = (0..3)
             .map(|_| {
@@ -169,22 +143,14 @@ mod sqlite_settings {
                 tokio::spawn(async move {
                     store
                         .run(|conn| {
-                            let AnyConnection::Sqlite(c) = conn else {
-                                panic!("expected SQLite")
-                            };
-                            let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+                            let AnyConnection::Sqlite(c) = conn else { panic!("expected SQLite") };
+                            let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(c).unwrap();
+                            let fk: Number = diesel::sql_query("SELECT foreign_keys AS value FROM pragma_foreign_keys")
                                 .get_result(c)
                                 .unwrap();
-                            let fk: Number = diesel::sql_query(
-                                "SELECT foreign_keys AS value FROM pragma_foreign_keys",
-                            )
-                            .get_result(c)
-                            .unwrap();
-                            let busy: Number = diesel::sql_query(
-                                "SELECT timeout AS value FROM pragma_busy_timeout",
-                            )
-                            .get_result(c)
-                            .unwrap();
+                            let busy: Number = diesel::sql_query("SELECT timeout AS value FROM pragma_busy_timeout")
+                                .get_result(c)
+                                .unwrap();
                             std::thread::sleep(Duration::from_millis(50));
                             Ok((mode.journal_mode, fk.value, busy.value))
                         })

@@ -7,9 +7,7 @@ use hub_domain::ports::StoreError;
 pub(crate) fn from_diesel(err: DieselError) -> StoreError {
     match err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Conflict,
-        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-            StoreError::MissingParent
-        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => StoreError::MissingParent,
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
             StoreError::Unavailable(info.message().to_owned())
         }

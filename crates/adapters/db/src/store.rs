@@ -58,36 +58,26 @@ impl Store {
     pub async fn open(config: DbConfig) -> Result<Self, OpenError> {
         tokio::task::spawn_blocking(move || Self::open_blocking(config))
             .await
-            .map_err(|e| OpenError::Connect {
-                url: String::new(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| OpenError::Connect { url: String::new(), message: e.to_string() })?
     }
 
     fn open_blocking(config: DbConfig) -> Result<Self, OpenError> {
         if let DatabaseUrl::Sqlite(path) = &config.url
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| OpenError::Directory { path: dir.display().to_string(), source })?;
         }
         let url = config.url.redacted();
         // Connect once directly: r2d2 would retry until its timeout and then report only "timed out".
-        crate::connection::establish(&config.url).map_err(|e| OpenError::Connect {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+        crate::connection::establish(&config.url)
+            .map_err(|e| OpenError::Connect { url: url.clone(), message: e.to_string() })?;
         let pool = Pool::builder()
             .max_size(config.max_connections.max(1))
             .min_idle(Some(0))
             .connection_timeout(config.acquire_timeout)
             .build(Manager { url: config.url })
-            .map_err(|e| OpenError::Connect {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| OpenError::Connect { url: url.clone(), message: e.to_string() })?;
         Ok(Self { pool, url })
     }
 
@@ -98,10 +88,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<Vec<String>, OpenError> {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| OpenError::Connect {
-                url: String::new(),
-                message: e.to_string(),
-            })?;
+            let mut conn = pool.get().map_err(|e| OpenError::Connect { url: String::new(), message: e.to_string() })?;
             Ok(migrations::run_pending(&mut conn)?)
         })
         .await
@@ -156,9 +143,8 @@ pub(crate) fn transaction<T>(
         }
     }
     use diesel::Connection;
-    conn.transaction::<T, TxError, _>(|c| work(c).map_err(TxError::Store))
-        .map_err(|e| match e {
-            TxError::Store(e) => e,
-            TxError::Diesel(e) => from_diesel(e),
-        })
+    conn.transaction::<T, TxError, _>(|c| work(c).map_err(TxError::Store)).map_err(|e| match e {
+        TxError::Store(e) => e,
+        TxError::Diesel(e) => from_diesel(e),
+    })
 }

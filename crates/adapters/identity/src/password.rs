@@ -11,18 +11,13 @@ pub struct Argon2Hasher;
 
 impl PasswordHasher for Argon2Hasher {
     fn hash(&self, password: &str) -> Result<String, String> {
-        let hash: PasswordHash = Argon2::default()
-            .hash_password(password.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let hash: PasswordHash = Argon2::default().hash_password(password.as_bytes()).map_err(|e| e.to_string())?;
         Ok(hash.to_string())
     }
 
     fn verify(&self, password: &str, hash: &str) -> bool {
-        PasswordHash::new(hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        PasswordHash::new(hash)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     }
 }
 

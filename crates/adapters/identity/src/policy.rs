@@ -61,16 +61,14 @@ pub fn parse_policy(yaml: &str) -> Result<Policy, String> {
     let contents: FileContents = serde_saphyr::from_str(yaml).map_err(|e| e.to_string())?;
     let mut roles = Vec::new();
     for (name, role) in contents.roles {
-        let role_name =
-            RoleName::parse(&name).map_err(|_| format!("invalid role name {name:?}"))?;
+        let role_name = RoleName::parse(&name).map_err(|_| format!("invalid role name {name:?}"))?;
         let mut permissions = BTreeSet::new();
         for p in &role.permissions {
             match p.as_str() {
                 "*" => permissions.extend(Permission::ALL.iter().copied().map(PermissionOrd::from)),
                 other => {
-                    let p: Permission = other
-                        .parse()
-                        .map_err(|_| format!("role {name}: unknown permission {other:?}"))?;
+                    let p: Permission =
+                        other.parse().map_err(|_| format!("role {name}: unknown permission {other:?}"))?;
                     permissions.insert(PermissionOrd::from(p));
                 }
             }
@@ -80,11 +78,7 @@ pub fn parse_policy(yaml: &str) -> Result<Policy, String> {
             .iter()
             .map(|m| Email::parse(m).map_err(|_| format!("role {name}: invalid member {m:?}")))
             .collect::<Result<_, _>>()?;
-        roles.push(RoleDefinition {
-            name: role_name,
-            permissions,
-            members,
-        });
+        roles.push(RoleDefinition { name: role_name, permissions, members });
     }
     let default_role = contents
         .default_role
@@ -102,15 +96,10 @@ pub struct PolicyFile {
 
 fn load(path: &Path) -> Result<Policy, PolicyFileError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_policy(&text).map_err(|message| PolicyFileError::Invalid {
-            path: path.display().to_string(),
-            message,
-        }),
+        Ok(text) => parse_policy(&text)
+            .map_err(|message| PolicyFileError::Invalid { path: path.display().to_string(), message }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::builtin()),
-        Err(source) => Err(PolicyFileError::Read {
-            path: path.display().to_string(),
-            source,
-        }),
+        Err(source) => Err(PolicyFileError::Read { path: path.display().to_string(), source }),
     }
 }
 
@@ -121,10 +110,7 @@ impl PolicyFile {
     /// [`PolicyFileError`] when the file exists but is unreadable or invalid.
     pub fn open(path: PathBuf) -> Result<Self, PolicyFileError> {
         let policy = load(&path)?;
-        Ok(Self {
-            path,
-            current: RwLock::new(Arc::new(policy)),
-        })
+        Ok(Self { path, current: RwLock::new(Arc::new(policy)) })
     }
 
     /// Re-reads the file. A valid file replaces the policy; an invalid one is refused and the previous policy
@@ -192,9 +178,7 @@ default_role: viewer
     fn the_contracts_example_parses_with_star_expanded_and_members_lower_cased() {
         let p = parse_policy(EXAMPLE).unwrap();
         assert_eq!(p.permissions_of(&role("admin")), Permission::ALL);
-        let (r, _) = p
-            .role_for(&Email::parse("ops@example.com").unwrap())
-            .unwrap();
+        let (r, _) = p.role_for(&Email::parse("ops@example.com").unwrap()).unwrap();
         assert_eq!(r.as_str(), "admin");
         let (r, _) = p.role_for(&Email::parse("someone@else").unwrap()).unwrap();
         assert_eq!(r.as_str(), "viewer");
@@ -203,18 +187,9 @@ default_role: viewer
     #[test]
     fn invalid_policies_say_why() {
         for (yaml, needle) in [
-            (
-                "roles:\n  a:\n    permissions: [fly]\n",
-                "unknown permission",
-            ),
-            (
-                "roles:\n  'bad name':\n    permissions: [view]\n",
-                "invalid role name",
-            ),
-            (
-                "roles:\n  a:\n    members: [x@y]\n  b:\n    members: [X@y]\n",
-                "member of both",
-            ),
+            ("roles:\n  a:\n    permissions: [fly]\n", "unknown permission"),
+            ("roles:\n  'bad name':\n    permissions: [view]\n", "invalid role name"),
+            ("roles:\n  a:\n    members: [x@y]\n  b:\n    members: [X@y]\n", "member of both"),
             ("roles:\n  a: {}\ndefault_role: b\n", "default_role"),
             ("roles:\n  a:\n    colour: red\n", "colour"),
             ("nothing: here\n", "roles"),
@@ -241,18 +216,11 @@ default_role: viewer
 
         std::fs::write(&path, EXAMPLE.replace("[view, upload]", "[view]")).unwrap();
         assert!(file.reload().unwrap());
-        assert_eq!(
-            file.current().permissions_of(&role("developer")),
-            [Permission::View]
-        );
+        assert_eq!(file.current().permissions_of(&role("developer")), [Permission::View]);
 
         std::fs::write(&path, "roles: [not, a, map]").unwrap();
         assert!(file.reload().is_err());
-        assert_eq!(
-            file.current().permissions_of(&role("developer")),
-            [Permission::View],
-            "previous policy kept"
-        );
+        assert_eq!(file.current().permissions_of(&role("developer")), [Permission::View], "previous policy kept");
     }
 
     #[test]
@@ -260,9 +228,6 @@ default_role: viewer
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, "roles:\n  a:\n    permissions: [fly]\n").unwrap();
-        assert!(matches!(
-            PolicyFile::open(path),
-            Err(PolicyFileError::Invalid { .. })
-        ));
+        assert!(matches!(PolicyFile::open(path), Err(PolicyFileError::Invalid { .. })));
     }
 }

@@ -29,10 +29,7 @@ impl FsResultStore {
     /// # Errors
     /// When the folders cannot be created.
     pub async fn open(data_dir: &Path) -> io::Result<Self> {
-        let store = Self {
-            envs: data_dir.join("envs"),
-            tmp: data_dir.join("tmp"),
-        };
+        let store = Self { envs: data_dir.join("envs"), tmp: data_dir.join("tmp") };
         tokio::fs::create_dir_all(&store.envs).await?;
         tokio::fs::create_dir_all(&store.tmp).await?;
         Ok(store)
@@ -67,10 +64,7 @@ impl FsResultStore {
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StorageError(format!(
-                "cannot move {} away: {e}",
-                dir.display()
-            ))),
+            Err(e) => Err(StorageError(format!("cannot move {} away: {e}", dir.display()))),
         }
     }
 }
@@ -112,23 +106,14 @@ impl ResultStore for FsResultStore {
     }
 
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError> {
-        self.discard(self.envs.join(env.as_str()).join(project.as_str()))
-            .await
+        self.discard(self.envs.join(env.as_str()).join(project.as_str())).await
     }
 
-    async fn remove_orphans(
-        &self,
-        known: &[(EnvId, Vec<ProjectId>)],
-    ) -> Result<usize, StorageError> {
-        let known: HashMap<&str, HashSet<&str>> = known
-            .iter()
-            .map(|(env, ps)| (env.as_str(), ps.iter().map(ProjectId::as_str).collect()))
-            .collect();
+    async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError> {
+        let known: HashMap<&str, HashSet<&str>> =
+            known.iter().map(|(env, ps)| (env.as_str(), ps.iter().map(ProjectId::as_str).collect())).collect();
         let mut removed = 0;
-        for env in subdirectories(&self.envs)
-            .await
-            .map_err(|e| io_error(&self.envs, e))?
-        {
+        for env in subdirectories(&self.envs).await.map_err(|e| io_error(&self.envs, e))? {
             // Only names this server could have created are considered; anything else is left to the operator.
             let Ok(env_id) = EnvId::parse(&env) else {
                 continue;
@@ -139,10 +124,7 @@ impl ResultStore for FsResultStore {
                 continue;
             };
             let env_dir = self.envs.join(&env);
-            for project in subdirectories(&env_dir)
-                .await
-                .map_err(|e| io_error(&env_dir, e))?
-            {
+            for project in subdirectories(&env_dir).await.map_err(|e| io_error(&env_dir, e))? {
                 let Ok(project_id) = ProjectId::parse(&project) else {
                     continue;
                 };
@@ -164,9 +146,7 @@ mod tests {
         let store = FsResultStore::open(dir).await.unwrap();
         for file in files {
             let path = dir.join("envs").join(file);
-            tokio::fs::create_dir_all(path.parent().unwrap())
-                .await
-                .unwrap();
+            tokio::fs::create_dir_all(path.parent().unwrap()).await.unwrap();
             tokio::fs::write(&path, b"x").await.unwrap();
         }
         store
@@ -183,11 +163,7 @@ mod tests {
     #[tokio::test]
     async fn removing_an_environment_makes_its_files_unreachable_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with_files(
-            dir.path(),
-            &["staging/checkout/builds/1/results/a.json", "prod/x/f"],
-        )
-        .await;
+        let store = store_with_files(dir.path(), &["staging/checkout/builds/1/results/a.json", "prod/x/f"]).await;
         store.remove_environment(&env("staging")).await.unwrap();
         assert!(!dir.path().join("envs/staging").exists());
         assert!(dir.path().join("envs/prod/x/f").exists());
@@ -198,24 +174,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_files(dir.path(), &[]).await;
         store.remove_environment(&env("ghost")).await.unwrap();
-        store
-            .remove_project(&env("ghost"), &project("p"))
-            .await
-            .unwrap();
+        store.remove_project(&env("ghost"), &project("p")).await.unwrap();
     }
 
     #[tokio::test]
     async fn removing_a_project_keeps_its_namesake_in_another_environment() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with_files(
-            dir.path(),
-            &["staging/checkout/f", "prod/checkout/f", "staging/search/f"],
-        )
-        .await;
-        store
-            .remove_project(&env("staging"), &project("checkout"))
-            .await
-            .unwrap();
+        let store = store_with_files(dir.path(), &["staging/checkout/f", "prod/checkout/f", "staging/search/f"]).await;
+        store.remove_project(&env("staging"), &project("checkout")).await.unwrap();
         assert!(!dir.path().join("envs/staging/checkout").exists());
         assert!(dir.path().join("envs/prod/checkout/f").exists());
         assert!(dir.path().join("envs/staging/search/f").exists());
@@ -226,44 +192,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_files(
             dir.path(),
-            &[
-                "staging/checkout/f",
-                "staging/gone/f",
-                "deleted/p/f",
-                "prod/keep/f",
-                "Not-A-Slug/p/f",
-            ],
+            &["staging/checkout/f", "staging/gone/f", "deleted/p/f", "prod/keep/f", "Not-A-Slug/p/f"],
         )
         .await;
-        let known = vec![
-            (env("staging"), vec![project("checkout")]),
-            (env("prod"), vec![project("keep")]),
-        ];
+        let known = vec![(env("staging"), vec![project("checkout")]), (env("prod"), vec![project("keep")])];
         assert_eq!(store.remove_orphans(&known).await.unwrap(), 2);
         assert!(dir.path().join("envs/staging/checkout/f").exists());
         assert!(dir.path().join("envs/prod/keep/f").exists());
         assert!(!dir.path().join("envs/staging/gone").exists());
         assert!(!dir.path().join("envs/deleted").exists());
-        assert!(
-            dir.path().join("envs/Not-A-Slug/p/f").exists(),
-            "foreign names are left alone"
-        );
+        assert!(dir.path().join("envs/Not-A-Slug/p/f").exists(), "foreign names are left alone");
     }
 
     #[tokio::test]
     async fn the_start_up_sweep_empties_tmp() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_files(dir.path(), &[]).await;
-        tokio::fs::create_dir_all(dir.path().join("tmp/staging-1/deep"))
-            .await
-            .unwrap();
-        tokio::fs::write(dir.path().join("tmp/upload.zip"), b"zip")
-            .await
-            .unwrap();
+        tokio::fs::create_dir_all(dir.path().join("tmp/staging-1/deep")).await.unwrap();
+        tokio::fs::write(dir.path().join("tmp/upload.zip"), b"zip").await.unwrap();
         assert_eq!(store.sweep_tmp().await.unwrap(), 2);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-            0
-        );
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 }

@@ -27,15 +27,9 @@ impl RoleName {
     /// # Errors
     /// [`crate::ids::IdError::Invalid`] for a bad format.
     pub fn parse(s: &str) -> Result<Self, crate::ids::IdError> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(crate::ids::IdError::Invalid)
-        }
+        let ok =
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(crate::ids::IdError::Invalid) }
     }
 
     /// The name as text.

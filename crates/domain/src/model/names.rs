@@ -71,9 +71,7 @@ impl Icon {
         match s {
             None | Some("") => Ok(Self::default()),
             Some(s)
-                if s.len() <= 64
-                    && s.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+                if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
             {
                 Ok(Self(s.to_owned()))
             }
@@ -99,35 +97,17 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_limited_to_80_characters() {
-        assert_eq!(
-            DisplayName::parse("  Staging ").map(|n| n.to_string()),
-            Ok("Staging".into())
-        );
+        assert_eq!(DisplayName::parse("  Staging ").map(|n| n.to_string()), Ok("Staging".into()));
         assert_eq!(DisplayName::parse(" \t "), Err(NameError::Required));
-        assert!(
-            DisplayName::parse(&"é".repeat(80)).is_ok(),
-            "characters, not bytes, are counted"
-        );
-        assert_eq!(
-            DisplayName::parse(&"x".repeat(81)),
-            Err(NameError::TooLong(80))
-        );
+        assert!(DisplayName::parse(&"é".repeat(80)).is_ok(), "characters, not bytes, are counted");
+        assert_eq!(DisplayName::parse(&"x".repeat(81)), Err(NameError::TooLong(80)));
     }
 
     #[test]
     fn icons_default_when_missing_or_empty_and_refuse_other_characters() {
-        assert_eq!(
-            Icon::parse_or_default(None).map(|i| i.as_str().to_owned()),
-            Ok("deployed_code".into())
-        );
-        assert_eq!(
-            Icon::parse_or_default(Some("")).map(|i| i.as_str().to_owned()),
-            Ok("deployed_code".into())
-        );
-        assert_eq!(
-            Icon::parse_or_default(Some("science_2")).map(|i| i.as_str().to_owned()),
-            Ok("science_2".into())
-        );
+        assert_eq!(Icon::parse_or_default(None).map(|i| i.as_str().to_owned()), Ok("deployed_code".into()));
+        assert_eq!(Icon::parse_or_default(Some("")).map(|i| i.as_str().to_owned()), Ok("deployed_code".into()));
+        assert_eq!(Icon::parse_or_default(Some("science_2")).map(|i| i.as_str().to_owned()), Ok("science_2".into()));
         for bad in ["Science", "a-b", "a b", &"a".repeat(65)] {
             assert_eq!(Icon::parse_or_default(Some(bad)), Err(InvalidIcon), "{bad}");
         }

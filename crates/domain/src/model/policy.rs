@@ -74,10 +74,7 @@ impl Policy {
     ///
     /// # Errors
     /// [`PolicyError`] for a duplicate role or member, or an undefined default role.
-    pub fn new(
-        roles: Vec<RoleDefinition>,
-        default_role: Option<RoleName>,
-    ) -> Result<Self, PolicyError> {
+    pub fn new(roles: Vec<RoleDefinition>, default_role: Option<RoleName>) -> Result<Self, PolicyError> {
         let mut member_index = HashMap::new();
         for (i, role) in roles.iter().enumerate() {
             if roles[..i].iter().any(|r| r.name == role.name) {
@@ -102,19 +99,14 @@ impl Policy {
         {
             return Err(PolicyError::UnknownDefault(default.as_str().to_owned()));
         }
-        Ok(Self {
-            roles,
-            default_role,
-            member_index,
-        })
+        Ok(Self { roles, default_role, member_index })
     }
 
     /// The policy used when no policy file exists: `admin` (all), `developer` (view, upload), `viewer` (view),
     /// no members, no default role.
     pub fn builtin() -> Self {
         let role = |name: &str, perms: &[Permission]| RoleDefinition {
-            name: RoleName::parse(name)
-                .unwrap_or_else(|_| unreachable!("valid built-in role name")),
+            name: RoleName::parse(name).unwrap_or_else(|_| unreachable!("valid built-in role name")),
             permissions: perms.iter().copied().map(PermissionOrd::from).collect(),
             members: Vec::new(),
         };
@@ -166,10 +158,7 @@ mod tests {
         let p = Policy::builtin();
         let admin = RoleName::parse("admin").unwrap();
         assert_eq!(p.permissions_of(&admin), Permission::ALL);
-        assert_eq!(
-            p.permissions_of(&RoleName::parse("viewer").unwrap()),
-            [Permission::View]
-        );
+        assert_eq!(p.permissions_of(&RoleName::parse("viewer").unwrap()), [Permission::View]);
         assert_eq!(p.role_for(&Email::parse("a@b").unwrap()), None);
     }
 
@@ -177,11 +166,7 @@ mod tests {
     fn members_win_over_the_default_role_and_undefined_roles_have_no_permissions() {
         let p = Policy::new(
             vec![
-                role(
-                    "dev",
-                    &[Permission::Upload, Permission::View],
-                    &["Dev@X.io"],
-                ),
+                role("dev", &[Permission::Upload, Permission::View], &["Dev@X.io"]),
                 role("viewer", &[Permission::View], &[]),
             ],
             Some(RoleName::parse("viewer").unwrap()),
@@ -189,30 +174,17 @@ mod tests {
         .unwrap();
         let (r, source) = p.role_for(&Email::parse("dev@x.io").unwrap()).unwrap();
         assert_eq!((r.as_str(), source), ("dev", RoleSource::Policy));
-        assert_eq!(
-            p.permissions_of(&r),
-            [Permission::View, Permission::Upload],
-            "listed in contract order"
-        );
+        assert_eq!(p.permissions_of(&r), [Permission::View, Permission::Upload], "listed in contract order");
         let (r, source) = p.role_for(&Email::parse("other@x.io").unwrap()).unwrap();
         assert_eq!((r.as_str(), source), ("viewer", RoleSource::Default));
-        assert!(
-            p.permissions_of(&RoleName::parse("ghost").unwrap())
-                .is_empty()
-        );
+        assert!(p.permissions_of(&RoleName::parse("ghost").unwrap()).is_empty());
     }
 
     #[test]
     fn invalid_policies_are_refused() {
-        let dup = Policy::new(
-            vec![role("a", &[], &["x@y"]), role("b", &[], &["X@y"])],
-            None,
-        );
+        let dup = Policy::new(vec![role("a", &[], &["x@y"]), role("b", &[], &["X@y"])], None);
         assert!(matches!(dup, Err(PolicyError::DuplicateMember { .. })));
-        let default = Policy::new(
-            vec![role("a", &[], &[])],
-            Some(RoleName::parse("b").unwrap()),
-        );
+        let default = Policy::new(vec![role("a", &[], &[])], Some(RoleName::parse("b").unwrap()));
         assert_eq!(default, Err(PolicyError::UnknownDefault("b".into())));
         let twice = Policy::new(vec![role("a", &[], &[]), role("a", &[], &[])], None);
         assert_eq!(twice, Err(PolicyError::DuplicateRole("a".into())));

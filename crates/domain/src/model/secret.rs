@@ -4,19 +4,14 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of a secret: what is stored instead of the secret itself.
 pub fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `key` has the API key shape: `ah_` and 64 lower-case hex digits.
 pub fn is_api_key_shape(key: &str) -> bool {
     key.len() == 67
         && key.starts_with("ah_")
-        && key[3..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && key[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -25,10 +20,7 @@ mod tests {
 
     #[test]
     fn hashes_are_the_known_sha256_digest() {
-        assert_eq!(
-            sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -28,8 +28,5 @@ pub trait ResultStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StorageError`] when the data directory cannot be read.
-    async fn remove_orphans(
-        &self,
-        known: &[(EnvId, Vec<ProjectId>)],
-    ) -> Result<usize, StorageError>;
+    async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError>;
 }

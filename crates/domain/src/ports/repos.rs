@@ -6,9 +6,7 @@
 use async_trait::async_trait;
 
 use crate::Timestamp;
-use crate::ids::{
-    ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId,
-};
+use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
 use crate::model::build::{Build, OutcomeFilter};
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
@@ -50,11 +48,7 @@ pub trait EnvironmentRepo: Send + Sync + 'static {
     async fn insert(&self, env: &Environment) -> Result<(), StoreError>;
 
     /// Applies a partial update and returns the result; `None` when the environment does not exist.
-    async fn update(
-        &self,
-        id: &EnvId,
-        patch: &EnvironmentPatch,
-    ) -> Result<Option<EnvironmentView>, StoreError>;
+    async fn update(&self, id: &EnvId, patch: &EnvironmentPatch) -> Result<Option<EnvironmentView>, StoreError>;
 
     /// Deletes the environment and, in the same transaction, everything recorded under it. `false` when it did
     /// not exist.
@@ -91,12 +85,7 @@ pub trait ProjectRepo: Send + Sync + 'static {
 #[async_trait]
 pub trait BuildRepo: Send + Sync + 'static {
     /// One build.
-    async fn get(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-    ) -> Result<Option<Build>, StoreError>;
+    async fn get(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<Build>, StoreError>;
 
     /// A page of a project's builds, newest first, ties by build id descending.
     async fn list(
@@ -108,12 +97,7 @@ pub trait BuildRepo: Send + Sync + 'static {
     ) -> Result<Page<Build>, StoreError>;
 
     /// Deletes a build with its jobs; `false` when it did not exist.
-    async fn delete(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-    ) -> Result<bool, StoreError>;
+    async fn delete(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<bool, StoreError>;
 }
 
 /// Upload sessions. Implemented with the uploads issue.
@@ -145,11 +129,7 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
 pub trait JobQueue: Send + Sync + 'static {
     /// Marks the oldest queued job whose project has no running job as running and returns it, unless
     /// `max_running` jobs already run.
-    async fn claim_next(
-        &self,
-        max_running: i64,
-        now: Timestamp,
-    ) -> Result<Option<GenerationJob>, StoreError>;
+    async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError>;
 
     /// Stores the final state of a job together with its build and session.
     async fn finish(
@@ -160,11 +140,7 @@ pub trait JobQueue: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Puts running jobs back in the queue after a restart, failing those interrupted too often.
-    async fn requeue_running(
-        &self,
-        max_attempts: i64,
-        now: Timestamp,
-    ) -> Result<Vec<GenerationJob>, StoreError>;
+    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<GenerationJob>, StoreError>;
 }
 
 /// API keys. Implemented with the authentication issue.
@@ -184,11 +160,7 @@ pub trait ApiKeyRepo: Send + Sync + 'static {
     async fn get(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
 
     /// A page of keys, newest first, optionally filtered by a substring of name or creator.
-    async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<ApiKey>, StoreError>;
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<ApiKey>, StoreError>;
 
     /// Records a successful authentication.
     async fn touch(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
@@ -211,33 +183,20 @@ pub trait UserRepo: Send + Sync + 'static {
     async fn get(&self, email: &Email) -> Result<Option<User>, StoreError>;
 
     /// A page of users, most recent sign-in first.
-    async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<User>, StoreError>;
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<User>, StoreError>;
 
     /// The stored role override of an email.
     async fn role_override(&self, email: &Email) -> Result<Option<String>, StoreError>;
 
     /// Sets (`Some`) or removes (`None`) a role override and revokes the user's sessions, in one transaction.
     /// Returns whether anything changed.
-    async fn set_role_override(
-        &self,
-        email: &Email,
-        role: Option<String>,
-        at: Timestamp,
-    ) -> Result<bool, StoreError>;
+    async fn set_role_override(&self, email: &Email, role: Option<String>, at: Timestamp) -> Result<bool, StoreError>;
 
     /// Stores a new login session.
     async fn insert_session(&self, session: &LoginSession) -> Result<(), StoreError>;
 
     /// The unexpired session with this token hash.
-    async fn find_session(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<LoginSession>, StoreError>;
+    async fn find_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<LoginSession>, StoreError>;
 
     /// Deletes one session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
@@ -251,12 +210,7 @@ pub trait SettingsRepo: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
 
     /// Stores a value.
-    async fn put(
-        &self,
-        key: &str,
-        value: &serde_json::Value,
-        at: Timestamp,
-    ) -> Result<(), StoreError>;
+    async fn put(&self, key: &str, value: &serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Records of cleanup sweeps. Implemented with the retention issue.
@@ -281,28 +235,13 @@ pub trait NotificationRepo: Send + Sync + 'static {
     async fn insert(&self, notification: &Notification) -> Result<(), StoreError>;
 
     /// Newest first, as `principal` sees them.
-    async fn list(
-        &self,
-        principal: &str,
-        unread_only: bool,
-        limit: i64,
-    ) -> Result<Vec<NotificationView>, StoreError>;
+    async fn list(&self, principal: &str, unread_only: bool, limit: i64) -> Result<Vec<NotificationView>, StoreError>;
 
     /// Marks one as read for `principal`; `false` when it does not exist for them.
-    async fn mark_read(
-        &self,
-        principal: &str,
-        id: NotificationId,
-        at: Timestamp,
-    ) -> Result<bool, StoreError>;
+    async fn mark_read(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
 
     /// Hides one from `principal`; `false` when it does not exist for them.
-    async fn hide(
-        &self,
-        principal: &str,
-        id: NotificationId,
-        at: Timestamp,
-    ) -> Result<bool, StoreError>;
+    async fn hide(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
 
     /// Deletes notifications created before `before`; returns how many.
     async fn prune(&self, before: Timestamp) -> Result<u64, StoreError>;
@@ -313,9 +252,5 @@ pub trait NotificationRepo: Send + Sync + 'static {
 #[async_trait]
 pub trait OverviewQueries: Send + Sync + 'static {
     /// The dashboard figures, with the 30 days ending on `today`.
-    async fn overview(
-        &self,
-        filter: &OverviewFilter,
-        today: chrono::NaiveDate,
-    ) -> Result<Overview, StoreError>;
+    async fn overview(&self, filter: &OverviewFilter, today: chrono::NaiveDate) -> Result<Overview, StoreError>;
 }

@@ -80,23 +80,14 @@ impl ApiKeyService {
         secrets: Arc<dyn SecretSource>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            keys,
-            ids,
-            secrets,
-            clock,
-        }
+        Self { keys, ids, secrets, clock }
     }
 
     /// Mints a key: `ah_` + 64 hex digits from the CSPRNG, stored as its SHA-256.
     ///
     /// # Errors
     /// [`ApiKeyError::AdminKeyByNonAdmin`], [`ApiKeyError::NameTaken`], or a database failure.
-    pub async fn create(
-        &self,
-        creator: &Principal,
-        new: NewApiKey,
-    ) -> Result<MintedKey, ApiKeyError> {
+    pub async fn create(&self, creator: &Principal, new: NewApiKey) -> Result<MintedKey, ApiKeyError> {
         let PrincipalRef::User(created_by) = &creator.identity else {
             return Err(ApiKeyError::NotAUser);
         };
@@ -127,11 +118,7 @@ impl ApiKeyService {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<ApiKey>, ApiKeyError> {
+    pub async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<ApiKey>, ApiKeyError> {
         Ok(self.keys.list(search, page).await?)
     }
 
@@ -139,12 +126,7 @@ impl ApiKeyService {
     ///
     /// # Errors
     /// [`ApiKeyError::NotFound`], [`ApiKeyError::AdminKeyManagedByNonAdmin`], or a database failure.
-    pub async fn remove(
-        &self,
-        actor: &Principal,
-        id: ApiKeyId,
-        delete: bool,
-    ) -> Result<(), ApiKeyError> {
+    pub async fn remove(&self, actor: &Principal, id: ApiKeyId, delete: bool) -> Result<(), ApiKeyError> {
         let key = self.keys.get(id).await?.ok_or(ApiKeyError::NotFound(id))?;
         if key.role.is_admin() && !actor.is_admin() {
             return Err(ApiKeyError::AdminKeyManagedByNonAdmin);
@@ -156,10 +138,6 @@ impl ApiKeyService {
         } else {
             self.keys.revoke(id, self.clock.now()).await?
         };
-        if found {
-            Ok(())
-        } else {
-            Err(ApiKeyError::NotFound(id))
-        }
+        if found { Ok(()) } else { Err(ApiKeyError::NotFound(id)) }
     }
 }

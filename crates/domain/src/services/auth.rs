@@ -12,9 +12,7 @@ use crate::ids::Email;
 use crate::model::access::{Principal, PrincipalRef, RoleName, SessionInfo};
 use crate::model::secret::sha256_hex;
 use crate::model::user::{LoginSession, Provider, RoleSource, User};
-use crate::ports::{
-    ApiKeyRepo, Clock, PasswordHasher, PolicySource, SecretSource, StoreError, UserRepo,
-};
+use crate::ports::{ApiKeyRepo, Clock, PasswordHasher, PolicySource, SecretSource, StoreError, UserRepo};
 
 /// Failed local sign-ins allowed per client IP and email within [`FAILED_LOGIN_WINDOW`].
 pub const MAX_FAILED_LOGINS: usize = 10;
@@ -85,9 +83,7 @@ pub struct AuthService {
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        f.debug_struct("AuthService").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
@@ -112,17 +108,7 @@ impl AuthService {
         settings: AuthSettings,
     ) -> Result<Self, AuthError> {
         let dummy_hash = hasher.hash(&secrets.hex(16)).map_err(AuthError::Hashing)?;
-        Ok(Self {
-            keys,
-            users,
-            policy,
-            hasher,
-            secrets,
-            clock,
-            settings,
-            dummy_hash,
-            failures: Mutex::default(),
-        })
+        Ok(Self { keys, users, policy, hasher, secrets, clock, settings, dummy_hash, failures: Mutex::default() })
     }
 
     /// Whether local sign-in is enabled.
@@ -135,27 +121,17 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidApiKey`] for an unknown or revoked key; a database failure.
     pub async fn authenticate_api_key(&self, secret: &str) -> Result<Principal, AuthError> {
-        let key = self
-            .keys
-            .find_by_hash(&sha256_hex(secret))
-            .await?
-            .ok_or(AuthError::InvalidApiKey)?;
+        let key = self.keys.find_by_hash(&sha256_hex(secret)).await?.ok_or(AuthError::InvalidApiKey)?;
         if key.revoked_at.is_some() {
             return Err(AuthError::InvalidApiKey);
         }
         let now = self.clock.now();
-        if key
-            .last_used_at
-            .is_none_or(|at| now - at >= KEY_TOUCH_INTERVAL)
-        {
+        if key.last_used_at.is_none_or(|at| now - at >= KEY_TOUCH_INTERVAL) {
             self.keys.touch(key.id, now).await?;
         }
         let permissions = self.policy.current().permissions_of(&key.role);
         Ok(Principal {
-            identity: PrincipalRef::ApiKey {
-                id: key.id,
-                name: key.name,
-            },
+            identity: PrincipalRef::ApiKey { id: key.id, name: key.name },
             role: Some(key.role),
             permissions,
             session: None,
@@ -167,22 +143,14 @@ impl AuthService {
     /// # Errors
     /// A database failure.
     pub async fn authenticate_session(&self, token: &str) -> Result<Option<Principal>, AuthError> {
-        let Some(session) = self
-            .users
-            .find_session(&sha256_hex(token), self.clock.now())
-            .await?
-        else {
+        let Some(session) = self.users.find_session(&sha256_hex(token), self.clock.now()).await? else {
             return Ok(None);
         };
         Ok(Some(self.session_principal(session, token)))
     }
 
     fn session_principal(&self, session: LoginSession, token: &str) -> Principal {
-        let permissions = session
-            .role
-            .as_ref()
-            .map(|r| self.policy.current().permissions_of(r))
-            .unwrap_or_default();
+        let permissions = session.role.as_ref().map(|r| self.policy.current().permissions_of(r)).unwrap_or_default();
         Principal {
             identity: PrincipalRef::User(session.email),
             role: session.role,
@@ -200,10 +168,7 @@ impl AuthService {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn resolve_role(
-        &self,
-        email: &Email,
-    ) -> Result<(Option<RoleName>, RoleSource), StoreError> {
+    pub async fn resolve_role(&self, email: &Email) -> Result<(Option<RoleName>, RoleSource), StoreError> {
         if let Some(role) = self.users.role_override(email).await?
             && let Ok(role) = RoleName::parse(&role)
         {
@@ -250,11 +215,7 @@ impl AuthService {
         };
         self.users.insert_session(&session).await?;
         let principal = self.session_principal(session, &token);
-        Ok(SignedIn {
-            token,
-            principal,
-            user,
-        })
+        Ok(SignedIn { token, principal, user })
     }
 
     /// Local sign-in. Ten failures for one client IP and email within 15 minutes refuse further attempts until
@@ -263,21 +224,13 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::LocalLoginDisabled`], [`AuthError::TooManyAttempts`], [`AuthError::InvalidCredentials`], or a
     /// database failure.
-    pub async fn login_local(
-        &self,
-        email: &str,
-        password: &str,
-        client_ip: &str,
-    ) -> Result<SignedIn, AuthError> {
+    pub async fn login_local(&self, email: &str, password: &str, client_ip: &str) -> Result<SignedIn, AuthError> {
         if !self.settings.local_login {
             return Err(AuthError::LocalLoginDisabled);
         }
         let email = Email::parse(email).map_err(|_| AuthError::InvalidCredentials);
         let now = self.clock.now();
-        let key = email
-            .as_ref()
-            .ok()
-            .map(|e| (client_ip.to_owned(), e.clone()));
+        let key = email.as_ref().ok().map(|e| (client_ip.to_owned(), e.clone()));
         if let Some(key) = &key {
             self.check_attempts(key, now)?;
         }
@@ -285,18 +238,14 @@ impl AuthService {
             Ok(email) => self.users.get(email).await?,
             Err(_) => None,
         };
-        let hash = user
-            .as_ref()
-            .and_then(|u| u.password_hash.as_deref())
-            .unwrap_or(&self.dummy_hash);
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref()).unwrap_or(&self.dummy_hash);
         let matches = self.hasher.verify(password, hash);
         match (user, matches) {
             (Some(user), true) if user.password_hash.is_some() => {
                 if let Some(key) = &key {
                     self.failures_lock().remove(key);
                 }
-                self.sign_in(user.email, user.name, user.avatar_url, Provider::Local)
-                    .await
+                self.sign_in(user.email, user.name, user.avatar_url, Provider::Local).await
             }
             _ => {
                 if let Some(key) = key {
@@ -321,12 +270,16 @@ impl AuthService {
             return Ok(());
         }
         let oldest = times.iter().min().copied().unwrap_or(now);
-        let wait = (oldest + FAILED_LOGIN_WINDOW - now)
-            .num_milliseconds()
-            .max(0);
-        Err(AuthError::TooManyAttempts {
-            retry_after_secs: u64::try_from(wait).unwrap_or(0).div_ceil(1000).max(1),
-        })
+        let wait = (oldest + FAILED_LOGIN_WINDOW - now).num_milliseconds().max(0);
+        Err(AuthError::TooManyAttempts { retry_after_secs: u64::try_from(wait).unwrap_or(0).div_ceil(1000).max(1) })
+    }
+
+    /// The stored record of a user.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn user(&self, email: &Email) -> Result<Option<User>, AuthError> {
+        Ok(self.users.get(email).await?)
     }
 
     /// Revokes the session behind a cookie (nothing when it is unknown).
@@ -358,18 +311,10 @@ impl AuthService {
         let hash = self.hasher.hash(&password).map_err(AuthError::Hashing)?;
         let now = self.clock.now();
         let user = match existing {
-            Some(user) => User {
-                password_hash: Some(hash),
-                ..user
-            },
+            Some(user) => User { password_hash: Some(hash), ..user },
             None => User {
                 email: email.clone(),
-                name: email
-                    .as_str()
-                    .split('@')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
+                name: email.as_str().split('@').next().unwrap_or_default().to_owned(),
                 avatar_url: None,
                 provider: Provider::Local,
                 password_hash: Some(hash),
@@ -379,9 +324,7 @@ impl AuthService {
         };
         self.users.upsert(&user).await?;
         if !has_local {
-            self.users
-                .set_role_override(email, Some(RoleName::ADMIN.to_owned()), now)
-                .await?;
+            self.users.set_role_override(email, Some(RoleName::ADMIN.to_owned()), now).await?;
         }
         Ok(generated.then_some(password))
     }

@@ -56,11 +56,7 @@ impl std::fmt::Debug for EnvironmentService {
 
 impl EnvironmentService {
     /// Wires the service to its ports.
-    pub fn new(
-        envs: Arc<dyn EnvironmentRepo>,
-        files: Arc<dyn ResultStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(envs: Arc<dyn EnvironmentRepo>, files: Arc<dyn ResultStore>, clock: Arc<dyn Clock>) -> Self {
         Self { envs, files, clock }
     }
 
@@ -77,10 +73,7 @@ impl EnvironmentService {
     /// # Errors
     /// [`EnvironmentError::NotFound`], or a database failure.
     pub async fn get(&self, id: &EnvId) -> Result<EnvironmentView, EnvironmentError> {
-        self.envs
-            .get(id)
-            .await?
-            .ok_or_else(|| EnvironmentError::NotFound(id.clone()))
+        self.envs.get(id).await?.ok_or_else(|| EnvironmentError::NotFound(id.clone()))
     }
 
     /// Creates an environment stamped with the current time.
@@ -88,17 +81,9 @@ impl EnvironmentService {
     /// # Errors
     /// [`EnvironmentError::AlreadyExists`], or a database failure.
     pub async fn create(&self, new: NewEnvironment) -> Result<EnvironmentView, EnvironmentError> {
-        let environment = Environment {
-            id: new.id,
-            name: new.name,
-            icon: new.icon,
-            created_at: self.clock.now(),
-        };
+        let environment = Environment { id: new.id, name: new.name, icon: new.icon, created_at: self.clock.now() };
         match self.envs.insert(&environment).await {
-            Ok(()) => Ok(EnvironmentView {
-                environment,
-                project_count: 0,
-            }),
+            Ok(()) => Ok(EnvironmentView { environment, project_count: 0 }),
             Err(StoreError::Conflict) => Err(EnvironmentError::AlreadyExists(environment.id)),
             Err(e) => Err(e.into()),
         }
@@ -108,15 +93,8 @@ impl EnvironmentService {
     ///
     /// # Errors
     /// [`EnvironmentError::NotFound`], or a database failure.
-    pub async fn update(
-        &self,
-        id: &EnvId,
-        patch: EnvironmentPatch,
-    ) -> Result<EnvironmentView, EnvironmentError> {
-        self.envs
-            .update(id, &patch)
-            .await?
-            .ok_or_else(|| EnvironmentError::NotFound(id.clone()))
+    pub async fn update(&self, id: &EnvId, patch: EnvironmentPatch) -> Result<EnvironmentView, EnvironmentError> {
+        self.envs.update(id, &patch).await?.ok_or_else(|| EnvironmentError::NotFound(id.clone()))
     }
 
     /// Deletes an environment with everything under it: first the records, in one transaction, then the files,
@@ -149,9 +127,7 @@ mod tests {
     use crate::ports::repos::MockEnvironmentRepo;
 
     fn at() -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0)
-            .single()
-            .unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0).single().unwrap_or_default()
     }
 
     fn clock() -> Arc<MockClock> {
@@ -179,10 +155,7 @@ mod tests {
             .withf(|env| env.id.as_str() == "staging" && env.created_at == at())
             .times(1)
             .returning(|_| Ok(()));
-        let created = service(repo, MockResultStore::new())
-            .create(staging())
-            .await
-            .unwrap();
+        let created = service(repo, MockResultStore::new()).create(staging()).await.unwrap();
         assert_eq!(created.environment.created_at, at());
         assert_eq!(created.project_count, 0);
     }
@@ -190,12 +163,8 @@ mod tests {
     #[tokio::test]
     async fn create_reports_a_taken_id_as_already_exists() {
         let mut repo = MockEnvironmentRepo::new();
-        repo.expect_insert()
-            .returning(|_| Err(StoreError::Conflict));
-        let err = service(repo, MockResultStore::new())
-            .create(staging())
-            .await
-            .unwrap_err();
+        repo.expect_insert().returning(|_| Err(StoreError::Conflict));
+        let err = service(repo, MockResultStore::new()).create(staging()).await.unwrap_err();
         assert_eq!(err.to_string(), "environment staging already exists");
     }
 
@@ -204,10 +173,7 @@ mod tests {
         let mut repo = MockEnvironmentRepo::new();
         repo.expect_update().returning(|_, _| Ok(None));
         let id = EnvId::parse("ghost").unwrap();
-        let err = service(repo, MockResultStore::new())
-            .update(&id, EnvironmentPatch::default())
-            .await
-            .unwrap_err();
+        let err = service(repo, MockResultStore::new()).update(&id, EnvironmentPatch::default()).await.unwrap_err();
         assert_eq!(err.to_string(), "environment ghost not found");
     }
 
@@ -226,18 +192,9 @@ mod tests {
         let id = EnvId::parse("staging").unwrap();
         let mut seq = mockall::Sequence::new();
         let mut repo = MockEnvironmentRepo::new();
-        repo.expect_delete()
-            .with(eq(id.clone()))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(true));
+        repo.expect_delete().with(eq(id.clone())).times(1).in_sequence(&mut seq).returning(|_| Ok(true));
         let mut files = MockResultStore::new();
-        files
-            .expect_remove_environment()
-            .with(eq(id.clone()))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+        files.expect_remove_environment().with(eq(id.clone())).times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         service(repo, files).delete(&id).await.unwrap();
     }
 
@@ -245,25 +202,15 @@ mod tests {
     async fn delete_of_a_missing_environment_leaves_files_alone() {
         let mut repo = MockEnvironmentRepo::new();
         repo.expect_delete().returning(|_| Ok(false));
-        let err = service(repo, MockResultStore::new())
-            .delete(&EnvId::parse("ghost").unwrap())
-            .await
-            .unwrap_err();
+        let err = service(repo, MockResultStore::new()).delete(&EnvId::parse("ghost").unwrap()).await.unwrap_err();
         assert!(matches!(err, EnvironmentError::NotFound(_)));
     }
 
     #[tokio::test]
     async fn a_database_outage_is_passed_on_unchanged() {
         let mut repo = MockEnvironmentRepo::new();
-        repo.expect_list()
-            .returning(|| Err(StoreError::Unavailable("down".into())));
-        let err = service(repo, MockResultStore::new())
-            .list()
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            EnvironmentError::Store(StoreError::Unavailable(_))
-        ));
+        repo.expect_list().returning(|| Err(StoreError::Unavailable("down".into())));
+        let err = service(repo, MockResultStore::new()).list().await.unwrap_err();
+        assert!(matches!(err, EnvironmentError::Store(StoreError::Unavailable(_))));
     }
 }

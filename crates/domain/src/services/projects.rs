@@ -71,12 +71,7 @@ impl ProjectService {
         files: Arc<dyn ResultStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            envs,
-            projects,
-            files,
-            clock,
-        }
+        Self { envs, projects, files, clock }
     }
 
     async fn require_env(&self, env: &EnvId) -> Result<(), ProjectError> {
@@ -101,22 +96,10 @@ impl ProjectService {
     /// [`ProjectError::EnvironmentNotFound`], [`ProjectError::AlreadyExists`], or a database failure.
     pub async fn create(&self, env: &EnvId, new: NewProject) -> Result<ProjectView, ProjectError> {
         self.require_env(env).await?;
-        let project = Project {
-            env_id: env.clone(),
-            id: new.id,
-            name: new.name,
-            created_at: self.clock.now(),
-        };
+        let project = Project { env_id: env.clone(), id: new.id, name: new.name, created_at: self.clock.now() };
         match self.projects.insert(&project).await {
-            Ok(()) => Ok(ProjectView {
-                project,
-                build_count: 0,
-                latest_build: None,
-            }),
-            Err(StoreError::Conflict) => Err(ProjectError::AlreadyExists {
-                env: env.clone(),
-                project: project.id,
-            }),
+            Ok(()) => Ok(ProjectView { project, build_count: 0, latest_build: None }),
+            Err(StoreError::Conflict) => Err(ProjectError::AlreadyExists { env: env.clone(), project: project.id }),
             // The environment was deleted between the check and the insert.
             Err(StoreError::MissingParent) => Err(ProjectError::EnvironmentNotFound(env.clone())),
             Err(e) => Err(e.into()),
@@ -131,10 +114,7 @@ impl ProjectService {
     pub async fn delete(&self, env: &EnvId, id: &ProjectId) -> Result<(), ProjectError> {
         self.require_env(env).await?;
         if !self.projects.delete(env, id).await? {
-            return Err(ProjectError::NotFound {
-                env: env.clone(),
-                project: id.clone(),
-            });
+            return Err(ProjectError::NotFound { env: env.clone(), project: id.clone() });
         }
         self.files.remove_project(env, id).await?;
         Ok(())
@@ -172,38 +152,20 @@ mod tests {
         repo
     }
 
-    fn service(
-        envs: MockEnvironmentRepo,
-        projects: MockProjectRepo,
-        files: MockResultStore,
-    ) -> ProjectService {
+    fn service(envs: MockEnvironmentRepo, projects: MockProjectRepo, files: MockResultStore) -> ProjectService {
         let mut clock = MockClock::new();
-        clock.expect_now().returning(|| {
-            Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0)
-                .single()
-                .unwrap_or_default()
-        });
-        ProjectService::new(
-            Arc::new(envs),
-            Arc::new(projects),
-            Arc::new(files),
-            Arc::new(clock),
-        )
+        clock.expect_now().returning(|| Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0).single().unwrap_or_default());
+        ProjectService::new(Arc::new(envs), Arc::new(projects), Arc::new(files), Arc::new(clock))
     }
 
     fn checkout() -> NewProject {
-        NewProject {
-            id: ProjectId::parse("checkout").unwrap(),
-            name: DisplayName::parse("Checkout").unwrap(),
-        }
+        NewProject { id: ProjectId::parse("checkout").unwrap(), name: DisplayName::parse("Checkout").unwrap() }
     }
 
     #[tokio::test]
     async fn listing_projects_of_a_missing_environment_is_environment_not_found() {
-        let err = service(envs(false), MockProjectRepo::new(), MockResultStore::new())
-            .list(&env_id())
-            .await
-            .unwrap_err();
+        let err =
+            service(envs(false), MockProjectRepo::new(), MockResultStore::new()).list(&env_id()).await.unwrap_err();
         assert_eq!(err.to_string(), "environment staging not found");
     }
 
@@ -211,10 +173,7 @@ mod tests {
     async fn a_new_project_has_no_builds() {
         let mut projects = MockProjectRepo::new();
         projects.expect_insert().times(1).returning(|_| Ok(()));
-        let view = service(envs(true), projects, MockResultStore::new())
-            .create(&env_id(), checkout())
-            .await
-            .unwrap();
+        let view = service(envs(true), projects, MockResultStore::new()).create(&env_id(), checkout()).await.unwrap();
         assert_eq!((view.build_count, view.latest_build), (0, None));
         assert_eq!(view.project.env_id, env_id());
     }
@@ -222,29 +181,18 @@ mod tests {
     #[tokio::test]
     async fn a_duplicate_project_id_names_both_ids() {
         let mut projects = MockProjectRepo::new();
-        projects
-            .expect_insert()
-            .returning(|_| Err(StoreError::Conflict));
-        let err = service(envs(true), projects, MockResultStore::new())
-            .create(&env_id(), checkout())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "project checkout already exists in environment staging"
-        );
+        projects.expect_insert().returning(|_| Err(StoreError::Conflict));
+        let err =
+            service(envs(true), projects, MockResultStore::new()).create(&env_id(), checkout()).await.unwrap_err();
+        assert_eq!(err.to_string(), "project checkout already exists in environment staging");
     }
 
     #[tokio::test]
     async fn an_environment_deleted_during_create_is_reported_as_not_found() {
         let mut projects = MockProjectRepo::new();
-        projects
-            .expect_insert()
-            .returning(|_| Err(StoreError::MissingParent));
-        let err = service(envs(true), projects, MockResultStore::new())
-            .create(&env_id(), checkout())
-            .await
-            .unwrap_err();
+        projects.expect_insert().returning(|_| Err(StoreError::MissingParent));
+        let err =
+            service(envs(true), projects, MockResultStore::new()).create(&env_id(), checkout()).await.unwrap_err();
         assert!(matches!(err, ProjectError::EnvironmentNotFound(_)));
     }
 
@@ -256,30 +204,16 @@ mod tests {
             .delete(&env_id(), &ProjectId::parse("ghost").unwrap())
             .await
             .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "project ghost not found in environment staging"
-        );
+        assert_eq!(err.to_string(), "project ghost not found in environment staging");
     }
 
     #[tokio::test]
     async fn deleting_a_project_removes_its_files_after_its_records() {
         let mut seq = mockall::Sequence::new();
         let mut projects = MockProjectRepo::new();
-        projects
-            .expect_delete()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(true));
+        projects.expect_delete().times(1).in_sequence(&mut seq).returning(|_, _| Ok(true));
         let mut files = MockResultStore::new();
-        files
-            .expect_remove_project()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        service(envs(true), projects, files)
-            .delete(&env_id(), &checkout().id)
-            .await
-            .unwrap();
+        files.expect_remove_project().times(1).in_sequence(&mut seq).returning(|_, _| Ok(()));
+        service(envs(true), projects, files).delete(&env_id(), &checkout().id).await.unwrap();
     }
 }

@@ -59,37 +59,21 @@ impl UserService {
         policy: Arc<dyn PolicySource>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            users,
-            auth,
-            policy,
-            clock,
-        }
+        Self { users, auth, policy, clock }
     }
 
     /// A page of users, most recent sign-in first, with their current roles.
     ///
     /// # Errors
     /// A database failure.
-    pub async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<UserView>, UserError> {
+    pub async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<UserView>, UserError> {
         let users = self.users.list(search, page).await?;
         let mut items = Vec::with_capacity(users.items.len());
         for user in users.items {
             let (role, role_source) = self.auth.resolve_role(&user.email).await?;
-            items.push(UserView {
-                user,
-                role,
-                role_source,
-            });
+            items.push(UserView { user, role, role_source });
         }
-        Ok(Page {
-            items,
-            total: users.total,
-        })
+        Ok(Page { items, total: users.total })
     }
 
     fn refuse_own(actor: &Principal, email: &Email) -> Result<(), UserError> {
@@ -103,22 +87,13 @@ impl UserService {
     ///
     /// # Errors
     /// [`UserError::OwnRole`], [`UserError::UnknownRole`], or a database failure.
-    pub async fn set_role(
-        &self,
-        actor: &Principal,
-        email: &Email,
-        role: &str,
-    ) -> Result<(), UserError> {
-        let parsed = RoleName::parse(role)
-            .ok()
-            .filter(|r| self.policy.current().has_role(r));
+    pub async fn set_role(&self, actor: &Principal, email: &Email, role: &str) -> Result<(), UserError> {
+        let parsed = RoleName::parse(role).ok().filter(|r| self.policy.current().has_role(r));
         let Some(role) = parsed else {
             return Err(UserError::UnknownRole(role.to_owned()));
         };
         Self::refuse_own(actor, email)?;
-        self.users
-            .set_role_override(email, Some(role.as_str().to_owned()), self.clock.now())
-            .await?;
+        self.users.set_role_override(email, Some(role.as_str().to_owned()), self.clock.now()).await?;
         Ok(())
     }
 
@@ -128,9 +103,7 @@ impl UserService {
     /// [`UserError::OwnRole`], or a database failure.
     pub async fn reset_role(&self, actor: &Principal, email: &Email) -> Result<(), UserError> {
         Self::refuse_own(actor, email)?;
-        self.users
-            .set_role_override(email, None, self.clock.now())
-            .await?;
+        self.users.set_role_override(email, None, self.clock.now()).await?;
         Ok(())
     }
 }

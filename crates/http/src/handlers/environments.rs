@@ -45,13 +45,7 @@ fn parse_icon(icon: Option<&str>) -> Result<Icon, ApiError> {
 /// `GET /api/environments`.
 pub async fn list_environments(state: Data<AppState>) -> Result<impl Responder, ApiError> {
     let envs = state.environments.list().await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &envs
-            .into_iter()
-            .map(EnvironmentDto::from)
-            .collect::<Vec<_>>(),
-    ))
+    Ok(json_response(StatusCode::OK, &envs.into_iter().map(EnvironmentDto::from).collect::<Vec<_>>()))
 }
 
 /// `POST /api/environments`.
@@ -60,20 +54,12 @@ pub async fn create_environment(
     body: Json<CreateEnvironmentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let id = body
-        .id
-        .ok_or_else(|| ApiError::bad_request("id is required"))?;
+    let id = body.id.ok_or_else(|| ApiError::bad_request("id is required"))?;
     let id = EnvId::parse(&id).map_err(|_| ApiError::bad_request("invalid id"))?;
     let name = parse_name(body.name.as_deref())?;
     let icon = parse_icon(body.icon.as_deref())?;
-    let created = state
-        .environments
-        .create(NewEnvironment { id, name, icon })
-        .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &EnvironmentDto::from(created),
-    ))
+    let created = state.environments.create(NewEnvironment { id, name, icon }).await?;
+    Ok(json_response(StatusCode::CREATED, &EnvironmentDto::from(created)))
 }
 
 /// `PATCH /api/environments/{envId}`.
@@ -89,17 +75,11 @@ pub async fn update_environment(
         icon: body.icon.map(|i| parse_icon(i.as_deref())).transpose()?,
     };
     let updated = state.environments.update(&id, patch).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &EnvironmentDto::from(updated),
-    ))
+    Ok(json_response(StatusCode::OK, &EnvironmentDto::from(updated)))
 }
 
 /// `DELETE /api/environments/{envId}`.
-pub async fn delete_environment(
-    state: Data<AppState>,
-    EnvPath(id): EnvPath,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_environment(state: Data<AppState>, EnvPath(id): EnvPath) -> Result<HttpResponse, ApiError> {
     state.environments.delete(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -63,11 +63,7 @@ pub async fn get_health(state: Data<AppState>) -> HttpResponse {
         uptime_seconds,
         version: &state.version.version,
     };
-    let status = if db_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     json_response(status, &body)
 }
 

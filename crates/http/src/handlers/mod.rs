@@ -1,5 +1,7 @@
 //! Request handlers, one module per resource, one function per route named verb_noun.
 
+pub mod auth;
 pub mod environments;
 pub mod health;
 pub mod projects;
+pub mod settings;

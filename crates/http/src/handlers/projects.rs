@@ -23,18 +23,9 @@ pub struct CreateProjectBody {
 }
 
 /// `GET /api/environments/{envId}/projects`.
-pub async fn list_projects(
-    state: Data<AppState>,
-    EnvPath(env): EnvPath,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Result<HttpResponse, ApiError> {
     let projects = state.projects.list(&env).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &projects
-            .into_iter()
-            .map(ProjectDto::from)
-            .collect::<Vec<_>>(),
-    ))
+    Ok(json_response(StatusCode::OK, &projects.into_iter().map(ProjectDto::from).collect::<Vec<_>>()))
 }
 
 /// `POST /api/environments/{envId}/projects`.
@@ -44,17 +35,12 @@ pub async fn create_project(
     body: Json<CreateProjectBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let id = body
-        .id
-        .ok_or_else(|| ApiError::bad_request("id is required"))?;
+    let id = body.id.ok_or_else(|| ApiError::bad_request("id is required"))?;
     let id = ProjectId::parse(&id).map_err(|_| ApiError::bad_request("invalid id"))?;
     let name = DisplayName::parse(body.name.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let created = state.projects.create(&env, NewProject { id, name }).await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &ProjectDto::from(created),
-    ))
+    Ok(json_response(StatusCode::CREATED, &ProjectDto::from(created)))
 }
 
 /// `DELETE /api/environments/{envId}/projects/{projectId}`.

@@ -4,52 +4,16 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TOKEN, TestServer};
+use crate::support::TestServer;
 
 #[tokio::test]
-async fn every_protected_route_needs_the_token() {
+async fn an_api_key_is_accepted_in_either_header() {
     let s = TestServer::sqlite().await;
-    for e in hub_http::routes::endpoints() {
-        if e.access == hub_http::access::Access::Public {
-            continue;
-        }
-        let path = e
-            .path
-            .replace("{envId}", "default")
-            .replace("{projectId}", "p");
-        let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
-        let res = TestServer::read(s.request(method.clone(), &path)).await;
-        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{method} {path}");
-        assert_eq!(res.error(), "not authenticated");
-        let res = TestServer::read(s.request(method.clone(), &path).bearer_auth("ah_wrong")).await;
-        assert_eq!(
-            (res.status, res.error()),
-            (StatusCode::UNAUTHORIZED, "invalid API key".to_owned()),
-            "{method} {path}"
-        );
-        let res = TestServer::read(
-            s.request(method.clone(), &path)
-                .header("X-API-Key", "ah_wrong"),
-        )
-        .await;
-        assert_eq!(res.error(), "invalid API key", "{method} {path}");
-    }
-}
-
-#[tokio::test]
-async fn the_token_is_accepted_in_either_header() {
-    let s = TestServer::sqlite().await;
-    let res = TestServer::read(
-        s.request(Method::GET, "/api/environments")
-            .header("X-API-Key", TOKEN),
-    )
-    .await;
+    let res = TestServer::read(s.request(Method::GET, "/api/environments").header("X-API-Key", &s.key)).await;
     assert_eq!(res.status, StatusCode::OK);
     // A proxy's Basic credentials do not hide the API key header.
     let res = TestServer::read(
-        s.request(Method::GET, "/api/environments")
-            .header("Authorization", "Basic dTpw")
-            .header("X-API-Key", TOKEN),
+        s.request(Method::GET, "/api/environments").header("Authorization", "Basic dTpw").header("X-API-Key", &s.key),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -58,12 +22,7 @@ async fn the_token_is_accepted_in_either_header() {
 #[tokio::test]
 async fn unknown_paths_are_404_json_and_paths_match_exactly() {
     let s = TestServer::sqlite().await;
-    for path in [
-        "/api/nothing",
-        "/api/environments/",
-        "/auth/nothing",
-        "/api",
-    ] {
+    for path in ["/api/nothing", "/api/environments/", "/auth/nothing", "/api"] {
         let res = s.get(path).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(res.header("content-type"), Some("application/json"));
@@ -75,21 +34,12 @@ async fn unknown_paths_are_404_json_and_paths_match_exactly() {
 async fn a_known_path_with_another_method_is_405_with_allow() {
     let s = TestServer::sqlite().await;
     let res = s.call(Method::PUT, "/api/environments", None).await;
-    assert_eq!(
-        (res.status, res.error()),
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed".to_owned()
-        )
-    );
+    assert_eq!((res.status, res.error()), (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned()));
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST"));
     let res = s.call(Method::GET, "/api/environments/default", None).await;
     assert_eq!(res.header("allow"), Some("PATCH, DELETE"));
     let res = s.call(Method::POST, "/api/healthz", None).await;
-    assert_eq!(
-        (res.status, res.header("allow")),
-        (StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD"))
-    );
+    assert_eq!((res.status, res.header("allow")), (StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")));
 }
 
 #[tokio::test]
@@ -100,10 +50,7 @@ async fn head_answers_like_get_without_a_body() {
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.text.is_empty());
     assert_eq!(head.header("content-type"), get.header("content-type"));
-    assert_eq!(
-        head.header("content-length"),
-        Some(get.text.len().to_string().as_str())
-    );
+    assert_eq!(head.header("content-length"), Some(get.text.len().to_string().as_str()));
 }
 
 #[tokio::test]
@@ -111,54 +58,32 @@ async fn json_bodies_need_the_json_media_type_and_a_bounded_size() {
     let s = TestServer::sqlite_with(&[("MAX_JSON_BYTES", "256")]).await;
     let res = TestServer::read(
         s.request(Method::POST, "/api/environments")
-            .bearer_auth(TOKEN)
+            .bearer_auth(&s.key)
             .header("Content-Type", "text/plain")
             .body("{}"),
     )
     .await;
     assert_eq!(
         (res.status, res.error()),
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json".to_owned()
-        )
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".to_owned())
     );
+    let res = TestServer::read(s.request(Method::POST, "/api/environments").bearer_auth(&s.key).body("{}")).await;
+    assert_eq!(res.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "a missing Content-Type is refused too");
     let res = TestServer::read(
         s.request(Method::POST, "/api/environments")
-            .bearer_auth(TOKEN)
-            .body("{}"),
-    )
-    .await;
-    assert_eq!(
-        res.status,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "a missing Content-Type is refused too"
-    );
-    let res = TestServer::read(
-        s.request(Method::POST, "/api/environments")
-            .bearer_auth(TOKEN)
+            .bearer_auth(&s.key)
             .header("Content-Type", "application/json; charset=utf-8")
             .body(r#"{"id":"cs","name":"Charset"}"#),
     )
     .await;
-    assert_eq!(
-        res.status,
-        StatusCode::CREATED,
-        "parameters of the media type are allowed"
-    );
+    assert_eq!(res.status, StatusCode::CREATED, "parameters of the media type are allowed");
 
     let big = json!({"id": "big", "name": "x", "padding": "p".repeat(400)});
     let res = s.post("/api/environments", big).await;
-    assert_eq!(
-        (res.status, res.error()),
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large".to_owned()
-        )
-    );
+    assert_eq!((res.status, res.error()), (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned()));
     let res = TestServer::read(
         s.request(Method::POST, "/api/environments")
-            .bearer_auth(TOKEN)
+            .bearer_auth(&s.key)
             .header("Content-Type", "application/json")
             .body("{not json"),
     )
@@ -176,49 +101,28 @@ async fn errors_follow_the_contracts_precedence() {
     // A bad path parameter before a wrong media type.
     let res = TestServer::read(
         s.request(Method::PATCH, "/api/environments/BAD")
-            .bearer_auth(TOKEN)
+            .bearer_auth(&s.key)
             .header("Content-Type", "text/plain")
             .body("x"),
     )
     .await;
-    assert_eq!(
-        (res.status, res.error()),
-        (StatusCode::BAD_REQUEST, "invalid envId".to_owned())
-    );
+    assert_eq!((res.status, res.error()), (StatusCode::BAD_REQUEST, "invalid envId".to_owned()));
     // A bad body before a missing environment.
-    let res = s
-        .patch("/api/environments/ghost", json!({"name": ""}))
-        .await;
-    assert_eq!(
-        (res.status, res.error()),
-        (StatusCode::BAD_REQUEST, "name is required".to_owned())
-    );
+    let res = s.patch("/api/environments/ghost", json!({"name": ""})).await;
+    assert_eq!((res.status, res.error()), (StatusCode::BAD_REQUEST, "name is required".to_owned()));
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_or_generated() {
     let s = TestServer::sqlite().await;
-    let res = TestServer::read(
-        s.request(Method::GET, "/api/healthz")
-            .header("X-Request-Id", "ci-run.42_a"),
-    )
-    .await;
+    let res = TestServer::read(s.request(Method::GET, "/api/healthz").header("X-Request-Id", "ci-run.42_a")).await;
     assert_eq!(res.header("x-request-id"), Some("ci-run.42_a"));
-    let res = TestServer::read(
-        s.request(Method::GET, "/api/healthz")
-            .header("X-Request-Id", "bad id with spaces"),
-    )
-    .await;
+    let res =
+        TestServer::read(s.request(Method::GET, "/api/healthz").header("X-Request-Id", "bad id with spaces")).await;
     let generated = res.header("x-request-id").unwrap();
-    assert!(
-        hub_domain::ids::UploadId::parse(generated).is_ok(),
-        "a ULID replaces an unusable id: {generated}"
-    );
+    assert!(hub_domain::ids::UploadId::parse(generated).is_ok(), "a ULID replaces an unusable id: {generated}");
     let res = s.get("/api/nothing").await;
-    assert!(
-        res.header("x-request-id").is_some(),
-        "errors carry the id too"
-    );
+    assert!(res.header("x-request-id").is_some(), "errors carry the id too");
 }
 
 #[tokio::test]

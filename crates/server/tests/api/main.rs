@@ -4,6 +4,8 @@
 // A failed unwrap in a test is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
+mod auth;
 mod environments;
 mod errors;
 mod health;

@@ -8,12 +8,25 @@ use hub_test_support::pg::PgTestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-/// The credential every test server accepts.
-pub const TOKEN: &str = "ah_test0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+/// The bootstrap admin of every test server.
+pub const ADMIN_EMAIL: &str = "admin@localhost";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "test-admin-Passw0rd";
+
+/// A signed-in browser session: the cookie and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
 
 /// A running server with its own data directory (and database), stopped when dropped.
 pub struct TestServer {
     pub base: String,
+    /// An admin API key, used by [`TestServer::call`].
+    pub key: String,
+    /// The admin's browser session.
+    pub admin: Session,
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
     pub pg: Option<PgTestDatabase>,
@@ -32,16 +45,12 @@ pub struct Reply {
 impl Reply {
     /// The body as JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
     }
 
     /// The `error` message of an error body.
     pub fn error(&self) -> String {
-        self.json()["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error member: {}", self.text))
-            .to_owned()
+        self.json()["error"].as_str().unwrap_or_else(|| panic!("no error member: {}", self.text)).to_owned()
     }
 
     /// A header as text.
@@ -58,9 +67,7 @@ impl TestServer {
 
     /// A server on a fresh PostgreSQL database, or `None` when PostgreSQL is not available and not required.
     pub async fn postgres() -> Option<Self> {
-        let db = tokio::task::spawn_blocking(PgTestDatabase::create)
-            .await
-            .unwrap()?;
+        let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.unwrap()?;
         Some(Self::start(Some(db), &[]).await)
     }
 
@@ -75,7 +82,8 @@ impl TestServer {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("ADDR".into(), "127.0.0.1:0".into()),
             ("DATA_DIR".into(), data_dir.display().to_string()),
-            ("BOOTSTRAP_TOKEN".into(), TOKEN.into()),
+            ("ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+            ("AUTH_POLICY_FILE".into(), dir.path().join("policy.yaml").display().to_string()),
             ("SHUTDOWN_TIMEOUT".into(), "1s".into()),
             ("DB_MAX_CONNECTIONS".into(), "4".into()),
         ]);
@@ -90,22 +98,27 @@ impl TestServer {
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            data_dir,
-            client: reqwest::Client::new(),
-            pg,
-            handle,
-            _dir: dir,
-        }
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let key = mint_key(&client, &base, &admin, "test-admin", "admin").await;
+        Self { base, key, admin, data_dir, client, pg, handle, _dir: dir }
+    }
+
+    /// Mints a key of `role` through the admin session and returns its secret.
+    pub async fn key_with_role(&self, name: &str, role: &str) -> String {
+        mint_key(&self.client, &self.base, &self.admin, name, role).await
+    }
+
+    /// Sends a request as a browser with `session` (cookie and CSRF token).
+    pub fn as_session(&self, session: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.request(method, path)
+            .header("Cookie", format!("allure_hub_session={}", session.cookie))
+            .header("X-CSRF-Token", &session.csrf)
     }
 
     /// Sends a request with the bootstrap token.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -118,11 +131,7 @@ impl TestServer {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        Reply { status, headers, text }
     }
 
     /// A request builder for `path`, without credentials.
@@ -156,14 +165,42 @@ impl Drop for TestServer {
 
 /// Asserts an RFC 3339 UTC timestamp with exactly three fractional digits.
 pub fn assert_timestamp(value: &Value) {
-    let s = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"));
+    let s = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
     assert_eq!(s.len(), 24, "{s}");
-    assert!(
-        chrono::DateTime::parse_from_rfc3339(s).is_ok()
-            && s.ends_with('Z')
-            && s.as_bytes()[19] == b'.',
-        "{s}"
-    );
+    assert!(chrono::DateTime::parse_from_rfc3339(s).is_ok() && s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
+}
+
+/// The value of the session cookie set by a response, if any.
+pub fn session_cookie_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        c.strip_prefix("allure_hub_session=").map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+    })
+}
+
+/// Signs in with a local account.
+pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> Session {
+    let res = client
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "login as {email}");
+    let cookie = session_cookie_of(res.headers()).expect("session cookie");
+    let me: Value = res.json().await.unwrap();
+    Session { cookie, csrf: me["csrfToken"].as_str().unwrap().to_owned() }
+}
+
+async fn mint_key(client: &reqwest::Client, base: &str, session: &Session, name: &str, role: &str) -> String {
+    let res = client
+        .post(format!("{base}/api/settings/apikeys"))
+        .header("Cookie", format!("allure_hub_session={}", session.cookie))
+        .header("X-CSRF-Token", &session.csrf)
+        .json(&serde_json::json!({"name": name, "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "mint a {role} key");
+    let body: Value = res.json().await.unwrap();
+    body["key"].as_str().unwrap().to_owned()
 }

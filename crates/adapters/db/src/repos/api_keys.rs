@@ -54,8 +54,7 @@ impl ApiKeyRow {
             role: RoleName::parse(&self.role).map_err(|e| corrupt("api key role", e))?,
             prefix: self.prefix,
             key_hash: self.key_hash,
-            created_by: Email::parse(&self.created_by)
-                .map_err(|e| corrupt("api key creator", e))?,
+            created_by: Email::parse(&self.created_by).map_err(|e| corrupt("api key creator", e))?,
             created_at: from_db(self.created_at),
             last_used_at: self.last_used_at.map(from_db),
             revoked_at: self.revoked_at.map(from_db),
@@ -69,11 +68,7 @@ impl ApiKeyRepo for Store {
     async fn insert(&self, key: &ApiKey) -> Result<(), StoreError> {
         let row = ApiKeyRow::from_domain(key);
         self.run(move |conn| {
-            diesel::insert_into(api_keys::table)
-                .values(&row)
-                .execute(conn)
-                .map(drop)
-                .map_err(from_diesel)
+            diesel::insert_into(api_keys::table).values(&row).execute(conn).map(drop).map_err(from_diesel)
         })
         .await
     }
@@ -105,11 +100,7 @@ impl ApiKeyRepo for Store {
         .await
     }
 
-    async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<ApiKey>, StoreError> {
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let filtered = || {
@@ -132,10 +123,7 @@ impl ApiKeyRepo for Store {
                     .offset(page.offset)
                     .load(conn)
                     .map_err(from_diesel)?;
-                let items = rows
-                    .into_iter()
-                    .map(ApiKeyRow::into_domain)
-                    .collect::<Result<_, _>>()?;
+                let items = rows.into_iter().map(ApiKeyRow::into_domain).collect::<Result<_, _>>()?;
                 Ok(Page { items, total })
             })
         })
@@ -156,20 +144,12 @@ impl ApiKeyRepo for Store {
     async fn revoke(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
         self.run(move |conn| {
             transaction(conn, |conn| {
-                let exists = api_keys::table
-                    .find(id.to_string())
-                    .count()
-                    .get_result::<i64>(conn)
-                    .map_err(from_diesel)?
-                    > 0;
-                diesel::update(
-                    api_keys::table
-                        .find(id.to_string())
-                        .filter(api_keys::revoked_at.is_null()),
-                )
-                .set(api_keys::revoked_at.eq(Some(to_db(at))))
-                .execute(conn)
-                .map_err(from_diesel)?;
+                let exists =
+                    api_keys::table.find(id.to_string()).count().get_result::<i64>(conn).map_err(from_diesel)? > 0;
+                diesel::update(api_keys::table.find(id.to_string()).filter(api_keys::revoked_at.is_null()))
+                    .set(api_keys::revoked_at.eq(Some(to_db(at))))
+                    .execute(conn)
+                    .map_err(from_diesel)?;
                 Ok(exists)
             })
         })
@@ -178,10 +158,7 @@ impl ApiKeyRepo for Store {
 
     async fn delete(&self, id: ApiKeyId) -> Result<bool, StoreError> {
         self.run(move |conn| {
-            diesel::delete(api_keys::table.find(id.to_string()))
-                .execute(conn)
-                .map(|n| n > 0)
-                .map_err(from_diesel)
+            diesel::delete(api_keys::table.find(id.to_string())).execute(conn).map(|n| n > 0).map_err(from_diesel)
         })
         .await
     }

@@ -38,35 +38,22 @@ impl EnvironmentRow {
         Ok(Environment {
             id: EnvId::parse(&self.id).map_err(|e| corrupt("environment id", e))?,
             name: DisplayName::parse(&self.name).map_err(|e| corrupt("environment name", e))?,
-            icon: Icon::parse_or_default(Some(&self.icon))
-                .map_err(|e| corrupt("environment icon", e))?,
+            icon: Icon::parse_or_default(Some(&self.icon)).map_err(|e| corrupt("environment icon", e))?,
             created_at: from_db(self.created_at),
         })
     }
 }
 
 fn project_count(conn: &mut AnyConnection, id: &str) -> Result<i64, StoreError> {
-    projects::table
-        .filter(projects::env_id.eq(id))
-        .count()
-        .get_result(conn)
-        .map_err(from_diesel)
+    projects::table.filter(projects::env_id.eq(id)).count().get_result(conn).map_err(from_diesel)
 }
 
 fn get_view(conn: &mut AnyConnection, id: &str) -> Result<Option<EnvironmentView>, StoreError> {
-    let Some(row) = environments::table
-        .find(id)
-        .first::<EnvironmentRow>(conn)
-        .optional()
-        .map_err(from_diesel)?
-    else {
+    let Some(row) = environments::table.find(id).first::<EnvironmentRow>(conn).optional().map_err(from_diesel)? else {
         return Ok(None);
     };
     let project_count = project_count(conn, id)?;
-    Ok(Some(EnvironmentView {
-        environment: row.into_domain()?,
-        project_count,
-    }))
+    Ok(Some(EnvironmentView { environment: row.into_domain()?, project_count }))
 }
 
 #[async_trait]
@@ -88,10 +75,7 @@ impl EnvironmentRepo for Store {
                 rows.into_iter()
                     .map(|row| {
                         let project_count = counts.get(&row.id).copied().unwrap_or(0);
-                        Ok(EnvironmentView {
-                            environment: row.into_domain()?,
-                            project_count,
-                        })
+                        Ok(EnvironmentView { environment: row.into_domain()?, project_count })
                     })
                     .collect()
             })
@@ -112,20 +96,12 @@ impl EnvironmentRepo for Store {
             created_at: to_db(env.created_at),
         };
         self.run(move |conn| {
-            diesel::insert_into(environments::table)
-                .values(&row)
-                .execute(conn)
-                .map(drop)
-                .map_err(from_diesel)
+            diesel::insert_into(environments::table).values(&row).execute(conn).map(drop).map_err(from_diesel)
         })
         .await
     }
 
-    async fn update(
-        &self,
-        id: &EnvId,
-        patch: &EnvironmentPatch,
-    ) -> Result<Option<EnvironmentView>, StoreError> {
+    async fn update(&self, id: &EnvId, patch: &EnvironmentPatch) -> Result<Option<EnvironmentView>, StoreError> {
         let id = id.as_str().to_owned();
         let name = patch.name.as_ref().map(|n| n.as_str().to_owned());
         let icon = patch.icon.as_ref().map(|i| i.as_str().to_owned());
@@ -133,14 +109,8 @@ impl EnvironmentRepo for Store {
             transaction(conn, |conn| {
                 // diesel refuses an UPDATE without columns; an empty patch is just a read.
                 if name.is_some() || icon.is_some() {
-                    let changes = EnvironmentChanges {
-                        name: name.as_deref(),
-                        icon: icon.as_deref(),
-                    };
-                    diesel::update(environments::table.find(&id))
-                        .set(&changes)
-                        .execute(conn)
-                        .map_err(from_diesel)?;
+                    let changes = EnvironmentChanges { name: name.as_deref(), icon: icon.as_deref() };
+                    diesel::update(environments::table.find(&id)).set(&changes).execute(conn).map_err(from_diesel)?;
                 }
                 get_view(conn, &id)
             })
@@ -152,10 +122,7 @@ impl EnvironmentRepo for Store {
         let id = id.as_str().to_owned();
         // Foreign keys cascade to projects, builds, jobs, upload sessions and chunks in the same statement.
         self.run(move |conn| {
-            diesel::delete(environments::table.find(id))
-                .execute(conn)
-                .map(|n| n > 0)
-                .map_err(from_diesel)
+            diesel::delete(environments::table.find(id)).execute(conn).map(|n| n > 0).map_err(from_diesel)
         })
         .await
     }

@@ -89,13 +89,9 @@ impl SummaryRow {
     fn into_domain(self, env_id: &EnvId) -> Result<BuildSummary, StoreError> {
         Ok(BuildSummary {
             env_id: env_id.clone(),
-            project_id: ProjectId::parse(&self.project_id)
-                .map_err(|e| corrupt("build project_id", e))?,
+            project_id: ProjectId::parse(&self.project_id).map_err(|e| corrupt("build project_id", e))?,
             build_id: BuildId::parse(&self.build_id).map_err(|e| corrupt("build id", e))?,
-            status: self
-                .status
-                .parse()
-                .map_err(|e| corrupt("build status", e))?,
+            status: self.status.parse().map_err(|e| corrupt("build status", e))?,
             created_at: from_db(self.created_at),
             completed_at: self.completed_at.map(from_db),
             stats: BuildStats {
@@ -126,12 +122,9 @@ fn build_figures(
     if let Some(project) = only {
         per_project = per_project.filter(builds::project_id.eq(project.to_owned()));
     }
-    let per_project: Vec<(String, i64, Option<NaiveDateTime>)> =
-        per_project.load(conn).map_err(from_diesel)?;
-    let newest: HashMap<&str, NaiveDateTime> = per_project
-        .iter()
-        .filter_map(|(p, _, at)| at.map(|at| (p.as_str(), at)))
-        .collect();
+    let per_project: Vec<(String, i64, Option<NaiveDateTime>)> = per_project.load(conn).map_err(from_diesel)?;
+    let newest: HashMap<&str, NaiveDateTime> =
+        per_project.iter().filter_map(|(p, _, at)| at.map(|at| (p.as_str(), at))).collect();
 
     let mut latest: HashMap<String, SummaryRow> = HashMap::new();
     if !newest.is_empty() {
@@ -147,9 +140,7 @@ fn build_figures(
             if newest.get(row.project_id.as_str()) != Some(&row.created_at) {
                 continue;
             }
-            let better = latest
-                .get(&row.project_id)
-                .is_none_or(|current| row.build_id > current.build_id);
+            let better = latest.get(&row.project_id).is_none_or(|current| row.build_id > current.build_id);
             if better {
                 latest.insert(row.project_id.clone(), row);
             }
@@ -158,10 +149,7 @@ fn build_figures(
 
     let mut figures = HashMap::new();
     for (project, count, _) in per_project {
-        let summary = latest
-            .remove(&project)
-            .map(|row| row.into_domain(env))
-            .transpose()?;
+        let summary = latest.remove(&project).map(|row| row.into_domain(env)).transpose()?;
         figures.insert(project, (count, summary));
     }
     Ok(figures)
@@ -172,11 +160,7 @@ fn into_view(
     figures: &mut HashMap<String, (i64, Option<BuildSummary>)>,
 ) -> Result<ProjectView, StoreError> {
     let (build_count, latest_build) = figures.remove(&row.id).unwrap_or((0, None));
-    Ok(ProjectView {
-        project: row.into_domain()?,
-        build_count,
-        latest_build,
-    })
+    Ok(ProjectView { project: row.into_domain()?, build_count, latest_build })
 }
 
 #[async_trait]
@@ -191,9 +175,7 @@ impl ProjectRepo for Store {
                     .load::<ProjectRow>(conn)
                     .map_err(from_diesel)?;
                 let mut figures = build_figures(conn, &env, None)?;
-                rows.into_iter()
-                    .map(|row| into_view(row, &mut figures))
-                    .collect()
+                rows.into_iter().map(|row| into_view(row, &mut figures)).collect()
             })
         })
         .await
@@ -202,28 +184,18 @@ impl ProjectRepo for Store {
     async fn list_all_ids(&self) -> Result<Vec<(EnvId, Vec<ProjectId>)>, StoreError> {
         self.run(|conn| {
             transaction(conn, |conn| {
-                let envs: Vec<String> = environments::table
-                    .select(environments::id)
-                    .load(conn)
-                    .map_err(from_diesel)?;
-                let pairs: Vec<(String, String)> = projects::table
-                    .select((projects::env_id, projects::id))
-                    .load(conn)
-                    .map_err(from_diesel)?;
-                let mut grouped: HashMap<String, Vec<ProjectId>> =
-                    envs.into_iter().map(|e| (e, Vec::new())).collect();
+                let envs: Vec<String> = environments::table.select(environments::id).load(conn).map_err(from_diesel)?;
+                let pairs: Vec<(String, String)> =
+                    projects::table.select((projects::env_id, projects::id)).load(conn).map_err(from_diesel)?;
+                let mut grouped: HashMap<String, Vec<ProjectId>> = envs.into_iter().map(|e| (e, Vec::new())).collect();
                 for (env, project) in pairs {
-                    let project =
-                        ProjectId::parse(&project).map_err(|e| corrupt("project id", e))?;
+                    let project = ProjectId::parse(&project).map_err(|e| corrupt("project id", e))?;
                     grouped.entry(env).or_default().push(project);
                 }
                 grouped
                     .into_iter()
                     .map(|(env, projects)| {
-                        Ok((
-                            EnvId::parse(&env).map_err(|e| corrupt("environment id", e))?,
-                            projects,
-                        ))
+                        Ok((EnvId::parse(&env).map_err(|e| corrupt("environment id", e))?, projects))
                     })
                     .collect()
             })
@@ -258,11 +230,7 @@ impl ProjectRepo for Store {
             created_at: to_db(project.created_at),
         };
         self.run(move |conn| {
-            diesel::insert_into(projects::table)
-                .values(&row)
-                .execute(conn)
-                .map(drop)
-                .map_err(from_diesel)
+            diesel::insert_into(projects::table).values(&row).execute(conn).map(drop).map_err(from_diesel)
         })
         .await
     }
@@ -271,10 +239,7 @@ impl ProjectRepo for Store {
         let (env, id) = (env.as_str().to_owned(), id.as_str().to_owned());
         // Foreign keys cascade to builds, jobs, upload sessions and chunks in the same statement.
         self.run(move |conn| {
-            diesel::delete(projects::table.find((env, id)))
-                .execute(conn)
-                .map(|n| n > 0)
-                .map_err(from_diesel)
+            diesel::delete(projects::table.find((env, id))).execute(conn).map(|n| n > 0).map_err(from_diesel)
         })
         .await
     }

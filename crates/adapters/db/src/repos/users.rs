@@ -47,10 +47,7 @@ impl UserRow {
             email: Email::parse(&self.email).map_err(|e| corrupt("user email", e))?,
             name: self.name,
             avatar_url: self.avatar_url,
-            provider: self
-                .provider
-                .parse()
-                .map_err(|e| corrupt("user provider", e))?,
+            provider: self.provider.parse().map_err(|e| corrupt("user provider", e))?,
             password_hash: self.password_hash,
             first_login_at: from_db(self.first_login_at),
             last_login_at: from_db(self.last_login_at),
@@ -83,15 +80,10 @@ impl UserRepo for Store {
         // No portable ON CONFLICT on the multi-backend connection: update, and insert when nothing was there.
         self.run(move |conn| {
             transaction(conn, |conn| {
-                let updated = diesel::update(users::table.find(&row.email))
-                    .set(&row)
-                    .execute(conn)
-                    .map_err(from_diesel)?;
+                let updated =
+                    diesel::update(users::table.find(&row.email)).set(&row).execute(conn).map_err(from_diesel)?;
                 if updated == 0 {
-                    diesel::insert_into(users::table)
-                        .values(&row)
-                        .execute(conn)
-                        .map_err(from_diesel)?;
+                    diesel::insert_into(users::table).values(&row).execute(conn).map_err(from_diesel)?;
                 }
                 Ok(())
             })
@@ -113,11 +105,7 @@ impl UserRepo for Store {
         .await
     }
 
-    async fn list(
-        &self,
-        search: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<User>, StoreError> {
+    async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<User>, StoreError> {
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let filtered = || {
@@ -140,10 +128,7 @@ impl UserRepo for Store {
                     .offset(page.offset)
                     .load(conn)
                     .map_err(from_diesel)?;
-                let items = rows
-                    .into_iter()
-                    .map(UserRow::into_domain)
-                    .collect::<Result<_, _>>()?;
+                let items = rows.into_iter().map(UserRow::into_domain).collect::<Result<_, _>>()?;
                 Ok(Page { items, total })
             })
         })
@@ -163,19 +148,12 @@ impl UserRepo for Store {
         .await
     }
 
-    async fn set_role_override(
-        &self,
-        email: &Email,
-        role: Option<String>,
-        at: Timestamp,
-    ) -> Result<bool, StoreError> {
+    async fn set_role_override(&self, email: &Email, role: Option<String>, at: Timestamp) -> Result<bool, StoreError> {
         let email = email.to_string();
         self.run(move |conn| {
             transaction(conn, |conn| {
-                let removed = diesel::delete(role_overrides::table.find(&email))
-                    .execute(conn)
-                    .map_err(from_diesel)?
-                    > 0;
+                let removed =
+                    diesel::delete(role_overrides::table.find(&email)).execute(conn).map_err(from_diesel)? > 0;
                 let changed = match role {
                     Some(role) => {
                         diesel::insert_into(role_overrides::table)
@@ -209,20 +187,12 @@ impl UserRepo for Store {
             expires_at: to_db(session.expires_at),
         };
         self.run(move |conn| {
-            diesel::insert_into(login_sessions::table)
-                .values(&row)
-                .execute(conn)
-                .map(drop)
-                .map_err(from_diesel)
+            diesel::insert_into(login_sessions::table).values(&row).execute(conn).map(drop).map_err(from_diesel)
         })
         .await
     }
 
-    async fn find_session(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<LoginSession>, StoreError> {
+    async fn find_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<LoginSession>, StoreError> {
         let hash = token_hash.to_owned();
         self.run(move |conn| {
             let Some(row) = login_sessions::table
@@ -237,15 +207,8 @@ impl UserRepo for Store {
             Ok(Some(LoginSession {
                 token_hash: row.token_hash,
                 email: Email::parse(&row.email).map_err(|e| corrupt("session email", e))?,
-                role: row
-                    .role
-                    .map(|r| RoleName::parse(&r))
-                    .transpose()
-                    .map_err(|e| corrupt("session role", e))?,
-                provider: row
-                    .provider
-                    .parse()
-                    .map_err(|e| corrupt("session provider", e))?,
+                role: row.role.map(|r| RoleName::parse(&r)).transpose().map_err(|e| corrupt("session role", e))?,
+                provider: row.provider.parse().map_err(|e| corrupt("session provider", e))?,
                 created_at: from_db(row.created_at),
                 expires_at: from_db(row.expires_at),
             }))
@@ -256,10 +219,7 @@ impl UserRepo for Store {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let hash = token_hash.to_owned();
         self.run(move |conn| {
-            diesel::delete(login_sessions::table.find(hash))
-                .execute(conn)
-                .map(drop)
-                .map_err(from_diesel)
+            diesel::delete(login_sessions::table.find(hash)).execute(conn).map(drop).map_err(from_diesel)
         })
         .await
     }

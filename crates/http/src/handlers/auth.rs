@@ -1,0 +1,113 @@
+//! `/auth/*` (§14): sign-in methods, local sign-in, sign-out and the current user.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Json};
+use actix_web::{HttpRequest, HttpResponse};
+use hub_domain::model::access::{self, PrincipalRef};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{MaybePrincipal, Principal, SESSION_COOKIE, login_origin_ok};
+use crate::dto::{MeDto, format_time, json_response};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest password accepted in a request.
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+#[derive(Serialize)]
+struct ProviderDto {
+    id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+}
+
+/// Body of `POST /auth/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookie)
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .finish()
+}
+
+async fn me_of(state: &AppState, principal: &access::Principal) -> Result<MeDto, ApiError> {
+    let (PrincipalRef::User(email), Some(session)) = (&principal.identity, &principal.session) else {
+        return Err(ApiError::unauthorized("not authenticated"));
+    };
+    let user = state.auth.user(email).await?;
+    Ok(MeDto {
+        email: email.to_string(),
+        name: user
+            .as_ref()
+            .map_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned(), |u| u.name.clone()),
+        avatar_url: user.and_then(|u| u.avatar_url),
+        provider: session.provider.as_str(),
+        role: principal.role.as_ref().map(|r| r.as_str().to_owned()),
+        permissions: principal.permissions.iter().map(|p| p.as_str()).collect(),
+        csrf_token: session.csrf_token.clone(),
+        session_expires_at: format_time(session.expires_at),
+    })
+}
+
+/// `GET /auth/providers`.
+pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
+    let mut providers = Vec::new();
+    if state.auth.local_login_enabled() {
+        providers.push(ProviderDto { id: "local", name: "Email and password", kind: "local" });
+    }
+    json_response(StatusCode::OK, &providers)
+}
+
+/// `POST /auth/login`.
+pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    if !login_origin_ok(&req, &state) {
+        return Err(ApiError::forbidden("cross-site request rejected"));
+    }
+    let body = body.into_inner();
+    let email =
+        body.email.filter(|e| !e.trim().is_empty()).ok_or_else(|| ApiError::bad_request("email is required"))?;
+    let password =
+        body.password.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad_request("password is required"))?;
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(ApiError::bad_request("password must be at most 1024 characters"));
+    }
+    let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let signed_in = state.auth.login_local(&email, &password, &client_ip).await?;
+    let me = me_of(&state, &signed_in.principal).await?;
+    let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+    let mut response = json_response(StatusCode::OK, &me);
+    response.add_cookie(&session_cookie(&state, signed_in.token, max_age)).map_err(ApiError::internal)?;
+    Ok(response)
+}
+
+/// `POST /auth/logout`: revokes the session (when there is one) and always expires the cookie.
+pub async fn logout(
+    req: HttpRequest,
+    state: Data<AppState>,
+    principal: MaybePrincipal,
+) -> Result<HttpResponse, ApiError> {
+    if principal.0.is_some()
+        && let Some(cookie) = req.cookie(SESSION_COOKIE)
+    {
+        state.auth.logout(cookie.value()).await?;
+    }
+    let mut response = HttpResponse::NoContent().finish();
+    response.add_cookie(&session_cookie(&state, String::new(), 0)).map_err(ApiError::internal)?;
+    Ok(response)
+}
+
+/// `GET /auth/me`.
+pub async fn get_me(state: Data<AppState>, Principal(principal): Principal) -> Result<HttpResponse, ApiError> {
+    Ok(json_response(StatusCode::OK, &me_of(&state, &principal).await?))
+}

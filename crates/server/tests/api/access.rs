@@ -1,0 +1,173 @@
+//! The permission matrix, generated from the route table: every route × every kind of principal gets exactly the
+//! contract's answer. The expected rules are copied from the contract's route index (§2), independently of the
+//! table, so a route added without a rule, or with another rule than the contract's, fails here.
+
+use hub_http::access::Access;
+use hub_http::routes::endpoints;
+use reqwest::{Method, StatusCode};
+
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Reply, TestServer, login};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Nobody,
+    Key(&'static str),
+    RevokedKey,
+    AdminSession,
+}
+
+fn permissions_of(role: &str) -> &'static [&'static str] {
+    match role {
+        "admin" => &["view", "upload", "manage"],
+        "developer" => &["view", "upload"],
+        _ => &["view"],
+    }
+}
+
+/// The contract's route index (§2), for the routes that exist so far: permission and accepted credentials.
+const CONTRACT: &[(&str, &str, &str, &str)] = &[
+    ("GET", "/api/environments", "view", "any"),
+    ("POST", "/api/environments", "manage", "any"),
+    ("PATCH", "/api/environments/{envId}", "manage", "any"),
+    ("DELETE", "/api/environments/{envId}", "manage", "any"),
+    ("GET", "/api/environments/{envId}/projects", "view", "any"),
+    ("POST", "/api/environments/{envId}/projects", "manage", "any"),
+    ("DELETE", "/api/environments/{envId}/projects/{projectId}", "manage", "any"),
+    ("GET", "/api/healthz", "-", "public"),
+    ("GET", "/api/version", "-", "public"),
+    ("GET", "/api/settings/apikeys", "manage", "session"),
+    ("POST", "/api/settings/apikeys", "manage", "session"),
+    ("DELETE", "/api/settings/apikeys/{id}", "manage", "session"),
+    ("GET", "/api/settings/users", "manage", "session"),
+    ("PATCH", "/api/settings/users/{email}/role", "manage", "session-admin"),
+    ("DELETE", "/api/settings/users/{email}/role", "manage", "session-admin"),
+    ("GET", "/auth/providers", "-", "public"),
+    ("POST", "/auth/login", "-", "public"),
+    ("POST", "/auth/logout", "-", "optional-session"),
+    ("GET", "/auth/me", "-", "signed-in"),
+];
+
+fn contract_rule(method: &str, path: &str) -> Access {
+    let Some((_, _, permission, auth)) = CONTRACT.iter().find(|(m, p, _, _)| *m == method && *p == path) else {
+        panic!("{method} {path} is not in the contract's route index (or this copy of it)");
+    };
+    let permission = permission.parse().ok();
+    match (*auth, permission) {
+        ("public", None) => Access::Public,
+        ("any", Some(p)) => Access::Any(p),
+        ("session", Some(p)) => Access::Session(p),
+        ("session-admin", Some(p)) => Access::SessionAdmin(p),
+        ("signed-in", None) => Access::SignedIn,
+        ("optional-session", None) => Access::OptionalSession,
+        other => panic!("bad contract row {other:?}"),
+    }
+}
+
+#[test]
+fn the_route_table_declares_exactly_the_contracts_rules() {
+    let table = endpoints();
+    for e in &table {
+        assert_eq!(e.access, contract_rule(e.method.as_str(), e.path), "{} {}", e.method, e.path);
+    }
+    assert_eq!(table.len(), CONTRACT.len(), "every contract row is served");
+}
+
+/// `None` means "allowed": any answer but 401 and 403.
+fn expected(access: Access, who: Who) -> Option<(StatusCode, String)> {
+    let unauthenticated = Some((StatusCode::UNAUTHORIZED, "not authenticated".to_owned()));
+    match (access, who) {
+        (Access::Public, _) => None,
+        (Access::OptionalSession, _) => None,
+        (_, Who::Nobody) => unauthenticated,
+        (Access::SignedIn, Who::Key(_) | Who::RevokedKey) => unauthenticated,
+        (_, Who::RevokedKey) => Some((StatusCode::UNAUTHORIZED, "invalid API key".to_owned())),
+        (Access::Session(_) | Access::SessionAdmin(_), Who::Key(_)) => {
+            Some((StatusCode::FORBIDDEN, "settings require a browser session".to_owned()))
+        }
+        (Access::Any(p), Who::Key(role)) if !permissions_of(role).contains(&p.as_str()) => {
+            Some((StatusCode::FORBIDDEN, format!("missing permission: {p}")))
+        }
+        _ => None,
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{envId}", "default")
+        .replace("{projectId}", "p")
+        .replace("{id}", "01JR8X7Q2M5N9P3V4W6Y8Z0ABC")
+        .replace("{email}", "someone%40example.com")
+}
+
+async fn send(s: &TestServer, who: Who, keys: &Keys, method: &Method, path: &str) -> Reply {
+    let mut req = match who {
+        Who::AdminSession => {
+            // A fresh session each time: the matrix includes sign-out, which ends the session it is sent with.
+            let session = login(&s.client, &s.base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+            s.as_session(&session, method.clone(), path)
+        }
+        Who::Nobody => s.request(method.clone(), path),
+        Who::RevokedKey => s.request(method.clone(), path).bearer_auth(&keys.revoked),
+        Who::Key(role) => s.request(method.clone(), path).bearer_auth(keys.of(role)),
+    };
+    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        req = req.json(&serde_json::json!({}));
+    }
+    TestServer::read(req).await
+}
+
+struct Keys {
+    viewer: String,
+    developer: String,
+    admin: String,
+    revoked: String,
+}
+
+impl Keys {
+    fn of(&self, role: &str) -> &str {
+        match role {
+            "admin" => &self.admin,
+            "developer" => &self.developer,
+            _ => &self.viewer,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_principal_as_the_contract_says() {
+    let s = TestServer::sqlite().await;
+    let revoked = s.key_with_role("to-revoke", "viewer").await;
+    let listed = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys?search=to-revoke")).await;
+    let id = listed.json()["items"][0]["id"].as_str().unwrap().to_owned();
+    let revoke = s.as_session(&s.admin, Method::DELETE, &format!("/api/settings/apikeys/{id}"));
+    assert_eq!(TestServer::read(revoke).await.status, StatusCode::NO_CONTENT);
+    let keys = Keys {
+        viewer: s.key_with_role("viewer", "viewer").await,
+        developer: s.key_with_role("developer", "developer").await,
+        admin: s.key_with_role("admin", "admin").await,
+        revoked,
+    };
+    let principals =
+        [Who::Nobody, Who::Key("viewer"), Who::Key("developer"), Who::Key("admin"), Who::RevokedKey, Who::AdminSession];
+    let mut checked = 0;
+    for e in endpoints() {
+        let method = Method::from_bytes(e.method.as_str().as_bytes()).unwrap();
+        let path = concrete(e.path);
+        let rule = contract_rule(e.method.as_str(), e.path);
+        for who in principals {
+            let res = send(&s, who, &keys, &method, &path).await;
+            match expected(rule, who) {
+                Some((status, message)) => {
+                    assert_eq!((res.status, res.error()), (status, message), "{who:?} {method} {path}");
+                }
+                None => assert!(
+                    res.status != StatusCode::UNAUTHORIZED && res.status != StatusCode::FORBIDDEN,
+                    "{who:?} {method} {path} was refused: {} {}",
+                    res.status,
+                    res.text
+                ),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, endpoints().len() * principals.len());
+}
