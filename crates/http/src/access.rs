@@ -114,9 +114,14 @@ pub fn main_origin(req: &HttpRequest, state: &AppState) -> Option<String> {
     if let Some(base) = &state.config.base_url {
         return origin_of(base);
     }
-    let host = req.headers().get(actix_web::http::header::HOST)?.to_str().ok()?;
-    let scheme = if req.app_config().secure() { "https" } else { "http" };
-    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    // Behind trusted proxies, the address the browser used is in the forwarded headers (the last proxy's).
+    let forwarded = |name: &str| {
+        (state.config.trust_proxy > 0).then(|| header(name)).flatten().and_then(|v| v.rsplit(',').next()).map(str::trim)
+    };
+    let host = forwarded("x-forwarded-host").or_else(|| header("host"))?;
+    let scheme = forwarded("x-forwarded-proto").unwrap_or(if req.app_config().secure() { "https" } else { "http" });
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 /// Whether a request carries same-origin proof: a main-origin `Origin`, or (without `Origin`) a main-origin

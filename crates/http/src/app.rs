@@ -7,7 +7,7 @@ use actix_web::web::{self, Data, JsonConfig};
 use actix_web::{App, HttpResponse};
 
 use crate::error::{ApiError, json_error};
-use crate::middleware::request_context;
+use crate::middleware::{cors_and_rate_limit, request_context};
 use crate::routes;
 use crate::state::AppState;
 
@@ -34,5 +34,6 @@ pub fn build_app(
         .app_data(json)
         .configure(routes::configure)
         .default_service(web::to(route_not_found))
+        .wrap(from_fn(cors_and_rate_limit))
         .wrap(from_fn(request_context))
 }

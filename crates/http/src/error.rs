@@ -42,6 +42,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message)
     }
 
+    /// 429 `rate limit exceeded` with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self { retry_after: Some(retry_after_secs), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded") }
+    }
+
     /// 404 `not found`, for unknown routes.
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not found")

@@ -6,11 +6,14 @@
 
 pub mod access;
 pub mod app;
+pub mod client_ip;
+pub mod cors;
 pub mod dto;
 pub mod error;
 pub mod extract;
 mod handlers;
 pub mod middleware;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 

@@ -62,6 +62,48 @@ pub async fn request_context(
     Ok(res)
 }
 
+/// CORS and rate limiting, in front of routing: `OPTIONS` is answered here on every path (so it never meets
+/// authentication or a 405), each other request to the main origin costs a token of its client's bucket, and
+/// responses to allowed origins get their CORS headers (429s included).
+pub async fn cors_and_rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, Error> {
+    use actix_web::ResponseError;
+    use actix_web::http::Method;
+
+    use crate::cors::{add_preflight_headers, add_response_headers};
+
+    let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let origin = state.config.cors.allowed_origin(req.headers()).cloned();
+    if req.method() == Method::OPTIONS {
+        let mut res = actix_web::HttpResponse::NoContent().finish();
+        if let Some(origin) = origin {
+            add_preflight_headers(res.headers_mut(), origin);
+        }
+        return Ok(req.into_response(res));
+    }
+    // Health checks and report files are exempt (§1.2).
+    let exempt = req.path() == "/api/healthz" || req.path().starts_with("/reports/");
+    if let (Some(limiter), false) = (&state.limiter, exempt)
+        && let Some(ip) = crate::client_ip::client_ip(req.request(), state.config.trust_proxy)
+        && let Err(retry_after) = limiter.acquire(ip, Instant::now())
+    {
+        let mut res = crate::error::ApiError::rate_limited(retry_after).error_response();
+        if let Some(origin) = origin {
+            add_response_headers(res.headers_mut(), origin);
+        }
+        return Ok(req.into_response(res));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(origin) = origin {
+        add_response_headers(res.headers_mut(), origin);
+    }
+    Ok(res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::acceptable_request_id;

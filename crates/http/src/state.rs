@@ -30,6 +30,10 @@ pub struct HttpConfig {
     pub secure_cookie: bool,
     /// Session lifetime, for the cookie's `Max-Age`.
     pub session_ttl: std::time::Duration,
+    /// Origins allowed to call the API from browsers.
+    pub cors: crate::cors::CorsConfig,
+    /// Reverse proxies whose `X-Forwarded-*` headers are trusted (`TRUST_PROXY`).
+    pub trust_proxy: usize,
 }
 
 /// Everything a handler may need, shared by all workers.
@@ -50,6 +54,8 @@ pub struct AppState {
     pub api_keys: ApiKeyService,
     /// User administration.
     pub users: UserService,
+    /// Per-client-IP request limiter; `None` when disabled.
+    pub limiter: Option<crate::rate_limit::RateLimiter>,
     /// HTTP settings.
     pub config: HttpConfig,
 }

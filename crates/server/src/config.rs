@@ -41,6 +41,48 @@ pub struct LogConfig {
     pub to_stderr: bool,
 }
 
+/// Network protection (Appendix A.6).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Trusted reverse proxies in front of the server (`TRUST_PROXY`).
+    pub trust_proxy: usize,
+    /// Tokens per second per client IP (`RATE_LIMIT_RATE`); 0 disables the limiter.
+    pub rate_limit_rate: f64,
+    /// Bucket size (`RATE_LIMIT_BURST`).
+    pub rate_limit_burst: f64,
+    /// `CORS_ALLOWED_ORIGINS`, unparsed (comma-separated origins or `*`).
+    pub cors_allowed_origins: String,
+}
+
+impl NetworkConfig {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let trust_proxy = match vars.get("TRUST_PROXY") {
+            None => 0,
+            Some(v) => match parse::boolean(&v) {
+                Some(b) if !v.chars().all(|c| c.is_ascii_digit()) => usize::from(b),
+                _ => v.parse().map_err(|_| ConfigError {
+                    name: "TRUST_PROXY",
+                    reason: "expected a number of proxies, true or false".into(),
+                })?,
+            },
+        };
+        let non_negative = |name: &'static str, default: f64| {
+            vars.parsed(name, default, |v| v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0), "a number ≥ 0")
+        };
+        let rate_limit_rate = non_negative("RATE_LIMIT_RATE", 20.0)?;
+        let rate_limit_burst = non_negative("RATE_LIMIT_BURST", 60.0)?;
+        if rate_limit_rate > 0.0 && rate_limit_burst < 1.0 {
+            return Err(ConfigError { name: "RATE_LIMIT_BURST", reason: "must be at least 1".into() });
+        }
+        Ok(Self {
+            trust_proxy,
+            rate_limit_rate,
+            rate_limit_burst,
+            cors_allowed_origins: vars.get("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+        })
+    }
+}
+
 /// Sign-in and session settings (Appendix A.5).
 #[derive(Clone)]
 pub struct AuthConfig {
@@ -94,6 +136,8 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Authentication settings.
     pub auth: AuthConfig,
+    /// Network protection (Appendix A.6).
+    pub network: NetworkConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -253,6 +297,7 @@ impl Config {
 
         let base_url = vars.get("BASE_URL").map(|url| parse_base_url("BASE_URL", &url)).transpose()?;
         let auth = AuthConfig::from_vars(&vars, base_url.as_deref())?;
+        let network = NetworkConfig::from_vars(&vars)?;
 
         Ok(Self {
             addr,
@@ -265,6 +310,7 @@ impl Config {
             max_json_bytes: vars.positive("MAX_JSON_BYTES", 1_048_576)?,
             base_url,
             auth,
+            network,
             log: LogConfig { level, format, to_stderr },
         })
     }
@@ -308,6 +354,17 @@ mod tests {
     }
 
     #[test]
+    fn trust_proxy_accepts_counts_and_booleans() {
+        assert_eq!(config(&[]).unwrap().network.trust_proxy, 0);
+        assert_eq!(config(&[("TRUST_PROXY", "true")]).unwrap().network.trust_proxy, 1);
+        assert_eq!(config(&[("TRUST_PROXY", "2")]).unwrap().network.trust_proxy, 2);
+        assert_eq!(config(&[("TRUST_PROXY", "1")]).unwrap().network.trust_proxy, 1);
+        assert_eq!(config(&[("TRUST_PROXY", "no")]).unwrap().network.trust_proxy, 0);
+        let n = config(&[]).unwrap().network;
+        assert_eq!((n.rate_limit_rate, n.rate_limit_burst), (20.0, 60.0));
+    }
+
+    #[test]
     fn the_default_database_follows_a_custom_data_dir() {
         let c = config(&[("DATA_DIR", "/srv/hub")]).unwrap();
         assert_eq!(c.database_url, DatabaseUrl::Sqlite(PathBuf::from("/srv/hub/allure-hub.db")));
@@ -329,6 +386,9 @@ mod tests {
             ("BASE_URL", "ftp://hub"),
             ("SESSION_TTL", "0"),
             ("LOCAL_LOGIN", "false"),
+            ("TRUST_PROXY", "maybe"),
+            ("RATE_LIMIT_RATE", "-1"),
+            ("RATE_LIMIT_BURST", "0.5"),
             ("ADMIN_EMAIL", "not-an-email"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();

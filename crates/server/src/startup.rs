@@ -12,6 +12,8 @@ use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
 use hub_domain::ports::{Clock, ResultStore, SecretSource};
 use hub_domain::services::{ApiKeyService, AuthService, AuthSettings, EnvironmentService, ProjectService, UserService};
+use hub_http::cors::CorsConfig;
+use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
 use hub_identity::{Argon2Hasher, PolicyFile};
 use hub_storage_fs::FsResultStore;
@@ -127,7 +129,15 @@ impl Application {
                 base_url: config.base_url.clone(),
                 secure_cookie: config.auth.secure_cookie,
                 session_ttl: config.auth.session_ttl,
+                cors: CorsConfig::parse(&config.network.cors_allowed_origins),
+                trust_proxy: config.network.trust_proxy,
             },
+            limiter: (config.network.rate_limit_rate > 0.0).then(|| {
+                RateLimiter::new(RateLimit {
+                    rate: config.network.rate_limit_rate,
+                    burst: config.network.rate_limit_burst,
+                })
+            }),
         });
 
         let listener = TcpListener::bind(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;

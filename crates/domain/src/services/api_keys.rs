@@ -141,3 +141,82 @@ impl ApiKeyService {
         if found { Ok(()) } else { Err(ApiKeyError::NotFound(id)) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::ids::Email;
+    use crate::model::access::Permission;
+    use crate::ports::auth::MockSecretSource;
+    use crate::ports::clock::{MockClock, MockIdGenerator};
+    use crate::ports::repos::MockApiKeyRepo;
+
+    fn user(role: &str) -> Principal {
+        Principal {
+            identity: PrincipalRef::User(Email::parse("dev@x.io").unwrap()),
+            role: Some(RoleName::parse(role).unwrap()),
+            permissions: vec![Permission::View, Permission::Manage],
+            session: None,
+        }
+    }
+
+    fn service(keys: MockApiKeyRepo) -> ApiKeyService {
+        let mut ids = MockIdGenerator::new();
+        ids.expect_ulid().returning(ulid::Ulid::new);
+        let mut secrets = MockSecretSource::new();
+        secrets.expect_hex().returning(|n| "0f".repeat(n));
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        ApiKeyService::new(Arc::new(keys), Arc::new(ids), Arc::new(secrets), Arc::new(clock))
+    }
+
+    fn new_key(role: &str) -> NewApiKey {
+        NewApiKey { name: "ci".into(), role: RoleName::parse(role).unwrap(), auto_create: false }
+    }
+
+    #[tokio::test]
+    async fn a_minted_key_is_stored_only_as_its_hash() {
+        let mut keys = MockApiKeyRepo::new();
+        keys.expect_insert()
+            .withf(|k| k.key_hash == sha256_hex(&format!("ah_{}", "0f".repeat(32))) && k.prefix == "ah_0f0f0f0f")
+            .times(1)
+            .returning(|_| Ok(()));
+        let minted = service(keys).create(&user("developer"), new_key("viewer")).await.unwrap();
+        assert_eq!(minted.secret.len(), 67);
+        assert_eq!(minted.key.created_by.as_str(), "dev@x.io");
+    }
+
+    #[tokio::test]
+    async fn only_admins_mint_or_manage_admin_keys() {
+        let err = service(MockApiKeyRepo::new()).create(&user("developer"), new_key("admin")).await.unwrap_err();
+        assert_eq!(err.to_string(), "only admins can create admin keys");
+
+        let mut keys = MockApiKeyRepo::new();
+        keys.expect_get().returning(|id| {
+            Ok(Some(ApiKey {
+                id,
+                name: "root".into(),
+                role: RoleName::parse("admin").unwrap(),
+                prefix: "ah_".into(),
+                key_hash: "h".into(),
+                created_by: Email::parse("ops@x.io").unwrap(),
+                created_at: Utc::now(),
+                last_used_at: None,
+                revoked_at: None,
+                auto_create: false,
+            }))
+        });
+        let err = service(keys).remove(&user("developer"), ulid::Ulid::nil().into(), false).await.unwrap_err();
+        assert_eq!(err.to_string(), "only admins can manage admin keys");
+    }
+
+    #[tokio::test]
+    async fn a_taken_name_is_reported_with_the_name() {
+        let mut keys = MockApiKeyRepo::new();
+        keys.expect_insert().returning(|_| Err(StoreError::Conflict));
+        let err = service(keys).create(&user("admin"), new_key("viewer")).await.unwrap_err();
+        assert_eq!(err.to_string(), "an active API key named ci already exists");
+    }
+}

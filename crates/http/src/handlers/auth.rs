@@ -82,7 +82,8 @@ pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody
     if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(ApiError::bad_request("password must be at most 1024 characters"));
     }
-    let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let client_ip =
+        crate::client_ip::client_ip(&req, state.config.trust_proxy).map(|ip| ip.to_string()).unwrap_or_default();
     let signed_in = state.auth.login_local(&email, &password, &client_ip).await?;
     let me = me_of(&state, &signed_in.principal).await?;
     let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);

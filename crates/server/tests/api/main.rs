@@ -9,6 +9,7 @@ mod auth;
 mod environments;
 mod errors;
 mod health;
+mod network;
 mod projects;
 mod support;
 
