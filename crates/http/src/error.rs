@@ -154,6 +154,7 @@ impl From<AuthError> for ApiError {
             },
             AuthError::Store(e) => e.into(),
             AuthError::Hashing(_) => Self::internal(err),
+            AuthError::EmailMissing | AuthError::EmailUnverified => Self::forbidden(err.to_string()),
         }
     }
 }

@@ -13,7 +13,7 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{auth, environments, health, projects, settings};
+use crate::handlers::{auth, environments, health, oauth, projects, settings};
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -65,6 +65,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
         endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),
         endpoint(Method::GET, "/auth/me", Access::SignedIn, || web::to(auth::get_me)),
+        // After the fixed /auth routes, which the table registers first: those names are never provider ids.
+        endpoint(Method::GET, "/auth/{provider}", Access::Public, || web::to(oauth::start_oauth)),
+        endpoint(Method::GET, "/auth/{provider}/callback", Access::Public, || web::to(oauth::oauth_callback)),
     ]
 }
 

@@ -34,6 +34,8 @@ pub struct HttpConfig {
     pub cors: crate::cors::CorsConfig,
     /// Reverse proxies whose `X-Forwarded-*` headers are trusted (`TRUST_PROXY`).
     pub trust_proxy: usize,
+    /// Where a sign-in without `next` ends (`AUTH_AFTER_LOGIN_URL`).
+    pub after_login_url: String,
 }
 
 /// Everything a handler may need, shared by all workers.
@@ -54,6 +56,10 @@ pub struct AppState {
     pub api_keys: ApiKeyService,
     /// User administration.
     pub users: UserService,
+    /// OAuth/OIDC providers.
+    pub identity: Arc<dyn hub_domain::ports::IdentityProvider>,
+    /// Key sealing the sign-in flow cookie, derived from the session secret.
+    pub cookie_key: actix_web::cookie::Key,
     /// Per-client-IP request limiter; `None` when disabled.
     pub limiter: Option<crate::rate_limit::RateLimiter>,
     /// HTTP settings.

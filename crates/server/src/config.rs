@@ -98,6 +98,40 @@ pub struct AuthConfig {
     pub admin_email: String,
     /// Its password (`ADMIN_PASSWORD`); never logged.
     pub admin_password: Option<String>,
+    /// Key material for cookies the server seals (`SESSION_SECRET`); generated into `DATA_DIR/secret` when unset.
+    pub session_secret: Option<String>,
+    /// Where a sign-in without `next` ends (`AUTH_AFTER_LOGIN_URL`).
+    pub after_login_url: String,
+    /// Enabled OpenID Connect providers.
+    pub oidc: Vec<OidcProviderConfig>,
+}
+
+/// One OpenID Connect provider from the environment.
+#[derive(Clone)]
+pub struct OidcProviderConfig {
+    /// `google`, `gitlab` or `oidc`.
+    pub id: &'static str,
+    /// Label.
+    pub display_name: String,
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (never logged).
+    pub client_secret: Option<String>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProviderConfig")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -109,6 +143,8 @@ impl std::fmt::Debug for AuthConfig {
             .field("local_login", &self.local_login)
             .field("admin_email", &self.admin_email)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .field("session_secret", &self.session_secret.as_ref().map(|_| "***"))
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -213,18 +249,32 @@ impl AuthConfig {
         if admin_password.as_ref().is_some_and(|p| p.chars().count() > 1024) {
             return Err(ConfigError { name: "ADMIN_PASSWORD", reason: "must be at most 1024 characters".into() });
         }
-        // No OAuth provider exists yet, so `auto` means enabled.
+        let oidc = oidc_providers(vars)?;
+        if vars.get("GITHUB_CLIENT_ID").is_some() || vars.get("GITHUB_CLIENT_SECRET").is_some() {
+            return Err(ConfigError {
+                name: "GITHUB_CLIENT_ID",
+                reason: "GitHub sign-in is not available in this version yet".into(),
+            });
+        }
+        if !oidc.is_empty() && base_url.is_none() {
+            return Err(ConfigError {
+                name: "BASE_URL",
+                reason: "is required when an OAuth provider is configured".into(),
+            });
+        }
         let local_login = match vars.get("LOCAL_LOGIN").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("auto") => true,
+            None | Some("auto") => oidc.is_empty() || admin_password.is_some(),
             Some(v) => parse::boolean(v)
                 .ok_or_else(|| ConfigError { name: "LOCAL_LOGIN", reason: "expected true, false or auto".into() })?,
         };
-        if !local_login {
-            return Err(ConfigError {
-                name: "LOCAL_LOGIN",
-                reason: "no sign-in method would be enabled (no OAuth provider is configured)".into(),
-            });
+        if !local_login && oidc.is_empty() {
+            return Err(ConfigError { name: "LOCAL_LOGIN", reason: "no sign-in method would be enabled".into() });
         }
+        let session_secret = vars.get("SESSION_SECRET");
+        if session_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(ConfigError { name: "SESSION_SECRET", reason: "must be at least 32 bytes".into() });
+        }
+        let after_login_url = vars.get("AUTH_AFTER_LOGIN_URL").unwrap_or_else(|| "/".into());
         let secure_cookie = match vars.get("SECURE_COOKIE").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("auto") => base_url.is_some_and(|u| u.starts_with("https://")),
             Some(v) => parse::boolean(v)
@@ -245,8 +295,59 @@ impl AuthConfig {
             local_login,
             admin_email,
             admin_password,
+            session_secret,
+            after_login_url,
+            oidc,
         })
     }
+}
+
+/// The OpenID Connect providers enabled by their variables: Google and GitLab (client id and secret both set)
+/// and a generic issuer (`OIDC_ISSUER_URL` and `OIDC_CLIENT_ID`; the secret is optional for public clients).
+fn oidc_providers<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Vec<OidcProviderConfig>, ConfigError> {
+    let standard = ["openid", "email", "profile"].map(String::from).to_vec();
+    let mut providers = Vec::new();
+    if let (Some(client_id), Some(secret)) = (vars.get("GOOGLE_CLIENT_ID"), vars.get("GOOGLE_CLIENT_SECRET")) {
+        providers.push(OidcProviderConfig {
+            id: "google",
+            display_name: "Google".into(),
+            issuer: "https://accounts.google.com".into(),
+            client_id,
+            client_secret: Some(secret),
+            scopes: standard.clone(),
+        });
+    }
+    if let (Some(client_id), Some(secret)) = (vars.get("GITLAB_CLIENT_ID"), vars.get("GITLAB_CLIENT_SECRET")) {
+        let issuer =
+            parse_base_url("GITLAB_URL", &vars.get("GITLAB_URL").unwrap_or_else(|| "https://gitlab.com".into()))?;
+        providers.push(OidcProviderConfig {
+            id: "gitlab",
+            display_name: "GitLab".into(),
+            issuer,
+            client_id,
+            client_secret: Some(secret),
+            scopes: standard.clone(),
+        });
+    }
+    if let (Some(issuer), Some(client_id)) = (vars.get("OIDC_ISSUER_URL"), vars.get("OIDC_CLIENT_ID")) {
+        if !issuer.starts_with("https://") && !issuer.starts_with("http://") {
+            return Err(ConfigError { name: "OIDC_ISSUER_URL", reason: "must be an http(s) URL".into() });
+        }
+        providers.push(OidcProviderConfig {
+            id: "oidc",
+            display_name: vars.get("OIDC_DISPLAY_NAME").unwrap_or_else(|| "Single sign-on".into()),
+            issuer,
+            client_id,
+            client_secret: vars.get("OIDC_CLIENT_SECRET"),
+            scopes: vars
+                .get("OIDC_SCOPES")
+                .unwrap_or_else(|| "openid email profile".into())
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        });
+    }
+    Ok(providers)
 }
 
 impl Config {
@@ -354,6 +455,20 @@ mod tests {
     }
 
     #[test]
+    fn an_oidc_provider_needs_base_url_and_turns_auto_local_login_off() {
+        let oidc = [("OIDC_ISSUER_URL", "https://sso.example.com/realms/main"), ("OIDC_CLIENT_ID", "hub")];
+        assert_eq!(config(&oidc).unwrap_err().name, "BASE_URL");
+        let mut vars = oidc.to_vec();
+        vars.push(("BASE_URL", "https://hub.example.com"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.auth.oidc.len(), 1);
+        assert_eq!((c.auth.oidc[0].display_name.as_str(), c.auth.oidc[0].scopes.len()), ("Single sign-on", 3));
+        assert!(!c.auth.local_login, "auto: no local login beside an OAuth provider without ADMIN_PASSWORD");
+        vars.push(("ADMIN_PASSWORD", "pw"));
+        assert!(config(&vars).unwrap().auth.local_login);
+    }
+
+    #[test]
     fn trust_proxy_accepts_counts_and_booleans() {
         assert_eq!(config(&[]).unwrap().network.trust_proxy, 0);
         assert_eq!(config(&[("TRUST_PROXY", "true")]).unwrap().network.trust_proxy, 1);
@@ -386,6 +501,8 @@ mod tests {
             ("BASE_URL", "ftp://hub"),
             ("SESSION_TTL", "0"),
             ("LOCAL_LOGIN", "false"),
+            ("SESSION_SECRET", "too-short"),
+            ("GITHUB_CLIENT_ID", "x"),
             ("TRUST_PROXY", "maybe"),
             ("RATE_LIMIT_RATE", "-1"),
             ("RATE_LIMIT_BURST", "0.5"),

@@ -15,7 +15,7 @@ use hub_domain::services::{ApiKeyService, AuthService, AuthSettings, Environment
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
-use hub_identity::{Argon2Hasher, PolicyFile};
+use hub_identity::{Argon2Hasher, OidcProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::FsResultStore;
 
 use crate::config::Config;
@@ -51,6 +51,38 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Store> {
     let applied = store.migrate().await?;
     tracing::info!(database = %config.database_url.redacted(), applied = ?applied, "database ready");
     Ok(store)
+}
+
+/// The key material for sealed cookies: `SESSION_SECRET`, or with SQLite a secret generated once and kept in
+/// `DATA_DIR/secret` (mode 0600). PostgreSQL deployments may run several nodes, which must share it, so there it is
+/// required.
+fn session_secret(config: &Config, secrets: &dyn SecretSource) -> anyhow::Result<String> {
+    if let Some(secret) = &config.auth.session_secret {
+        return Ok(secret.clone());
+    }
+    if config.database_url.backend() == hub_db::Backend::Postgres {
+        anyhow::bail!("SESSION_SECRET is required with PostgreSQL, so that every node shares it");
+    }
+    let path = config.data_dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().to_owned()),
+        Ok(_) => anyhow::bail!("{} is shorter than 32 bytes; delete it to have a new one generated", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+    }
+    let secret = secrets.hex(32);
+    // Written to a temporary file with owner-only permissions, then renamed: never a partial or readable secret.
+    let tmp = config.data_dir.join("secret.tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    tracing::info!(path = %path.display(), "generated the session secret");
+    Ok(secret)
 }
 
 /// A server bound to its port, ready to run.
@@ -114,12 +146,36 @@ impl Application {
             }
         }
 
+        let secret = session_secret(&config, secrets.as_ref())?;
+        let providers = config
+            .auth
+            .oidc
+            .iter()
+            .map(|p| {
+                Ok(OidcSettings {
+                    provider: p.id.parse().map_err(|_| anyhow::anyhow!("unknown provider id {}", p.id))?,
+                    display_name: p.display_name.clone(),
+                    issuer: p.issuer.clone(),
+                    client_id: p.client_id.clone(),
+                    client_secret: p.client_secret.clone(),
+                    scopes: p.scopes.clone(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let identity = Arc::new(OidcProviders::new(providers).map_err(anyhow::Error::msg)?);
+        tokio::spawn({
+            let identity = Arc::clone(&identity);
+            async move { identity.warm_up().await }
+        });
+
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
             api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),
             users: UserService::new(store.clone(), auth.clone(), policy, clock),
+            identity,
+            cookie_key: actix_web::cookie::Key::derive_from(secret.as_bytes()),
             auth,
             health: store,
             version: version_info(),
@@ -131,6 +187,7 @@ impl Application {
                 session_ttl: config.auth.session_ttl,
                 cors: CorsConfig::parse(&config.network.cors_allowed_origins),
                 trust_proxy: config.network.trust_proxy,
+                after_login_url: config.auth.after_login_url.clone(),
             },
             limiter: (config.network.rate_limit_rate > 0.0).then(|| {
                 RateLimiter::new(RateLimit {

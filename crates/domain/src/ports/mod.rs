@@ -7,10 +7,12 @@ pub mod auth;
 pub mod clock;
 pub mod errors;
 pub mod files;
+pub mod identity;
 pub mod repos;
 
 pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};
 pub use files::ResultStore;
+pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use repos::*;

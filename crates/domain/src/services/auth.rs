@@ -45,6 +45,12 @@ pub enum AuthError {
     /// Hashing failed.
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// The provider returned no email address.
+    #[error("the provider returned no email address")]
+    EmailMissing,
+    /// The provider says the email address is not verified.
+    #[error("the provider says the email address is not verified")]
+    EmailUnverified,
 }
 
 /// A successful sign-in.
@@ -216,6 +222,28 @@ impl AuthService {
         self.users.insert_session(&session).await?;
         let principal = self.session_principal(session, &token);
         Ok(SignedIn { token, principal, user })
+    }
+
+    /// Signs in someone an external provider vouched for: the email must be present and not marked unverified;
+    /// the name defaults to the email's local part.
+    ///
+    /// # Errors
+    /// [`AuthError::EmailMissing`], [`AuthError::EmailUnverified`], or a database failure.
+    pub async fn sign_in_external(
+        &self,
+        provider: Provider,
+        identity: crate::ports::ExternalIdentity,
+    ) -> Result<SignedIn, AuthError> {
+        let email = identity.email.as_deref().and_then(|e| Email::parse(e).ok()).ok_or(AuthError::EmailMissing)?;
+        if identity.email_verified == Some(false) {
+            return Err(AuthError::EmailUnverified);
+        }
+        let name = identity
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned());
+        self.sign_in(email, name, identity.avatar_url, provider).await
     }
 
     /// Local sign-in. Ten failures for one client IP and email within 15 minutes refuse further attempts until

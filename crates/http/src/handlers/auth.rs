@@ -18,7 +18,7 @@ const MAX_PASSWORD_CHARS: usize = 1024;
 #[derive(Serialize)]
 struct ProviderDto {
     id: &'static str,
-    name: &'static str,
+    name: String,
     kind: &'static str,
 }
 
@@ -62,9 +62,11 @@ async fn me_of(state: &AppState, principal: &access::Principal) -> Result<MeDto,
 
 /// `GET /auth/providers`.
 pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
-    let mut providers = Vec::new();
+    let oauth = state.identity.enabled();
+    let mut providers: Vec<ProviderDto> =
+        oauth.iter().map(|(p, name)| ProviderDto { id: p.as_str(), name: name.clone(), kind: "oauth" }).collect();
     if state.auth.local_login_enabled() {
-        providers.push(ProviderDto { id: "local", name: "Email and password", kind: "local" });
+        providers.push(ProviderDto { id: "local", name: "Email and password".into(), kind: "local" });
     }
     json_response(StatusCode::OK, &providers)
 }

@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod environments;
 pub mod health;
+pub mod oauth;
 pub mod projects;
 pub mod settings;

@@ -45,6 +45,8 @@ const CONTRACT: &[(&str, &str, &str, &str)] = &[
     ("POST", "/auth/login", "-", "public"),
     ("POST", "/auth/logout", "-", "optional-session"),
     ("GET", "/auth/me", "-", "signed-in"),
+    ("GET", "/auth/{provider}", "-", "public"),
+    ("GET", "/auth/{provider}/callback", "-", "public"),
 ];
 
 fn contract_rule(method: &str, path: &str) -> Access {
@@ -96,6 +98,7 @@ fn concrete(path: &str) -> String {
         .replace("{projectId}", "p")
         .replace("{id}", "01JR8X7Q2M5N9P3V4W6Y8Z0ABC")
         .replace("{email}", "someone%40example.com")
+        .replace("{provider}", "oidc")
 }
 
 async fn send(s: &TestServer, who: Who, keys: &Keys, method: &Method, path: &str) -> Reply {

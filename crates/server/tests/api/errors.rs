@@ -22,7 +22,7 @@ async fn an_api_key_is_accepted_in_either_header() {
 #[tokio::test]
 async fn unknown_paths_are_404_json_and_paths_match_exactly() {
     let s = TestServer::sqlite().await;
-    for path in ["/api/nothing", "/api/environments/", "/auth/nothing", "/api"] {
+    for path in ["/api/nothing", "/api/environments/", "/auth/nothing/at/all", "/api"] {
         let res = s.get(path).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(res.header("content-type"), Some("application/json"));

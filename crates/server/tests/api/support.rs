@@ -91,6 +91,7 @@ impl TestServer {
         ]);
         if let Some(db) = &pg {
             vars.insert("DATABASE_URL".into(), db.url.clone());
+            vars.insert("SESSION_SECRET".into(), "0123456789abcdef0123456789abcdef-test".into());
         }
         for (k, v) in extra {
             vars.insert((*k).into(), (*v).into());
