@@ -10,6 +10,7 @@ mod environments;
 mod errors;
 mod health;
 mod network;
+mod oidc;
 mod projects;
 mod support;
 
