@@ -32,7 +32,8 @@ fn installed_fixture() -> Option<PathBuf> {
                 for entry in std::fs::read_dir(FIXTURE).map_err(|e| e.to_string())? {
                     let path = entry.map_err(|e| e.to_string())?.path();
                     if path.is_file() {
-                        std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default())).map_err(|e| e.to_string())?;
+                        std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))
+                            .map_err(|e| e.to_string())?;
                     }
                 }
                 if !dir.join("node_modules/oidc-provider").exists() {
@@ -50,7 +51,10 @@ fn installed_fixture() -> Option<PathBuf> {
             match result {
                 Ok(dir) => Some(dir),
                 Err(e) if !required() => {
-                    let _ = writeln!(std::io::stderr(), "\n*** OIDC tests SKIPPED: {e} (ALLURE_HUB_REQUIRE_NODE=1 makes this an error) ***\n");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "\n*** OIDC tests SKIPPED: {e} (ALLURE_HUB_REQUIRE_NODE=1 makes this an error) ***\n"
+                    );
                     None
                 }
                 Err(e) => panic!("the OpenID provider fixture is required but cannot be installed: {e}"),
@@ -73,7 +77,11 @@ impl Drop for Provider {
 }
 
 fn start_provider(dir: &Path, redirect_uri: &str, extra: &[(&str, &str)]) -> Provider {
-    let script = ["provider.mjs", "provider.cjs", "provider.js"].iter().map(|s| dir.join(s)).find(|p| p.exists()).expect("provider script");
+    let script = ["provider.mjs", "provider.cjs", "provider.js"]
+        .iter()
+        .map(|s| dir.join(s))
+        .find(|p| p.exists())
+        .expect("provider script");
     let mut cmd = Command::new("node");
     cmd.arg(script).current_dir(dir).env("REDIRECT_URI", redirect_uri).stdout(Stdio::piped()).stderr(Stdio::null());
     for (k, v) in extra {
@@ -204,31 +212,46 @@ async fn a_full_sign_in_through_a_real_provider_opens_a_session() {
     let (session, line) = set_cookie(&res.headers, "allure_hub_session").expect("session cookie");
     assert!(line.contains("HttpOnly") && line.contains("Max-Age=604800"), "{line}");
 
-    let me = TestServer::read(s.request(Method::GET, "/auth/me").header("Cookie", format!("allure_hub_session={session}"))).await;
+    let me =
+        TestServer::read(s.request(Method::GET, "/auth/me").header("Cookie", format!("allure_hub_session={session}")))
+            .await;
     assert_eq!(me.status, StatusCode::OK);
     let me = me.json();
-    assert_eq!((me["email"].as_str(), me["provider"].as_str(), me["name"].as_str()), (Some("dev@example.com"), Some("oidc"), Some("Dev Eloper")));
+    assert_eq!(
+        (me["email"].as_str(), me["provider"].as_str(), me["name"].as_str()),
+        (Some("dev@example.com"), Some("oidc"), Some("Dev Eloper"))
+    );
     assert_eq!(me["avatarUrl"], "https://avatars.example.com/u/1");
     assert!(me["role"].is_null(), "no role in the built-in policy");
     assert_eq!(me["permissions"], serde_json::json!([]));
     // Without a role, the user is signed in but may do nothing.
-    let res = TestServer::read(s.request(Method::GET, "/api/environments").header("Cookie", format!("allure_hub_session={session}"))).await;
+    let res = TestServer::read(
+        s.request(Method::GET, "/api/environments").header("Cookie", format!("allure_hub_session={session}")),
+    )
+    .await;
     assert_eq!((res.status, res.error()), (StatusCode::FORBIDDEN, "missing permission: view".to_owned()));
 
     // The admin sees the new user.
     let users = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/users?search=dev@")).await.json();
-    assert_eq!((users["items"][0]["provider"].as_str(), users["items"][0]["roleSource"].as_str()), (Some("oidc"), Some("none")));
+    assert_eq!(
+        (users["items"][0]["provider"].as_str(), users["items"][0]["roleSource"].as_str()),
+        (Some("oidc"), Some("none"))
+    );
 
     // The same code cannot be used twice.
     let res = callback(&s, &back, Some(&flow)).await;
     assert_eq!(res.header("location"), Some("/login?error=provider_error"));
 
     let res = TestServer::read(
-        s.request(Method::POST, "/auth/logout").header("Cookie", format!("allure_hub_session={session}")).header("Origin", &s.base),
+        s.request(Method::POST, "/auth/logout")
+            .header("Cookie", format!("allure_hub_session={session}"))
+            .header("Origin", &s.base),
     )
     .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    let res = TestServer::read(s.request(Method::GET, "/auth/me").header("Cookie", format!("allure_hub_session={session}"))).await;
+    let res =
+        TestServer::read(s.request(Method::GET, "/auth/me").header("Cookie", format!("allure_hub_session={session}")))
+            .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
