@@ -18,6 +18,8 @@ use crate::ports::{ApiKeyRepo, Clock, PasswordHasher, PolicySource, SecretSource
 pub const MAX_FAILED_LOGINS: usize = 10;
 /// The window over which failed sign-ins are counted.
 pub const FAILED_LOGIN_WINDOW: TimeDelta = TimeDelta::minutes(15);
+/// Size of the failed-login table above which expired entries are swept.
+const FAILURE_TABLE_SWEEP: usize = 10_000;
 /// `lastUsedAt` of a key is written at most this often.
 const KEY_TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
 
@@ -277,7 +279,13 @@ impl AuthService {
             }
             _ => {
                 if let Some(key) = key {
-                    self.failures_lock().entry(key).or_default().push(now);
+                    let mut failures = self.failures_lock();
+                    // Many distinct guesses must not grow memory without bound: forget failures that left the
+                    // window whenever the table gets large.
+                    if failures.len() >= FAILURE_TABLE_SWEEP {
+                        failures.retain(|_, times| times.iter().any(|t| now - *t < FAILED_LOGIN_WINDOW));
+                    }
+                    failures.entry(key).or_default().push(now);
                 }
                 Err(AuthError::InvalidCredentials)
             }

@@ -107,20 +107,26 @@ fn free_port() -> u16 {
 
 /// A hub with the provider configured as `oidc`, or `None` when the fixture is unavailable.
 async fn setup(provider_env: &[(&str, &str)]) -> Option<(TestServer, Provider)> {
+    setup_with(provider_env, &[]).await
+}
+
+/// Like [`setup`], with extra variables for the hub.
+async fn setup_with(provider_env: &[(&str, &str)], hub_env: &[(&str, &str)]) -> Option<(TestServer, Provider)> {
     let dir = tokio::task::spawn_blocking(installed_fixture).await.unwrap()?;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let provider = start_provider(&dir, &format!("{base}/auth/oidc/callback"), provider_env);
     let addr = format!("127.0.0.1:{port}");
-    let s = TestServer::sqlite_with(&[
-        ("ADDR", &addr),
-        ("BASE_URL", &base),
-        ("OIDC_ISSUER_URL", &provider.issuer),
+    let mut vars = vec![
+        ("ADDR", addr.as_str()),
+        ("BASE_URL", base.as_str()),
+        ("OIDC_ISSUER_URL", provider.issuer.as_str()),
         ("OIDC_CLIENT_ID", "allure-hub"),
         ("OIDC_CLIENT_SECRET", "test-secret"),
         ("OIDC_DISPLAY_NAME", "Company SSO"),
-    ])
-    .await;
+    ];
+    vars.extend_from_slice(hub_env);
+    let s = TestServer::sqlite_with(&vars).await;
     Some((s, provider))
 }
 
@@ -310,4 +316,109 @@ fn query_value(url: &str, name: &str) -> String {
         .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Signs in through the provider and returns the session cookie value.
+async fn sign_in(s: &TestServer) -> String {
+    let (authorize, flow) = start(s, "/").await;
+    let back = through_provider(&s.client, authorize, &s.base).await;
+    let res = callback(s, &back, Some(&flow)).await;
+    assert_eq!(res.header("location"), Some("/"), "{:?}", res.headers);
+    set_cookie(&res.headers, "allure_hub_session").expect("session cookie").0
+}
+
+async fn me(s: &TestServer, session: &str) -> Reply {
+    TestServer::read(s.request(Method::GET, "/auth/me").header("Cookie", format!("allure_hub_session={session}"))).await
+}
+
+#[tokio::test]
+async fn a_role_override_revokes_the_users_sessions_and_applies_at_the_next_sign_in() {
+    let Some((s, _provider)) = setup(&[]).await else { return };
+    let first = sign_in(&s).await;
+    let second = sign_in(&s).await;
+    assert!(me(&s, &first).await.json()["role"].is_null());
+
+    let path = "/api/settings/users/dev%40example.com/role";
+    let res =
+        TestServer::read(s.as_session(&s.admin, Method::PATCH, path).json(&serde_json::json!({"role": "developer"})))
+            .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    for session in [&first, &second] {
+        assert_eq!(me(&s, session).await.status, StatusCode::UNAUTHORIZED, "every session of the user is revoked");
+    }
+    assert_eq!(me(&s, &s.admin.cookie).await.status, StatusCode::OK, "other users keep theirs");
+
+    let third = sign_in(&s).await;
+    let now = me(&s, &third).await.json();
+    assert_eq!(
+        (now["role"].as_str(), &now["permissions"]),
+        (Some("developer"), &serde_json::json!(["view", "upload"]))
+    );
+    let res = TestServer::read(
+        s.request(Method::GET, "/api/environments").header("Cookie", format!("allure_hub_session={third}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = TestServer::read(
+        s.request(Method::POST, "/api/environments")
+            .header("Cookie", format!("allure_hub_session={third}"))
+            .header("Origin", &s.base)
+            .json(&serde_json::json!({"id": "x", "name": "x"})),
+    )
+    .await;
+    assert_eq!((res.status, res.error()), (StatusCode::FORBIDDEN, "missing permission: manage".to_owned()));
+    let res = TestServer::read(
+        s.request(Method::GET, "/api/settings/users").header("Cookie", format!("allure_hub_session={third}")),
+    )
+    .await;
+    assert_eq!((res.status, res.error()), (StatusCode::FORBIDDEN, "missing permission: manage".to_owned()));
+
+    // Resetting the override revokes again; the policy (no role) decides at the next sign-in.
+    let res = TestServer::read(s.as_session(&s.admin, Method::DELETE, path)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(me(&s, &third).await.status, StatusCode::UNAUTHORIZED);
+    let fourth = sign_in(&s).await;
+    assert!(me(&s, &fourth).await.json()["role"].is_null());
+}
+
+#[tokio::test]
+async fn manage_without_the_admin_role_cannot_touch_roles_or_admin_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "roles:\n  admin:\n    permissions: ['*']\n  manager:\n    permissions: [view, manage]\n    members: [Dev@Example.com]\n",
+    )
+    .unwrap();
+    let policy = policy.display().to_string();
+    let Some((s, _provider)) = setup_with(&[], &[("AUTH_POLICY_FILE", &policy)]).await else { return };
+    let session = sign_in(&s).await;
+    let me_now = me(&s, &session).await.json();
+    assert_eq!(
+        (me_now["role"].as_str(), &me_now["permissions"]),
+        (Some("manager"), &serde_json::json!(["view", "manage"]))
+    );
+
+    let csrf = me_now["csrfToken"].as_str().unwrap().to_owned();
+    let manager = crate::support::Session { cookie: session, csrf };
+    let res = TestServer::read(
+        s.as_session(&manager, Method::PATCH, "/api/settings/users/x%40y.io/role")
+            .json(&serde_json::json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!((res.status, res.error()), (StatusCode::FORBIDDEN, "admin role required".to_owned()));
+    let res = TestServer::read(
+        s.as_session(&manager, Method::POST, "/api/settings/apikeys")
+            .json(&serde_json::json!({"name": "root", "role": "admin"})),
+    )
+    .await;
+    assert_eq!((res.status, res.error()), (StatusCode::FORBIDDEN, "only admins can create admin keys".to_owned()));
+    let res = TestServer::read(
+        s.as_session(&manager, Method::POST, "/api/settings/apikeys")
+            .json(&serde_json::json!({"name": "ci", "role": "developer"})),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "a manager may mint non-admin keys");
+    let users = TestServer::read(s.as_session(&manager, Method::GET, "/api/settings/users?search=dev")).await.json();
+    assert_eq!(users["items"][0]["roleSource"], "policy");
 }

@@ -85,5 +85,10 @@ server.on('request', (req, res) => {
   }
 });
 
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+const shutdown = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections(); // do not wait for clients' keep-alive connections
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
 console.log(`ISSUER=${issuer}`);
