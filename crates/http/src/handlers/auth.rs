@@ -31,7 +31,8 @@ pub struct LoginBody {
     password: Option<String>,
 }
 
-fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+/// The session cookie with the contract's attributes (also used by the OAuth callback).
+pub(crate) fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)

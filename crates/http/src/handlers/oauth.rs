@@ -16,7 +16,6 @@ use hub_domain::ports::IdentityError;
 use hub_domain::services::AuthError;
 use serde::{Deserialize, Serialize};
 
-use crate::access::SESSION_COOKIE;
 use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::state::AppState;
@@ -162,13 +161,7 @@ pub async fn oauth_callback(
         Err(e) => return Err(e.into()),
     };
     let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
-    let session = Cookie::build(SESSION_COOKIE, signed_in.token)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.secure_cookie)
-        .max_age(CookieDuration::seconds(max_age))
-        .finish();
+    let session = super::auth::session_cookie(&state, signed_in.token, max_age);
     Ok(finish(&state, &flow.next).cookie(session).finish())
 }
 
