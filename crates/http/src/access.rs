@@ -109,6 +109,11 @@ fn origin_of(url: &str) -> Option<String> {
     Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
+/// Whether the origin of `url` is the main origin (an unparsable URL, `null` say, never is).
+fn is_main(url: &str, main: Option<&str>) -> bool {
+    origin_of(url).is_some_and(|origin| Some(origin.as_str()) == main)
+}
+
 /// The main origin: that of `BASE_URL`, or the one the request was addressed to.
 pub fn main_origin(req: &HttpRequest, state: &AppState) -> Option<String> {
     if let Some(base) = &state.config.base_url {
@@ -130,8 +135,8 @@ fn same_origin(req: &HttpRequest, state: &AppState, csrf_token: Option<&str>) ->
     let main = main_origin(req, state);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let by_origin = match header(ORIGIN.as_str()) {
-        Some(origin) => origin_of(origin).is_some() && origin_of(origin) == main,
-        None => header(REFERER.as_str()).and_then(origin_of).is_some_and(|r| Some(r) == main),
+        Some(origin) => is_main(origin, main.as_deref()),
+        None => header(REFERER.as_str()).is_some_and(|referer| is_main(referer, main.as_deref())),
     };
     let by_token = csrf_token.is_some_and(|t| header("x-csrf-token").is_some_and(|h| h == t));
     by_origin || by_token
@@ -141,7 +146,7 @@ fn same_origin(req: &HttpRequest, state: &AppState, csrf_token: Option<&str>) ->
 pub fn login_origin_ok(req: &HttpRequest, state: &AppState) -> bool {
     match req.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
-        Some(origin) => origin_of(origin).is_some() && origin_of(origin) == main_origin(req, state),
+        Some(origin) => is_main(origin, main_origin(req, state).as_deref()),
     }
 }
 

@@ -66,11 +66,6 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable") }
     }
-
-    /// The message clients see.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 impl std::fmt::Display for ApiError {

@@ -136,6 +136,8 @@ pub async fn default_environment_is_seeded(f: &StoreFixture) {
     assert_eq!(default.environment.name.as_str(), "Default");
     assert_eq!(default.environment.icon.as_str(), "deployed_code");
     assert_eq!(default.project_count, 0);
+    assert!(f.envs.exists(&EnvId::default_env()).await.unwrap());
+    assert!(!f.envs.exists(&EnvId::parse("ghost").unwrap()).await.unwrap());
 }
 
 /// Newest `createdAt` first, ties by id ascending.
@@ -227,6 +229,7 @@ pub async fn deleting_an_environment_removes_everything_under_it(f: &StoreFixtur
 
     assert!(f.envs.delete(&id).await.unwrap());
     assert!(f.envs.get(&id).await.unwrap().is_none());
+    assert!(!f.envs.exists(&id).await.unwrap());
     assert!(!f.envs.delete(&id).await.unwrap());
 
     // Re-created under the same ids, nothing of the old records shows through.

@@ -41,6 +41,9 @@ pub trait EnvironmentRepo: Send + Sync + 'static {
     /// One environment with its project count.
     async fn get(&self, id: &EnvId) -> Result<Option<EnvironmentView>, StoreError>;
 
+    /// Whether the environment exists (a primary-key lookup, without counting its projects).
+    async fn exists(&self, id: &EnvId) -> Result<bool, StoreError>;
+
     /// Stores a new environment.
     ///
     /// # Errors

@@ -75,10 +75,7 @@ impl ProjectService {
     }
 
     async fn require_env(&self, env: &EnvId) -> Result<(), ProjectError> {
-        match self.envs.get(env).await? {
-            Some(_) => Ok(()),
-            None => Err(ProjectError::EnvironmentNotFound(env.clone())),
-        }
+        if self.envs.exists(env).await? { Ok(()) } else { Err(ProjectError::EnvironmentNotFound(env.clone())) }
     }
 
     /// The environment's projects, newest first.
@@ -126,8 +123,6 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::model::environment::{Environment, EnvironmentView};
-    use crate::model::names::Icon;
     use crate::ports::clock::MockClock;
     use crate::ports::files::MockResultStore;
     use crate::ports::repos::{MockEnvironmentRepo, MockProjectRepo};
@@ -138,17 +133,7 @@ mod tests {
 
     fn envs(exists: bool) -> MockEnvironmentRepo {
         let mut repo = MockEnvironmentRepo::new();
-        repo.expect_get().returning(move |id| {
-            Ok(exists.then(|| EnvironmentView {
-                environment: Environment {
-                    id: id.clone(),
-                    name: DisplayName::parse("Staging").unwrap(),
-                    icon: Icon::default(),
-                    created_at: Utc::now(),
-                },
-                project_count: 0,
-            }))
-        });
+        repo.expect_exists().returning(move |_| Ok(exists));
         repo
     }
 

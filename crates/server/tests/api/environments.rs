@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{TestServer, assert_timestamp};
+use crate::support::{TestServer, assert_timestamp, ids_of};
 
 on_both_backends!(
     the_default_environment_is_listed_on_a_new_server,
@@ -55,15 +55,7 @@ async fn environments_are_listed_newest_first(s: TestServer) {
         // Distinct milliseconds, so the order is by time and not by the id tie-break.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let ids: Vec<String> = s
-        .get("/api/environments")
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = ids_of(&s.get("/api/environments").await.json());
     assert_eq!(ids, ["third", "second", "first", "default"]);
 }
 
@@ -180,15 +172,7 @@ async fn deleting_an_environment_removes_its_projects_records_and_files(s: TestS
     assert!(!s.data_dir.join("envs/staging").exists(), "the directory is unreachable once the response is sent");
     assert!(prod_file.exists(), "other environments keep their files");
 
-    let ids: Vec<String> = s
-        .get("/api/environments")
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = ids_of(&s.get("/api/environments").await.json());
     assert_eq!(ids, ["prod", "default"]);
     let res = s.get("/api/environments/staging/projects").await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);

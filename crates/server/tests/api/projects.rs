@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{TestServer, assert_timestamp};
+use crate::support::{TestServer, assert_timestamp, ids_of};
 
 on_both_backends!(
     creating_a_project_returns_it_without_builds,
@@ -46,15 +46,7 @@ async fn projects_are_listed_newest_first_and_per_environment(s: TestServer) {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     s.post("/api/environments/default/projects", json!({"id": "other", "name": "Other"})).await;
-    let ids: Vec<String> = s
-        .get("/api/environments/staging/projects")
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = ids_of(&s.get("/api/environments/staging/projects").await.json());
     assert_eq!(ids, ["c", "b", "a"]);
 }
 

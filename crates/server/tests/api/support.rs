@@ -207,3 +207,12 @@ async fn mint_key(client: &reqwest::Client, base: &str, session: &Session, name:
     let body: Value = res.json().await.unwrap();
     body["key"].as_str().unwrap().to_owned()
 }
+
+/// The `id` members of a JSON array, in order.
+pub fn ids_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}

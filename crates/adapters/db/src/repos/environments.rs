@@ -88,6 +88,14 @@ impl EnvironmentRepo for Store {
         self.run(move |conn| get_view(conn, &id)).await
     }
 
+    async fn exists(&self, id: &EnvId) -> Result<bool, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run(move |conn| {
+            diesel::select(diesel::dsl::exists(environments::table.find(id))).get_result(conn).map_err(from_diesel)
+        })
+        .await
+    }
+
     async fn insert(&self, env: &Environment) -> Result<(), StoreError> {
         let row = EnvironmentRow {
             id: env.id.as_str().to_owned(),
