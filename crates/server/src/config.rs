@@ -104,6 +104,32 @@ pub struct AuthConfig {
     pub after_login_url: String,
     /// Enabled OpenID Connect providers.
     pub oidc: Vec<OidcProviderConfig>,
+    /// GitHub sign-in, when `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET` are both set.
+    pub github: Option<GithubConfig>,
+}
+
+/// GitHub's OAuth app and endpoints from the environment.
+#[derive(Clone)]
+pub struct GithubConfig {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (never logged).
+    pub client_secret: String,
+    /// Web root (`GITHUB_URL`, default `https://github.com`).
+    pub web_url: String,
+    /// REST API root (`GITHUB_API_URL`; default `https://api.github.com`, or `<GITHUB_URL>/api/v3` for GitHub
+    /// Enterprise Server).
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for GithubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubConfig")
+            .field("client_id", &self.client_id)
+            .field("web_url", &self.web_url)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One OpenID Connect provider from the environment.
@@ -145,6 +171,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
             .field("session_secret", &self.session_secret.as_ref().map(|_| "***"))
             .field("oidc", &self.oidc)
+            .field("github", &self.github)
             .finish()
     }
 }
@@ -170,6 +197,12 @@ pub struct Config {
     pub max_json_bytes: usize,
     /// Public URL of the main origin (`BASE_URL`), without a trailing slash.
     pub base_url: Option<String>,
+    /// Listen address of the report origin (`REPORTS_ADDR`); `None` when empty (the main listener serves it by
+    /// `Host`).
+    pub reports_addr: Option<SocketAddr>,
+    /// Public URL of the report origin (`REPORTS_BASE_URL`, or derived from `BASE_URL`); `None` when derived per
+    /// request.
+    pub reports_base_url: Option<String>,
     /// Authentication settings.
     pub auth: AuthConfig,
     /// Network protection (Appendix A.6).
@@ -187,6 +220,8 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("max_json_bytes", &self.max_json_bytes)
             .field("base_url", &self.base_url)
+            .field("reports_addr", &self.reports_addr)
+            .field("reports_base_url", &self.reports_base_url)
             .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
@@ -250,24 +285,20 @@ impl AuthConfig {
             return Err(ConfigError { name: "ADMIN_PASSWORD", reason: "must be at most 1024 characters".into() });
         }
         let oidc = oidc_providers(vars)?;
-        if vars.get("GITHUB_CLIENT_ID").is_some() || vars.get("GITHUB_CLIENT_SECRET").is_some() {
-            return Err(ConfigError {
-                name: "GITHUB_CLIENT_ID",
-                reason: "GitHub sign-in is not available in this version yet".into(),
-            });
-        }
-        if !oidc.is_empty() && base_url.is_none() {
+        let github = github_provider(vars)?;
+        let oauth = !oidc.is_empty() || github.is_some();
+        if oauth && base_url.is_none() {
             return Err(ConfigError {
                 name: "BASE_URL",
                 reason: "is required when an OAuth provider is configured".into(),
             });
         }
         let local_login = match vars.get("LOCAL_LOGIN").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("auto") => oidc.is_empty() || admin_password.is_some(),
+            None | Some("auto") => !oauth || admin_password.is_some(),
             Some(v) => parse::boolean(v)
                 .ok_or_else(|| ConfigError { name: "LOCAL_LOGIN", reason: "expected true, false or auto".into() })?,
         };
-        if !local_login && oidc.is_empty() {
+        if !local_login && !oauth {
             return Err(ConfigError { name: "LOCAL_LOGIN", reason: "no sign-in method would be enabled".into() });
         }
         let session_secret = vars.get("SESSION_SECRET");
@@ -298,8 +329,26 @@ impl AuthConfig {
             session_secret,
             after_login_url,
             oidc,
+            github,
         })
     }
+}
+
+/// GitHub sign-in when its client id and secret are both set. `GITHUB_URL` and `GITHUB_API_URL` point it at a
+/// GitHub Enterprise Server instead of github.com.
+fn github_provider<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Option<GithubConfig>, ConfigError> {
+    let (Some(client_id), Some(client_secret)) = (vars.get("GITHUB_CLIENT_ID"), vars.get("GITHUB_CLIENT_SECRET"))
+    else {
+        return Ok(None);
+    };
+    let web_url = parse_base_url("GITHUB_URL", &vars.get("GITHUB_URL").unwrap_or_else(|| "https://github.com".into()))?;
+    let api_url = match vars.get("GITHUB_API_URL") {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => url.trim_end_matches('/').to_owned(),
+        Some(_) => return Err(ConfigError { name: "GITHUB_API_URL", reason: "must be an http(s) URL".into() }),
+        None if web_url == "https://github.com" => "https://api.github.com".to_owned(),
+        None => format!("{web_url}/api/v3"),
+    };
+    Ok(Some(GithubConfig { client_id, client_secret, web_url, api_url }))
 }
 
 /// The OpenID Connect providers enabled by their variables: Google and GitLab (client id and secret both set)
@@ -399,6 +448,19 @@ impl Config {
         let base_url = vars.get("BASE_URL").map(|url| parse_base_url("BASE_URL", &url)).transpose()?;
         let auth = AuthConfig::from_vars(&vars, base_url.as_deref())?;
         let network = NetworkConfig::from_vars(&vars)?;
+        // Unset means the default listener; set but empty means none (the main listener serves by `Host`).
+        let reports_addr = match vars.0("REPORTS_ADDR").map(|v| v.trim().to_owned()) {
+            None => Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
+            Some(v) if v.is_empty() => None,
+            Some(v) => {
+                Some(v.parse().map_err(|_| ConfigError { name: "REPORTS_ADDR", reason: "expected host:port".into() })?)
+            }
+        };
+        let reports_base_url =
+            vars.get("REPORTS_BASE_URL").map(|url| parse_base_url("REPORTS_BASE_URL", &url)).transpose()?;
+        let reports_base_url =
+            crate::origins::report_base_url(reports_base_url.as_deref(), base_url.as_deref(), reports_addr)?;
+        crate::origins::check_cors(&network.cors_allowed_origins, reports_base_url.as_deref(), reports_addr)?;
 
         Ok(Self {
             addr,
@@ -410,6 +472,8 @@ impl Config {
             db_max_connections: vars.positive("DB_MAX_CONNECTIONS", 10)?,
             max_json_bytes: vars.positive("MAX_JSON_BYTES", 1_048_576)?,
             base_url,
+            reports_addr,
+            reports_base_url,
             auth,
             network,
             log: LogConfig { level, format, to_stderr },
@@ -488,6 +552,28 @@ mod tests {
     }
 
     #[test]
+    fn github_needs_both_credentials_and_follows_an_enterprise_server() {
+        let c = config(&[("GITHUB_CLIENT_ID", "x")]).unwrap();
+        assert!(c.auth.github.is_none(), "a client id alone enables nothing");
+        let both = [("GITHUB_CLIENT_ID", "id"), ("GITHUB_CLIENT_SECRET", "secret")];
+        assert_eq!(config(&both).unwrap_err().name, "BASE_URL");
+        let mut vars = both.to_vec();
+        vars.push(("BASE_URL", "https://hub.example.com"));
+        let c = config(&vars).unwrap();
+        let github = c.auth.github.clone().unwrap();
+        assert_eq!(
+            (github.web_url.as_str(), github.api_url.as_str()),
+            ("https://github.com", "https://api.github.com")
+        );
+        assert!(!c.auth.local_login, "auto local login is off once an OAuth provider is set");
+        vars.push(("GITHUB_URL", "https://ghe.example.com"));
+        let github = config(&vars).unwrap().auth.github.unwrap();
+        assert_eq!(github.api_url, "https://ghe.example.com/api/v3");
+        vars.push(("GITHUB_API_URL", "ftp://ghe"));
+        assert_eq!(config(&vars).unwrap_err().name, "GITHUB_API_URL");
+    }
+
+    #[test]
     fn invalid_values_name_their_variable() {
         for (name, value) in [
             ("ADDR", "nowhere"),
@@ -502,11 +588,13 @@ mod tests {
             ("SESSION_TTL", "0"),
             ("LOCAL_LOGIN", "false"),
             ("SESSION_SECRET", "too-short"),
-            ("GITHUB_CLIENT_ID", "x"),
             ("TRUST_PROXY", "maybe"),
             ("RATE_LIMIT_RATE", "-1"),
             ("RATE_LIMIT_BURST", "0.5"),
             ("ADMIN_EMAIL", "not-an-email"),
+            ("REPORTS_ADDR", "nowhere"),
+            ("REPORTS_BASE_URL", "https://reports.example.com/r"),
+            ("CORS_ALLOWED_ORIGINS", "http://localhost:8081"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);
@@ -516,8 +604,14 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let c =
-            config(&[("ADMIN_PASSWORD", "ah_supersecretvalue"), ("DATABASE_URL", "postgres://u:pw123@h/db")]).unwrap();
+        let c = config(&[
+            ("ADMIN_PASSWORD", "ah_supersecretvalue"),
+            ("DATABASE_URL", "postgres://u:pw123@h/db"),
+            ("BASE_URL", "https://hub.example.com"),
+            ("GITHUB_CLIENT_ID", "id"),
+            ("GITHUB_CLIENT_SECRET", "gh-supersecret"),
+        ])
+        .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("supersecret") && !shown.contains("pw123"), "{shown}");
     }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod logging;
+pub mod origins;
 pub mod parse;
 pub mod startup;
 pub mod system;

@@ -15,7 +15,7 @@ use hub_domain::services::{ApiKeyService, AuthService, AuthSettings, Environment
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
-use hub_identity::{Argon2Hasher, OidcProviders, OidcSettings, PolicyFile};
+use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::FsResultStore;
 
 use crate::config::Config;
@@ -162,7 +162,13 @@ impl Application {
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let identity = Arc::new(OidcProviders::new(providers).map_err(anyhow::Error::msg)?);
+        let github = config.auth.github.as_ref().map(|g| GithubSettings {
+            client_id: g.client_id.clone(),
+            client_secret: g.client_secret.clone(),
+            web_url: g.web_url.clone(),
+            api_url: g.api_url.clone(),
+        });
+        let identity = Arc::new(OAuthProviders::new(providers, github).map_err(anyhow::Error::msg)?);
         tokio::spawn({
             let identity = Arc::clone(&identity);
             async move { identity.warm_up().await }

@@ -95,6 +95,23 @@ fn an_invalid_variable_stops_start_up_naming_it() {
     assert!(stderr.contains("invalid SHUTDOWN_TIMEOUT"), "{stderr}");
 }
 
+#[test]
+fn start_up_refuses_cors_for_the_report_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = allure_hub(dir.path())
+        .env("BASE_URL", "https://hub.example.com")
+        .env("REPORTS_BASE_URL", "https://reports.example.com")
+        .env("CORS_ALLOWED_ORIGINS", "https://app.example.com,https://reports.example.com")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid CORS_ALLOWED_ORIGINS: https://reports.example.com is the report origin"),
+        "{stderr}"
+    );
+}
+
 /// A minimal blocking HTTP/1.1 exchange over a plain TCP socket, to keep this test free of an async runtime.
 mod http1 {
     use std::io::{Read, Write};

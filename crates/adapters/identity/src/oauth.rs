@@ -1,6 +1,6 @@
-//! Sign-in through OpenID Connect providers (Google, GitLab, any issuer found by discovery) with the
-//! `openidconnect` crate: authorization code flow with PKCE (S256), `state` and `nonce`, ID token verified
-//! (signature, issuer, audience, expiry, nonce).
+//! Sign-in through OAuth providers: OpenID Connect (Google, GitLab, any issuer found by discovery) with the
+//! `openidconnect` crate — authorization code flow with PKCE (S256), `state` and `nonce`, ID token verified
+//! (signature, issuer, audience, expiry, nonce) — and GitHub's plain OAuth 2.0 (see [`crate::github`]).
 //!
 //! Discovery runs lazily and is cached per provider; when it fails, the provider answers
 //! [`IdentityError::Unavailable`] and discovery is tried again on the next sign-in attempt.
@@ -17,6 +17,8 @@ use openidconnect::{
     RedirectUrl, Scope,
 };
 use tokio::sync::Mutex;
+
+use crate::github::GithubSettings;
 
 /// How long a provider may take to answer discovery, token and key requests.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,16 +51,20 @@ impl std::fmt::Debug for OidcSettings {
     }
 }
 
-/// The [`IdentityProvider`] adapter.
-pub struct OidcProviders {
+/// The [`IdentityProvider`] adapter: every enabled OAuth provider.
+pub struct OAuthProviders {
     providers: Vec<OidcSettings>,
+    github: Option<GithubSettings>,
     http: openidconnect::reqwest::Client,
     discovered: Mutex<HashMap<Provider, CoreProviderMetadata>>,
 }
 
-impl std::fmt::Debug for OidcProviders {
+impl std::fmt::Debug for OAuthProviders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcProviders").field("providers", &self.providers).finish_non_exhaustive()
+        f.debug_struct("OAuthProviders")
+            .field("providers", &self.providers)
+            .field("github", &self.github)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,12 +79,12 @@ fn order(p: Provider) -> u8 {
     }
 }
 
-impl OidcProviders {
+impl OAuthProviders {
     /// Wraps the configured providers; nothing is fetched yet.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(mut providers: Vec<OidcSettings>) -> Result<Self, String> {
+    pub fn new(mut providers: Vec<OidcSettings>, github: Option<GithubSettings>) -> Result<Self, String> {
         providers.sort_by_key(|p| order(p.provider));
         let http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects from a provider's endpoints would open the server to SSRF.
@@ -86,7 +92,7 @@ impl OidcProviders {
             .timeout(PROVIDER_TIMEOUT)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { providers, http, discovered: Mutex::default() })
+        Ok(Self { providers, github, discovered: Mutex::default(), http })
     }
 
     /// Tries discovery for every provider now, so problems show up in the start-up log; failures are retried at
@@ -148,7 +154,7 @@ impl OidcProviders {
 }
 
 /// An error with its causes, for logs and failure reasons.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -160,9 +166,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 #[async_trait]
-impl IdentityProvider for OidcProviders {
+impl IdentityProvider for OAuthProviders {
     fn enabled(&self) -> Vec<(Provider, String)> {
-        self.providers.iter().map(|p| (p.provider, p.display_name.clone())).collect()
+        let mut enabled: Vec<_> = self.providers.iter().map(|p| (p.provider, p.display_name.clone())).collect();
+        if self.github.is_some() {
+            enabled.push((Provider::Github, "GitHub".to_owned()));
+        }
+        enabled.sort_by_key(|(p, _)| order(*p));
+        enabled
     }
 
     async fn authorization_request(
@@ -170,6 +181,9 @@ impl IdentityProvider for OidcProviders {
         provider: Provider,
         redirect_uri: &str,
     ) -> Result<AuthorizationRequest, IdentityError> {
+        if provider == Provider::Github {
+            return self.github.as_ref().ok_or(IdentityError::UnknownProvider)?.authorization_request(redirect_uri);
+        }
         let (settings, client) = self.client(provider, redirect_uri).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request =
@@ -194,6 +208,10 @@ impl IdentityProvider for OidcProviders {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<ExternalIdentity, IdentityError> {
+        if provider == Provider::Github {
+            let github = self.github.as_ref().ok_or(IdentityError::UnknownProvider)?;
+            return github.exchange(&self.http, redirect_uri, code, pkce_verifier).await;
+        }
         let (_, client) = self.client(provider, redirect_uri).await?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod environments;
 mod errors;
+mod github;
 mod health;
 mod network;
 mod oidc;

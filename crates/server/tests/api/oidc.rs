@@ -101,7 +101,7 @@ fn start_provider(dir: &Path, redirect_uri: &str, extra: &[(&str, &str)]) -> Pro
     Provider { child, issuer }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -131,7 +131,7 @@ async fn setup_with(provider_env: &[(&str, &str)], hub_env: &[(&str, &str)]) -> 
 }
 
 /// The value of cookie `name` in a response's `Set-Cookie` headers, with the header line itself.
-fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<(String, String)> {
+pub(crate) fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<(String, String)> {
     headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
         let value = line.strip_prefix(&format!("{name}="))?.split(';').next()?.to_owned();
         Some((value, line.to_owned()))
@@ -176,7 +176,7 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{}", rest.split('/').next().unwrap())
 }
 
-async fn callback(s: &TestServer, url: &str, flow: Option<&str>) -> Reply {
+pub(crate) async fn callback(s: &TestServer, url: &str, flow: Option<&str>) -> Reply {
     let mut req = s.client.get(url);
     if let Some(flow) = flow {
         req = req.header("Cookie", format!("allure_hub_oauth={flow}"));
@@ -308,7 +308,7 @@ async fn unknown_or_disabled_providers_are_404() {
     }
 }
 
-fn query_value(url: &str, name: &str) -> String {
+pub(crate) fn query_value(url: &str, name: &str) -> String {
     url.split_once('?')
         .map(|(_, q)| q)
         .unwrap_or_default()
