@@ -245,3 +245,33 @@ async fn providers_list_the_enabled_methods() {
     let res = TestServer::read(s.request(Method::GET, "/auth/providers")).await;
     assert_eq!(res.json(), json!([{"id": "local", "name": "Email and password", "kind": "local"}]));
 }
+
+/// The running server re-reads the policy file (every 30 s) and applies it to the next request, without a restart.
+#[tokio::test]
+async fn a_changed_policy_file_applies_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    let policy =
+        |viewer: &str| format!("roles:\n  admin:\n    permissions: ['*']\n  viewer:\n    permissions: [{viewer}]\n");
+    std::fs::write(&path, policy("view")).unwrap();
+    let s = TestServer::sqlite_with(&[("AUTH_POLICY_FILE", path.to_str().unwrap())]).await;
+    let key = s.key_with_role("reader", "viewer").await;
+    let list = || TestServer::read(s.request(Method::GET, "/api/environments").bearer_auth(&key));
+    assert_eq!(list().await.status, StatusCode::OK);
+
+    // Replace the file atomically, as an editor or a config-map update does.
+    let staged = dir.path().join("policy.yaml.new");
+    std::fs::write(&staged, policy("upload")).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let res = list().await;
+        if res.status == StatusCode::FORBIDDEN {
+            assert_eq!(res.error(), "missing permission: view");
+            break;
+        }
+        assert_eq!(res.status, StatusCode::OK);
+        assert!(std::time::Instant::now() < deadline, "the new policy was not applied within 45 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
