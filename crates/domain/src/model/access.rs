@@ -86,6 +86,8 @@ pub struct Principal {
     pub permissions: Vec<Permission>,
     /// The browser session, when authenticated by one.
     pub session: Option<SessionInfo>,
+    /// Whether uploads may create missing environments and projects (API keys with `autoCreate`; never sessions).
+    pub auto_create: bool,
 }
 
 impl Principal {

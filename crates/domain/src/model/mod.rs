@@ -15,6 +15,7 @@ pub mod policy;
 pub mod project;
 pub mod retention;
 pub mod secret;
+pub mod stats;
 pub mod time;
 pub mod upload;
 pub mod user;

@@ -87,3 +87,39 @@ pub struct UploadSession {
     /// Statistics, set on entering `generating`.
     pub stats: Option<BuildStats>,
 }
+
+/// The configured limits of uploads and archives (contract §1.9, Appendix A.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest archive, streaming or chunked (`MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: u64,
+    /// Largest single chunk (`MAX_CHUNK_BYTES`).
+    pub max_chunk_bytes: u64,
+    /// Largest `totalChunks` (`MAX_CHUNKS`).
+    pub max_chunks: i64,
+    /// Largest total extracted size (`MAX_DECOMPRESSED_BYTES`).
+    pub max_decompressed_bytes: u64,
+    /// Most entries in one archive, directories included (`MAX_ZIP_ENTRIES`).
+    pub max_zip_entries: u64,
+    /// Highest uncompressed/compressed ratio of an entry of at least 1 MiB; 0 disables (`MAX_COMPRESSION_RATIO`).
+    pub max_compression_ratio: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 1_073_741_824,
+            max_chunk_bytes: 52_428_800,
+            max_chunks: 10_000,
+            max_decompressed_bytes: 1_610_612_736,
+            max_zip_entries: 10_000,
+            max_compression_ratio: 1_000,
+        }
+    }
+}
+
+/// Whether `name` may be an upload's display name: 1–255 characters, no control characters, no `/` or `\`.
+pub fn valid_file_name(name: &str) -> bool {
+    let count = name.chars().count();
+    (1..=255).contains(&count) && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+}

@@ -6,13 +6,19 @@
 pub mod auth;
 pub mod clock;
 pub mod errors;
+pub mod events;
 pub mod files;
 pub mod identity;
 pub mod repos;
+pub mod uploads;
 
 pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};
+pub use events::{EventBus, EventStream, Lagged, UploadEvent};
 pub use files::ResultStore;
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use repos::*;
+pub use uploads::{
+    ArchiveError, ArchiveSource, BodyError, ByteStream, Extracted, ReceiveError, UploadFiles,
+};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
-use crate::model::build::{Build, OutcomeFilter};
+use crate::model::build::{Build, BuildStatus};
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
 use crate::model::job::GenerationJob;
 use crate::model::notification::{Notification, NotificationView};
@@ -71,6 +71,9 @@ pub trait ProjectRepo: Send + Sync + 'static {
     /// One project with its build count and latest build.
     async fn get(&self, env: &EnvId, id: &ProjectId) -> Result<Option<ProjectView>, StoreError>;
 
+    /// Whether the project exists (a primary-key lookup, cheaper than [`ProjectRepo::get`]).
+    async fn exists(&self, env: &EnvId, id: &ProjectId) -> Result<bool, StoreError>;
+
     /// Stores a new project.
     ///
     /// # Errors
@@ -83,47 +86,73 @@ pub trait ProjectRepo: Send + Sync + 'static {
     async fn delete(&self, env: &EnvId, id: &ProjectId) -> Result<bool, StoreError>;
 }
 
-/// Builds. Implemented with the report-generation issue.
+/// Builds. Only what uploads need so far; listing, reading and deleting come with report generation.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BuildRepo: Send + Sync + 'static {
-    /// One build.
-    async fn get(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<Build>, StoreError>;
-
-    /// A page of a project's builds, newest first, ties by build id descending.
-    async fn list(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        filter: OutcomeFilter,
-        page: PageRequest,
-    ) -> Result<Page<Build>, StoreError>;
-
-    /// Deletes a build with its jobs; `false` when it did not exist.
-    async fn delete(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<bool, StoreError>;
+    /// The status of a build; `None` when the project has no build with this id.
+    async fn status(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<BuildStatus>, StoreError>;
 }
 
-/// Upload sessions. Implemented with the uploads issue.
+/// One stored chunk of a chunked upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRecord {
+    /// Index, `0..totalChunks`.
+    pub index: i64,
+    /// Bytes stored.
+    pub size: i64,
+}
+
+/// Which upload sessions a list returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadFilter {
+    /// Only this environment.
+    pub env: Option<EnvId>,
+    /// Only this project id (in every environment unless `env` is set).
+    pub project: Option<ProjectId>,
+}
+
+/// Upload sessions and their chunks.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UploadSessionRepo: Send + Sync + 'static {
     /// Stores a new session.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when another active session targets the same build.
+    /// [`StoreError::Conflict`] when another upload (not a regeneration) of the same build is in flight;
+    /// [`StoreError::MissingParent`] when the project does not exist.
     async fn insert(&self, session: &UploadSession) -> Result<(), StoreError>;
 
     /// One session.
     async fn get(&self, id: UploadId) -> Result<Option<UploadSession>, StoreError>;
 
-    /// Replaces a stored session with `session` (same id).
-    async fn update(&self, session: &UploadSession) -> Result<(), StoreError>;
+    /// Replaces a stored session with `session` (same id); `false` when it no longer exists.
+    async fn update(&self, session: &UploadSession) -> Result<bool, StoreError>;
 
-    /// The most recently updated sessions.
-    async fn list_recent(&self, limit: i64) -> Result<Vec<UploadSession>, StoreError>;
+    /// Whether an upload (not a regeneration) of this build is in flight.
+    async fn has_active(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<bool, StoreError>;
 
-    /// Deletes a session; `false` when it did not exist.
+    /// Newest `started_at` first (ties by id descending), at most `limit`.
+    async fn list(&self, filter: UploadFilter, limit: i64) -> Result<Vec<UploadSession>, StoreError>;
+
+    /// Sessions in `uploading` or `assembling`, for recovery and the stale-upload sweep.
+    async fn unfinished(&self) -> Result<Vec<UploadSession>, StoreError>;
+
+    /// Deletes a session and its chunk records; `false` when it did not exist.
     async fn delete(&self, id: UploadId) -> Result<bool, StoreError>;
+
+    /// Records a stored chunk (replacing a record of the same index) and updates the session's `receivedChunks`
+    /// and `updatedAt` in the same transaction; returns the session after the change, `None` when it is gone.
+    async fn put_chunk(&self, id: UploadId, chunk: ChunkRecord, at: Timestamp)
+    -> Result<Option<UploadSession>, StoreError>;
+
+    /// The chunks stored for a session, by index.
+    async fn chunks(&self, id: UploadId) -> Result<Vec<ChunkRecord>, StoreError>;
+
+    /// In one transaction: creates the build (or, when it exists, replaces its results' fields), queues its
+    /// generation job, stores `session` (now `generating`) and removes its chunk records.
+    async fn save_results(&self, session: &UploadSession, build: &Build, job: &GenerationJob)
+    -> Result<(), StoreError>;
 }
 
 /// The durable queue of generation jobs. Implemented with the report-generation issue.

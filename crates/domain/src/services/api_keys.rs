@@ -159,6 +159,7 @@ mod tests {
             role: Some(RoleName::parse(role).unwrap()),
             permissions: vec![Permission::View, Permission::Manage],
             session: None,
+            auto_create: false,
         }
     }
 

@@ -143,6 +143,7 @@ impl AuthService {
             role: Some(key.role),
             permissions,
             session: None,
+            auto_create: key.auto_create,
         })
     }
 
@@ -169,6 +170,7 @@ impl AuthService {
                 expires_at: session.expires_at,
                 csrf_token: csrf_token_for(token),
             }),
+            auto_create: false,
         }
     }
 

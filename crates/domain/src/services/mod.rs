@@ -4,10 +4,15 @@ pub mod api_keys;
 pub mod auth;
 pub mod environments;
 pub mod projects;
+pub mod uploads;
 pub mod users;
 
 pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use projects::{NewProject, ProjectError, ProjectService};
+pub use uploads::{
+    ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
+    UploadTimeouts,
+};
 pub use users::{UserError, UserService, UserView};

@@ -222,6 +222,14 @@ impl ProjectRepo for Store {
         .await
     }
 
+    async fn exists(&self, env: &EnvId, id: &ProjectId) -> Result<bool, StoreError> {
+        let key = (env.as_str().to_owned(), id.as_str().to_owned());
+        self.run(move |conn| {
+            diesel::select(diesel::dsl::exists(projects::table.find(key))).get_result(conn).map_err(from_diesel)
+        })
+        .await
+    }
+
     async fn insert(&self, project: &Project) -> Result<(), StoreError> {
         let row = ProjectRow {
             env_id: project.env_id.as_str().to_owned(),

@@ -1,0 +1,794 @@
+//! Use cases of uploads (contract §5–7, §9, §17.1–17.2, §17.4): sessions from the first byte to a saved build
+//! with its queued generation job, for one streaming request or for numbered chunks; listing, deleting, and the
+//! recovery of sessions interrupted by a restart or abandoned by their client.
+//!
+//! Every phase change is stored before it is published on the [`EventBus`]. A failure after the session exists
+//! marks it `failed` (with the message the client receives) and removes the files of this upload, so nothing is
+//! half-written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
+use crate::model::access::{Permission, Principal};
+use crate::model::build::{Build, BuildStatus, report_url};
+use crate::model::environment::Environment;
+use crate::model::job::{GenerationJob, JobState};
+use crate::model::names::{DisplayName, Icon};
+use crate::model::project::Project;
+use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
+use crate::ports::{
+    ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, Clock, EnvironmentRepo, EventBus,
+    Extracted, IdGenerator, ProjectRepo, ReceiveError, StorageError, StoreError, UploadEvent, UploadFiles,
+    UploadFilter, UploadSessionRepo,
+};
+
+/// Most missing indices named in the message of an incomplete chunked upload (all are listed in the field).
+const MISSING_IN_MESSAGE: usize = 20;
+
+/// Why an upload request was refused or failed.
+#[derive(Debug, Error)]
+pub enum UploadError {
+    /// 404.
+    #[error("environment {0} not found")]
+    EnvironmentNotFound(EnvId),
+    /// 404.
+    #[error("project {project} not found in environment {env}")]
+    ProjectNotFound {
+        /// Environment.
+        env: EnvId,
+        /// Project.
+        project: ProjectId,
+    },
+    /// 409: the build exists or an upload for it is in flight (no `replace`).
+    #[error("build {0} already exists")]
+    BuildExists(BuildId),
+    /// 409: `replace` while an upload of the build is in flight.
+    #[error("build {0} has an upload in progress")]
+    UploadInProgress(BuildId),
+    /// 409: `replace` while the build is pending or generating.
+    #[error("build {0} is being generated")]
+    BeingGenerated(BuildId),
+    /// 404.
+    #[error("upload {0} not found")]
+    NotFound(UploadId),
+    /// 403.
+    #[error("upload {0} belongs to another principal")]
+    NotOwner(UploadId),
+    /// 409.
+    #[error("upload {0} is not a chunked upload")]
+    NotChunked(UploadId),
+    /// 409: a chunk for a session that left `uploading`.
+    #[error("upload {0} is not accepting chunks (phase {1})")]
+    NotAccepting(UploadId, Phase),
+    /// 409.
+    #[error("upload {0} is being assembled")]
+    BeingAssembled(UploadId),
+    /// 409.
+    #[error("upload {0} has failed")]
+    HasFailed(UploadId),
+    /// 409.
+    #[error("upload {0} cannot be deleted while {1}")]
+    CannotDelete(UploadId, Phase),
+    /// 400, with every missing index.
+    #[error("upload {id} is missing chunks: {}", missing_list(.missing))]
+    MissingChunks {
+        /// Session.
+        id: UploadId,
+        /// Missing indices, ascending.
+        missing: Vec<i64>,
+    },
+    /// 400: a request field broke a rule; the message is the contract's.
+    #[error("{0}")]
+    Invalid(String),
+    /// 413: the streamed body or the declared size is too large.
+    #[error("upload exceeds the maximum size of {0} bytes")]
+    TooLarge(u64),
+    /// 413: a chunked upload declares more than `MAX_UPLOAD_BYTES`.
+    #[error("totalSize exceeds the maximum upload size of {0} bytes")]
+    TotalSizeTooLarge(u64),
+    /// 413: one chunk is larger than `MAX_CHUNK_BYTES`.
+    #[error("chunk exceeds the maximum size of {0} bytes")]
+    ChunkTooLarge(u64),
+    /// 413: the chunks together exceed the declared size.
+    #[error("chunks exceed the declared totalSize of {0} bytes")]
+    ChunksExceedTotal(i64),
+    /// 400.
+    #[error("request body is empty")]
+    EmptyBody,
+    /// 400.
+    #[error("chunk checksum mismatch")]
+    ChunkChecksum,
+    /// 408.
+    #[error("upload stalled: no data received for {0}")]
+    Stalled(String),
+    /// The client went away mid-body (no response can be sent).
+    #[error("upload interrupted: connection closed")]
+    Interrupted,
+    /// 400 or 413 (§7).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// 500.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// 503 / 500.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn missing_list(missing: &[i64]) -> String {
+    let shown: Vec<String> = missing.iter().take(MISSING_IN_MESSAGE).map(i64::to_string).collect();
+    let more = if missing.len() > MISSING_IN_MESSAGE { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// Where an upload goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Environment.
+    pub env: EnvId,
+    /// Project.
+    pub project: ProjectId,
+    /// Build id (never `latest`).
+    pub build: BuildId,
+}
+
+/// Options shared by both strategies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadOptions {
+    /// Display name of the archive.
+    pub file_name: Option<String>,
+    /// Replace a finished build of the same id.
+    pub replace: bool,
+    /// Report config override for the generation (`reportName` becomes its `name`).
+    pub report_config: Option<serde_json::Value>,
+}
+
+/// A chunked upload's declaration (§6.1), validated by the HTTP layer for form and here against the limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkedInit {
+    /// Declared archive size.
+    pub total_size: i64,
+    /// Declared number of chunks.
+    pub total_chunks: i64,
+    /// Declared SHA-256 of the whole archive, lower-case.
+    pub sha256: Option<String>,
+}
+
+/// One chunk as received (§6.2).
+#[allow(missing_debug_implementations)]
+pub struct ChunkUpload {
+    /// `X-Chunk-Index`.
+    pub index: i64,
+    /// `X-Total-Chunks`.
+    pub total_chunks: i64,
+    /// `X-Chunk-Sha256`, lower-case.
+    pub sha256: Option<String>,
+    /// The body.
+    pub body: ByteStream,
+}
+
+/// An upload session with the chunk indices it still lacks (§6.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionStatus {
+    /// The session.
+    pub session: UploadSession,
+    /// Missing indices, ascending; empty unless a chunked session is `uploading`.
+    pub missing_chunks: Vec<i64>,
+}
+
+/// Timeouts that appear in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadTimeouts {
+    /// `UPLOAD_IDLE_TIMEOUT`, as configured (for the 408 message).
+    pub idle: Duration,
+    /// `STALE_UPLOAD_AFTER`.
+    pub stale_after: Duration,
+}
+
+/// The upload use cases.
+#[derive(Clone)]
+pub struct UploadService {
+    sessions: Arc<dyn UploadSessionRepo>,
+    builds: Arc<dyn BuildRepo>,
+    envs: Arc<dyn EnvironmentRepo>,
+    projects: Arc<dyn ProjectRepo>,
+    files: Arc<dyn UploadFiles>,
+    events: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    limits: UploadLimits,
+    timeouts: UploadTimeouts,
+}
+
+/// The ports the upload use cases work through.
+#[allow(missing_debug_implementations)]
+pub struct UploadPorts {
+    /// Sessions and chunk records.
+    pub sessions: Arc<dyn UploadSessionRepo>,
+    /// Builds (duplicate checks).
+    pub builds: Arc<dyn BuildRepo>,
+    /// Environments (existence, auto-create).
+    pub envs: Arc<dyn EnvironmentRepo>,
+    /// Projects (existence, auto-create).
+    pub projects: Arc<dyn ProjectRepo>,
+    /// Upload files.
+    pub files: Arc<dyn UploadFiles>,
+    /// Live events.
+    pub events: Arc<dyn EventBus>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// `30s`, `5m`, `1h30m`, `24h`: the contract's duration syntax, for messages.
+pub fn format_duration(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        // Days are written as hours, as the contract's examples do (`24h`).
+        if unit == "d" {
+            continue;
+        }
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+impl std::fmt::Debug for UploadService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadService").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl UploadService {
+    /// Wires the use cases.
+    pub fn new(ports: UploadPorts, limits: UploadLimits, timeouts: UploadTimeouts) -> Self {
+        Self {
+            sessions: ports.sessions,
+            builds: ports.builds,
+            envs: ports.envs,
+            projects: ports.projects,
+            files: ports.files,
+            events: ports.events,
+            clock: ports.clock,
+            ids: ports.ids,
+            limits,
+            timeouts,
+        }
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> UploadLimits {
+        self.limits
+    }
+
+    /// The live event bus, for the SSE stream and `wait=true`.
+    pub fn events(&self) -> &Arc<dyn EventBus> {
+        &self.events
+    }
+
+    /// Strategy A (§5.1 steps 3–9): creates the session, stores the body, extracts it and saves the build with its
+    /// queued job. Returns the session in `generating`.
+    ///
+    /// # Errors
+    /// [`UploadError`]; from the body on, the session is `failed` with the same message.
+    pub async fn upload_stream(
+        &self,
+        principal: &Principal,
+        target: Target,
+        options: UploadOptions,
+        declared_size: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadSession, UploadError> {
+        let size = declared_size.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let session = self.begin(principal, &target, &options, UploadKind::Stream, size, 1, None).await?;
+        let received = match self.files.receive(session.id, body, self.limits.max_upload_bytes).await {
+            Ok(n) => n,
+            Err(e) => {
+                let error = self.receive_error(e, false, 0);
+                return Err(self.fail(session, Phase::Uploading, error).await);
+            }
+        };
+        let mut session = session;
+        session.phase = Phase::Assembling;
+        session.received_chunks = 1;
+        session.total_size = Some(i64::try_from(received).unwrap_or(i64::MAX));
+        let session = self.store(session).await?;
+        self.finish(session, ArchiveSource::Received).await
+    }
+
+    /// Strategy B, §6.1: declares a chunked upload.
+    ///
+    /// # Errors
+    /// [`UploadError`] for limits, the target and duplicates.
+    pub async fn init_chunked(
+        &self,
+        principal: &Principal,
+        target: Target,
+        options: UploadOptions,
+        init: ChunkedInit,
+    ) -> Result<UploadSession, UploadError> {
+        if init.total_size < 1 {
+            return Err(UploadError::Invalid("totalSize must be a positive integer".into()));
+        }
+        if !(1..=self.limits.max_chunks).contains(&init.total_chunks) {
+            return Err(UploadError::Invalid(format!("totalChunks must be between 1 and {}", self.limits.max_chunks)));
+        }
+        if u64::try_from(init.total_size).unwrap_or(u64::MAX) > self.limits.max_upload_bytes {
+            return Err(UploadError::TotalSizeTooLarge(self.limits.max_upload_bytes));
+        }
+        let most = i128::from(init.total_chunks) * i128::from(self.limits.max_chunk_bytes);
+        if init.total_chunks > init.total_size || i128::from(init.total_size) > most {
+            return Err(UploadError::Invalid(format!(
+                "totalChunks is inconsistent with totalSize and the maximum chunk size of {} bytes",
+                self.limits.max_chunk_bytes
+            )));
+        }
+        self.begin(
+            principal,
+            &target,
+            &options,
+            UploadKind::Chunked,
+            Some(init.total_size),
+            init.total_chunks,
+            init.sha256,
+        )
+        .await
+    }
+
+    /// §6.2: stores one chunk; returns the session with its new `receivedChunks`.
+    ///
+    /// # Errors
+    /// [`UploadError`]; a refused chunk leaves an earlier copy of its index unchanged and the session open.
+    pub async fn put_chunk(
+        &self,
+        principal: &Principal,
+        env: &EnvId,
+        project: &ProjectId,
+        id: UploadId,
+        chunk: ChunkUpload,
+    ) -> Result<UploadSession, UploadError> {
+        let session = self.owned_chunked(principal, env, project, id).await?;
+        if session.phase != Phase::Uploading {
+            return Err(UploadError::NotAccepting(id, session.phase));
+        }
+        if !(0..session.total_chunks).contains(&chunk.index) {
+            return Err(UploadError::Invalid(format!(
+                "X-Chunk-Index must be an integer between 0 and {}",
+                session.total_chunks - 1
+            )));
+        }
+        if chunk.total_chunks != session.total_chunks {
+            return Err(UploadError::Invalid(format!("X-Total-Chunks must equal {}", session.total_chunks)));
+        }
+        let total = session.total_size.unwrap_or(0);
+        let others: i64 =
+            self.sessions.chunks(id).await?.iter().filter(|c| c.index != chunk.index).map(|c| c.size).sum();
+        let room = u64::try_from(total - others).unwrap_or(0);
+        let max = room.min(self.limits.max_chunk_bytes);
+        let size = match self.files.store_chunk(env, project, id, chunk.index, chunk.body, max, chunk.sha256).await {
+            Ok(size) => size,
+            Err(e) => return Err(self.receive_error(e, true, total)),
+        };
+        let record = ChunkRecord { index: chunk.index, size: i64::try_from(size).unwrap_or(i64::MAX) };
+        let updated = self.sessions.put_chunk(id, record, self.clock.now()).await?.ok_or(UploadError::NotFound(id))?;
+        self.events.publish(UploadEvent::Updated(updated.clone()));
+        Ok(updated)
+    }
+
+    /// §6.3: a session of this project with its missing chunks.
+    ///
+    /// # Errors
+    /// [`UploadError::NotFound`] (also for another environment or project), or a database failure.
+    pub async fn status(&self, env: &EnvId, project: &ProjectId, id: UploadId) -> Result<SessionStatus, UploadError> {
+        let session = self.in_project(env, project, id).await?;
+        let missing_chunks = if session.kind == UploadKind::Chunked && session.phase == Phase::Uploading {
+            self.missing(&session).await?
+        } else {
+            Vec::new()
+        };
+        Ok(SessionStatus { session, missing_chunks })
+    }
+
+    /// §6.4: assembles, extracts and saves a chunked upload. An already completed session is returned as it is,
+    /// so a client may retry a complete whose answer it lost.
+    ///
+    /// # Errors
+    /// [`UploadError`]; missing chunks leave the session open, later failures fail it.
+    pub async fn complete(
+        &self,
+        principal: &Principal,
+        env: &EnvId,
+        project: &ProjectId,
+        id: UploadId,
+    ) -> Result<UploadSession, UploadError> {
+        let session = self.owned_chunked(principal, env, project, id).await?;
+        match session.phase {
+            Phase::Uploading => {}
+            Phase::Assembling => return Err(UploadError::BeingAssembled(id)),
+            Phase::Generating | Phase::Done => return Ok(session),
+            Phase::Failed => return Err(UploadError::HasFailed(id)),
+        }
+        let missing = self.missing(&session).await?;
+        if !missing.is_empty() {
+            return Err(UploadError::MissingChunks { id, missing });
+        }
+        let source = ArchiveSource::Chunks {
+            count: session.total_chunks,
+            total_size: u64::try_from(session.total_size.unwrap_or(0)).unwrap_or(0),
+            sha256: session.sha256.clone(),
+        };
+        let mut assembling = session;
+        assembling.phase = Phase::Assembling;
+        let assembling = self.store(assembling).await?;
+        self.finish(assembling, source).await
+    }
+
+    /// §9.1.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn list(&self, filter: UploadFilter, limit: i64) -> Result<Vec<UploadSession>, UploadError> {
+        Ok(self.sessions.list(filter, limit).await?)
+    }
+
+    /// One session by id, whatever its project (for `wait=true`).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn get(&self, id: UploadId) -> Result<Option<UploadSession>, UploadError> {
+        Ok(self.sessions.get(id).await?)
+    }
+
+    /// §9.3: deletes a finished session, or abandons a chunked one still `uploading`, with its files.
+    ///
+    /// # Errors
+    /// [`UploadError::NotFound`], [`UploadError::CannotDelete`], or a database failure.
+    pub async fn delete(&self, id: UploadId) -> Result<(), UploadError> {
+        let session = self.sessions.get(id).await?.ok_or(UploadError::NotFound(id))?;
+        let deletable = match session.phase {
+            Phase::Done | Phase::Failed => true,
+            Phase::Uploading => session.kind == UploadKind::Chunked,
+            Phase::Assembling | Phase::Generating => false,
+        };
+        if !deletable {
+            return Err(UploadError::CannotDelete(id, session.phase));
+        }
+        if !self.sessions.delete(id).await? {
+            return Err(UploadError::NotFound(id));
+        }
+        // The record is gone; chunk files a failed removal leaves behind are swept as orphans at start-up.
+        let _ = self.files.discard(&session.env_id, &session.project_id, id).await;
+        self.events.publish(UploadEvent::Deleted(session));
+        Ok(())
+    }
+
+    /// §17.3 at start-up: streaming sessions caught mid-body or mid-extraction fail; chunked sessions caught
+    /// assembling go back to `uploading` with their chunks. Returns how many sessions were changed.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn recover(&self) -> Result<usize, UploadError> {
+        let mut changed = 0;
+        for session in self.sessions.unfinished().await? {
+            match (session.kind, session.phase) {
+                (UploadKind::Chunked, Phase::Assembling) => {
+                    let mut back = session;
+                    back.phase = Phase::Uploading;
+                    back.updated_at = self.clock.now();
+                    self.sessions.update(&back).await?;
+                    changed += 1;
+                }
+                (UploadKind::Chunked, _) => {}
+                (_, phase) => {
+                    self.fail(session, phase, UploadError::Invalid("interrupted by server restart".into())).await;
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// §17.4: chunked sessions without a stored chunk for `STALE_UPLOAD_AFTER` fail and lose their chunks.
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn sweep_stale(&self) -> Result<usize, UploadError> {
+        let stale_after = chrono::Duration::from_std(self.timeouts.stale_after).unwrap_or(chrono::Duration::MAX);
+        let cutoff = self.clock.now().checked_sub_signed(stale_after);
+        let mut failed = 0;
+        for session in self.sessions.unfinished().await? {
+            let stale = cutoff.is_some_and(|cutoff| session.updated_at < cutoff);
+            if session.kind == UploadKind::Chunked && session.phase == Phase::Uploading && stale {
+                let message =
+                    format!("upload abandoned: no progress for {}", format_duration(self.timeouts.stale_after));
+                self.fail(session, Phase::Uploading, UploadError::Invalid(message)).await;
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+
+    // --- steps shared by both strategies ---
+
+    /// Checks the target (creating it for auto-create keys) and duplicates, then stores and publishes a new session.
+    #[allow(clippy::too_many_arguments)]
+    async fn begin(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        options: &UploadOptions,
+        kind: UploadKind,
+        total_size: Option<i64>,
+        total_chunks: i64,
+        sha256: Option<String>,
+    ) -> Result<UploadSession, UploadError> {
+        self.ensure_target(principal, &target.env, &target.project).await?;
+        let in_flight = |build: &BuildId| {
+            if options.replace {
+                UploadError::UploadInProgress(build.clone())
+            } else {
+                UploadError::BuildExists(build.clone())
+            }
+        };
+        if self.sessions.has_active(&target.env, &target.project, &target.build).await? {
+            return Err(in_flight(&target.build));
+        }
+        match self.builds.status(&target.env, &target.project, &target.build).await? {
+            None => {}
+            Some(_) if !options.replace => return Err(UploadError::BuildExists(target.build.clone())),
+            Some(BuildStatus::Pending | BuildStatus::Generating) => {
+                return Err(UploadError::BeingGenerated(target.build.clone()));
+            }
+            Some(BuildStatus::Ready | BuildStatus::Failed) => {}
+        }
+        let now = self.clock.now();
+        let session = UploadSession {
+            id: UploadId::from(self.ids.ulid()),
+            kind,
+            env_id: target.env.clone(),
+            project_id: target.project.clone(),
+            build_id: target.build.clone(),
+            file_name: Some(options.file_name.clone().unwrap_or_else(|| "results.zip".into())),
+            total_size,
+            total_chunks,
+            received_chunks: 0,
+            phase: Phase::Uploading,
+            failed_at_phase: None,
+            error: None,
+            uploaded_by: principal.identity.display(),
+            owner: principal.identity.owner_key(),
+            sha256,
+            report_config: options.report_config.clone(),
+            replace: options.replace,
+            started_at: now,
+            updated_at: now,
+            completed_at: None,
+            report_url: None,
+            stats: None,
+        };
+        match self.sessions.insert(&session).await {
+            Ok(()) => {}
+            // Another upload of the same build won the race between the check and the insert.
+            Err(StoreError::Conflict) => return Err(in_flight(&target.build)),
+            Err(StoreError::MissingParent) => {
+                return Err(UploadError::ProjectNotFound { env: target.env.clone(), project: target.project.clone() });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.events.publish(UploadEvent::Updated(session.clone()));
+        Ok(session)
+    }
+
+    /// §5.1 step 3: the environment and project must exist, unless the principal may create them.
+    async fn ensure_target(&self, principal: &Principal, env: &EnvId, project: &ProjectId) -> Result<(), UploadError> {
+        if !self.envs.exists(env).await? {
+            if !principal.auto_create {
+                return Err(UploadError::EnvironmentNotFound(env.clone()));
+            }
+            let environment = Environment {
+                id: env.clone(),
+                name: display_name(env.as_str()),
+                icon: Icon::default(),
+                created_at: self.clock.now(),
+            };
+            match self.envs.insert(&environment).await {
+                // A concurrent upload created it first: just as good.
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !self.projects.exists(env, project).await? {
+            if !principal.auto_create {
+                return Err(UploadError::ProjectNotFound { env: env.clone(), project: project.clone() });
+            }
+            let new = Project {
+                env_id: env.clone(),
+                id: project.clone(),
+                name: display_name(project.as_str()),
+                created_at: self.clock.now(),
+            };
+            match self.projects.insert(&new).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(StoreError::MissingParent) => return Err(UploadError::EnvironmentNotFound(env.clone())),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// §5.1 steps 8–9 and §6.4 steps 3–5: extract, publish the results, save build + job + session together.
+    async fn finish(&self, session: UploadSession, source: ArchiveSource) -> Result<UploadSession, UploadError> {
+        let (env, project, id) = (session.env_id.clone(), session.project_id.clone(), session.id);
+        let extracted = match self.files.extract(&env, &project, id, source, self.limits).await {
+            Ok(extracted) => extracted,
+            Err(e) => return Err(self.fail(session, Phase::Assembling, e.into()).await),
+        };
+        if let Err(e) = self.files.publish(&env, &project, &session.build_id, id).await {
+            return Err(self.fail(session, Phase::Assembling, e.into()).await);
+        }
+        let (build, job, generating) = self.saved(session.clone(), extracted);
+        if let Err(e) = self.sessions.save_results(&generating, &build, &job).await {
+            return Err(self.fail(session, Phase::Assembling, e.into()).await);
+        }
+        // Only the chunk files are left to remove; a failure leaves orphans swept at start-up.
+        let _ = self.files.discard(&env, &project, id).await;
+        self.events.publish(UploadEvent::Updated(generating.clone()));
+        Ok(generating)
+    }
+
+    /// The build, its queued job and the session in `generating`, as stored by one transaction.
+    fn saved(&self, mut session: UploadSession, extracted: Extracted) -> (Build, GenerationJob, UploadSession) {
+        let now = self.clock.now();
+        let url = report_url(&session.env_id, &session.project_id, &session.build_id);
+        let config = session.report_config.clone().unwrap_or_else(|| serde_json::json!({}));
+        let build = Build {
+            env_id: session.env_id.clone(),
+            project_id: session.project_id.clone(),
+            build_id: session.build_id.clone(),
+            status: BuildStatus::Pending,
+            created_at: now,
+            completed_at: None,
+            uploaded_by: session.uploaded_by.clone(),
+            has_report: false,
+            stats: extracted.stats,
+            quality_gate: None,
+            warnings: extracted.warnings,
+            error: None,
+            config: config.clone(),
+        };
+        let job = GenerationJob {
+            id: JobId::from(self.ids.ulid()),
+            env_id: session.env_id.clone(),
+            project_id: session.project_id.clone(),
+            build_id: session.build_id.clone(),
+            upload_id: Some(session.id),
+            state: JobState::Queued,
+            config,
+            attempts: 0,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            error: None,
+        };
+        session.phase = Phase::Generating;
+        session.updated_at = now;
+        session.report_url = Some(url);
+        session.stats = Some(extracted.stats);
+        (build, job, session)
+    }
+
+    /// Stores a changed session (stamping `updatedAt`) and publishes it.
+    async fn store(&self, mut session: UploadSession) -> Result<UploadSession, UploadError> {
+        session.updated_at = self.clock.now();
+        if !self.sessions.update(&session).await? {
+            return Err(UploadError::NotFound(session.id));
+        }
+        self.events.publish(UploadEvent::Updated(session.clone()));
+        Ok(session)
+    }
+
+    /// Marks the session failed with the error's message, removes its files, and returns the error for the client.
+    async fn fail(&self, mut session: UploadSession, at: Phase, error: UploadError) -> UploadError {
+        let now = self.clock.now();
+        session.phase = Phase::Failed;
+        session.failed_at_phase = Some(at);
+        session.error = Some(error.to_string());
+        session.updated_at = now;
+        session.completed_at = Some(now);
+        // Best effort: whatever a failed removal leaves is swept at start-up (tmp/) or as an orphan.
+        let _ = self.files.discard(&session.env_id, &session.project_id, session.id).await;
+        match self.sessions.update(&session).await {
+            Ok(true) => self.events.publish(UploadEvent::Updated(session)),
+            // Deleted meanwhile (abandoned by DELETE): nothing to publish.
+            Ok(false) => {}
+            Err(e) => return UploadError::Store(e),
+        }
+        error
+    }
+
+    fn receive_error(&self, e: ReceiveError, chunk: bool, total_size: i64) -> UploadError {
+        match e {
+            ReceiveError::TooLarge(limit) if chunk && limit < self.limits.max_chunk_bytes => {
+                UploadError::ChunksExceedTotal(total_size)
+            }
+            ReceiveError::TooLarge(_) if chunk => UploadError::ChunkTooLarge(self.limits.max_chunk_bytes),
+            ReceiveError::TooLarge(_) => UploadError::TooLarge(self.limits.max_upload_bytes),
+            ReceiveError::Empty => UploadError::EmptyBody,
+            ReceiveError::ChecksumMismatch => UploadError::ChunkChecksum,
+            ReceiveError::Body(BodyError::Stalled) => UploadError::Stalled(format_duration(self.timeouts.idle)),
+            ReceiveError::Body(BodyError::Interrupted) => UploadError::Interrupted,
+            ReceiveError::Storage(e) => UploadError::Storage(e),
+        }
+    }
+
+    async fn in_project(&self, env: &EnvId, project: &ProjectId, id: UploadId) -> Result<UploadSession, UploadError> {
+        match self.sessions.get(id).await? {
+            Some(s) if &s.env_id == env && &s.project_id == project => Ok(s),
+            _ => Err(UploadError::NotFound(id)),
+        }
+    }
+
+    /// A chunked session of this project that `principal` may feed (its creator, or anyone with `manage`).
+    async fn owned_chunked(
+        &self,
+        principal: &Principal,
+        env: &EnvId,
+        project: &ProjectId,
+        id: UploadId,
+    ) -> Result<UploadSession, UploadError> {
+        let session = self.in_project(env, project, id).await?;
+        if session.owner != principal.identity.owner_key() && !principal.can(Permission::Manage) {
+            return Err(UploadError::NotOwner(id));
+        }
+        if session.kind != UploadKind::Chunked {
+            return Err(UploadError::NotChunked(id));
+        }
+        Ok(session)
+    }
+
+    async fn missing(&self, session: &UploadSession) -> Result<Vec<i64>, UploadError> {
+        let stored: std::collections::BTreeSet<i64> =
+            self.sessions.chunks(session.id).await?.into_iter().map(|c| c.index).collect();
+        Ok((0..session.total_chunks).filter(|i| !stored.contains(i)).collect())
+    }
+}
+
+/// An id is a valid display name (slugs are shorter than 80 characters); the fallback is never used in practice.
+fn display_name(id: &str) -> DisplayName {
+    DisplayName::parse(id).unwrap_or_else(|_| DisplayName::parse("unnamed").unwrap_or_else(|_| unreachable!()))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_configured() {
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
+        assert_eq!(format_duration(Duration::from_secs(5_430)), "1h30m30s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn missing_chunk_messages_list_at_most_twenty() {
+        let e = UploadError::MissingChunks { id: UploadId::from(ulid::Ulid::nil()), missing: (0..25).collect() };
+        let text = e.to_string();
+        assert!(text.ends_with("17, 18, 19, …"), "{text}");
+        let e = UploadError::MissingChunks { id: UploadId::from(ulid::Ulid::nil()), missing: vec![1] };
+        assert!(e.to_string().ends_with("is missing chunks: 1"));
+    }
+}
