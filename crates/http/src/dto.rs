@@ -231,3 +231,63 @@ pub struct MeDto {
     /// Session expiry.
     pub session_expires_at: String,
 }
+
+/// §16.4 UploadSession (plus `missingChunks` on the status endpoint).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSessionDto {
+    id: String,
+    upload_id: String,
+    kind: &'static str,
+    env_id: String,
+    project_id: String,
+    build_id: String,
+    file_name: Option<String>,
+    total_size: Option<i64>,
+    total_chunks: i64,
+    received_chunks: i64,
+    phase: &'static str,
+    failed_at_phase: Option<&'static str>,
+    error: Option<String>,
+    uploaded_by: String,
+    started_at: String,
+    updated_at: String,
+    completed_at: Option<String>,
+    report_url: Option<String>,
+    stats: Option<BuildStatsDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_chunks: Option<Vec<i64>>,
+}
+
+impl From<hub_domain::model::upload::UploadSession> for UploadSessionDto {
+    fn from(s: hub_domain::model::upload::UploadSession) -> Self {
+        Self {
+            id: s.id.to_string(),
+            upload_id: s.id.to_string(),
+            kind: s.kind.as_str(),
+            env_id: s.env_id.to_string(),
+            project_id: s.project_id.to_string(),
+            build_id: s.build_id.to_string(),
+            file_name: s.file_name,
+            total_size: s.total_size,
+            total_chunks: s.total_chunks,
+            received_chunks: s.received_chunks,
+            phase: s.phase.as_str(),
+            failed_at_phase: s.failed_at_phase.map(|p| p.as_str()),
+            error: s.error,
+            uploaded_by: s.uploaded_by,
+            started_at: format_time(s.started_at),
+            updated_at: format_time(s.updated_at),
+            completed_at: s.completed_at.map(format_time),
+            report_url: s.report_url,
+            stats: s.stats.map(BuildStatsDto::from),
+            missing_chunks: None,
+        }
+    }
+}
+
+impl From<hub_domain::services::SessionStatus> for UploadSessionDto {
+    fn from(status: hub_domain::services::SessionStatus) -> Self {
+        Self { missing_chunks: Some(status.missing_chunks), ..Self::from(status.session) }
+    }
+}

@@ -5,8 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use hub_domain::ports::ArchiveError;
 use hub_domain::ports::{StorageError, StoreError};
-use hub_domain::services::{ApiKeyError, AuthError, EnvironmentError, ProjectError, UserError};
+use hub_domain::services::{ApiKeyError, AuthError, EnvironmentError, ProjectError, UploadError, UserError};
 
 /// An error response of the API.
 #[derive(Debug)]
@@ -19,12 +20,14 @@ pub struct ApiError {
     allow: Option<String>,
     /// Value of the `Retry-After` header of a 429, in seconds.
     retry_after: Option<u64>,
+    /// `missingChunks` of an incomplete chunked upload, sent beside `error`.
+    missing_chunks: Option<Vec<i64>>,
 }
 
 impl ApiError {
     /// An error with a status and the message clients see.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), cause: None, allow: None, retry_after: None }
+        Self { status, message: message.into(), cause: None, allow: None, retry_after: None, missing_chunks: None }
     }
 
     /// 400 with a message.
@@ -92,7 +95,11 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.body(serde_json::json!({ "error": self.message }).to_string())
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(missing) = &self.missing_chunks {
+            body["missingChunks"] = serde_json::json!(missing);
+        }
+        response.body(body.to_string())
     }
 }
 
@@ -174,6 +181,42 @@ impl From<UserError> for ApiError {
             UserError::OwnRole => Self::new(StatusCode::CONFLICT, err.to_string()),
             UserError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        use UploadError as E;
+        let status = match &err {
+            E::EnvironmentNotFound(_) | E::ProjectNotFound { .. } | E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::NotOwner(_) => StatusCode::FORBIDDEN,
+            E::BuildExists(_)
+            | E::UploadInProgress(_)
+            | E::BeingGenerated(_)
+            | E::NotChunked(_)
+            | E::NotAccepting(..)
+            | E::BeingAssembled(_)
+            | E::HasFailed(_)
+            | E::CannotDelete(..) => StatusCode::CONFLICT,
+            E::MissingChunks { .. } | E::Invalid(_) | E::EmptyBody | E::ChunkChecksum => StatusCode::BAD_REQUEST,
+            E::TooLarge(_) | E::TotalSizeTooLarge(_) | E::ChunkTooLarge(_) | E::ChunksExceedTotal(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            E::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+            // Nobody reads the answer; a 400 keeps the log line honest.
+            E::Interrupted => StatusCode::BAD_REQUEST,
+            E::Archive(ArchiveError::Storage(_)) => return Self::internal(err),
+            E::Archive(a) if a.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
+            E::Archive(_) => StatusCode::BAD_REQUEST,
+            E::Storage(_) => return Self::internal(err),
+            E::Store(StoreError::Unavailable(_)) => return Self::unavailable(err),
+            E::Store(_) => return Self::internal(err),
+        };
+        let missing_chunks = match &err {
+            E::MissingChunks { missing, .. } => Some(missing.clone()),
+            _ => None,
+        };
+        Self { missing_chunks, ..Self::new(status, err.to_string()) }
     }
 }
 

@@ -15,6 +15,7 @@ mod handlers;
 pub mod middleware;
 pub mod rate_limit;
 pub mod routes;
+pub mod sse;
 pub mod state;
 
 pub use app::build_app;

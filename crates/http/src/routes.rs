@@ -13,7 +13,7 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{auth, environments, health, oauth, projects, settings};
+use crate::handlers::{auth, environments, health, oauth, projects, settings, uploads};
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -32,6 +32,7 @@ const fn endpoint(method: Method, path: &'static str, access: Access, handler: f
 }
 
 const VIEW: Access = Access::Any(Permission::View);
+const UPLOAD: Access = Access::Any(Permission::Upload);
 const MANAGE: Access = Access::Any(Permission::Manage);
 const SETTINGS: Access = Access::Session(Permission::Manage);
 const SETTINGS_ADMIN: Access = Access::SessionAdmin(Permission::Manage);
@@ -42,6 +43,10 @@ pub fn endpoints() -> Vec<Endpoint> {
     const ENV: &str = "/api/environments/{envId}";
     const PROJECTS: &str = "/api/environments/{envId}/projects";
     const PROJECT: &str = "/api/environments/{envId}/projects/{projectId}";
+    const RESULTS: &str = "/api/environments/{envId}/projects/{projectId}/results";
+    const UPLOADS: &str = "/api/environments/{envId}/projects/{projectId}/uploads";
+    const UPLOAD_ID: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}";
+    const COMPLETE: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete";
     const KEYS: &str = "/api/settings/apikeys";
     const KEY: &str = "/api/settings/apikeys/{id}";
     const USER_ROLE: &str = "/api/settings/users/{email}/role";
@@ -53,6 +58,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, PROJECTS, VIEW, || web::to(projects::list_projects)),
         endpoint(Method::POST, PROJECTS, MANAGE, || web::to(projects::create_project)),
         endpoint(Method::DELETE, PROJECT, MANAGE, || web::to(projects::delete_project)),
+        endpoint(Method::POST, RESULTS, UPLOAD, || web::to(uploads::upload_results)),
+        endpoint(Method::POST, UPLOADS, UPLOAD, || web::to(uploads::init_upload)),
+        endpoint(Method::PUT, UPLOAD_ID, UPLOAD, || web::to(uploads::put_chunk)),
+        endpoint(Method::GET, UPLOAD_ID, VIEW, || web::to(uploads::upload_status)),
+        endpoint(Method::POST, COMPLETE, UPLOAD, || web::to(uploads::complete_upload)),
+        endpoint(Method::GET, "/api/uploads", VIEW, || web::to(uploads::list_uploads)),
+        endpoint(Method::GET, "/api/uploads/stream", VIEW, || web::to(uploads::upload_stream)),
+        endpoint(Method::DELETE, "/api/uploads/{id}", MANAGE, || web::to(uploads::delete_upload)),
         endpoint(Method::GET, "/api/healthz", Access::Public, || web::to(health::get_health)),
         endpoint(Method::GET, "/api/version", Access::Public, || web::to(health::get_version)),
         endpoint(Method::GET, KEYS, SETTINGS, || web::to(settings::list_api_keys)),

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hub_domain::ports::StoreHealth;
-use hub_domain::services::{ApiKeyService, AuthService, EnvironmentService, ProjectService, UserService};
+use hub_domain::services::{
+    ApiKeyService, AuthService, EnvironmentService, ProjectService, UploadService, UserService,
+};
 
 /// Build facts shown by `/api/version`.
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ pub struct HttpConfig {
     pub trust_proxy: usize,
     /// Where a sign-in without `next` ends (`AUTH_AFTER_LOGIN_URL`).
     pub after_login_url: String,
+    /// Longest pause between body bytes of an upload (`UPLOAD_IDLE_TIMEOUT`).
+    pub upload_idle_timeout: std::time::Duration,
+    /// Longest hold of a `wait=true` request (`UPLOAD_WAIT_TIMEOUT`).
+    pub upload_wait_timeout: std::time::Duration,
 }
 
 /// Everything a handler may need, shared by all workers.
@@ -44,6 +50,8 @@ pub struct AppState {
     pub environments: EnvironmentService,
     /// Project use cases.
     pub projects: ProjectService,
+    /// Upload use cases.
+    pub uploads: UploadService,
     /// Database readiness.
     pub health: Arc<dyn StoreHealth>,
     /// Build facts.

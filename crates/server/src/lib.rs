@@ -2,6 +2,7 @@
 //! HTTP server and its lifecycle. Kept as a library so black-box tests start the real server in-process.
 
 pub mod config;
+pub mod events;
 pub mod logging;
 pub mod origins;
 pub mod parse;

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
@@ -11,7 +11,10 @@ use anyhow::Context;
 use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
 use hub_domain::ports::{Clock, ResultStore, SecretSource};
-use hub_domain::services::{ApiKeyService, AuthService, AuthSettings, EnvironmentService, ProjectService, UserService};
+use hub_domain::services::{
+    ApiKeyService, AuthService, AuthSettings, EnvironmentService, ProjectService, UploadPorts, UploadService,
+    UploadTimeouts, UserService,
+};
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
@@ -19,6 +22,7 @@ use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, P
 use hub_storage_fs::FsResultStore;
 
 use crate::config::Config;
+use crate::events::BroadcastBus;
 use crate::system::{OsSecrets, RandomIds, SystemClock};
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.
@@ -94,6 +98,21 @@ pub struct Application {
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// §17.4: fails chunked uploads without progress for `stale_after`, at start-up and then every
+/// `min(15 min, stale_after / 2)`.
+async fn sweep_stale_uploads(uploads: UploadService, stale_after: Duration) {
+    let period = (stale_after / 2).clamp(Duration::from_secs(1), Duration::from_secs(15 * 60));
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match uploads.sweep_stale().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "abandoned chunked uploads failed"),
+            Err(e) => tracing::warn!(error = %e, "stale upload sweep failed; will retry"),
+        }
     }
 }
 
@@ -174,8 +193,29 @@ impl Application {
             async move { identity.warm_up().await }
         });
 
+        let uploads = UploadService::new(
+            UploadPorts {
+                sessions: store.clone(),
+                builds: store.clone(),
+                envs: store.clone(),
+                projects: store.clone(),
+                files: files.clone(),
+                events: Arc::new(BroadcastBus::default()),
+                clock: clock.clone(),
+                ids: Arc::new(RandomIds),
+            },
+            config.uploads.limits,
+            UploadTimeouts { idle: config.uploads.idle_timeout, stale_after: config.uploads.stale_after },
+        );
+        let recovered = uploads.recover().await.context("cannot recover upload sessions")?;
+        if recovered > 0 {
+            tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
+        }
+        tokio::spawn(sweep_stale_uploads(uploads.clone(), config.uploads.stale_after));
+
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
+            uploads,
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
             api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),
@@ -194,6 +234,8 @@ impl Application {
                 cors: CorsConfig::parse(&config.network.cors_allowed_origins),
                 trust_proxy: config.network.trust_proxy,
                 after_login_url: config.auth.after_login_url.clone(),
+                upload_idle_timeout: config.uploads.idle_timeout,
+                upload_wait_timeout: config.uploads.wait_timeout,
             },
             limiter: (config.network.rate_limit_rate > 0.0).then(|| {
                 RateLimiter::new(RateLimit {

@@ -2,11 +2,15 @@
 //!
 //! Layout under the data directory:
 //! ```text
-//! envs/<env>/<project>/...   everything of one project
+//! envs/<env>/<project>/...   everything of one project (builds, chunks of uploads; see [`uploads`])
 //! tmp/                       in-flight work and trash; emptied at start-up
 //! ```
 //! Removal is made atomic by renaming a directory into `tmp/` (one `rename`, so readers see all or nothing)
 //! and deleting it from there in the background; a crash mid-way leaves only `tmp/` entries, swept at start.
+
+pub mod archive;
+pub mod chain;
+mod uploads;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -51,7 +55,7 @@ impl FsResultStore {
     }
 
     /// Moves `dir` into `tmp/` (if it exists) and deletes it there in the background.
-    async fn discard(&self, dir: PathBuf) -> Result<(), StorageError> {
+    async fn discard_dir(&self, dir: PathBuf) -> Result<(), StorageError> {
         let trash = self.tmp.join(format!("trash-{}", ulid::Ulid::new()));
         match tokio::fs::rename(&dir, &trash).await {
             Ok(()) => {
@@ -102,11 +106,11 @@ fn io_error(what: &Path, e: io::Error) -> StorageError {
 #[async_trait]
 impl ResultStore for FsResultStore {
     async fn remove_environment(&self, env: &EnvId) -> Result<(), StorageError> {
-        self.discard(self.envs.join(env.as_str())).await
+        self.discard_dir(self.envs.join(env.as_str())).await
     }
 
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError> {
-        self.discard(self.envs.join(env.as_str()).join(project.as_str())).await
+        self.discard_dir(self.envs.join(env.as_str()).join(project.as_str())).await
     }
 
     async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError> {

@@ -20,5 +20,5 @@ pub use files::ResultStore;
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use repos::*;
 pub use uploads::{
-    ArchiveError, ArchiveSource, BodyError, ByteStream, Extracted, ReceiveError, UploadFiles,
+    ArchiveError, ArchiveSource, BodyError, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,
 };

@@ -91,7 +91,12 @@ pub trait ProjectRepo: Send + Sync + 'static {
 #[async_trait]
 pub trait BuildRepo: Send + Sync + 'static {
     /// The status of a build; `None` when the project has no build with this id.
-    async fn status(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<BuildStatus>, StoreError>;
+    async fn status(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+    ) -> Result<Option<BuildStatus>, StoreError>;
 }
 
 /// One stored chunk of a chunked upload.
@@ -143,8 +148,12 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
 
     /// Records a stored chunk (replacing a record of the same index) and updates the session's `receivedChunks`
     /// and `updatedAt` in the same transaction; returns the session after the change, `None` when it is gone.
-    async fn put_chunk(&self, id: UploadId, chunk: ChunkRecord, at: Timestamp)
-    -> Result<Option<UploadSession>, StoreError>;
+    async fn put_chunk(
+        &self,
+        id: UploadId,
+        chunk: ChunkRecord,
+        at: Timestamp,
+    ) -> Result<Option<UploadSession>, StoreError>;
 
     /// The chunks stored for a session, by index.
     async fn chunks(&self, id: UploadId) -> Result<Vec<ChunkRecord>, StoreError>;

@@ -105,6 +105,17 @@ impl ArchiveError {
     }
 }
 
+/// How to store one chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkWrite {
+    /// Its index.
+    pub index: i64,
+    /// Most bytes it may have.
+    pub max_bytes: u64,
+    /// Its declared SHA-256, lower-case hex.
+    pub sha256: Option<String>,
+}
+
 /// Where the archive of an upload is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArchiveSource {
@@ -137,16 +148,15 @@ pub trait UploadFiles: Send + Sync + 'static {
     /// Streams a body into the upload's temporary archive; returns the bytes stored.
     async fn receive(&self, upload: UploadId, body: ByteStream, max_bytes: u64) -> Result<u64, ReceiveError>;
 
-    /// Stores chunk `index` atomically (replacing an earlier copy only when complete and valid); returns its size.
+    /// Stores a chunk atomically (replacing an earlier copy of its index only when complete and valid); returns
+    /// its size.
     async fn store_chunk(
         &self,
         env: &EnvId,
         project: &ProjectId,
         upload: UploadId,
-        index: i64,
         body: ByteStream,
-        max_bytes: u64,
-        sha256: Option<String>,
+        chunk: ChunkWrite,
     ) -> Result<u64, ReceiveError>;
 
     /// Validates and extracts the archive into the upload's staging directory and computes its statistics.

@@ -20,8 +20,8 @@ use crate::model::names::{DisplayName, Icon};
 use crate::model::project::Project;
 use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
 use crate::ports::{
-    ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, Clock, EnvironmentRepo, EventBus,
-    Extracted, IdGenerator, ProjectRepo, ReceiveError, StorageError, StoreError, UploadEvent, UploadFiles,
+    ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, ChunkWrite, Clock, EnvironmentRepo,
+    EventBus, Extracted, IdGenerator, ProjectRepo, ReceiveError, StorageError, StoreError, UploadEvent, UploadFiles,
     UploadFilter, UploadSessionRepo,
 };
 
@@ -376,7 +376,8 @@ impl UploadService {
             self.sessions.chunks(id).await?.iter().filter(|c| c.index != chunk.index).map(|c| c.size).sum();
         let room = u64::try_from(total - others).unwrap_or(0);
         let max = room.min(self.limits.max_chunk_bytes);
-        let size = match self.files.store_chunk(env, project, id, chunk.index, chunk.body, max, chunk.sha256).await {
+        let write = ChunkWrite { index: chunk.index, max_bytes: max, sha256: chunk.sha256 };
+        let size = match self.files.store_chunk(env, project, id, chunk.body, write).await {
             Ok(size) => size,
             Err(e) => return Err(self.receive_error(e, true, total)),
         };
@@ -769,7 +770,6 @@ impl UploadService {
 fn display_name(id: &str) -> DisplayName {
     DisplayName::parse(id).unwrap_or_else(|_| DisplayName::parse("unnamed").unwrap_or_else(|_| unreachable!()))
 }
-
 
 #[cfg(test)]
 mod tests {

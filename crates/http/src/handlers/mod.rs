@@ -6,3 +6,4 @@ pub mod health;
 pub mod oauth;
 pub mod projects;
 pub mod settings;
+pub mod uploads;

@@ -33,6 +33,14 @@ const CONTRACT: &[(&str, &str, &str, &str)] = &[
     ("GET", "/api/environments/{envId}/projects", "view", "any"),
     ("POST", "/api/environments/{envId}/projects", "manage", "any"),
     ("DELETE", "/api/environments/{envId}/projects/{projectId}", "manage", "any"),
+    ("POST", "/api/environments/{envId}/projects/{projectId}/results", "upload", "any"),
+    ("POST", "/api/environments/{envId}/projects/{projectId}/uploads", "upload", "any"),
+    ("PUT", "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", "upload", "any"),
+    ("GET", "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", "view", "any"),
+    ("POST", "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete", "upload", "any"),
+    ("GET", "/api/uploads", "view", "any"),
+    ("GET", "/api/uploads/stream", "view", "any"),
+    ("DELETE", "/api/uploads/{id}", "manage", "any"),
     ("GET", "/api/healthz", "-", "public"),
     ("GET", "/api/version", "-", "public"),
     ("GET", "/api/settings/apikeys", "manage", "session"),
@@ -97,6 +105,7 @@ fn concrete(path: &str) -> String {
     path.replace("{envId}", "default")
         .replace("{projectId}", "p")
         .replace("{id}", "01JR8X7Q2M5N9P3V4W6Y8Z0ABC")
+        .replace("{uploadId}", "01JR8X7Q2M5N9P3V4W6Y8Z0ABC")
         .replace("{email}", "someone%40example.com")
         .replace("{provider}", "oidc")
 }
@@ -115,7 +124,12 @@ async fn send(s: &TestServer, who: Who, keys: &Keys, method: &Method, path: &str
     if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
         req = req.json(&serde_json::json!({}));
     }
-    TestServer::read(req).await
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    // An allowed event stream never ends: its status and headers are the answer.
+    let streaming = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let text = if streaming { String::new() } else { res.text().await.unwrap() };
+    Reply { status, headers, text }
 }
 
 struct Keys {

@@ -4,6 +4,7 @@ mod api_keys;
 mod environments;
 mod projects;
 pub(crate) mod time;
+mod uploads;
 mod users;
 
 diesel::define_sql_function! {

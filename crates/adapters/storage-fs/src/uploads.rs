@@ -1,0 +1,220 @@
+//! [`UploadFiles`] on the filesystem:
+//!
+//! ```text
+//! tmp/upload-<id>.zip                          body of a streaming upload
+//! tmp/staging-<id>/                            extraction in progress
+//! tmp/chunk-<id>-<index>-<nonce>.part          a chunk being received
+//! envs/<env>/<project>/uploads/<id>/<i>.chunk  stored chunks (kept across restarts, so uploads resume)
+//! envs/<env>/<project>/builds/<build>/results  a build's results
+//! ```
+//!
+//! Everything is written under a temporary name and renamed into place when complete; `tmp/` is emptied at
+//! start-up, so a crash never leaves a half-written file where it could be read.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
+use hub_domain::model::upload::UploadLimits;
+use hub_domain::ports::{
+    ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::FsResultStore;
+use crate::archive;
+use crate::chain::ChainedFiles;
+
+/// Write buffer of received bodies: large enough for few system calls, small enough to stay flat.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+fn storage(what: &str, e: &io::Error) -> StorageError {
+    StorageError(format!("{what}: {e}"))
+}
+
+impl FsResultStore {
+    fn received_path(&self, upload: UploadId) -> PathBuf {
+        self.tmp.join(format!("upload-{upload}.zip"))
+    }
+
+    fn staging_path(&self, upload: UploadId) -> PathBuf {
+        self.tmp.join(format!("staging-{upload}"))
+    }
+
+    fn chunk_dir(&self, env: &EnvId, project: &ProjectId, upload: UploadId) -> PathBuf {
+        self.envs.join(env.as_str()).join(project.as_str()).join("uploads").join(upload.to_string())
+    }
+
+    /// The directory of a build's files (`results/` now, `report/` with report generation).
+    pub fn build_dir(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> PathBuf {
+        self.envs.join(env.as_str()).join(project.as_str()).join("builds").join(build.as_str())
+    }
+}
+
+/// Copies `body` into `path` (created new), stopping at `max_bytes`; returns the size and SHA-256. On any error
+/// the file is removed.
+async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64) -> Result<(u64, String), ReceiveError> {
+    let result = async {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .await
+            .map_err(|e| storage("cannot create a temporary file", &e))?;
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(block) = body.next().await {
+            let block = block?;
+            size += block.len() as u64;
+            if size > max_bytes {
+                return Err(ReceiveError::TooLarge(max_bytes));
+            }
+            hasher.update(&block);
+            out.write_all(&block).await.map_err(|e| storage("cannot write the upload", &e))?;
+        }
+        if size == 0 {
+            return Err(ReceiveError::Empty);
+        }
+        out.flush().await.map_err(|e| storage("cannot write the upload", &e))?;
+        // Chunks must survive a restart of the machine, not only of the process: they are what a client resumes.
+        out.get_ref().sync_data().await.map_err(|e| storage("cannot write the upload", &e))?;
+        Ok((size, hex(&hasher.finalize())))
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    result
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sequential SHA-256 of a whole chained archive (a separate pass: extraction reads by seeking).
+fn sha256_of(mut reader: impl io::Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        match reader.read(&mut buffer)? {
+            0 => return Ok(hex(&hasher.finalize())),
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+}
+
+#[async_trait]
+impl UploadFiles for FsResultStore {
+    async fn receive(&self, upload: UploadId, body: ByteStream, max_bytes: u64) -> Result<u64, ReceiveError> {
+        Ok(write_body(&self.received_path(upload), body, max_bytes).await?.0)
+    }
+
+    async fn store_chunk(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        upload: UploadId,
+        body: ByteStream,
+        chunk: ChunkWrite,
+    ) -> Result<u64, ReceiveError> {
+        let ChunkWrite { index, max_bytes, sha256 } = chunk;
+        let part = self.tmp.join(format!("chunk-{upload}-{index}-{}.part", ulid::Ulid::new()));
+        let (size, digest) = write_body(&part, body, max_bytes).await?;
+        if sha256.is_some_and(|expected| !expected.eq_ignore_ascii_case(&digest)) {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(ReceiveError::ChecksumMismatch);
+        }
+        let dir = self.chunk_dir(env, project, upload);
+        let stored = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            // Replaces an earlier copy of the index in one step: readers see the old chunk or the new one.
+            tokio::fs::rename(&part, dir.join(format!("{index}.chunk"))).await
+        }
+        .await;
+        if let Err(e) = stored {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(storage("cannot store the chunk", &e).into());
+        }
+        Ok(size)
+    }
+
+    async fn extract(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        upload: UploadId,
+        source: ArchiveSource,
+        limits: UploadLimits,
+    ) -> Result<Extracted, ArchiveError> {
+        let staging = self.staging_path(upload);
+        let received = self.received_path(upload);
+        let chunks = self.chunk_dir(env, project, upload);
+        let work = move || -> Result<Extracted, ArchiveError> {
+            let _ = std::fs::remove_dir_all(&staging);
+            match source {
+                ArchiveSource::Received => {
+                    let file = std::fs::File::open(&received)
+                        .map_err(|e| ArchiveError::Storage(format!("cannot open the upload: {e}")))?;
+                    archive::extract(io::BufReader::with_capacity(WRITE_BUFFER, file), &staging, limits)
+                }
+                ArchiveSource::Chunks { count, total_size, sha256 } => {
+                    let mut parts = Vec::new();
+                    for index in 0..count {
+                        let path = chunks.join(format!("{index}.chunk"));
+                        let size = std::fs::metadata(&path)
+                            .map_err(|e| ArchiveError::Storage(format!("chunk {index} is unreadable: {e}")))?
+                            .len();
+                        parts.push((path, size));
+                    }
+                    let chain = ChainedFiles::new(parts.clone());
+                    if chain.len() != total_size {
+                        return Err(ArchiveError::SizeMismatch { actual: chain.len(), expected: total_size });
+                    }
+                    if let Some(expected) = sha256 {
+                        let actual = sha256_of(io::BufReader::with_capacity(WRITE_BUFFER, chain))
+                            .map_err(|e| ArchiveError::Storage(format!("cannot read the chunks: {e}")))?;
+                        if !actual.eq_ignore_ascii_case(&expected) {
+                            return Err(ArchiveError::ChecksumMismatch { expected, actual });
+                        }
+                    }
+                    let chain = ChainedFiles::new(parts);
+                    archive::extract(io::BufReader::with_capacity(WRITE_BUFFER, chain), &staging, limits)
+                }
+            }
+        };
+        tokio::task::spawn_blocking(work).await.map_err(|e| ArchiveError::Storage(e.to_string()))?
+    }
+
+    async fn publish(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+        upload: UploadId,
+    ) -> Result<(), StorageError> {
+        let dir = self.build_dir(env, project, build);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| storage("cannot create the build directory", &e))?;
+        let results = dir.join("results");
+        // The previous results of a replaced build leave first (moved aside in one step, deleted in the background).
+        self.discard_dir(results.clone()).await?;
+        tokio::fs::rename(self.staging_path(upload), &results)
+            .await
+            .map_err(|e| storage("cannot move the results into place", &e))
+    }
+
+    async fn discard(&self, env: &EnvId, project: &ProjectId, upload: UploadId) -> Result<(), StorageError> {
+        for file in [self.received_path(upload)] {
+            match tokio::fs::remove_file(&file).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(storage("cannot remove the temporary archive", &e)),
+            }
+        }
+        self.discard_dir(self.staging_path(upload)).await?;
+        self.discard_dir(self.chunk_dir(env, project, upload)).await
+    }
+}

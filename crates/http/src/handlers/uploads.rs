@@ -1,0 +1,437 @@
+//! Uploads (§5, §6, §9): the streaming upload, the chunked protocol, upload sessions and their live stream.
+//!
+//! Request bodies are forwarded block by block from actix's payload (which lives on the worker thread) through a
+//! small bounded channel to the upload use case, so a slow disk slows the client down instead of filling memory.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{Bytes, Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+use hub_domain::ids::{BuildId, EnvId, IdError, ProjectId, UploadId};
+use hub_domain::model::upload::{UploadSession, valid_file_name};
+use hub_domain::ports::{BodyError, ByteStream, UploadEvent, UploadFilter};
+use hub_domain::services::{ChunkUpload, ChunkedInit, Target, UploadError, UploadOptions};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::access::Principal;
+use crate::dto::{UploadSessionDto, json_response};
+use crate::error::ApiError;
+use crate::extract::{ProjectPath, QueryMap};
+use crate::sse;
+use crate::state::AppState;
+
+/// Blocks in flight between the payload and the disk writer (each at most actix's read size, ~64 KiB).
+const BODY_CHANNEL_BLOCKS: usize = 8;
+/// §5.2: the space written while a `wait=true` request waits.
+const WAIT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+fn boolean(query: &QueryMap, name: &str) -> Result<bool, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None => Ok(false),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ApiError::bad_request(format!("invalid {name}: must be true or false"))),
+        },
+    }
+}
+
+fn build_id(value: Option<&str>) -> Result<BuildId, ApiError> {
+    let value = value.ok_or_else(|| ApiError::bad_request("buildId is required"))?;
+    BuildId::parse(value).map_err(|e| match e {
+        IdError::Reserved => ApiError::bad_request("invalid buildId: \"latest\" is reserved"),
+        IdError::Invalid => ApiError::bad_request("invalid buildId"),
+    })
+}
+
+fn upload_id(req: &HttpRequest, name: &str) -> Result<UploadId, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    UploadId::parse(raw).map_err(|_| ApiError::bad_request(format!("invalid {name}")))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The media type without parameters, lower-case.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    header_str(headers, "content-type").map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    header_str(headers, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// Feeds the payload into `tx` until it ends, fails, stalls or the receiver is gone.
+async fn pump(mut payload: Payload, tx: mpsc::Sender<Result<Bytes, BodyError>>, idle: Duration) {
+    loop {
+        let next = match tokio::time::timeout(idle, payload.next()).await {
+            Err(_) => Some(Err(BodyError::Stalled)),
+            Ok(None) => None,
+            Ok(Some(Ok(bytes))) => Some(Ok(bytes)),
+            Ok(Some(Err(_))) => Some(Err(BodyError::Interrupted)),
+        };
+        let Some(item) = next else { return };
+        let stop = item.is_err();
+        if tx.send(item).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Runs `work` with the request body as a [`ByteStream`], pumping the payload concurrently; the pump is dropped
+/// as soon as `work` is done (a refusal before the body must not wait for it).
+async fn with_body<T>(payload: Payload, idle: Duration, work: impl AsyncFnOnce(ByteStream) -> T) -> T {
+    let (tx, mut rx) = mpsc::channel(BODY_CHANNEL_BLOCKS);
+    let body: ByteStream = Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let work = std::pin::pin!(work(body));
+    let pumping = std::pin::pin!(pump(payload, tx, idle));
+    match select(work, pumping).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), work)) => work.await,
+    }
+}
+
+/// `202` with the short body of §5.1 / §6.4.
+fn accepted(session: &UploadSession) -> HttpResponse {
+    let location =
+        format!("/api/environments/{}/projects/{}/uploads/{}", session.env_id, session.project_id, session.id);
+    let mut response = json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({
+            "uploadId": session.id.to_string(),
+            "buildId": session.build_id.to_string(),
+            "phase": session.phase.as_str(),
+            "reportUrl": session.report_url,
+        }),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// §5.2: holds the response until the session is `done` or `failed` or the wait times out, writing a space every
+/// 15 s so proxies keep the connection; the session JSON follows.
+fn wait_response(state: Data<AppState>, session: UploadSession) -> HttpResponse {
+    let events = state.uploads.events().subscribe();
+    let timeout = state.config.upload_wait_timeout;
+    let id = session.id;
+    let finished = async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut events = events;
+        // Subscribed before re-reading, so a change between the two is not missed.
+        let mut latest = state.uploads.get(id).await.ok().flatten().unwrap_or(session);
+        while latest.phase.is_active() {
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(Some(Ok(UploadEvent::Updated(s)))) if s.id == id => latest = s,
+                Ok(Some(Ok(_))) => {}
+                // Fell behind or the bus closed: read the stored state instead.
+                Ok(Some(Err(_)) | None) => {
+                    latest = state.uploads.get(id).await.ok().flatten().unwrap_or(latest);
+                    if latest.phase.is_active() {
+                        events = state.uploads.events().subscribe();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        latest
+    };
+    let body = futures_util::stream::unfold((Box::pin(finished), false), |(mut finished, done)| async move {
+        if done {
+            return None;
+        }
+        match tokio::time::timeout(WAIT_HEARTBEAT, &mut finished).await {
+            Err(_) => Some((Ok::<_, actix_web::Error>(Bytes::from_static(b" ")), (finished, false))),
+            Ok(session) => {
+                let json = serde_json::to_vec(&UploadSessionDto::from(session)).unwrap_or_default();
+                Some((Ok(Bytes::from(json)), (finished, true)))
+            }
+        }
+    });
+    HttpResponse::Ok().content_type("application/json; charset=utf-8").streaming(body)
+}
+
+/// Query and headers of `POST …/results`, validated in the contract's order.
+fn stream_request(req: &HttpRequest, query: &QueryMap) -> Result<(BuildId, UploadOptions, bool), ApiError> {
+    let build = build_id(query.get("buildId").map(String::as_str))?;
+    let report_name = match query.get("reportName") {
+        Some(name) if (1..=200).contains(&name.chars().count()) => Some(name.clone()),
+        Some(_) => return Err(ApiError::bad_request("invalid reportName")),
+        None => None,
+    };
+    let replace = boolean(query, "replace")?;
+    let wait = boolean(query, "wait")?;
+    let file_name = match header_str(req.headers(), "x-filename") {
+        Some(name) if valid_file_name(name) => Some(name.to_owned()),
+        Some(_) => return Err(ApiError::bad_request("invalid X-Filename")),
+        None if req.headers().contains_key("x-filename") => return Err(ApiError::bad_request("invalid X-Filename")),
+        None => None,
+    };
+    let report_config = report_name.map(|name| serde_json::json!({ "name": name }));
+    Ok((build, UploadOptions { file_name, replace, report_config }, wait))
+}
+
+/// `POST /api/environments/{envId}/projects/{projectId}/results` (§5.1).
+pub async fn upload_results(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+    principal: Principal,
+    query: QueryMap,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (build, options, wait) = stream_request(&req, &query)?;
+    if !matches!(
+        media_type(req.headers()).as_deref(),
+        Some("application/zip" | "application/x-zip-compressed" | "application/octet-stream")
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/zip or application/octet-stream",
+        ));
+    }
+    let declared = content_length(req.headers());
+    let max = state.uploads.limits().max_upload_bytes;
+    if declared.is_some_and(|n| n > max) {
+        return Err(UploadError::TooLarge(max).into());
+    }
+    let target = Target { env, project, build };
+    let principal = principal.0;
+    let session = with_body(payload, state.config.upload_idle_timeout, async |body| {
+        state.uploads.upload_stream(&principal, target, options, declared, body).await
+    })
+    .await?;
+    Ok(if wait { wait_response(state, session) } else { accepted(&session) })
+}
+
+/// Body of `POST …/uploads` (§6.1).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitBody {
+    #[serde(default)]
+    build_id: Option<serde_json::Value>,
+    #[serde(default)]
+    file_name: Option<serde_json::Value>,
+    #[serde(default)]
+    total_size: Option<serde_json::Value>,
+    #[serde(default)]
+    total_chunks: Option<serde_json::Value>,
+    #[serde(default)]
+    sha256: Option<serde_json::Value>,
+    #[serde(default)]
+    report_config: Option<serde_json::Value>,
+}
+
+fn sha256_value(value: &str) -> Option<String> {
+    (value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit())).then(|| value.to_ascii_lowercase())
+}
+
+/// `POST /api/environments/{envId}/projects/{projectId}/uploads` (§6.1).
+pub async fn init_upload(
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+    principal: Principal,
+    query: QueryMap,
+    body: actix_web::web::Json<InitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let replace = boolean(&query, "replace")?;
+    let body = body.into_inner();
+    let build = build_id(match &body.build_id {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_str().unwrap_or("\u{0}")),
+    })?;
+    let file_name = match body.file_name {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(name)) if valid_file_name(&name) => Some(name),
+        Some(_) => return Err(ApiError::bad_request("invalid fileName")),
+    };
+    let total_size = match body.total_size {
+        None | Some(serde_json::Value::Null) => return Err(ApiError::bad_request("totalSize is required")),
+        Some(v) => v.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
+            if v.as_u64().is_some() {
+                UploadError::TotalSizeTooLarge(state.uploads.limits().max_upload_bytes).into()
+            } else {
+                ApiError::bad_request("totalSize must be a positive integer")
+            }
+        })?,
+    };
+    let max_chunks = state.uploads.limits().max_chunks;
+    let total_chunks = match body.total_chunks {
+        None | Some(serde_json::Value::Null) => return Err(ApiError::bad_request("totalChunks is required")),
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request(format!("totalChunks must be between 1 and {max_chunks}")))?,
+    };
+    let sha256 = match body.sha256 {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => {
+            Some(sha256_value(&s).ok_or_else(|| ApiError::bad_request("invalid sha256"))?)
+        }
+        Some(_) => return Err(ApiError::bad_request("invalid sha256")),
+    };
+    let report_config = match body.report_config {
+        None | Some(serde_json::Value::Null) => None,
+        Some(config @ serde_json::Value::Object(_)) => Some(config),
+        Some(_) => return Err(ApiError::bad_request("invalid reportConfig: must be an object")),
+    };
+    let options = UploadOptions { file_name, replace, report_config };
+    let init = ChunkedInit { total_size, total_chunks, sha256 };
+    let session = state.uploads.init_chunked(&principal.0, Target { env, project, build }, options, init).await?;
+    let location =
+        format!("/api/environments/{}/projects/{}/uploads/{}", session.env_id, session.project_id, session.id);
+    let mut response = json_response(StatusCode::CREATED, &serde_json::json!({ "uploadId": session.id.to_string() }));
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.2).
+pub async fn put_chunk(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+    principal: Principal,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = upload_id(&req, "uploadId")?;
+    let headers = req.headers();
+    let index =
+        header_str(headers, "x-chunk-index").ok_or_else(|| ApiError::bad_request("X-Chunk-Index is required"))?;
+    let total =
+        header_str(headers, "x-total-chunks").ok_or_else(|| ApiError::bad_request("X-Total-Chunks is required"))?;
+    // Range errors need the session's totalChunks: the use case words them; a non-number can never be in range.
+    let index: i64 = index.trim().parse().unwrap_or(-1);
+    let total_chunks: i64 = total.trim().parse().unwrap_or(-1);
+    let sha256 = match header_str(headers, "x-chunk-sha256") {
+        None => None,
+        Some(v) => Some(sha256_value(v.trim()).ok_or_else(|| ApiError::bad_request("invalid X-Chunk-Sha256"))?),
+    };
+    if let Some(media) = media_type(headers)
+        && media != "application/octet-stream"
+        && media != "application/zip"
+    {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/octet-stream"));
+    }
+    let max_chunk = state.uploads.limits().max_chunk_bytes;
+    if content_length(headers).is_some_and(|n| n > max_chunk) {
+        return Err(UploadError::ChunkTooLarge(max_chunk).into());
+    }
+    let principal = principal.0;
+    let session = with_body(payload, state.config.upload_idle_timeout, async |body| {
+        let chunk = ChunkUpload { index, total_chunks, sha256, body };
+        state.uploads.put_chunk(&principal, &env, &project, id, chunk).await
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "uploadId": session.id.to_string(),
+            "receivedChunks": session.received_chunks,
+            "totalChunks": session.total_chunks,
+        }),
+    ))
+}
+
+/// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.3).
+pub async fn upload_status(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+) -> Result<HttpResponse, ApiError> {
+    let id = upload_id(&req, "uploadId")?;
+    let status = state.uploads.status(&env, &project, id).await?;
+    Ok(json_response(StatusCode::OK, &UploadSessionDto::from(status)))
+}
+
+/// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete` (§6.4).
+pub async fn complete_upload(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+    principal: Principal,
+    query: QueryMap,
+) -> Result<HttpResponse, ApiError> {
+    let id = upload_id(&req, "uploadId")?;
+    let wait = boolean(&query, "wait")?;
+    let session = state.uploads.complete(&principal.0, &env, &project, id).await?;
+    Ok(if wait { wait_response(state, session) } else { accepted(&session) })
+}
+
+/// `envId` / `projectId` filters of the session list and stream (§9.1, §9.2).
+fn filter(query: &QueryMap) -> Result<UploadFilter, ApiError> {
+    Ok(UploadFilter {
+        env: query
+            .get("envId")
+            .map(|v| EnvId::parse(v).map_err(|_| ApiError::bad_request("invalid envId")))
+            .transpose()?,
+        project: query
+            .get("projectId")
+            .map(|v| ProjectId::parse(v).map_err(|_| ApiError::bad_request("invalid projectId")))
+            .transpose()?,
+    })
+}
+
+/// `GET /api/uploads` (§9.1).
+pub async fn list_uploads(state: Data<AppState>, query: QueryMap) -> Result<HttpResponse, ApiError> {
+    let limit = crate::extract::page_request(&query, 100, 500)?.limit;
+    let sessions = state.uploads.list(filter(&query)?, limit).await?;
+    Ok(json_response(StatusCode::OK, &sessions.into_iter().map(UploadSessionDto::from).collect::<Vec<_>>()))
+}
+
+/// `GET /api/uploads/stream` (§9.2).
+pub async fn upload_stream(
+    req: HttpRequest,
+    state: Data<AppState>,
+    principal: Principal,
+    query: QueryMap,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter(&query)?;
+    let events = state.uploads.events().subscribe().filter_map(move |event| {
+        let event = match event {
+            Ok(event) => event,
+            // §1.10: a subscriber that fell 256 events behind is disconnected.
+            Err(_) => return std::future::ready(Some(Err(()))),
+        };
+        let session = event.session();
+        let wanted = filter.env.as_ref().is_none_or(|e| e == &session.env_id)
+            && filter.project.as_ref().is_none_or(|p| p == &session.project_id);
+        std::future::ready(wanted.then(|| {
+            let (name, session) = match event {
+                UploadEvent::Updated(s) => ("update", s),
+                UploadEvent::Deleted(s) => ("deleted", s),
+            };
+            Ok(sse::Event { name, data: serde_json::to_string(&UploadSessionDto::from(session)).unwrap_or_default() })
+        }))
+    });
+    Ok(sse::response(&req, state, principal.0, Box::pin(events)))
+}
+
+/// `DELETE /api/uploads/{id}` (§9.3).
+pub async fn delete_upload(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let id = upload_id(&req, "id")?;
+    state.uploads.delete(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_are_file_names() {
+        assert!(valid_file_name("results.zip"));
+        for bad in ["", "a/b.zip", "a\\b", "tab\there", &"x".repeat(256)] {
+            assert!(!valid_file_name(bad), "{bad:?}");
+        }
+        assert_eq!(sha256_value(&"AB".repeat(32)), Some("ab".repeat(32)));
+        assert_eq!(sha256_value("abc"), None);
+    }
+}
