@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod archives;
 mod auth;
 mod environments;
 mod errors;
@@ -14,6 +15,7 @@ mod network;
 mod oidc;
 mod projects;
 mod support;
+mod uploads;
 
 /// Declares each listed test case (an `async fn(TestServer)` in the current module) once per backend.
 #[macro_export]

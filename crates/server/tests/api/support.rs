@@ -30,6 +30,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
     pub pg: Option<PgTestDatabase>,
+    /// The variables it was started with, for [`TestServer::restart`].
+    vars: HashMap<String, String>,
     handle: actix_web::dev::ServerHandle,
     _dir: tempfile::TempDir,
 }
@@ -104,7 +106,21 @@ impl TestServer {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let key = mint_key(&client, &base, &admin, "test-admin", "admin").await;
-        Self { base, key, admin, data_dir, client, pg, handle, _dir: dir }
+        Self { base, key, admin, data_dir, client, pg, vars, handle, _dir: dir }
+    }
+
+    /// Stops the server and starts a new process-equivalent on the same data directory and database (a restart);
+    /// the new instance listens on a new port.
+    pub async fn restart(mut self) -> Self {
+        self.handle.stop(false).await;
+        let mut vars = self.vars.clone();
+        vars.insert("ADDR".into(), "127.0.0.1:0".into());
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        let app = Application::build(config).await.unwrap();
+        self.base = format!("http://127.0.0.1:{}", app.port());
+        self.handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        self
     }
 
     /// Mints a key of `role` through the admin session and returns its secret.
