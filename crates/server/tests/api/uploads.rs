@@ -584,3 +584,15 @@ async fn auto_create_keys_create_missing_targets_and_others_get_404() {
     assert_eq!((projects[0]["id"].as_str(), projects[0]["buildCount"].as_i64()), (Some("api"), Some(3)));
     assert_eq!(s.get("/api/uploads").await.json()[0]["uploadedBy"], "apikey:ci");
 }
+
+#[tokio::test]
+async fn waiting_uploads_answer_with_the_session_when_the_wait_ends() {
+    let s = TestServer::sqlite_with(&[("UPLOAD_WAIT_TIMEOUT", "1s")]).await;
+    with_project(&s).await;
+    let res = upload_as(&s, &s.key, "w1", "&wait=true", results_zip()).await;
+    // No generator runs yet, so the wait times out and the session is still generating (§5.2).
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let session: Value = serde_json::from_str(res.text.trim_start()).unwrap();
+    assert_eq!((session["phase"].as_str(), session["buildId"].as_str()), (Some("generating"), Some("w1")));
+    assert_eq!(session["stats"]["total"], 4);
+}
