@@ -814,11 +814,11 @@ mod tests {
         }
     }
 
+    type Log<T> = Arc<Mutex<Vec<T>>>;
+
     /// A service over `found` unfinished sessions; returns it with the sessions it stores and the uploads whose
     /// files it discards.
-    fn service(
-        found: Vec<UploadSession>,
-    ) -> (UploadService, Arc<Mutex<Vec<UploadSession>>>, Arc<Mutex<Vec<UploadId>>>) {
+    fn service(found: Vec<UploadSession>) -> (UploadService, Log<UploadSession>, Log<UploadId>) {
         let stored = Arc::new(Mutex::new(Vec::new()));
         let discarded = Arc::new(Mutex::new(Vec::new()));
         let mut sessions = MockUploadSessionRepo::new();
