@@ -25,3 +25,8 @@ fmt:
 # Exactly what CI runs.
 ci:
     bash .ci/run
+
+# Upload benchmark: both strategies against a release build, compared with `unzip -q` (sizes in MiB).
+bench-upload sizes="500":
+    cargo build --release -p hub-server
+    python3 bench/upload.py --sizes {{sizes}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"

@@ -58,9 +58,15 @@ pub fn response(req: &HttpRequest, state: Data<AppState>, principal: Principal, 
     let opening = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 5000\n\n: connected\n\n"))
     });
-    let body = futures_util::stream::unfold(Some((events, ticker, state, credential)), |step| async move {
-        let (mut events, mut ticker, state, credential) = step?;
+    let shutdown = state.shutdown.clone();
+    let body = futures_util::stream::unfold(Some((events, ticker, state, credential, shutdown)), |step| async move {
+        let (mut events, mut ticker, state, credential, mut shutdown) = step?;
+        if *shutdown.borrow() {
+            return None;
+        }
         let bytes = tokio::select! {
+            // §1.10: on shutdown the server closes every stream.
+            _ = shutdown.changed() => return None,
             event = events.next() => match event {
                 Some(Ok(event)) => frame(&event),
                 // Fell behind, or the bus is gone: close.
@@ -77,7 +83,7 @@ pub fn response(req: &HttpRequest, state: Data<AppState>, principal: Principal, 
                 Bytes::from_static(b": keep-alive\n\n")
             }
         };
-        Some((Ok(bytes), Some((events, ticker, state, credential))))
+        Some((Ok(bytes), Some((events, ticker, state, credential, shutdown))))
     });
     HttpResponse::Ok()
         .content_type("text/event-stream")

@@ -72,6 +72,9 @@ pub struct AppState {
     pub limiter: Option<crate::rate_limit::RateLimiter>,
     /// HTTP settings.
     pub config: HttpConfig,
+    /// Becomes `true` when the server starts shutting down, so long-lived responses (event streams) end at once
+    /// instead of holding the shutdown for its whole grace period.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -93,6 +93,8 @@ fn session_secret(config: &Config, secrets: &dyn SecretSource) -> anyhow::Result
 pub struct Application {
     port: u16,
     server: Server,
+    /// Tells event streams the server is stopping.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Application {
@@ -213,8 +215,10 @@ impl Application {
         }
         tokio::spawn(sweep_stale_uploads(uploads.clone(), config.uploads.stale_after));
 
+        let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
+            shutdown: shutdown_watch,
             uploads,
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
@@ -251,10 +255,12 @@ impl Application {
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .client_request_timeout(config.request_header_timeout)
             .keep_alive(config.idle_timeout)
+            // Signals are handled in `run_until_stopped`, which first tells event streams to end.
+            .disable_signals()
             .listen(listener)?
             .run();
         tracing::info!(addr = %config.addr, port, "listening");
-        Ok(Self { port, server })
+        Ok(Self { port, server, shutdown })
     }
 
     /// The bound port.
@@ -272,6 +278,32 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("shutting down");
+            let _ = shutdown.send(true);
+            handle.stop(true).await;
+        });
         self.server.await
     }
+}
+
+/// Resolves at the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }

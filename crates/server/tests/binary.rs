@@ -76,6 +76,48 @@ fn serves_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     child.wait().unwrap();
 }
 
+/// §1.10: shutdown closes event streams at once instead of waiting out the grace period for them.
+#[test]
+fn sigterm_closes_open_event_streams_without_waiting_for_the_grace_period() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = allure_hub(dir.path())
+        .env("ADMIN_PASSWORD", "stream-test-Passw0rd")
+        .env("SHUTDOWN_TIMEOUT", "120s")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (port, _) = wait_for_port(&mut child);
+    let login =
+        http1::raw(port, "POST", "/auth/login", r#"{"email":"admin@localhost","password":"stream-test-Passw0rd"}"#);
+    let cookie = login
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: allure_hub_session=")
+                .then(|| l[12..].split(';').next().unwrap().to_owned())
+        })
+        .expect("session cookie");
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /api/uploads/stream HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 1024];
+    while !seen.contains(": connected") {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "stream closed early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    // With the stream left open the server would wait the whole 120 s grace period.
+    let status = wait_for_exit(&mut child, Duration::from_secs(60));
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+}
+
 #[test]
 fn migrate_creates_the_schema_and_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,6 +157,20 @@ fn start_up_refuses_cors_for_the_report_origin() {
 /// A minimal blocking HTTP/1.1 exchange over a plain TCP socket, to keep this test free of an async runtime.
 mod http1 {
     use std::io::{Read, Write};
+
+    /// The whole response, head and body.
+    pub fn raw(port: u16, method: &str, path: &str, json: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
 
     pub fn request(port: u16, method: &str, path: &str, json: &str) -> (u16, String) {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -54,9 +54,24 @@ impl FsResultStore {
     }
 }
 
-/// Copies `body` into `path` (created new), stopping at `max_bytes`; returns the size and SHA-256. On any error
-/// the file is removed.
-async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64) -> Result<(u64, String), ReceiveError> {
+/// What [`write_body`] must do besides copying.
+#[derive(Clone, Copy)]
+struct WriteMode {
+    /// Compute the SHA-256 of the bytes (only when a checksum was declared: it costs a pass of the CPU).
+    hash: bool,
+    /// Flush to stable storage before returning (chunks, which a client resumes after a crash; a streaming
+    /// body is extracted at once and needs no durability).
+    durable: bool,
+}
+
+/// Copies `body` into `path` (created new), stopping at `max_bytes`; returns the size and, when asked, the
+/// SHA-256. On any error the file is removed.
+async fn write_body(
+    path: &Path,
+    mut body: ByteStream,
+    max_bytes: u64,
+    mode: WriteMode,
+) -> Result<(u64, Option<String>), ReceiveError> {
     let result = async {
         let file = tokio::fs::OpenOptions::new()
             .write(true)
@@ -65,7 +80,7 @@ async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64) -> Result
             .await
             .map_err(|e| storage("cannot create a temporary file", &e))?;
         let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut hasher = Sha256::new();
+        let mut hasher = mode.hash.then(Sha256::new);
         let mut size = 0u64;
         while let Some(block) = body.next().await {
             let block = block?;
@@ -73,16 +88,19 @@ async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64) -> Result
             if size > max_bytes {
                 return Err(ReceiveError::TooLarge(max_bytes));
             }
-            hasher.update(&block);
+            if let Some(hasher) = hasher.as_mut() {
+                hasher.update(&block);
+            }
             out.write_all(&block).await.map_err(|e| storage("cannot write the upload", &e))?;
         }
         if size == 0 {
             return Err(ReceiveError::Empty);
         }
         out.flush().await.map_err(|e| storage("cannot write the upload", &e))?;
-        // Chunks must survive a restart of the machine, not only of the process: they are what a client resumes.
-        out.get_ref().sync_data().await.map_err(|e| storage("cannot write the upload", &e))?;
-        Ok((size, hex(&hasher.finalize())))
+        if mode.durable {
+            out.get_ref().sync_data().await.map_err(|e| storage("cannot write the upload", &e))?;
+        }
+        Ok((size, hasher.map(|h| hex(&h.finalize()))))
     }
     .await;
     if result.is_err() {
@@ -110,7 +128,8 @@ fn sha256_of(mut reader: impl io::Read) -> io::Result<String> {
 #[async_trait]
 impl UploadFiles for FsResultStore {
     async fn receive(&self, upload: UploadId, body: ByteStream, max_bytes: u64) -> Result<u64, ReceiveError> {
-        Ok(write_body(&self.received_path(upload), body, max_bytes).await?.0)
+        let mode = WriteMode { hash: false, durable: false };
+        Ok(write_body(&self.received_path(upload), body, max_bytes, mode).await?.0)
     }
 
     async fn store_chunk(
@@ -123,8 +142,9 @@ impl UploadFiles for FsResultStore {
     ) -> Result<u64, ReceiveError> {
         let ChunkWrite { index, max_bytes, sha256 } = chunk;
         let part = self.tmp.join(format!("chunk-{upload}-{index}-{}.part", ulid::Ulid::new()));
-        let (size, digest) = write_body(&part, body, max_bytes).await?;
-        if sha256.is_some_and(|expected| !expected.eq_ignore_ascii_case(&digest)) {
+        let mode = WriteMode { hash: sha256.is_some(), durable: true };
+        let (size, digest) = write_body(&part, body, max_bytes, mode).await?;
+        if sha256.is_some_and(|expected| Some(expected.to_ascii_lowercase()) != digest) {
             let _ = tokio::fs::remove_file(&part).await;
             return Err(ReceiveError::ChecksumMismatch);
         }
