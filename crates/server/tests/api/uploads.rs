@@ -343,6 +343,8 @@ crate::on_both_backends!(
     chunked_uploads_accept_any_order_resends_and_resume,
     a_chunked_upload_that_does_not_add_up_fails_and_leaves_nothing,
     upload_sessions_are_deleted_only_when_settled,
+    twenty_racing_uploads_of_one_build_have_one_winner,
+    auto_create_keys_create_missing_targets_and_others_get_404,
 );
 
 fn hex(bytes: &[u8]) -> String {
@@ -525,9 +527,7 @@ async fn a_stalled_body_fails_the_session_with_408() {
     assert_tmp_empties(&s).await;
 }
 
-#[tokio::test]
-async fn twenty_racing_uploads_of_one_build_have_one_winner() {
-    let s = TestServer::sqlite().await;
+async fn twenty_racing_uploads_of_one_build_have_one_winner(s: TestServer) {
     with_project(&s).await;
     let zip = results_zip();
     let mut racers = Vec::new();
@@ -550,9 +550,7 @@ async fn twenty_racing_uploads_of_one_build_have_one_winner() {
     assert_eq!(s.get("/api/uploads").await.json().as_array().unwrap().len(), 1, "losers leave no session");
 }
 
-#[tokio::test]
-async fn auto_create_keys_create_missing_targets_and_others_get_404() {
-    let s = TestServer::sqlite().await;
+async fn auto_create_keys_create_missing_targets_and_others_get_404(s: TestServer) {
     let plain = TestServer::read(
         s.request(Method::POST, "/api/environments/nightly/projects/api/results?buildId=1")
             .bearer_auth(&s.key)
