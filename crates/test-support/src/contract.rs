@@ -11,7 +11,9 @@ use hub_domain::model::build::{BuildStats, BuildStatus, BuildSummary};
 use hub_domain::model::environment::{Environment, EnvironmentPatch};
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
-use hub_domain::ports::{ApiKeyRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UserRepo};
+use hub_domain::ports::{
+    ApiKeyRepo, BuildRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UploadSessionRepo, UserRepo,
+};
 
 use crate::time::utc;
 
@@ -36,6 +38,10 @@ pub struct StoreFixture {
     pub users: Arc<dyn UserRepo>,
     /// Direct build writes.
     pub seeds: Arc<dyn SeedBuilds>,
+    /// Upload sessions and chunks.
+    pub uploads: Arc<dyn UploadSessionRepo>,
+    /// Builds.
+    pub builds: Arc<dyn BuildRepo>,
     /// Dropped last: the temporary database.
     pub guard: Box<dyn Any + Send>,
 }
@@ -74,6 +80,10 @@ macro_rules! store_contract_tests {
             users_are_upserted_and_listed_by_latest_sign_in,
             role_overrides_revoke_the_users_sessions,
             expired_sessions_are_not_found,
+            one_upload_of_a_build_is_in_flight_at_a_time,
+            chunks_are_counted_once_per_index,
+            saving_results_stores_build_job_and_session_together,
+            upload_sessions_are_listed_newest_first_and_filtered,
         );
     };
     (@cases $fixture:path; $($case:ident),+ $(,)?) => {
@@ -488,4 +498,185 @@ pub async fn expired_sessions_are_not_found(f: &StoreFixture) {
     f.users.delete_session("s1").await.unwrap();
     assert!(f.users.find_session("s1", t(5)).await.unwrap().is_none());
     assert!(f.users.find_session("s2", t(5)).await.unwrap().is_some());
+}
+
+/// Upload session cases (§9, §17.1).
+mod upload_cases {
+    use hub_domain::ids::{JobId, UploadId};
+    use hub_domain::model::build::Build;
+    use hub_domain::model::job::{GenerationJob, JobState};
+    use hub_domain::model::upload::{Phase, UploadKind, UploadSession};
+
+    use super::*;
+
+    pub(super) fn session(project: &str, build: &str, kind: UploadKind, minute: u32) -> UploadSession {
+        UploadSession {
+            id: UploadId::from(ulid::Ulid::new()),
+            kind,
+            env_id: EnvId::parse("default").unwrap(),
+            project_id: ProjectId::parse(project).unwrap(),
+            build_id: BuildId::parse(build).unwrap(),
+            file_name: Some("results.zip".into()),
+            total_size: Some(300),
+            total_chunks: 3,
+            received_chunks: 0,
+            phase: Phase::Uploading,
+            failed_at_phase: None,
+            error: None,
+            uploaded_by: "apikey:ci".into(),
+            owner: "apikey:01JR8X7Q2M5N9P3V4W6Y8Z0ABC".into(),
+            sha256: Some("ab".repeat(32)),
+            report_config: Some(serde_json::json!({"name": "Nightly"})),
+            replace: false,
+            started_at: t(minute),
+            updated_at: t(minute),
+            completed_at: None,
+            report_url: None,
+            stats: None,
+        }
+    }
+
+    pub(super) fn saved(s: &UploadSession) -> (Build, GenerationJob) {
+        let stats = BuildStats { total: 4, passed: 1, failed: 1, broken: 1, skipped: 1, unknown: 0, duration_ms: 7500 };
+        let build = Build {
+            env_id: s.env_id.clone(),
+            project_id: s.project_id.clone(),
+            build_id: s.build_id.clone(),
+            status: BuildStatus::Pending,
+            created_at: t(30),
+            completed_at: None,
+            uploaded_by: s.uploaded_by.clone(),
+            has_report: false,
+            stats,
+            quality_gate: None,
+            warnings: vec!["skipped unreadable result file x-result.json".into()],
+            error: None,
+            config: serde_json::json!({"name": "Nightly"}),
+        };
+        let job = GenerationJob {
+            id: JobId::from(ulid::Ulid::new()),
+            env_id: s.env_id.clone(),
+            project_id: s.project_id.clone(),
+            build_id: s.build_id.clone(),
+            upload_id: Some(s.id),
+            state: JobState::Queued,
+            config: serde_json::json!({"name": "Nightly"}),
+            attempts: 0,
+            created_at: t(30),
+            started_at: None,
+            finished_at: None,
+            error: None,
+        };
+        (build, job)
+    }
+}
+
+use hub_domain::model::upload::{Phase, UploadKind};
+use hub_domain::ports::{ChunkRecord, UploadFilter};
+
+async fn with_project(f: &StoreFixture, id: &str) {
+    f.projects.insert(&project("default", id, t(0))).await.unwrap();
+}
+
+/// At most one upload (not regeneration) per build is in flight; a settled one frees the build id.
+pub async fn one_upload_of_a_build_is_in_flight_at_a_time(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let first = upload_cases::session("p", "b1", UploadKind::Stream, 1);
+    f.uploads.insert(&first).await.unwrap();
+    assert_eq!(f.uploads.get(first.id).await.unwrap().as_ref(), Some(&first), "every field round-trips");
+    let (env, project, build) = (first.env_id.clone(), first.project_id.clone(), first.build_id.clone());
+    assert!(f.uploads.has_active(&env, &project, &build).await.unwrap());
+    let second = upload_cases::session("p", "b1", UploadKind::Chunked, 2);
+    assert!(matches!(f.uploads.insert(&second).await, Err(StoreError::Conflict)));
+    let mut regeneration = upload_cases::session("p", "b1", UploadKind::Regenerate, 2);
+    regeneration.phase = Phase::Generating;
+    f.uploads.insert(&regeneration).await.unwrap();
+
+    let mut failed = first.clone();
+    failed.phase = Phase::Failed;
+    failed.failed_at_phase = Some(Phase::Assembling);
+    failed.error = Some("archive contains no files".into());
+    failed.completed_at = Some(t(3));
+    assert!(f.uploads.update(&failed).await.unwrap());
+    assert!(!f.uploads.has_active(&env, &project, &build).await.unwrap(), "regenerations do not count");
+    f.uploads.insert(&second).await.unwrap();
+    let unfinished: Vec<_> = f.uploads.unfinished().await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(unfinished, vec![second.id], "only uploading and assembling sessions (regeneration starts generating)");
+
+    let missing = upload_cases::session("nope", "b1", UploadKind::Stream, 4);
+    assert!(matches!(f.uploads.insert(&missing).await, Err(StoreError::MissingParent)));
+    assert!(f.uploads.delete(failed.id).await.unwrap());
+    assert!(!f.uploads.update(&failed).await.unwrap(), "a deleted session is not recreated by an update");
+}
+
+/// Re-sending a chunk replaces its record; the session counts distinct indices and is touched.
+pub async fn chunks_are_counted_once_per_index(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let s = upload_cases::session("p", "b1", UploadKind::Chunked, 1);
+    f.uploads.insert(&s).await.unwrap();
+    let after = f.uploads.put_chunk(s.id, ChunkRecord { index: 2, size: 100 }, t(5)).await.unwrap().unwrap();
+    assert_eq!((after.received_chunks, after.updated_at), (1, t(5)));
+    f.uploads.put_chunk(s.id, ChunkRecord { index: 0, size: 90 }, t(6)).await.unwrap();
+    let after = f.uploads.put_chunk(s.id, ChunkRecord { index: 2, size: 110 }, t(7)).await.unwrap().unwrap();
+    assert_eq!(after.received_chunks, 2);
+    assert_eq!(f.uploads.get(s.id).await.unwrap().unwrap(), after, "what put_chunk returns is what is stored");
+    assert_eq!(
+        f.uploads.chunks(s.id).await.unwrap(),
+        vec![ChunkRecord { index: 0, size: 90 }, ChunkRecord { index: 2, size: 110 }]
+    );
+    let gone = upload_cases::session("p", "b2", UploadKind::Chunked, 1);
+    assert_eq!(f.uploads.put_chunk(gone.id, ChunkRecord { index: 0, size: 1 }, t(8)).await.unwrap(), None);
+    assert!(f.uploads.delete(s.id).await.unwrap());
+    assert!(f.uploads.chunks(s.id).await.unwrap().is_empty(), "chunk records go with their session");
+}
+
+/// The build, its queued job and the session move together; a second queued job for the build changes nothing.
+pub async fn saving_results_stores_build_job_and_session_together(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let s = upload_cases::session("p", "b1", UploadKind::Chunked, 1);
+    f.uploads.insert(&s).await.unwrap();
+    f.uploads.put_chunk(s.id, ChunkRecord { index: 0, size: 300 }, t(2)).await.unwrap();
+    let (build, job) = upload_cases::saved(&s);
+    let mut generating = s.clone();
+    generating.phase = Phase::Generating;
+    generating.received_chunks = 3;
+    generating.stats = Some(build.stats);
+    generating.report_url = Some("/reports/default/p/b1/index.html".into());
+    f.uploads.save_results(&generating, &build, &job).await.unwrap();
+    let (env, project, id) = (s.env_id.clone(), s.project_id.clone(), s.build_id.clone());
+    assert_eq!(f.builds.status(&env, &project, &id).await.unwrap(), Some(BuildStatus::Pending));
+    assert_eq!(f.uploads.get(s.id).await.unwrap().as_ref(), Some(&generating));
+    assert!(f.uploads.chunks(s.id).await.unwrap().is_empty());
+    let listed = f.projects.get(&env, &project).await.unwrap().unwrap();
+    assert_eq!((listed.build_count, listed.latest_build.map(|b| b.stats)), (1, Some(build.stats)));
+
+    // A build has one queued job: a second save fails as a whole and leaves the session as it was.
+    let other = upload_cases::session("p", "b1", UploadKind::Stream, 5);
+    let (_, second_job) = upload_cases::saved(&other);
+    let mut done = generating.clone();
+    done.phase = Phase::Done;
+    assert!(f.uploads.save_results(&done, &build, &second_job).await.is_err());
+    assert_eq!(f.uploads.get(s.id).await.unwrap().map(|s| s.phase), Some(Phase::Generating));
+    assert_eq!(f.builds.status(&env, &project, &BuildId::parse("b9").unwrap()).await.unwrap(), None);
+}
+
+/// Newest start first, ties by id descending; filters by environment and project.
+pub async fn upload_sessions_are_listed_newest_first_and_filtered(f: &StoreFixture) {
+    with_project(f, "p").await;
+    with_project(f, "q").await;
+    let older = upload_cases::session("p", "b1", UploadKind::Stream, 1);
+    let newer = upload_cases::session("q", "b2", UploadKind::Stream, 2);
+    let mut tie = upload_cases::session("p", "b3", UploadKind::Stream, 2);
+    // Ulids made later sort higher; make the tie's order explicit.
+    tie.id = hub_domain::ids::UploadId::from(ulid::Ulid::from_parts(u64::MAX >> 16, 0));
+    for s in [&older, &newer, &tie] {
+        f.uploads.insert(s).await.unwrap();
+    }
+    let ids = |list: Vec<hub_domain::model::upload::UploadSession>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(f.uploads.list(UploadFilter::default(), 10).await.unwrap()), vec![tie.id, newer.id, older.id]);
+    assert_eq!(ids(f.uploads.list(UploadFilter::default(), 1).await.unwrap()), vec![tie.id]);
+    let only_p = UploadFilter { env: None, project: Some(ProjectId::parse("p").unwrap()) };
+    assert_eq!(ids(f.uploads.list(only_p, 10).await.unwrap()), vec![tie.id, older.id]);
+    let elsewhere = UploadFilter { env: Some(EnvId::parse("other").unwrap()), project: None };
+    assert!(f.uploads.list(elsewhere, 10).await.unwrap().is_empty());
 }

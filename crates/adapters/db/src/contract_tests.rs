@@ -56,6 +56,8 @@ async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> Stor
         users: store.clone(),
         projects: store.clone(),
         health: store.clone(),
+        uploads: store.clone(),
+        builds: store.clone(),
         seeds: store,
         guard,
     }
