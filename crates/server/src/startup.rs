@@ -143,19 +143,22 @@ impl Application {
         let secrets: Arc<dyn SecretSource> = Arc::new(OsSecrets);
         let policy = Arc::new(PolicyFile::open(config.auth.policy_file.clone())?);
         tokio::spawn(Arc::clone(&policy).watch(POLICY_RELOAD_INTERVAL));
-        let auth = Arc::new(AuthService::new(
-            store.clone(),
-            store.clone(),
-            policy.clone(),
-            Arc::new(Argon2Hasher),
-            secrets.clone(),
-            clock.clone(),
-            AuthSettings {
-                session_ttl: chrono::TimeDelta::from_std(config.auth.session_ttl)
-                    .context("SESSION_TTL is too large")?,
-                local_login: config.auth.local_login,
-            },
-        )?);
+        let auth = Arc::new(
+            AuthService::new(
+                store.clone(),
+                store.clone(),
+                policy.clone(),
+                Arc::new(Argon2Hasher::start().context("cannot start the password hashing thread")?),
+                secrets.clone(),
+                clock.clone(),
+                AuthSettings {
+                    session_ttl: chrono::TimeDelta::from_std(config.auth.session_ttl)
+                        .context("SESSION_TTL is too large")?,
+                    local_login: config.auth.local_login,
+                },
+            )
+            .await?,
+        );
         if config.auth.local_login {
             let email = Email::parse(&config.auth.admin_email).map_err(|_| anyhow::anyhow!("invalid ADMIN_EMAIL"))?;
             if let Some(password) = auth.ensure_admin_account(&email, config.auth.admin_password.as_deref()).await? {

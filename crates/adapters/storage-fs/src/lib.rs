@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod chain;
 mod uploads;
+pub mod workers;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -25,6 +26,8 @@ use hub_domain::ports::{ResultStore, StorageError};
 pub struct FsResultStore {
     envs: PathBuf,
     tmp: PathBuf,
+    /// Threads that extract archives (as many as there are cores).
+    extractors: workers::Workers,
 }
 
 impl FsResultStore {
@@ -33,7 +36,9 @@ impl FsResultStore {
     /// # Errors
     /// When the folders cannot be created.
     pub async fn open(data_dir: &Path) -> io::Result<Self> {
-        let store = Self { envs: data_dir.join("envs"), tmp: data_dir.join("tmp") };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let extractors = workers::Workers::start("extract", cores)?;
+        let store = Self { envs: data_dir.join("envs"), tmp: data_dir.join("tmp"), extractors };
         tokio::fs::create_dir_all(&store.envs).await?;
         tokio::fs::create_dir_all(&store.tmp).await?;
         Ok(store)

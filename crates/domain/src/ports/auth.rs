@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use crate::model::policy::Policy;
 
-/// One-way password hashing (argon2id in production).
+/// One-way password hashing (argon2id in production). Asynchronous because a hash costs tens of milliseconds and
+/// megabytes of memory: the adapter runs it away from the request threads.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
 pub trait PasswordHasher: Send + Sync + 'static {
     /// A self-describing hash (PHC string) of `password` with a fresh salt.
     ///
     /// # Errors
     /// When hashing fails (no random source); the message is for logs.
-    fn hash(&self, password: &str) -> Result<String, String>;
+    async fn hash(&self, password: &str) -> Result<String, String>;
 
     /// Whether `password` matches `hash`; a malformed hash never matches.
-    fn verify(&self, password: &str, hash: &str) -> bool;
+    async fn verify(&self, password: &str, hash: &str) -> bool;
 }
 
 /// Unpredictable secrets from a CSPRNG.

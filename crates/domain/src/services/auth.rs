@@ -106,7 +106,7 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Hashing`] when the timing-equalising dummy hash cannot be made.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub async fn new(
         keys: Arc<dyn ApiKeyRepo>,
         users: Arc<dyn UserRepo>,
         policy: Arc<dyn PolicySource>,
@@ -115,7 +115,7 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
     ) -> Result<Self, AuthError> {
-        let dummy_hash = hasher.hash(&secrets.hex(16)).map_err(AuthError::Hashing)?;
+        let dummy_hash = hasher.hash(&secrets.hex(16)).await.map_err(AuthError::Hashing)?;
         Ok(Self { keys, users, policy, hasher, secrets, clock, settings, dummy_hash, failures: Mutex::default() })
     }
 
@@ -271,7 +271,7 @@ impl AuthService {
             Err(_) => None,
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref()).unwrap_or(&self.dummy_hash);
-        let matches = self.hasher.verify(password, hash);
+        let matches = self.hasher.verify(password, hash).await;
         match (user, matches) {
             (Some(user), true) if user.password_hash.is_some() => {
                 if let Some(key) = &key {
@@ -346,7 +346,7 @@ impl AuthService {
             None if has_local => return Ok(None),
             None => (self.secrets.hex(12), true),
         };
-        let hash = self.hasher.hash(&password).map_err(AuthError::Hashing)?;
+        let hash = self.hasher.hash(&password).await.map_err(AuthError::Hashing)?;
         let now = self.clock.now();
         let user = match existing {
             Some(user) => User { password_hash: Some(hash), ..user },
@@ -395,7 +395,7 @@ mod tests {
         Parts { keys: MockApiKeyRepo::new(), users: MockUserRepo::new(), hasher }
     }
 
-    fn service(p: Parts) -> AuthService {
+    async fn service(p: Parts) -> AuthService {
         let mut policy = MockPolicySource::new();
         policy.expect_current().returning(|| Arc::new(Policy::builtin()));
         let mut secrets = MockSecretSource::new();
@@ -411,6 +411,7 @@ mod tests {
             Arc::new(clock),
             AuthSettings { session_ttl: TimeDelta::days(7), local_login: true },
         )
+        .await
         .unwrap()
     }
 
@@ -433,7 +434,7 @@ mod tests {
     async fn a_revoked_key_is_invalid() {
         let mut p = parts();
         p.keys.expect_find_by_hash().returning(|_| Ok(Some(key(None, Some(now())))));
-        let err = service(p).authenticate_api_key("ah_x").await.unwrap_err();
+        let err = service(p).await.authenticate_api_key("ah_x").await.unwrap_err();
         assert!(matches!(err, AuthError::InvalidApiKey));
     }
 
@@ -442,7 +443,7 @@ mod tests {
         let mut p = parts();
         p.keys.expect_find_by_hash().returning(|_| Ok(Some(key(Some(now() - TimeDelta::seconds(30)), None))));
         // No `touch` expectation: a write would fail the test.
-        let principal = service(p).authenticate_api_key("ah_x").await.unwrap();
+        let principal = service(p).await.authenticate_api_key("ah_x").await.unwrap();
         assert_eq!(
             principal.permissions,
             [crate::model::access::Permission::View, crate::model::access::Permission::Upload]
@@ -451,7 +452,7 @@ mod tests {
         let mut p = parts();
         p.keys.expect_find_by_hash().returning(|_| Ok(Some(key(Some(now() - TimeDelta::minutes(2)), None))));
         p.keys.expect_touch().times(1).returning(|_, _| Ok(()));
-        service(p).authenticate_api_key("ah_x").await.unwrap();
+        service(p).await.authenticate_api_key("ah_x").await.unwrap();
     }
 
     #[tokio::test]
@@ -459,7 +460,7 @@ mod tests {
         let mut p = parts();
         p.users.expect_get().returning(|_| Ok(None));
         p.hasher.expect_verify().withf(|_, hash| hash == "dummy-hash").times(1).returning(|_, _| true);
-        let err = service(p).login_local("ghost@x.io", "pw", "192.0.2.1").await.unwrap_err();
+        let err = service(p).await.login_local("ghost@x.io", "pw", "192.0.2.1").await.unwrap_err();
         assert!(matches!(err, AuthError::InvalidCredentials), "even a matching dummy hash signs nobody in");
     }
 
@@ -468,7 +469,7 @@ mod tests {
         let mut p = parts();
         p.users.expect_get().returning(|_| Ok(None));
         p.hasher.expect_verify().times(MAX_FAILED_LOGINS).returning(|_, _| false);
-        let auth = service(p);
+        let auth = service(p).await;
         for _ in 0..MAX_FAILED_LOGINS {
             assert!(matches!(auth.login_local("a@x.io", "pw", "ip").await, Err(AuthError::InvalidCredentials)));
         }
@@ -478,7 +479,7 @@ mod tests {
 
     #[tokio::test]
     async fn local_login_can_be_switched_off() {
-        let mut auth = service(parts());
+        let mut auth = service(parts()).await;
         auth.settings.local_login = false;
         assert!(matches!(auth.login_local("a@x.io", "pw", "ip").await, Err(AuthError::LocalLoginDisabled)));
     }
