@@ -594,3 +594,65 @@ async fn waiting_uploads_answer_with_the_session_when_the_wait_ends() {
     assert_eq!((session["phase"].as_str(), session["buildId"].as_str()), (Some("generating"), Some("w1")));
     assert_eq!(session["stats"]["total"], 4);
 }
+
+/// Settles a build directly in the SQLite database as report generation (not built yet) will: its job finished,
+/// its upload sessions done, the build `status`.
+fn settle(s: &TestServer, build: &str, status: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn =
+        diesel::SqliteConnection::establish(&s.data_dir.join("allure-hub.db").display().to_string()).unwrap();
+    let job = if status == "ready" { "succeeded" } else { "failed" };
+    for statement in [
+        format!("UPDATE generation_jobs SET state = '{job}' WHERE build_id = '{build}'"),
+        format!("UPDATE upload_sessions SET phase = 'done' WHERE build_id = '{build}' AND phase = 'generating'"),
+        format!("UPDATE builds SET status = '{status}' WHERE build_id = '{build}'"),
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn replace_swaps_the_results_of_a_settled_build_only() {
+    let s = TestServer::sqlite().await;
+    with_project(&s).await;
+    let first = zip_of(&[("old-result.json", &crate::archives::result_json("old", "old", "passed", 1, 2))]);
+    assert_eq!(upload(&s, "r1", first).await.status, StatusCode::ACCEPTED);
+    // While its first upload is generating, the build cannot be replaced.
+    let res = upload_as(&s, &s.key, "r1", "&replace=true", results_zip()).await;
+    assert_eq!((res.status, res.error()), (StatusCode::CONFLICT, "build r1 has an upload in progress".to_owned()));
+    settle(&s, "r1", "ready");
+    let res = upload(&s, "r1", results_zip()).await;
+    assert_eq!((res.status, res.error()), (StatusCode::CONFLICT, "build r1 already exists".to_owned()));
+
+    let res = upload_as(&s, &s.key, "r1", "&replace=true", results_zip()).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    let files = files_under(&results_dir(&s, "r1"));
+    assert!(
+        files.contains(&"cart-result.json".to_owned()) && !files.contains(&"old-result.json".to_owned()),
+        "{files:?}"
+    );
+    let projects = s.get("/api/environments/staging/projects").await.json();
+    assert_eq!(
+        (projects[0]["buildCount"].as_i64(), projects[0]["latestBuild"]["status"].as_str()),
+        (Some(1), Some("pending"))
+    );
+    assert_eq!(projects[0]["latestBuild"]["stats"]["total"], 4, "the new results' statistics");
+
+    // A build waiting for generation (no upload in flight) cannot be replaced either.
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let url = s.data_dir.join("allure-hub.db").display().to_string();
+        let mut conn = diesel::SqliteConnection::establish(&url).unwrap();
+        diesel::sql_query("UPDATE upload_sessions SET phase = 'done'").execute(&mut conn).unwrap();
+    }
+    let res = upload_as(&s, &s.key, "r1", "&replace=true", results_zip()).await;
+    assert_eq!((res.status, res.error()), (StatusCode::CONFLICT, "build r1 is being generated".to_owned()));
+
+    // A refused replacement (a bad archive) leaves the build and its results as they were.
+    settle(&s, "r1", "failed");
+    let res = upload_as(&s, &s.key, "r1", "&replace=true", b"not a zip".to_vec()).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(files_under(&results_dir(&s, "r1")).contains(&"cart-result.json".to_owned()));
+    let projects = s.get("/api/environments/staging/projects").await.json();
+    assert_eq!(projects[0]["latestBuild"]["status"], "failed");
+}
