@@ -8,6 +8,7 @@ pub mod clock;
 pub mod errors;
 pub mod events;
 pub mod files;
+pub mod generator;
 pub mod identity;
 pub mod repos;
 pub mod uploads;
@@ -17,6 +18,7 @@ pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};
 pub use events::{EventBus, EventStream, Lagged, UploadEvent};
 pub use files::ResultStore;
+pub use generator::{GenerateError, GenerateRequest, Generated, ReportGenerator};
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use repos::*;
 pub use uploads::{
