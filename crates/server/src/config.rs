@@ -125,6 +125,45 @@ impl UploadConfig {
     }
 }
 
+/// The Allure CLI and report generation (Appendix A.4).
+#[derive(Debug, Clone)]
+pub struct AllureConfig {
+    /// A CLI to use as is, never installed or switched (`ALLURE_BIN`).
+    pub bin: Option<PathBuf>,
+    /// Version installed into `DATA_DIR/allure/` when no CLI is found (`ALLURE_VERSION`).
+    pub version: String,
+    /// Generation jobs running at once (`ALLURE_MAX_CONCURRENCY`, at least 1).
+    pub max_concurrency: i64,
+    /// Time limit of one run; `None` for none (`ALLURE_TIMEOUT=0`).
+    pub timeout: Option<Duration>,
+    /// Trend points kept per project (`HISTORY_LIMIT`).
+    pub history_limit: usize,
+    /// Node heap limit of the CLI (`ALLURE_NODE_HEAP_MB`).
+    pub node_heap_mb: u32,
+    /// npm executable (`NPM_BIN`).
+    pub npm_bin: PathBuf,
+    /// Registry for installs (`NPM_REGISTRY_URL`): `None` for npm's own, `Some("")` disables installing.
+    pub npm_registry: Option<String>,
+}
+
+impl AllureConfig {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let concurrency: i64 = vars.parsed("ALLURE_MAX_CONCURRENCY", 4, |v| v.parse().ok(), "an integer")?;
+        let timeout = vars.duration("ALLURE_TIMEOUT", Duration::from_secs(600))?;
+        Ok(Self {
+            bin: vars.get("ALLURE_BIN").map(PathBuf::from),
+            version: vars.get("ALLURE_VERSION").unwrap_or_else(|| "3.18.0".into()),
+            max_concurrency: concurrency.max(1),
+            timeout: (!timeout.is_zero()).then_some(timeout),
+            history_limit: vars.positive("HISTORY_LIMIT", 20)?,
+            node_heap_mb: vars.positive("ALLURE_NODE_HEAP_MB", 2048)?,
+            npm_bin: PathBuf::from(vars.get("NPM_BIN").unwrap_or_else(|| "npm".into())),
+            // Set but empty means "no registry access at all", which `get` would read as unset.
+            npm_registry: (vars.0)("NPM_REGISTRY_URL").map(|v| v.trim().to_owned()),
+        })
+    }
+}
+
 /// Sign-in and session settings (Appendix A.5).
 #[derive(Clone)]
 pub struct AuthConfig {
@@ -251,6 +290,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// Upload and archive limits (Appendix A.3).
     pub uploads: UploadConfig,
+    /// The Allure CLI (Appendix A.4).
+    pub allure: AllureConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -521,6 +562,7 @@ impl Config {
             auth,
             network,
             uploads: UploadConfig::from_vars(&vars)?,
+            allure: AllureConfig::from_vars(&vars)?,
             log: LogConfig { level, format, to_stderr },
         })
     }
@@ -642,6 +684,9 @@ mod tests {
             ("MAX_COMPRESSION_RATIO", "-1"),
             ("UPLOAD_IDLE_TIMEOUT", "0"),
             ("STALE_UPLOAD_AFTER", "soon"),
+            ("ALLURE_TIMEOUT", "forever"),
+            ("HISTORY_LIMIT", "0"),
+            ("ALLURE_MAX_CONCURRENCY", "many"),
             ("REPORTS_BASE_URL", "https://reports.example.com/r"),
             ("CORS_ALLOWED_ORIGINS", "http://localhost:8081"),
         ] {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod events;
+pub mod generation;
 pub mod logging;
 pub mod origins;
 pub mod parse;

@@ -10,10 +10,10 @@ use actix_web::web::Data;
 use anyhow::Context;
 use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
-use hub_domain::ports::{Clock, ResultStore, SecretSource};
+use hub_domain::ports::{Clock, EventBus, ResultStore, SecretSource};
 use hub_domain::services::{
-    ApiKeyService, AuthService, AuthSettings, EnvironmentService, ProjectService, UploadPorts, UploadService,
-    UploadTimeouts, UserService,
+    ApiKeyService, AuthService, AuthSettings, EnvironmentService, GenerationService, ProjectService, UploadPorts,
+    UploadService, UploadTimeouts, UserService,
 };
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
@@ -23,6 +23,7 @@ use hub_storage_fs::FsResultStore;
 
 use crate::config::Config;
 use crate::events::BroadcastBus;
+use crate::generation;
 use crate::system::{OsSecrets, RandomIds, SystemClock};
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.
@@ -198,6 +199,7 @@ impl Application {
             async move { identity.warm_up().await }
         });
 
+        let events: Arc<dyn EventBus> = Arc::new(BroadcastBus::default());
         let uploads = UploadService::new(
             UploadPorts {
                 sessions: store.clone(),
@@ -205,7 +207,7 @@ impl Application {
                 envs: store.clone(),
                 projects: store.clone(),
                 files: files.clone(),
-                events: Arc::new(BroadcastBus::default()),
+                events: events.clone(),
                 clock: clock.clone(),
                 ids: Arc::new(RandomIds),
             },
@@ -217,6 +219,21 @@ impl Application {
             tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
         }
         tokio::spawn(sweep_stale_uploads(uploads.clone(), config.uploads.stale_after));
+
+        let cli = generation::start_cli(&config.allure, &config.data_dir);
+        let generation = GenerationService::new(
+            store.clone(),
+            files.clone(),
+            Arc::new(cli.runner.clone()),
+            events,
+            clock.clone(),
+            config.allure.history_limit,
+        );
+        let requeued = generation.recover().await.context("cannot recover generation jobs")?;
+        if requeued > 0 {
+            tracing::warn!(sessions = requeued, "generations interrupted by restarts too often have failed");
+        }
+        tokio::spawn(generation::run_jobs(generation, config.allure.max_concurrency, cli.installing));
 
         let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
         let files: Arc<dyn ResultStore> = files;

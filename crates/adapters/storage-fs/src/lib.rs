@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod chain;
+mod reports;
 mod uploads;
 pub mod workers;
 

@@ -58,3 +58,52 @@ pub trait ReportGenerator: Send + Sync + 'static {
     /// Runs one generation to its end.
     async fn generate(&self, request: GenerateRequest) -> Result<Generated, GenerateError>;
 }
+
+/// The files of one generation job: where the CLI reads, writes and keeps history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// The build's results.
+    pub results_dir: PathBuf,
+    /// A fresh directory for the new report.
+    pub output_dir: PathBuf,
+    /// A fresh, empty working directory.
+    pub work_dir: PathBuf,
+    /// The job's private, validated copy of the project's history.
+    pub history_path: PathBuf,
+}
+
+/// Why a job's files could not be prepared.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PrepareError {
+    /// The build's results are gone.
+    #[error("results of build {0} are missing")]
+    ResultsMissing(String),
+    /// The disk failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// Files around a generation (contract §8.3 steps 2 and 6–7).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait GenerationFiles: Send + Sync + 'static {
+    /// Creates the job's directories and its history copy: the project's valid history lines, without the point
+    /// `leave_out` (this build's previous one), at most the last `history_limit`.
+    async fn prepare(
+        &self,
+        job: &crate::model::job::GenerationJob,
+        leave_out: Option<String>,
+        history_limit: usize,
+    ) -> Result<Workspace, PrepareError>;
+
+    /// Publishes the new report in place of the previous one in one step, makes the history copy the project's
+    /// history, and returns the id of the point the run added (if any).
+    async fn publish(
+        &self,
+        job: &crate::model::job::GenerationJob,
+        workspace: &Workspace,
+    ) -> Result<Option<String>, crate::ports::StorageError>;
+
+    /// Deletes the job's directories (after a failure, or after publishing).
+    async fn discard(&self, workspace: &Workspace);
+}

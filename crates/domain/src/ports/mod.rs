@@ -18,7 +18,9 @@ pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};
 pub use events::{EventBus, EventStream, Lagged, UploadEvent};
 pub use files::ResultStore;
-pub use generator::{GenerateError, GenerateRequest, Generated, ReportGenerator};
+pub use generator::{
+    GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, ReportGenerator, Workspace,
+};
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use repos::*;
 pub use uploads::{

@@ -164,24 +164,36 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
     -> Result<(), StoreError>;
 }
 
-/// The durable queue of generation jobs. Implemented with the report-generation issue.
+/// How a generation job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    /// When it ended.
+    pub finished_at: Timestamp,
+    /// `Ok` with the trend point the run added to the project history (its id, when the CLI wrote one), or `Err`
+    /// with the failure text of §8.3.
+    pub result: Result<Option<String>, String>,
+    /// Warnings for the build.
+    pub warnings: Vec<String>,
+}
+
+/// The durable queue of generation jobs (contract §8.3, §17.3).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
-    /// Marks the oldest queued job whose project has no running job as running and returns it, unless
-    /// `max_running` jobs already run.
+    /// Marks the oldest queued job whose project has no running job as running (and its build `generating`) and
+    /// returns it, unless `max_running` jobs already run.
     async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError>;
 
-    /// Stores the final state of a job together with its build and session.
-    async fn finish(
-        &self,
-        job: &GenerationJob,
-        build: &Build,
-        session: Option<UploadSession>,
-    ) -> Result<(), StoreError>;
+    /// The trend point a build's last successful generation added, to leave out of its next run's history.
+    async fn history_entry(&self, job: &GenerationJob) -> Result<Option<String>, StoreError>;
 
-    /// Puts running jobs back in the queue after a restart, failing those interrupted too often.
-    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<GenerationJob>, StoreError>;
+    /// In one transaction: the job's final state, its build's status, report flag, error and warnings, and its
+    /// session (`done` or `failed`). Returns the session after the change.
+    async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError>;
+
+    /// At start-up: running jobs go back to the queue with one more attempt; those at `max_attempts` fail with
+    /// their build and session. Returns the sessions that failed.
+    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError>;
 }
 
 /// API keys. Implemented with the authentication issue.

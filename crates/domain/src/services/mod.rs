@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod environments;
+pub mod generation;
 pub mod projects;
 pub mod uploads;
 pub mod users;
@@ -10,6 +11,7 @@ pub mod users;
 pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
+pub use generation::GenerationService;
 pub use projects::{NewProject, ProjectError, ProjectService};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,

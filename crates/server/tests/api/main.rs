@@ -9,6 +9,7 @@ mod archives;
 mod auth;
 mod environments;
 mod errors;
+mod generation;
 mod github;
 mod health;
 mod network;

@@ -91,6 +91,13 @@ impl TestServer {
             // Tests send bursts from one address; the limiter has its own tests.
             ("RATE_LIMIT_RATE".into(), "0".into()),
         ]);
+        // Unless a test brings the real Allure CLI (`ALLURE_BIN`), the server "installs" it with an npm that never
+        // finishes: generation jobs then stay queued, as the contract says they do while an install runs, and the
+        // upload tests see their builds wait in `pending`.
+        let npm = dir.path().join("npm-that-never-finishes");
+        std::fs::write(&npm, "#!/bin/sh\nexec sleep 3600\n").unwrap();
+        std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        vars.insert("NPM_BIN".into(), npm.display().to_string());
         if let Some(db) = &pg {
             vars.insert("DATABASE_URL".into(), db.url.clone());
             vars.insert("SESSION_SECRET".into(), "0123456789abcdef0123456789abcdef-test".into());

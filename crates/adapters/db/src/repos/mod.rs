@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod environments;
+mod jobs;
 mod projects;
 pub(crate) mod time;
 mod uploads;

@@ -25,7 +25,7 @@ const ACTIVE: [&str; 3] = ["uploading", "assembling", "generating"];
 
 #[derive(Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = upload_sessions, treat_none_as_null = true)]
-struct SessionRow {
+pub(super) struct SessionRow {
     id: String,
     kind: String,
     env_id: String,
@@ -73,7 +73,7 @@ fn stats_from_json(text: &str) -> Result<BuildStats, StoreError> {
 }
 
 impl SessionRow {
-    fn from_domain(s: &UploadSession) -> Self {
+    pub(super) fn from_domain(s: &UploadSession) -> Self {
         Self {
             id: s.id.to_string(),
             kind: s.kind.as_str().to_owned(),
@@ -100,7 +100,7 @@ impl SessionRow {
         }
     }
 
-    fn into_domain(self) -> Result<UploadSession, StoreError> {
+    pub(super) fn into_domain(self) -> Result<UploadSession, StoreError> {
         Ok(UploadSession {
             id: UploadId::parse(&self.id).map_err(|e| corrupt("upload id", e))?,
             kind: self.kind.parse().map_err(|e| corrupt("upload kind", e))?,

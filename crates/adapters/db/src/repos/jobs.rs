@@ -1,0 +1,279 @@
+//! [`JobQueue`] on the store: claiming, finishing and recovering generation jobs, each with its build and session
+//! in one transaction (contract §8.3, §17.3).
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use hub_domain::Timestamp;
+use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
+use hub_domain::model::job::GenerationJob;
+use hub_domain::model::upload::{Phase, UploadSession};
+use hub_domain::ports::{JobOutcome, JobQueue, StoreError};
+
+use super::time::{from_db, to_db};
+use super::uploads::SessionRow;
+use crate::connection::AnyConnection;
+use crate::errors::{corrupt, from_diesel};
+use crate::schema::{builds, generation_jobs, upload_sessions};
+use crate::store::{Store, transaction};
+
+/// The failure text of a job interrupted too often.
+const INTERRUPTED: &str = "generation interrupted by server restarts";
+
+#[derive(Queryable)]
+struct JobRow {
+    id: String,
+    env_id: String,
+    project_id: String,
+    build_id: String,
+    upload_id: Option<String>,
+    state: String,
+    config: String,
+    attempts: i64,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    error: Option<String>,
+}
+
+impl JobRow {
+    fn into_domain(self) -> Result<GenerationJob, StoreError> {
+        Ok(GenerationJob {
+            id: JobId::parse(&self.id).map_err(|e| corrupt("job id", e))?,
+            env_id: EnvId::parse(&self.env_id).map_err(|e| corrupt("job env", e))?,
+            project_id: ProjectId::parse(&self.project_id).map_err(|e| corrupt("job project", e))?,
+            build_id: BuildId::parse(&self.build_id).map_err(|e| corrupt("job build", e))?,
+            upload_id: self.upload_id.map(|u| UploadId::parse(&u)).transpose().map_err(|e| corrupt("job upload", e))?,
+            state: self.state.parse().map_err(|e| corrupt("job state", e))?,
+            config: serde_json::from_str(&self.config).map_err(|e| corrupt("job config", e))?,
+            attempts: self.attempts,
+            created_at: from_db(self.created_at),
+            started_at: self.started_at.map(from_db),
+            finished_at: self.finished_at.map(from_db),
+            error: self.error,
+        })
+    }
+}
+
+fn build_key(job: &GenerationJob) -> (String, String, String) {
+    (job.env_id.as_str().to_owned(), job.project_id.as_str().to_owned(), job.build_id.as_str().to_owned())
+}
+
+/// Ends the job's session, if it has one still generating, and returns it as stored.
+fn finish_session(
+    conn: &mut AnyConnection,
+    job: &GenerationJob,
+    error: Option<&str>,
+    at: Timestamp,
+) -> Result<Option<UploadSession>, StoreError> {
+    let Some(id) = job.upload_id else { return Ok(None) };
+    let Some(row) =
+        upload_sessions::table.find(id.to_string()).first::<SessionRow>(conn).optional().map_err(from_diesel)?
+    else {
+        return Ok(None);
+    };
+    let mut session = row.into_domain()?;
+    if session.phase != Phase::Generating {
+        return Ok(None);
+    }
+    session.phase = if error.is_some() { Phase::Failed } else { Phase::Done };
+    session.failed_at_phase = error.map(|_| Phase::Generating);
+    session.error = error.map(str::to_owned);
+    session.updated_at = hub_domain::model::time::truncate_to_millis(at);
+    session.completed_at = Some(session.updated_at);
+    diesel::update(upload_sessions::table.find(id.to_string()))
+        .set(&SessionRow::from_domain(&session))
+        .execute(conn)
+        .map_err(from_diesel)?;
+    Ok(Some(session))
+}
+
+/// Whether another job of the build waits (a follow-up queued while this one ran).
+fn follow_up_queued(conn: &mut AnyConnection, job: &GenerationJob) -> Result<bool, StoreError> {
+    let (env, project, build) = build_key(job);
+    diesel::select(diesel::dsl::exists(
+        generation_jobs::table
+            .filter(generation_jobs::env_id.eq(env))
+            .filter(generation_jobs::project_id.eq(project))
+            .filter(generation_jobs::build_id.eq(build))
+            .filter(generation_jobs::state.eq("queued"))
+            .filter(generation_jobs::id.ne(job.id.to_string())),
+    ))
+    .get_result(conn)
+    .map_err(from_diesel)
+}
+
+#[async_trait]
+impl JobQueue for Store {
+    async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError> {
+        self.run(move |conn| {
+            transaction(conn, |conn| {
+                let running: Vec<(String, String)> = generation_jobs::table
+                    .filter(generation_jobs::state.eq("running"))
+                    .select((generation_jobs::env_id, generation_jobs::project_id))
+                    .load(conn)
+                    .map_err(from_diesel)?;
+                if i64::try_from(running.len()).unwrap_or(i64::MAX) >= max_running {
+                    return Ok(None);
+                }
+                // One job per project at a time: the project's history file is shared.
+                let busy: HashSet<(String, String)> = running.into_iter().collect();
+                let queued: Vec<JobRow> = generation_jobs::table
+                    .filter(generation_jobs::state.eq("queued"))
+                    .order((generation_jobs::created_at, generation_jobs::id))
+                    .load(conn)
+                    .map_err(from_diesel)?;
+                let Some(next) = queued.into_iter().find(|j| !busy.contains(&(j.env_id.clone(), j.project_id.clone())))
+                else {
+                    return Ok(None);
+                };
+                let claimed =
+                    diesel::update(generation_jobs::table.find(&next.id).filter(generation_jobs::state.eq("queued")))
+                        .set((generation_jobs::state.eq("running"), generation_jobs::started_at.eq(Some(to_db(now)))))
+                        .execute(conn)
+                        .map_err(from_diesel)?;
+                if claimed == 0 {
+                    return Ok(None);
+                }
+                let mut job = next.into_domain()?;
+                job.state = hub_domain::model::job::JobState::Running;
+                job.started_at = Some(hub_domain::model::time::truncate_to_millis(now));
+                diesel::update(builds::table.find(build_key(&job)))
+                    .set(builds::status.eq("generating"))
+                    .execute(conn)
+                    .map_err(from_diesel)?;
+                Ok(Some(job))
+            })
+        })
+        .await
+    }
+
+    async fn history_entry(&self, job: &GenerationJob) -> Result<Option<String>, StoreError> {
+        let key = build_key(job);
+        self.run(move |conn| {
+            Ok(builds::table
+                .find(key)
+                .select(builds::history_entry)
+                .first::<Option<String>>(conn)
+                .optional()
+                .map_err(from_diesel)?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError> {
+        let (job, outcome) = (job.clone(), outcome.clone());
+        self.run(move |conn| {
+            transaction(conn, |conn| {
+                let at = to_db(outcome.finished_at);
+                let error = outcome.result.as_ref().err().cloned();
+                diesel::update(generation_jobs::table.find(job.id.to_string()))
+                    .set((
+                        generation_jobs::state.eq(if error.is_some() { "failed" } else { "succeeded" }),
+                        generation_jobs::finished_at.eq(Some(at)),
+                        generation_jobs::error.eq(error.clone()),
+                    ))
+                    .execute(conn)
+                    .map_err(from_diesel)?;
+                let status = match (&error, follow_up_queued(conn, &job)?) {
+                    (_, true) => "pending",
+                    (None, false) => "ready",
+                    (Some(_), false) => "failed",
+                };
+                let key = build_key(&job);
+                let stored: Option<String> = builds::table
+                    .find(key.clone())
+                    .select(builds::warnings)
+                    .first(conn)
+                    .optional()
+                    .map_err(from_diesel)?;
+                let mut warnings: Vec<String> = stored.and_then(|w| serde_json::from_str(&w).ok()).unwrap_or_default();
+                for w in &outcome.warnings {
+                    if !warnings.contains(w) {
+                        warnings.push(w.clone());
+                    }
+                }
+                let warnings = serde_json::Value::from(warnings).to_string();
+                let target = builds::table.find(key);
+                match &outcome.result {
+                    Ok(entry) => diesel::update(target)
+                        .set((
+                            builds::status.eq(status),
+                            builds::completed_at.eq(Some(at)),
+                            builds::has_report.eq(true),
+                            builds::error.eq(None::<String>),
+                            builds::warnings.eq(warnings),
+                            builds::history_entry.eq(entry.clone()),
+                        ))
+                        .execute(conn),
+                    Err(e) => diesel::update(target)
+                        .set((
+                            builds::status.eq(status),
+                            builds::completed_at.eq(Some(at)),
+                            builds::error.eq(Some(e.clone())),
+                            builds::warnings.eq(warnings),
+                        ))
+                        .execute(conn),
+                }
+                .map_err(from_diesel)?;
+                finish_session(conn, &job, error.as_deref(), outcome.finished_at)
+            })
+        })
+        .await
+    }
+
+    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError> {
+        self.run(move |conn| {
+            transaction(conn, |conn| {
+                let running: Vec<JobRow> = generation_jobs::table
+                    .filter(generation_jobs::state.eq("running"))
+                    .load(conn)
+                    .map_err(from_diesel)?;
+                let mut failed = Vec::new();
+                for row in running {
+                    let job = row.into_domain()?;
+                    let attempts = job.attempts + 1;
+                    let target = generation_jobs::table.find(job.id.to_string());
+                    if attempts >= max_attempts {
+                        diesel::update(target)
+                            .set((
+                                generation_jobs::state.eq("failed"),
+                                generation_jobs::attempts.eq(attempts),
+                                generation_jobs::finished_at.eq(Some(to_db(now))),
+                                generation_jobs::error.eq(Some(INTERRUPTED)),
+                            ))
+                            .execute(conn)
+                            .map_err(from_diesel)?;
+                        diesel::update(builds::table.find(build_key(&job)))
+                            .set((
+                                builds::status.eq("failed"),
+                                builds::completed_at.eq(Some(to_db(now))),
+                                builds::error.eq(Some(INTERRUPTED)),
+                            ))
+                            .execute(conn)
+                            .map_err(from_diesel)?;
+                        failed.extend(finish_session(conn, &job, Some(INTERRUPTED), now)?);
+                    } else {
+                        diesel::update(target)
+                            .set((
+                                generation_jobs::state.eq("queued"),
+                                generation_jobs::attempts.eq(attempts),
+                                generation_jobs::started_at.eq(None::<NaiveDateTime>),
+                            ))
+                            .execute(conn)
+                            .map_err(from_diesel)?;
+                        diesel::update(builds::table.find(build_key(&job)))
+                            .set(builds::status.eq("pending"))
+                            .execute(conn)
+                            .map_err(from_diesel)?;
+                    }
+                }
+                Ok(failed)
+            })
+        })
+        .await
+    }
+}

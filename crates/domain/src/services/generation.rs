@@ -1,0 +1,228 @@
+//! Report generation jobs (contract §8.3, §17.3): claim a queued job, prepare its files and history copy, run the
+//! generator, publish or discard, and store the outcome with the build and session in one step; and, at start-up,
+//! take back jobs a previous process left running.
+
+use std::sync::Arc;
+
+use crate::model::job::GenerationJob;
+use crate::ports::{
+    Clock, EventBus, GenerateRequest, GenerationFiles, JobOutcome, JobQueue, ReportGenerator, StoreError, UploadEvent,
+};
+
+/// Interrupted runs after which a job fails instead of being queued again.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// The generation use cases.
+#[derive(Clone)]
+pub struct GenerationService {
+    queue: Arc<dyn JobQueue>,
+    files: Arc<dyn GenerationFiles>,
+    generator: Arc<dyn ReportGenerator>,
+    events: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    /// `HISTORY_LIMIT`.
+    history_limit: usize,
+}
+
+impl std::fmt::Debug for GenerationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerationService").field("history_limit", &self.history_limit).finish_non_exhaustive()
+    }
+}
+
+impl GenerationService {
+    /// Wires the use cases.
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        files: Arc<dyn GenerationFiles>,
+        generator: Arc<dyn ReportGenerator>,
+        events: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        history_limit: usize,
+    ) -> Self {
+        Self { queue, files, generator, events, clock, history_limit }
+    }
+
+    /// §17.3 at start-up: running jobs go back to the queue; those interrupted too often fail (and are published).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let failed = self.queue.requeue_running(MAX_ATTEMPTS, self.clock.now()).await?;
+        let count = failed.len();
+        for session in failed {
+            self.events.publish(UploadEvent::Updated(session));
+        }
+        Ok(count)
+    }
+
+    /// The next job to run, now marked running, unless `max_running` already run.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn claim(&self, max_running: i64) -> Result<Option<GenerationJob>, StoreError> {
+        self.queue.claim_next(max_running, self.clock.now()).await
+    }
+
+    /// Runs a claimed job to its end and stores the outcome.
+    ///
+    /// # Errors
+    /// A database failure while storing the outcome (the job then stays running until the next start-up).
+    pub async fn run(&self, job: GenerationJob) -> Result<(), StoreError> {
+        let (result, warnings) = self.generate(&job).await;
+        let outcome = JobOutcome { finished_at: self.clock.now(), result, warnings };
+        if let Some(session) = self.queue.finish(&job, &outcome).await? {
+            self.events.publish(UploadEvent::Updated(session));
+        }
+        Ok(())
+    }
+
+    /// Steps 2–7 of §8.3 for one job: the new history point, or the failure text; and the warnings.
+    async fn generate(&self, job: &GenerationJob) -> (Result<Option<String>, String>, Vec<String>) {
+        let leave_out = match self.queue.history_entry(job).await {
+            Ok(entry) => entry,
+            Err(e) => return (Err(e.to_string()), Vec::new()),
+        };
+        let workspace = match self.files.prepare(job, leave_out, self.history_limit).await {
+            Ok(workspace) => workspace,
+            Err(e) => return (Err(e.to_string()), Vec::new()),
+        };
+        let mut config = match &job.config {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        // Server-controlled keys, always set here (§8.2); the limit keeps history and reports from growing forever.
+        config.insert("output".into(), path_value(&workspace.output_dir));
+        config.insert("historyPath".into(), path_value(&workspace.history_path));
+        config.insert("historyLimit".into(), serde_json::json!(self.history_limit + 1));
+        let request = GenerateRequest {
+            results_dir: workspace.results_dir.clone(),
+            output_dir: workspace.output_dir.clone(),
+            work_dir: workspace.work_dir.clone(),
+            config: serde_json::Value::Object(config),
+        };
+        let outcome = match self.generator.generate(request).await {
+            Ok(generated) => match self.files.publish(job, &workspace).await {
+                Ok(entry) => (Ok(entry), generated.warnings),
+                Err(e) => (Err(e.to_string()), generated.warnings),
+            },
+            Err(e) => (Err(e.to_string()), Vec::new()),
+        };
+        self.files.discard(&workspace).await;
+        outcome
+    }
+}
+
+fn path_value(path: &std::path::Path) -> serde_json::Value {
+    serde_json::Value::String(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::ids::{BuildId, EnvId, JobId, ProjectId};
+    use crate::model::job::JobState;
+    use crate::ports::clock::MockClock;
+    use crate::ports::events::MockEventBus;
+    use crate::ports::generator::{MockGenerationFiles, MockReportGenerator};
+    use crate::ports::repos::MockJobQueue;
+    use crate::ports::{GenerateError, Generated, Workspace};
+
+    fn job() -> GenerationJob {
+        GenerationJob {
+            id: JobId::from(ulid::Ulid::nil()),
+            env_id: EnvId::parse("staging").unwrap(),
+            project_id: ProjectId::parse("checkout").unwrap(),
+            build_id: BuildId::parse("b1").unwrap(),
+            upload_id: None,
+            state: JobState::Running,
+            config: serde_json::json!({"name": "Nightly", "output": "/elsewhere"}),
+            attempts: 0,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    fn workspace() -> Workspace {
+        Workspace {
+            results_dir: PathBuf::from("/d/results"),
+            output_dir: PathBuf::from("/d/tmp/job/out"),
+            work_dir: PathBuf::from("/d/tmp/job/work"),
+            history_path: PathBuf::from("/d/tmp/job/history.jsonl"),
+        }
+    }
+
+    type Log<T> = Arc<Mutex<Vec<T>>>;
+
+    /// A service whose generator answers `generated`; returns the outcomes it stores and what it asked to generate.
+    fn service(
+        generated: Result<Generated, GenerateError>,
+    ) -> (GenerationService, Log<JobOutcome>, Log<GenerateRequest>) {
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let mut queue = MockJobQueue::new();
+        queue.expect_history_entry().returning(|_| Ok(Some("old-point".into())));
+        let log = Arc::clone(&outcomes);
+        queue.expect_finish().returning(move |_, outcome| {
+            log.lock().unwrap().push(outcome.clone());
+            Ok(None)
+        });
+        let mut files = MockGenerationFiles::new();
+        files
+            .expect_prepare()
+            .withf(|_, leave_out, limit| leave_out.as_deref() == Some("old-point") && *limit == 20)
+            .returning(|_, _, _| Ok(workspace()));
+        files.expect_publish().returning(|_, _| Ok(Some("new-point".into())));
+        files.expect_discard().times(1).return_const(());
+        let mut generator = MockReportGenerator::new();
+        let log = Arc::clone(&requests);
+        generator.expect_generate().returning(move |request| {
+            log.lock().unwrap().push(request);
+            generated.clone()
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| chrono::DateTime::UNIX_EPOCH);
+        let service = GenerationService::new(
+            Arc::new(queue),
+            Arc::new(files),
+            Arc::new(generator),
+            Arc::new(MockEventBus::new()),
+            Arc::new(clock),
+            20,
+        );
+        (service, outcomes, requests)
+    }
+
+    #[tokio::test]
+    async fn a_run_uses_server_controlled_paths_and_records_the_new_point() {
+        let (service, outcomes, requests) = service(Ok(Generated { warnings: vec!["harmless".into()] }));
+        service.run(job()).await.unwrap();
+        let config = requests.lock().unwrap()[0].config.clone();
+        assert_eq!(
+            config,
+            serde_json::json!({
+                "name": "Nightly",
+                "output": "/d/tmp/job/out",
+                "historyPath": "/d/tmp/job/history.jsonl",
+                "historyLimit": 21
+            })
+        );
+        let outcome = outcomes.lock().unwrap()[0].clone();
+        assert_eq!((outcome.result, outcome.warnings), (Ok(Some("new-point".into())), vec!["harmless".to_owned()]));
+    }
+
+    #[tokio::test]
+    async fn a_failed_run_stores_the_contract_text_and_publishes_nothing() {
+        let (service, outcomes, _) = service(Err(GenerateError::TimedOut("10m".into())));
+        service.run(job()).await.unwrap();
+        let outcome = outcomes.lock().unwrap()[0].clone();
+        assert_eq!(outcome.result, Err("allure generate timed out after 10m".into()));
+    }
+}
