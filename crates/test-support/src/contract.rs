@@ -12,7 +12,7 @@ use hub_domain::model::environment::{Environment, EnvironmentPatch};
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
 use hub_domain::ports::{
-    ApiKeyRepo, BuildRepo, EnvironmentRepo, ProjectRepo, StoreError, StoreHealth, UploadSessionRepo, UserRepo,
+    ApiKeyRepo, BuildRepo, EnvironmentRepo, JobQueue, ProjectRepo, StoreError, StoreHealth, UploadSessionRepo, UserRepo,
 };
 
 use crate::time::utc;
@@ -42,6 +42,8 @@ pub struct StoreFixture {
     pub uploads: Arc<dyn UploadSessionRepo>,
     /// Builds.
     pub builds: Arc<dyn BuildRepo>,
+    /// Generation jobs.
+    pub jobs: Arc<dyn JobQueue>,
     /// Dropped last: the temporary database.
     pub guard: Box<dyn Any + Send>,
 }
@@ -84,6 +86,9 @@ macro_rules! store_contract_tests {
             chunks_are_counted_once_per_index,
             saving_results_stores_build_job_and_session_together,
             upload_sessions_are_listed_newest_first_and_filtered,
+            jobs_run_one_per_project_up_to_the_limit,
+            a_finished_job_settles_its_build_and_session,
+            interrupted_jobs_are_queued_again_until_they_fail,
         );
     };
     (@cases $fixture:path; $($case:ident),+ $(,)?) => {
@@ -679,4 +684,103 @@ pub async fn upload_sessions_are_listed_newest_first_and_filtered(f: &StoreFixtu
     assert_eq!(ids(f.uploads.list(only_p, 10).await.unwrap()), vec![tie.id, older.id]);
     let elsewhere = UploadFilter { env: Some(EnvId::parse("other").unwrap()), project: None };
     assert!(f.uploads.list(elsewhere, 10).await.unwrap().is_empty());
+}
+
+/// An upload saved as a build with its queued job, as `save_results` leaves it; returns the session.
+async fn saved_upload(
+    f: &StoreFixture,
+    project: &str,
+    build: &str,
+    minute: u32,
+) -> hub_domain::model::upload::UploadSession {
+    let mut s = upload_cases::session(project, build, UploadKind::Stream, minute);
+    f.uploads.insert(&s).await.unwrap();
+    let (mut b, mut job) = upload_cases::saved(&s);
+    b.created_at = t(minute);
+    job.created_at = t(minute);
+    s.phase = Phase::Generating;
+    f.uploads.save_results(&s, &b, &job).await.unwrap();
+    s
+}
+
+/// The oldest queued job of a project without a running one is claimed, at most `max_running` at once.
+pub async fn jobs_run_one_per_project_up_to_the_limit(f: &StoreFixture) {
+    with_project(f, "p").await;
+    with_project(f, "q").await;
+    saved_upload(f, "p", "p1", 1).await;
+    saved_upload(f, "p", "p2", 2).await;
+    saved_upload(f, "q", "q1", 3).await;
+    let first = f.jobs.claim_next(2, t(10)).await.unwrap().unwrap();
+    assert_eq!(first.build_id.as_str(), "p1");
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    assert_eq!(f.builds.status(&env, &p, &first.build_id).await.unwrap(), Some(BuildStatus::Generating));
+    let second = f.jobs.claim_next(2, t(10)).await.unwrap().unwrap();
+    assert_eq!(second.build_id.as_str(), "q1", "p2 waits: its project already runs a job");
+    assert_eq!(f.jobs.claim_next(3, t(10)).await.unwrap(), None, "p2 still waits for p1");
+    assert_eq!(f.jobs.claim_next(2, t(10)).await.unwrap(), None, "two already run");
+    let outcome =
+        hub_domain::ports::JobOutcome { finished_at: t(11), result: Ok(Some("point-1".into())), warnings: vec![] };
+    f.jobs.finish(&first, &outcome).await.unwrap();
+    let third = f.jobs.claim_next(2, t(12)).await.unwrap().unwrap();
+    assert_eq!(third.build_id.as_str(), "p2");
+}
+
+/// Success makes the build ready with a report and its trend point, and the session done; failure keeps the
+/// report flag and records the error.
+pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let session = saved_upload(f, "p", "b1", 1).await;
+    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    assert_eq!(job.upload_id, Some(session.id));
+    let ok = hub_domain::ports::JobOutcome {
+        finished_at: t(11),
+        result: Ok(Some("point-1".into())),
+        warnings: vec!["harmless".into()],
+    };
+    let done = f.jobs.finish(&job, &ok).await.unwrap().unwrap();
+    assert_eq!((done.phase, done.completed_at, done.error), (Phase::Done, Some(t(11)), None));
+    assert_eq!(f.jobs.history_entry(&job).await.unwrap().as_deref(), Some("point-1"));
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    assert_eq!(f.builds.status(&env, &p, &job.build_id).await.unwrap(), Some(BuildStatus::Ready));
+    let view = f.projects.get(&env, &p).await.unwrap().unwrap().latest_build.unwrap();
+    assert_eq!(view.completed_at, Some(t(11)));
+
+    // A later upload of another build whose generation fails.
+    let failing = saved_upload(f, "p", "b2", 2).await;
+    let job = f.jobs.claim_next(4, t(20)).await.unwrap().unwrap();
+    let failed = hub_domain::ports::JobOutcome {
+        finished_at: t(21),
+        result: Err("allure generate produced no index.html".into()),
+        warnings: vec![],
+    };
+    let session = f.jobs.finish(&job, &failed).await.unwrap().unwrap();
+    assert_eq!(session.id, failing.id);
+    assert_eq!(
+        (session.phase, session.failed_at_phase, session.error.as_deref()),
+        (Phase::Failed, Some(Phase::Generating), Some("allure generate produced no index.html"))
+    );
+    assert_eq!(f.builds.status(&env, &p, &job.build_id).await.unwrap(), Some(BuildStatus::Failed));
+    assert_eq!(f.jobs.history_entry(&job).await.unwrap(), None);
+}
+
+/// Jobs left running by a crash go back to the queue; the third interruption fails them with their session.
+pub async fn interrupted_jobs_are_queued_again_until_they_fail(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let session = saved_upload(f, "p", "b1", 1).await;
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    for attempt in 1..=2 {
+        let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+        assert_eq!(job.attempts, attempt - 1);
+        assert!(f.jobs.requeue_running(3, t(11)).await.unwrap().is_empty());
+        assert_eq!(f.builds.status(&env, &p, &job.build_id).await.unwrap(), Some(BuildStatus::Pending));
+    }
+    f.jobs.claim_next(4, t(12)).await.unwrap().unwrap();
+    let failed = f.jobs.requeue_running(3, t(13)).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (failed[0].id, failed[0].phase, failed[0].error.as_deref()),
+        (session.id, Phase::Failed, Some("generation interrupted by server restarts"))
+    );
+    assert_eq!(f.builds.status(&env, &p, &session.build_id).await.unwrap(), Some(BuildStatus::Failed));
+    assert_eq!(f.jobs.claim_next(4, t(14)).await.unwrap(), None, "a failed job is not run again");
 }

@@ -58,6 +58,7 @@ async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> Stor
         health: store.clone(),
         uploads: store.clone(),
         builds: store.clone(),
+        jobs: store.clone(),
         seeds: store,
         guard,
     }
