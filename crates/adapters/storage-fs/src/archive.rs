@@ -61,7 +61,16 @@ pub fn extract<R: Read + Seek>(reader: R, staging: &Path, limits: UploadLimits) 
     result
 }
 
-fn extract_inner<R: Read + Seek>(reader: R, staging: &Path, limits: UploadLimits) -> Result<Extracted, ArchiveError> {
+fn extract_inner<R: Read + Seek>(
+    mut reader: R,
+    staging: &Path,
+    limits: UploadLimits,
+) -> Result<Extracted, ArchiveError> {
+    // Checked before the central directory is parsed: the parser keeps every entry in memory, so a forged count of
+    // millions of tiny entries would exhaust memory before any limit could apply.
+    if declared_entries(&mut reader).is_some_and(|n| n > limits.max_zip_entries) {
+        return Err(ArchiveError::TooManyEntries(limits.max_zip_entries));
+    }
     let mut archive = zip::ZipArchive::new(reader).map_err(|e| invalid(zip_reason(&e)))?;
     if archive.len() as u64 > limits.max_zip_entries {
         return Err(ArchiveError::TooManyEntries(limits.max_zip_entries));
@@ -106,6 +115,33 @@ fn extract_inner<R: Read + Seek>(reader: R, staging: &Path, limits: UploadLimits
         }
     }
     Ok(statistics(staging))
+}
+
+/// The number of entries the archive's end-of-central-directory record declares (its ZIP64 form when present);
+/// `None` when there is no such record (the zip parser then reports the archive as invalid).
+fn declared_entries<R: Read + Seek>(reader: &mut R) -> Option<u64> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const ZIP64_LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    let len = reader.seek(io::SeekFrom::End(0)).ok()?;
+    // The record is 22 bytes plus a comment of at most 65,535 bytes, at the very end.
+    let tail_len = len.min(22 + 65_535 + 20);
+    reader.seek(io::SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = vec![0u8; usize::try_from(tail_len).ok()?];
+    reader.read_exact(&mut tail).ok()?;
+    let at = (0..=tail.len().checked_sub(22)?).rev().find(|&i| tail[i..i + 4] == EOCD)?;
+    let count = u64::from(u16::from_le_bytes([tail[at + 10], tail[at + 11]]));
+    if count != 0xFFFF || at < 20 || tail[at - 20..at - 16] != ZIP64_LOCATOR {
+        return Some(count);
+    }
+    let zip64_offset = u64::from_le_bytes(tail[at - 12..at - 4].try_into().ok()?);
+    reader.seek(io::SeekFrom::Start(zip64_offset)).ok()?;
+    let mut record = [0u8; 40];
+    reader.read_exact(&mut record).ok()?;
+    if record[..4] != ZIP64_EOCD {
+        return Some(count);
+    }
+    Some(u64::from_le_bytes(record[32..40].try_into().ok()?))
 }
 
 /// First pass over the central directory: every rule that needs no decompression, so nothing is written for an
@@ -245,6 +281,23 @@ pub fn statistics(results: &Path) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_declared_entry_count_is_read_before_parsing() {
+        let mut writer = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for i in 0..25 {
+            writer.start_file(format!("f{i}.txt"), zip::write::SimpleFileOptions::default()).unwrap();
+        }
+        writer.set_comment("a comment moves the record away from the end");
+        let mut zip = writer.finish().unwrap();
+        assert_eq!(declared_entries(&mut zip), Some(25));
+        assert_eq!(declared_entries(&mut io::Cursor::new(b"not a zip".to_vec())), None);
+        let dir = tempfile::tempdir().unwrap();
+        let limits = UploadLimits { max_zip_entries: 20, ..UploadLimits::default() };
+        zip.set_position(0);
+        assert_eq!(extract(zip, &dir.path().join("s"), limits).unwrap_err(), ArchiveError::TooManyEntries(20));
+        assert!(!dir.path().join("s").exists());
+    }
 
     #[test]
     fn names_are_normalised_or_refused() {
