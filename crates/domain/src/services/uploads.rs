@@ -18,6 +18,7 @@ use crate::model::environment::Environment;
 use crate::model::job::{GenerationJob, JobState};
 use crate::model::names::{DisplayName, Icon};
 use crate::model::project::Project;
+use crate::model::report_config::{DEFAULT_ALLOWED_PLUGINS, check_override, merge};
 use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
 use crate::ports::{
     ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, ChunkWrite, Clock, EnvironmentRepo,
@@ -116,6 +117,16 @@ pub enum UploadError {
     /// 503 / 500.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The effective config of an upload's generation (§8.2): its override, checked, merged over the base config
+/// (empty until `ALLURE_CONFIG` is supported), with the override's warnings.
+fn checked_config(report_config: Option<&serde_json::Value>) -> Result<(serde_json::Value, Vec<String>), String> {
+    let base = serde_json::Value::Object(serde_json::Map::new());
+    let Some(value) = report_config else { return Ok((base, Vec::new())) };
+    let allowed: Vec<String> = DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect();
+    let checked = check_override(value, &allowed, &[])?;
+    Ok((merge(&base, &serde_json::Value::Object(checked.value)), checked.warnings))
 }
 
 fn missing_list(missing: &[i64]) -> String {
@@ -327,6 +338,8 @@ impl UploadService {
         if u64::try_from(init.total_size).unwrap_or(u64::MAX) > self.limits.max_upload_bytes {
             return Err(UploadError::TotalSizeTooLarge(self.limits.max_upload_bytes));
         }
+        // Refused now, before any byte is sent, rather than at completion (§6.1).
+        checked_config(options.report_config.as_ref()).map_err(UploadError::Invalid)?;
         let most = i128::from(init.total_chunks) * i128::from(self.limits.max_chunk_bytes);
         if init.total_chunks > init.total_size || i128::from(init.total_size) > most {
             return Err(UploadError::Invalid(format!(
@@ -653,7 +666,10 @@ impl UploadService {
     fn saved(&self, mut session: UploadSession, extracted: Extracted) -> (Build, GenerationJob, UploadSession) {
         let now = self.clock.now();
         let url = report_url(&session.env_id, &session.project_id, &session.build_id);
-        let config = session.report_config.clone().unwrap_or_else(|| serde_json::json!({}));
+        // Checked when the upload started; checked again here for the cleaned value and its warnings.
+        let (config, config_warnings) = checked_config(session.report_config.as_ref()).unwrap_or_default();
+        let mut extracted = extracted;
+        extracted.warnings.extend(config_warnings);
         let build = Build {
             env_id: session.env_id.clone(),
             project_id: session.project_id.clone(),

@@ -279,7 +279,7 @@ pub async fn init_upload(
     let report_config = match body.report_config {
         None | Some(serde_json::Value::Null) => None,
         Some(config @ serde_json::Value::Object(_)) => Some(config),
-        Some(_) => return Err(ApiError::bad_request("invalid reportConfig: must be an object")),
+        Some(_) => return Err(ApiError::bad_request("reportConfig must be an object")),
     };
     let options = UploadOptions { file_name, replace, report_config };
     let init = ChunkedInit { total_size, total_chunks, sha256 };

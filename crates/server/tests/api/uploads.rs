@@ -656,3 +656,29 @@ async fn replace_swaps_the_results_of_a_settled_build_only() {
     let projects = s.get("/api/environments/staging/projects").await.json();
     assert_eq!(projects[0]["latestBuild"]["status"], "failed");
 }
+
+#[tokio::test]
+async fn report_config_overrides_that_could_run_code_or_read_files_are_refused() {
+    let s = TestServer::sqlite().await;
+    with_project(&s).await;
+    for (config, message) in [
+        (json!({"plugins": {"/tmp/evil.mjs": {}}}), "reportConfig.plugins./tmp/evil.mjs is not an allowed plugin"),
+        (
+            json!({"plugins": {"awesome": {"import": "/tmp/evil.mjs"}}}),
+            "reportConfig.plugins.awesome.import is not allowed",
+        ),
+        (json!({"knownIssuesPath": "/etc/passwd"}), "reportConfig.knownIssuesPath is not allowed"),
+        (
+            json!({"plugins": {"csv": {"options": {"fileName": "../../../x"}}}}),
+            "reportConfig.plugins.csv.options.fileName must not refer to files",
+        ),
+        (json!("name"), "reportConfig must be an object"),
+    ] {
+        let body = json!({"buildId": "cfg", "totalSize": 100, "totalChunks": 1, "reportConfig": config});
+        let res = s.post(&format!("{PROJECT}/uploads"), body).await;
+        assert_eq!((res.status, res.error()), (StatusCode::BAD_REQUEST, message.to_owned()));
+    }
+    let fine = json!({"buildId": "cfg", "totalSize": 100, "totalChunks": 1,
+                      "reportConfig": {"name": "Nightly", "output": "/etc", "plugins": {"awesome": {"options": {"singleFile": false}}}}});
+    assert_eq!(s.post(&format!("{PROJECT}/uploads"), fine).await.status, StatusCode::CREATED);
+}
