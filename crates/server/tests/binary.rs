@@ -174,16 +174,9 @@ mod http1 {
         response
     }
 
+    /// The status and body of a response.
     pub fn request(port: u16, method: &str, path: &str, json: &str) -> (u16, String) {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-            json.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        let response = raw(port, method, path, json);
         let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
         let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
         (status, body)

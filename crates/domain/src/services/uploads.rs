@@ -242,11 +242,8 @@ pub fn format_duration(d: Duration) -> String {
         return format!("{}ms", d.as_millis());
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        // Days are written as hours, as the contract's examples do (`24h`).
-        if unit == "d" {
-            continue;
-        }
+    // No days: the contract writes a day as `24h`.
+    for (unit, size) in [("h", 3_600), ("m", 60), ("s", 1)] {
         if secs >= size {
             out.push_str(&format!("{}{unit}", secs / size));
             secs %= size;
