@@ -10,7 +10,7 @@ use hub_db::DatabaseUrl;
 use hub_domain::model::upload::UploadLimits;
 use thiserror::Error;
 
-use crate::parse;
+use hub_domain::model::syntax as parse;
 
 /// A variable that could not be used.
 #[derive(Debug, Error)]

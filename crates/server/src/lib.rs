@@ -6,7 +6,6 @@ pub mod events;
 pub mod generation;
 pub mod logging;
 pub mod origins;
-pub mod parse;
 pub mod startup;
 pub mod system;
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hub_domain::model::syntax::format_duration;
 use hub_domain::ports::{GenerateError, GenerateRequest, Generated, ReportGenerator};
-use hub_domain::services::uploads::format_duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};

@@ -17,6 +17,7 @@ pub mod report_config;
 pub mod retention;
 pub mod secret;
 pub mod stats;
+pub mod syntax;
 pub mod time;
 pub mod upload;
 pub mod user;

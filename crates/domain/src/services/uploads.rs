@@ -19,6 +19,7 @@ use crate::model::job::{GenerationJob, JobState};
 use crate::model::names::{DisplayName, Icon};
 use crate::model::project::Project;
 use crate::model::report_config::{DEFAULT_ALLOWED_PLUGINS, check_override, merge};
+use crate::model::syntax::format_duration;
 use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
 use crate::ports::{
     ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, ChunkWrite, Clock, EnvironmentRepo,
@@ -233,23 +234,6 @@ pub struct UploadPorts {
     pub clock: Arc<dyn Clock>,
     /// Ids.
     pub ids: Arc<dyn IdGenerator>,
-}
-
-/// `30s`, `5m`, `1h30m`, `24h`: the contract's duration syntax, for messages.
-pub fn format_duration(d: Duration) -> String {
-    let mut secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let mut out = String::new();
-    // No days: the contract writes a day as `24h`.
-    for (unit, size) in [("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    out
 }
 
 impl std::fmt::Debug for UploadService {
@@ -904,14 +888,6 @@ mod tests {
             (stale.id, Phase::Failed, Some("upload abandoned: no progress for 24h"))
         );
         assert_eq!(*discarded.lock().unwrap(), vec![stale.id], "its chunks are deleted");
-    }
-
-    #[test]
-    fn durations_read_as_configured() {
-        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
-        assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
-        assert_eq!(format_duration(Duration::from_secs(5_430)), "1h30m30s");
-        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

@@ -31,13 +31,10 @@ const BODY_CHANNEL_BLOCKS: usize = 8;
 const WAIT_HEARTBEAT: Duration = Duration::from_secs(15);
 
 fn boolean(query: &QueryMap, name: &str) -> Result<bool, ApiError> {
-    match query.get(name).map(String::as_str) {
+    match query.get(name) {
         None => Ok(false),
-        Some(v) => match v.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(ApiError::bad_request(format!("invalid {name}: must be true or false"))),
-        },
+        Some(v) => hub_domain::model::syntax::boolean(v)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid {name}: must be true or false"))),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Parsers for the value syntaxes of the contract's environment variables (Appendix A).
+//! The value syntaxes of the contract (§1.5 durations, Appendix A booleans), shared by configuration, query
+//! parameters and messages.
 
 use std::time::Duration;
 
@@ -44,14 +45,15 @@ pub fn duration(value: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// Writes a duration back in the same syntax, largest units first (`1h30m`), for messages.
+/// Writes a duration back in the same syntax, largest units first (`1h30m`), for messages. No days: the contract
+/// writes a day as `24h`.
 pub fn format_duration(d: Duration) -> String {
     let mut ms = d.as_millis();
     if ms == 0 {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -81,6 +83,9 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(300)), "5m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1s500ms");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "24h");
+        assert_eq!(format_duration(Duration::from_secs(5_430)), "1h30m30s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
     }
 
     #[test]
