@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
+use hub_domain::model::secret::hex;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
     ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
@@ -140,10 +141,6 @@ fn write_blocks(
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Sequential SHA-256 of a whole chained archive (a separate pass: extraction reads by seeking).
 fn sha256_of(mut reader: impl io::Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
@@ -258,12 +255,10 @@ impl UploadFiles for FsResultStore {
     }
 
     async fn discard(&self, env: &EnvId, project: &ProjectId, upload: UploadId) -> Result<(), StorageError> {
-        for file in [self.received_path(upload)] {
-            match tokio::fs::remove_file(&file).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(storage("cannot remove the temporary archive", &e)),
-            }
+        match tokio::fs::remove_file(self.received_path(upload)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(storage("cannot remove the temporary archive", &e)),
         }
         self.discard_dir(self.staging_path(upload)).await?;
         self.discard_dir(self.chunk_dir(env, project, upload)).await

@@ -4,7 +4,12 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of a secret: what is stored instead of the secret itself.
 pub fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex of bytes (digests computed incrementally elsewhere use it too).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

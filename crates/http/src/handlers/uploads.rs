@@ -94,11 +94,19 @@ async fn with_body<T>(payload: Payload, idle: Duration, work: impl AsyncFnOnce(B
     }
 }
 
-/// `202` with the short body of §5.1 / §6.4.
-fn accepted(session: &UploadSession) -> HttpResponse {
+/// `response` with `Location` set to the session's status endpoint (§6.3).
+fn with_location(mut response: HttpResponse, session: &UploadSession) -> HttpResponse {
     let location =
         format!("/api/environments/{}/projects/{}/uploads/{}", session.env_id, session.project_id, session.id);
-    let mut response = json_response(
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// `202` with the short body of §5.1 / §6.4.
+fn accepted(session: &UploadSession) -> HttpResponse {
+    let response = json_response(
         StatusCode::ACCEPTED,
         &serde_json::json!({
             "uploadId": session.id.to_string(),
@@ -107,10 +115,7 @@ fn accepted(session: &UploadSession) -> HttpResponse {
             "reportUrl": session.report_url,
         }),
     );
-    if let Ok(value) = header::HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    with_location(response, session)
 }
 
 /// §5.2: holds the response until the session is `done` or `failed` or the wait times out, writing a space every
@@ -281,13 +286,8 @@ pub async fn init_upload(
     let options = UploadOptions { file_name, replace, report_config };
     let init = ChunkedInit { total_size, total_chunks, sha256 };
     let session = state.uploads.init_chunked(&principal.0, Target { env, project, build }, options, init).await?;
-    let location =
-        format!("/api/environments/{}/projects/{}/uploads/{}", session.env_id, session.project_id, session.id);
-    let mut response = json_response(StatusCode::CREATED, &serde_json::json!({ "uploadId": session.id.to_string() }));
-    if let Ok(value) = header::HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    let response = json_response(StatusCode::CREATED, &serde_json::json!({ "uploadId": session.id.to_string() }));
+    Ok(with_location(response, &session))
 }
 
 /// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.2).

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use hub_domain::model::secret::hex;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -346,10 +347,6 @@ crate::on_both_backends!(
     twenty_racing_uploads_of_one_build_have_one_winner,
     auto_create_keys_create_missing_targets_and_others_get_404,
 );
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[tokio::test]
 async fn hostile_archives_are_refused_and_leave_nothing_behind() {
