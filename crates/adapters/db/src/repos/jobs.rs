@@ -1,8 +1,6 @@
 //! [`JobQueue`] on the store: claiming, finishing and recovering generation jobs, each with its build and session
 //! in one transaction (contract §8.3, §17.3).
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -118,14 +116,17 @@ impl JobQueue for Store {
                 if i64::try_from(running.len()).unwrap_or(i64::MAX) >= max_running {
                     return Ok(None);
                 }
-                // One job per project at a time: the project's history file is shared.
-                let busy: HashSet<(String, String)> = running.into_iter().collect();
-                let queued: Vec<JobRow> = generation_jobs::table
-                    .filter(generation_jobs::state.eq("queued"))
+                // One job per project at a time: the project's history file is shared. The busy projects are at most
+                // `max_running`, so they are excluded in the query rather than by loading the whole backlog.
+                let mut query = generation_jobs::table.filter(generation_jobs::state.eq("queued")).into_boxed();
+                for (env, project) in running {
+                    query = query.filter(generation_jobs::env_id.ne(env).or(generation_jobs::project_id.ne(project)));
+                }
+                let Some(next) = query
                     .order((generation_jobs::created_at, generation_jobs::id))
-                    .load(conn)
-                    .map_err(from_diesel)?;
-                let Some(next) = queued.into_iter().find(|j| !busy.contains(&(j.env_id.clone(), j.project_id.clone())))
+                    .first::<JobRow>(conn)
+                    .optional()
+                    .map_err(from_diesel)?
                 else {
                     return Ok(None);
                 };
