@@ -629,7 +629,10 @@ pub async fn chunks_are_counted_once_per_index(f: &StoreFixture) {
         f.uploads.chunks(s.id).await.unwrap(),
         vec![ChunkRecord { index: 0, size: 90 }, ChunkRecord { index: 2, size: 110 }]
     );
+    assert_eq!(f.uploads.stored_bytes(s.id, 2).await.unwrap(), 90, "all but the chunk being replaced");
+    assert_eq!(f.uploads.stored_bytes(s.id, 5).await.unwrap(), 200);
     let gone = upload_cases::session("p", "b2", UploadKind::Chunked, 1);
+    assert_eq!(f.uploads.stored_bytes(gone.id, 0).await.unwrap(), 0);
     assert_eq!(f.uploads.put_chunk(gone.id, ChunkRecord { index: 0, size: 1 }, t(8)).await.unwrap(), None);
     assert!(f.uploads.delete(s.id).await.unwrap());
     assert!(f.uploads.chunks(s.id).await.unwrap().is_empty(), "chunk records go with their session");

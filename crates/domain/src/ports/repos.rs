@@ -158,6 +158,10 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
     /// The chunks stored for a session, by index.
     async fn chunks(&self, id: UploadId) -> Result<Vec<ChunkRecord>, StoreError>;
 
+    /// The bytes stored for a session's chunks other than `except_index` (summed by the database: checked on every
+    /// chunk, it must not read all the chunk records each time).
+    async fn stored_bytes(&self, id: UploadId, except_index: i64) -> Result<i64, StoreError>;
+
     /// In one transaction: creates the build (or, when it exists, replaces its results' fields), queues its
     /// generation job, stores `session` (now `generating`) and removes its chunk records.
     async fn save_results(&self, session: &UploadSession, build: &Build, job: &GenerationJob)

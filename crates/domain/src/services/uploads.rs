@@ -366,8 +366,7 @@ impl UploadService {
             return Err(UploadError::Invalid(format!("X-Total-Chunks must equal {}", session.total_chunks)));
         }
         let total = session.total_size.unwrap_or(0);
-        let others: i64 =
-            self.sessions.chunks(id).await?.iter().filter(|c| c.index != chunk.index).map(|c| c.size).sum();
+        let others = self.sessions.stored_bytes(id, chunk.index).await?;
         let room = u64::try_from(total - others).unwrap_or(0);
         let max = room.min(self.limits.max_chunk_bytes);
         let write = ChunkWrite { index: chunk.index, max_bytes: max, sha256: chunk.sha256 };

@@ -364,6 +364,23 @@ impl UploadSessionRepo for Store {
         .await
     }
 
+    async fn stored_bytes(&self, id: UploadId, except_index: i64) -> Result<i64, StoreError> {
+        let id = id.to_string();
+        self.run(move |conn| {
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
+            let total: Option<i64> = upload_chunks::table
+                .filter(upload_chunks::upload_id.eq(id))
+                .filter(upload_chunks::chunk_index.ne(except_index))
+                .select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                    "CAST(SUM(size) AS BIGINT)",
+                ))
+                .first(conn)
+                .map_err(from_diesel)?;
+            Ok(total.unwrap_or(0))
+        })
+        .await
+    }
+
     async fn save_results(
         &self,
         session: &UploadSession,
