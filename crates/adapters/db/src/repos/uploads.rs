@@ -165,8 +165,10 @@ fn save_build(conn: &mut AnyConnection, build: &Build) -> Result<(), StoreError>
         builds::error.eq(None::<String>),
         builds::config.eq(&config),
     );
-    let updated = diesel::update(builds::table.find(key)).set(changes).execute(conn).map_err(from_diesel)?;
-    if updated == 0 {
+    let exists: bool =
+        diesel::select(diesel::dsl::exists(builds::table.find(key))).get_result(conn).map_err(from_diesel)?;
+    if !exists {
+        // A new build: the key and the columns without a default; the rest is set as for a replacement.
         diesel::insert_into(builds::table)
             .values((
                 builds::env_id.eq(key.0),
@@ -176,20 +178,11 @@ fn save_build(conn: &mut AnyConnection, build: &Build) -> Result<(), StoreError>
                 builds::created_at.eq(to_db(build.created_at)),
                 builds::uploaded_by.eq(&build.uploaded_by),
                 builds::has_report.eq(build.has_report),
-                builds::stats_total.eq(s.total),
-                builds::stats_passed.eq(s.passed),
-                builds::stats_failed.eq(s.failed),
-                builds::stats_broken.eq(s.broken),
-                builds::stats_skipped.eq(s.skipped),
-                builds::stats_unknown.eq(s.unknown),
-                builds::duration_ms.eq(s.duration_ms),
-                builds::warnings.eq(&warnings),
-                builds::config.eq(&config),
             ))
             .execute(conn)
             .map_err(from_diesel)?;
     }
-    Ok(())
+    diesel::update(builds::table.find(key)).set(changes).execute(conn).map(drop).map_err(from_diesel)
 }
 
 fn insert_job(conn: &mut AnyConnection, job: &GenerationJob) -> Result<(), StoreError> {
