@@ -13,7 +13,8 @@ pub struct ChainedFiles {
     starts: Vec<u64>,
     len: u64,
     position: u64,
-    open: Option<(usize, File)>,
+    /// The part whose file is open, the file, and the file's own position (so sequential reads need no seek).
+    open: Option<(usize, File, u64)>,
 }
 
 impl ChainedFiles {
@@ -52,13 +53,16 @@ impl Read for ChainedFiles {
         let part = self.part_at(self.position);
         let offset = self.position - self.starts[part];
         let remaining = self.parts[part].1 - offset;
-        if !matches!(&self.open, Some((open, _)) if *open == part) {
-            self.open = Some((part, File::open(&self.parts[part].0)?));
+        if !matches!(&self.open, Some((open, _, _)) if *open == part) {
+            self.open = Some((part, File::open(&self.parts[part].0)?, 0));
         }
-        let Some((_, file)) = self.open.as_mut() else { return Ok(0) };
-        file.seek(SeekFrom::Start(offset))?;
+        let Some((_, file, at)) = self.open.as_mut() else { return Ok(0) };
+        if *at != offset {
+            file.seek(SeekFrom::Start(offset))?;
+        }
         let want = buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
         let n = file.read(&mut buf[..want])?;
+        *at = offset + n as u64;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a chunk is shorter than recorded"));
         }
