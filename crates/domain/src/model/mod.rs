@@ -13,6 +13,7 @@ pub mod overview;
 pub mod page;
 pub mod policy;
 pub mod project;
+pub mod quality_gate;
 pub mod report_config;
 pub mod retention;
 pub mod secret;

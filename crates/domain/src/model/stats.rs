@@ -23,26 +23,33 @@ pub struct ResultSummary {
 /// Most "unreadable result file" warnings listed one by one.
 const MAX_LISTED_WARNINGS: usize = 20;
 
-/// Counts results as Allure does: retries of one test (same `historyId`) count once, the latest attempt (greatest
-/// `stop`, then `start`, then file name) deciding the outcome.
-pub fn compute_stats(results: impl IntoIterator<Item = ResultSummary>) -> BuildStats {
-    let mut by_test: HashMap<String, ResultSummary> = HashMap::new();
+/// The results that count as tests, the one retry rule shared by [`compute_stats`] and [`longest_test_ms`] so the
+/// quality gate measures the same tests as the statistics: results sharing a non-empty `historyId` are retries of
+/// one test and only the latest attempt (greatest `stop`, then `start`, then file name) is kept.
+fn counted_results<'a>(results: impl IntoIterator<Item = &'a ResultSummary>) -> Vec<&'a ResultSummary> {
+    let latest = |r: &'a ResultSummary| (r.stop, r.start, r.file_name.as_str());
+    let mut by_test: HashMap<&'a str, &'a ResultSummary> = HashMap::new();
     let mut counted = Vec::new();
     for result in results {
-        match result.history_id.clone().filter(|h| !h.is_empty()) {
+        match result.history_id.as_deref().filter(|h| !h.is_empty()) {
             None => counted.push(result),
-            Some(id) => {
-                let latest = |r: &ResultSummary| (r.stop, r.start, r.file_name.clone());
-                match by_test.get(&id) {
-                    Some(kept) if latest(kept) >= latest(&result) => {}
-                    _ => {
-                        by_test.insert(id, result);
-                    }
+            Some(id) => match by_test.get(id) {
+                Some(kept) if latest(kept) >= latest(result) => {}
+                _ => {
+                    by_test.insert(id, result);
                 }
-            }
+            },
         }
     }
     counted.extend(by_test.into_values());
+    counted
+}
+
+/// Counts results as Allure does: retries of one test (same `historyId`) count once, the latest attempt (greatest
+/// `stop`, then `start`, then file name) deciding the outcome.
+pub fn compute_stats(results: impl IntoIterator<Item = ResultSummary>) -> BuildStats {
+    let results: Vec<ResultSummary> = results.into_iter().collect();
+    let counted = counted_results(&results);
 
     let mut stats = BuildStats::default();
     let (mut first_start, mut last_stop) = (None::<i64>, None::<i64>);
@@ -65,6 +72,18 @@ pub fn compute_stats(results: impl IntoIterator<Item = ResultSummary>) -> BuildS
         _ => 0,
     };
     stats
+}
+
+/// The duration of the longest single test in milliseconds, which the quality gate's `maxDuration` rule measures
+/// (the build's `durationMs` spans the whole run instead). Retries are counted as in [`compute_stats`], so an
+/// earlier slow attempt of a test that was retried does not count; results without both timestamps are left out,
+/// and the answer is 0 when none has them (a negative span, from a clock going backwards, counts as 0 too).
+pub fn longest_test_ms(results: &[ResultSummary]) -> i64 {
+    counted_results(results)
+        .into_iter()
+        .filter_map(|r| Some(r.stop? - r.start?))
+        .max()
+        .map_or(0, |longest| longest.max(0))
 }
 
 /// The warnings for result files that could not be parsed: each named up to a limit, then one summary line.
@@ -116,6 +135,40 @@ mod tests {
         ]);
         assert_eq!((stats.passed, stats.failed), (1, 0), "x2 sorts after x1");
         assert_eq!(compute_stats([]), BuildStats::default());
+    }
+
+    #[test]
+    fn longest_test_uses_the_latest_attempt_of_each_test() {
+        let results = [
+            // The slow first attempt of `a` is a retry: only its latest attempt counts.
+            result("a1-result.json", Some("a"), Some("failed"), 0, 9_000),
+            result("a2-result.json", Some("a"), Some("passed"), 10_000, 10_500),
+            result("b-result.json", Some("b"), Some("passed"), 1_000, 3_000),
+            // Empty history ids are not retries of each other.
+            result("c1-result.json", Some(""), Some("passed"), 0, 2_500),
+            result("c2-result.json", Some(""), Some("passed"), 0, 100),
+            ResultSummary { file_name: "d-result.json".into(), start: Some(0), ..ResultSummary::default() },
+        ];
+        assert_eq!(longest_test_ms(&results), 2_500);
+        assert_eq!(compute_stats(results.clone()).total, 5, "both functions see the same tests");
+    }
+
+    #[test]
+    fn longest_test_is_zero_without_timing_data() {
+        assert_eq!(longest_test_ms(&[]), 0);
+        let untimed = ResultSummary { file_name: "x-result.json".into(), stop: Some(5), ..ResultSummary::default() };
+        assert_eq!(longest_test_ms(&[untimed]), 0);
+        assert_eq!(longest_test_ms(&[result("y-result.json", None, None, 50, 10)]), 0, "negative spans count as 0");
+    }
+
+    #[test]
+    fn longest_test_equal_stops_fall_back_to_the_later_start() {
+        let results = [
+            result("x1-result.json", Some("x"), Some("failed"), 5, 20),
+            result("x2-result.json", Some("x"), Some("passed"), 10, 20),
+            result("y-result.json", None, Some("passed"), 0, 12),
+        ];
+        assert_eq!(longest_test_ms(&results), 12, "x's kept attempt lasts 10 ms, not the retried 15 ms");
     }
 
     #[test]
