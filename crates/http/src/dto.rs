@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use hub_domain::Timestamp;
-use hub_domain::model::build::{BuildStats, BuildSummary, report_url};
+use hub_domain::model::build::{
+    Build, BuildStats, BuildSummary, ProjectStats, QualityGateResult, pass_rate, report_url,
+};
 use hub_domain::model::environment::EnvironmentView;
 use hub_domain::model::project::ProjectView;
 use serde::Serialize;
@@ -96,6 +98,105 @@ impl From<BuildSummary> for BuildSummaryDto {
             created_at: format_time(b.created_at),
             completed_at: b.completed_at.map(format_time),
             stats: b.stats.into(),
+        }
+    }
+}
+
+/// §16.3 QualityGateResult.
+#[derive(Debug, Serialize)]
+pub struct QualityGateDto {
+    passed: bool,
+    failures: Vec<serde_json::Value>,
+}
+
+impl From<QualityGateResult> for QualityGateDto {
+    fn from(g: QualityGateResult) -> Self {
+        let failures = g
+            .failures
+            .into_iter()
+            .map(|f| serde_json::json!({"rule": f.rule, "expected": f.expected, "actual": f.actual, "message": f.message}))
+            .collect();
+        Self { passed: g.passed, failures }
+    }
+}
+
+/// §16.3 Build.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildDto {
+    build_id: String,
+    env_id: String,
+    project_id: String,
+    status: &'static str,
+    created_at: String,
+    completed_at: Option<String>,
+    uploaded_by: String,
+    report_url: String,
+    has_report: bool,
+    stats: BuildStatsDto,
+    quality_gate: Option<QualityGateDto>,
+    warnings: Vec<String>,
+    error: Option<String>,
+    config: serde_json::Value,
+}
+
+impl From<Build> for BuildDto {
+    fn from(b: Build) -> Self {
+        Self {
+            report_url: report_url(&b.env_id, &b.project_id, &b.build_id),
+            build_id: b.build_id.to_string(),
+            env_id: b.env_id.to_string(),
+            project_id: b.project_id.to_string(),
+            status: b.status.as_str(),
+            created_at: format_time(b.created_at),
+            completed_at: b.completed_at.map(format_time),
+            uploaded_by: b.uploaded_by,
+            has_report: b.has_report,
+            stats: b.stats.into(),
+            quality_gate: b.quality_gate.map(QualityGateDto::from),
+            warnings: b.warnings,
+            error: b.error,
+            config: b.config,
+        }
+    }
+}
+
+/// §8.5 aggregated stats of a project.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectStatsDto {
+    total_builds: i64,
+    pass_rate: i64,
+    total_passed: i64,
+    total_failed: i64,
+    total_skipped: i64,
+    latest: Option<BuildDto>,
+    trend: Vec<serde_json::Value>,
+}
+
+impl From<ProjectStats> for ProjectStatsDto {
+    fn from(s: ProjectStats) -> Self {
+        let trend = s
+            .trend
+            .into_iter()
+            .map(|p| {
+                serde_json::json!({
+                    "buildId": p.build_id.as_str(),
+                    "createdAt": format_time(p.created_at),
+                    "passed": p.passed,
+                    "failed": p.failed,
+                    "skipped": p.skipped,
+                })
+            })
+            .collect();
+        Self {
+            total_builds: s.total_builds,
+            pass_rate: pass_rate(s.total_passed, s.total_failed),
+            total_passed: s.total_passed,
+            total_failed: s.total_failed,
+            total_skipped: s.total_skipped,
+            latest: s.latest.map(BuildDto::from),
+            trend,
         }
     }
 }

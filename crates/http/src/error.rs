@@ -7,7 +7,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use hub_domain::ports::ArchiveError;
 use hub_domain::ports::{StorageError, StoreError};
-use hub_domain::services::{ApiKeyError, AuthError, EnvironmentError, ProjectError, UploadError, UserError};
+use hub_domain::services::{
+    ApiKeyError, AuthError, EnvironmentError, ProjectError, ReportError, UploadError, UserError,
+};
 
 /// An error response of the API.
 #[derive(Debug)]
@@ -141,6 +143,20 @@ impl From<ProjectError> for ApiError {
             ProjectError::AlreadyExists { .. } => Self::new(StatusCode::CONFLICT, err.to_string()),
             ProjectError::Store(e) => e.into(),
             ProjectError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(err: ReportError) -> Self {
+        use ReportError as E;
+        match err {
+            E::EnvironmentNotFound(_) | E::ProjectNotFound { .. } | E::BuildNotFound(_) | E::NoReadyBuild(_) => {
+                Self::new(StatusCode::NOT_FOUND, err.to_string())
+            }
+            E::BeingGenerated(_) | E::UploadInProgress(_) => Self::new(StatusCode::CONFLICT, err.to_string()),
+            E::Store(e) => e.into(),
+            E::Storage(e) => e.into(),
         }
     }
 }

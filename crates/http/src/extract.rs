@@ -7,7 +7,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use hub_domain::ids::{EnvId, IdError, ProjectId};
+use hub_domain::ids::{BuildId, EnvId, IdError, ProjectId};
 
 use crate::error::ApiError;
 
@@ -45,6 +45,24 @@ impl FromRequest for ProjectPath {
             let env = EnvId::parse(segment(req, "envId")?).map_err(invalid("envId"))?;
             let project = ProjectId::parse(segment(req, "projectId")?).map_err(invalid("projectId"))?;
             Ok(Self(env, project))
+        })())
+    }
+}
+
+/// The `{envId}`, `{projectId}` and `{buildId}` path segments, parsed in that order.
+#[derive(Debug)]
+pub struct BuildPath(pub EnvId, pub ProjectId, pub BuildId);
+
+impl FromRequest for BuildPath {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let env = EnvId::parse(segment(req, "envId")?).map_err(invalid("envId"))?;
+            let project = ProjectId::parse(segment(req, "projectId")?).map_err(invalid("projectId"))?;
+            let build = BuildId::parse(segment(req, "buildId")?).map_err(invalid("buildId"))?;
+            Ok(Self(env, project, build))
         })())
     }
 }

@@ -13,7 +13,7 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{auth, environments, health, oauth, projects, settings, uploads};
+use crate::handlers::{auth, environments, health, oauth, projects, reports, settings, uploads};
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -47,6 +47,9 @@ pub fn endpoints() -> Vec<Endpoint> {
     const UPLOADS: &str = "/api/environments/{envId}/projects/{projectId}/uploads";
     const UPLOAD_ID: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}";
     const COMPLETE: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete";
+    const REPORTS: &str = "/api/environments/{envId}/projects/{projectId}/reports";
+    const REPORT_STATS: &str = "/api/environments/{envId}/projects/{projectId}/reports/stats";
+    const REPORT: &str = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}";
     const KEYS: &str = "/api/settings/apikeys";
     const KEY: &str = "/api/settings/apikeys/{id}";
     const USER_ROLE: &str = "/api/settings/users/{email}/role";
@@ -63,6 +66,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::PUT, UPLOAD_ID, UPLOAD, || web::to(uploads::put_chunk)),
         endpoint(Method::GET, UPLOAD_ID, VIEW, || web::to(uploads::upload_status)),
         endpoint(Method::POST, COMPLETE, UPLOAD, || web::to(uploads::complete_upload)),
+        endpoint(Method::GET, REPORTS, VIEW, || web::to(reports::list_reports)),
+        // Before `{buildId}`, which would otherwise take `stats` as a build id.
+        endpoint(Method::GET, REPORT_STATS, VIEW, || web::to(reports::report_stats)),
+        endpoint(Method::GET, REPORT, VIEW, || web::to(reports::get_report)),
+        endpoint(Method::DELETE, REPORT, MANAGE, || web::to(reports::delete_report)),
         endpoint(Method::GET, "/api/uploads", VIEW, || web::to(uploads::list_uploads)),
         endpoint(Method::GET, "/api/uploads/stream", VIEW, || web::to(uploads::upload_stream)),
         endpoint(Method::DELETE, "/api/uploads/{id}", MANAGE, || web::to(uploads::delete_upload)),

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use hub_domain::ports::StoreHealth;
 use hub_domain::services::{
-    ApiKeyService, AuthService, EnvironmentService, ProjectService, UploadService, UserService,
+    ApiKeyService, AuthService, EnvironmentService, ProjectService, ReportService, UploadService, UserService,
 };
 
 /// Build facts shown by `/api/version`.
@@ -52,6 +52,8 @@ pub struct AppState {
     pub projects: ProjectService,
     /// Upload use cases.
     pub uploads: UploadService,
+    /// Build and report use cases.
+    pub reports: ReportService,
     /// Database readiness.
     pub health: Arc<dyn StoreHealth>,
     /// Build facts.

@@ -12,8 +12,8 @@ use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
 use hub_domain::ports::{Clock, EventBus, ResultStore, SecretSource};
 use hub_domain::services::{
-    ApiKeyService, AuthService, AuthSettings, EnvironmentService, GenerationService, ProjectService, UploadPorts,
-    UploadService, UploadTimeouts, UserService,
+    ApiKeyService, AuthService, AuthSettings, EnvironmentService, GenerationService, ProjectService, ReportPorts,
+    ReportService, UploadPorts, UploadService, UploadTimeouts, UserService,
 };
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
@@ -223,6 +223,7 @@ impl Application {
         let cli = generation::start_cli(&config.allure, &config.data_dir);
         let generation = GenerationService::new(
             store.clone(),
+            store.clone(),
             files.clone(),
             Arc::new(cli.runner.clone()),
             events,
@@ -235,11 +236,19 @@ impl Application {
         }
         tokio::spawn(generation::run_jobs(generation, config.allure.max_concurrency, cli.installing));
 
+        let reports = ReportService::new(ReportPorts {
+            envs: store.clone(),
+            projects: store.clone(),
+            builds: store.clone(),
+            files: files.clone(),
+            history: files.clone(),
+        });
         let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
             shutdown: shutdown_watch,
             uploads,
+            reports,
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
             api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),

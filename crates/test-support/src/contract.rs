@@ -89,6 +89,9 @@ macro_rules! store_contract_tests {
             jobs_run_one_per_project_up_to_the_limit,
             a_finished_job_settles_its_build_and_session,
             interrupted_jobs_are_queued_again_until_they_fail,
+            builds_are_listed_newest_first_filtered_by_outcome_and_paged,
+            project_stats_sum_every_build_and_trend_the_newest,
+            deleting_a_build_waits_for_its_work_and_keeps_its_sessions,
         );
     };
     (@cases $fixture:path; $($case:ident),+ $(,)?) => {
@@ -553,6 +556,7 @@ mod upload_cases {
             uploaded_by: s.uploaded_by.clone(),
             has_report: false,
             stats,
+            longest_test_ms: 900,
             quality_gate: None,
             warnings: vec!["skipped unreadable result file x-result.json".into()],
             error: None,
@@ -721,8 +725,12 @@ pub async fn jobs_run_one_per_project_up_to_the_limit(f: &StoreFixture) {
     assert_eq!(second.build_id.as_str(), "q1", "p2 waits: its project already runs a job");
     assert_eq!(f.jobs.claim_next(3, t(10)).await.unwrap(), None, "p2 still waits for p1");
     assert_eq!(f.jobs.claim_next(2, t(10)).await.unwrap(), None, "two already run");
-    let outcome =
-        hub_domain::ports::JobOutcome { finished_at: t(11), result: Ok(Some("point-1".into())), warnings: vec![] };
+    let outcome = hub_domain::ports::JobOutcome {
+        finished_at: t(11),
+        result: Ok(Some("point-1".into())),
+        warnings: vec![],
+        quality_gate: None,
+    };
     f.jobs.finish(&first, &outcome).await.unwrap();
     let third = f.jobs.claim_next(2, t(12)).await.unwrap().unwrap();
     assert_eq!(third.build_id.as_str(), "p2");
@@ -739,6 +747,15 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
         finished_at: t(11),
         result: Ok(Some("point-1".into())),
         warnings: vec!["harmless".into()],
+        quality_gate: Some(hub_domain::model::build::QualityGateResult {
+            passed: false,
+            failures: vec![hub_domain::model::build::QualityGateFailure {
+                rule: "critical/maxFailures".into(),
+                expected: serde_json::json!(0),
+                actual: serde_json::json!(2),
+                message: "The number of failed tests 2 exceeds the allowed threshold value 0".into(),
+            }],
+        }),
     };
     let done = f.jobs.finish(&job, &ok).await.unwrap().unwrap();
     assert_eq!((done.phase, done.completed_at, done.error), (Phase::Done, Some(t(11)), None));
@@ -747,6 +764,9 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
     assert_eq!(f.builds.status(&env, &p, &job.build_id).await.unwrap(), Some(BuildStatus::Ready));
     let view = f.projects.get(&env, &p).await.unwrap().unwrap().latest_build.unwrap();
     assert_eq!(view.completed_at, Some(t(11)));
+    let stored = f.builds.get(&env, &p, &job.build_id).await.unwrap().unwrap();
+    assert_eq!((stored.quality_gate, stored.longest_test_ms, stored.has_report), (ok.quality_gate, 900, true));
+    assert_eq!(stored.warnings, vec!["skipped unreadable result file x-result.json", "harmless"]);
 
     // A later upload of another build whose generation fails.
     let failing = saved_upload(f, "p", "b2", 2).await;
@@ -755,6 +775,7 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
         finished_at: t(21),
         result: Err("allure generate produced no index.html".into()),
         warnings: vec![],
+        quality_gate: None,
     };
     let session = f.jobs.finish(&job, &failed).await.unwrap().unwrap();
     assert_eq!(session.id, failing.id);
@@ -786,4 +807,128 @@ pub async fn interrupted_jobs_are_queued_again_until_they_fail(f: &StoreFixture)
     );
     assert_eq!(f.builds.status(&env, &p, &session.build_id).await.unwrap(), Some(BuildStatus::Failed));
     assert_eq!(f.jobs.claim_next(4, t(14)).await.unwrap(), None, "a failed job is not run again");
+}
+
+/// A build with these outcome counts, created at `minute`.
+fn counted(project: &str, id: &str, minute: u32, passed: i64, failed: i64, broken: i64, skipped: i64) -> BuildSummary {
+    let mut b = build("default", project, id, t(minute), passed);
+    b.stats = BuildStats {
+        total: passed + failed + broken + skipped,
+        passed,
+        failed,
+        broken,
+        skipped,
+        unknown: 0,
+        duration_ms: 10,
+    };
+    b
+}
+
+fn build_ids(page: &hub_domain::model::page::Page<hub_domain::model::build::Build>) -> Vec<&str> {
+    page.items.iter().map(|b| b.build_id.as_str()).collect()
+}
+
+/// §8.4: newest `createdAt` first, ties by build id descending; `passed` = tests and none failed or broken,
+/// `failed` = any failed or broken (the build's own status plays no part); `total` ignores the page.
+pub async fn builds_are_listed_newest_first_filtered_by_outcome_and_paged(f: &StoreFixture) {
+    use hub_domain::model::build::OutcomeFilter;
+    use hub_domain::model::page::PageRequest;
+    with_project(f, "p").await;
+    with_project(f, "q").await;
+    let mut failed_status = counted("p", "green", 3, 5, 0, 0, 1);
+    failed_status.status = BuildStatus::Failed;
+    for b in [
+        counted("p", "empty", 1, 0, 0, 0, 0),
+        counted("p", "broken", 2, 3, 0, 1, 0),
+        failed_status,
+        counted("p", "tie-a", 4, 2, 1, 0, 0),
+        counted("p", "tie-b", 4, 2, 0, 0, 0),
+        counted("q", "elsewhere", 5, 1, 0, 0, 0),
+    ] {
+        f.seeds.seed_build(&b).await;
+    }
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    let page = |limit, offset| PageRequest { limit, offset };
+    let all = f.builds.list(&env, &p, OutcomeFilter::All, page(50, 0)).await.unwrap();
+    assert_eq!(build_ids(&all), vec!["tie-b", "tie-a", "green", "broken", "empty"]);
+    assert_eq!(all.total, 5);
+    let passed = f.builds.list(&env, &p, OutcomeFilter::Passed, page(50, 0)).await.unwrap();
+    assert_eq!(build_ids(&passed), vec!["tie-b", "green"], "a failed build status does not matter, no tests do");
+    let failed = f.builds.list(&env, &p, OutcomeFilter::Failed, page(50, 0)).await.unwrap();
+    assert_eq!(build_ids(&failed), vec!["tie-a", "broken"], "broken counts as failed");
+    let second = f.builds.list(&env, &p, OutcomeFilter::All, page(2, 2)).await.unwrap();
+    assert_eq!((build_ids(&second), second.total), (vec!["green", "broken"], 5));
+
+    let one = f.builds.get(&env, &p, &BuildId::parse("broken").unwrap()).await.unwrap().unwrap();
+    assert_eq!(one, all.items[3], "get and list read the same fields");
+    assert_eq!(
+        (one.stats.broken, one.status, one.has_report, one.quality_gate.clone()),
+        (1, BuildStatus::Ready, false, None)
+    );
+    assert_eq!(f.builds.get(&env, &p, &BuildId::parse("elsewhere").unwrap()).await.unwrap(), None);
+    assert_eq!(
+        f.builds.latest_ready(&env, &p).await.unwrap().map(|b| b.to_string()).as_deref(),
+        Some("tie-b"),
+        "newest ready build, ties by id"
+    );
+}
+
+/// §8.5: sums over every build whatever its status, failed = failed + broken, the newest build in full, and
+/// the 30 newest builds oldest first.
+pub async fn project_stats_sum_every_build_and_trend_the_newest(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    let empty = f.builds.stats(&env, &p).await.unwrap();
+    assert_eq!((empty.total_builds, empty.total_passed, empty.latest, empty.trend), (0, 0, None, vec![]));
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for i in 0..32u32 {
+        let b = counted("p", &format!("b{i:02}"), i, i64::from(i), i64::from(i % 3), i64::from(i % 2), 1);
+        (passed, failed, skipped) = (passed + b.stats.passed, failed + b.stats.failed + b.stats.broken, skipped + 1);
+        f.seeds.seed_build(&b).await;
+    }
+    let stats = f.builds.stats(&env, &p).await.unwrap();
+    assert_eq!(
+        (stats.total_builds, stats.total_passed, stats.total_failed, stats.total_skipped),
+        (32, passed, failed, skipped)
+    );
+    assert_eq!(stats.latest.as_ref().map(|b| b.build_id.as_str()), Some("b31"));
+    let trend: Vec<&str> = stats.trend.iter().map(|p| p.build_id.as_str()).collect();
+    assert_eq!(trend.len(), 30);
+    assert_eq!((trend[0], trend[29]), ("b02", "b31"), "the 30 newest, oldest first");
+    let point = &stats.trend[29];
+    assert_eq!((point.passed, point.failed, point.skipped, point.created_at), (31, 1 + 1, 1, t(31)));
+}
+
+/// §8.8: no deletion while a job is queued or running or an upload is receiving; a deleted build hands back its
+/// trend point, takes its jobs along and leaves its upload sessions.
+pub async fn deleting_a_build_waits_for_its_work_and_keeps_its_sessions(f: &StoreFixture) {
+    use hub_domain::ports::{BuildDeletion, JobOutcome};
+    with_project(f, "p").await;
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    let session = saved_upload(f, "p", "b1", 1).await;
+    let b1 = session.build_id.clone();
+    assert_eq!(f.builds.delete(&env, &p, &b1).await.unwrap(), BuildDeletion::Generating, "queued");
+    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    assert_eq!(f.builds.delete(&env, &p, &b1).await.unwrap(), BuildDeletion::Generating, "running");
+    let ok =
+        JobOutcome { finished_at: t(11), result: Ok(Some("point-1".into())), warnings: vec![], quality_gate: None };
+    f.jobs.finish(&job, &ok).await.unwrap();
+
+    f.seeds.seed_build(&counted("p", "b2", 2, 1, 0, 0, 0)).await;
+    let receiving = upload_cases::session("p", "b2", UploadKind::Stream, 3);
+    f.uploads.insert(&receiving).await.unwrap();
+    let b2 = receiving.build_id.clone();
+    assert_eq!(f.builds.delete(&env, &p, &b2).await.unwrap(), BuildDeletion::UploadInProgress);
+    assert!(f.builds.get(&env, &p, &b2).await.unwrap().is_some(), "nothing was deleted");
+
+    assert_eq!(
+        f.builds.delete(&env, &p, &b1).await.unwrap(),
+        BuildDeletion::Deleted { history_entry: Some("point-1".into()) }
+    );
+    assert_eq!(f.builds.get(&env, &p, &b1).await.unwrap(), None);
+    assert_eq!(f.jobs.history_entry(&job).await.unwrap(), None);
+    assert!(f.uploads.get(session.id).await.unwrap().is_some(), "upload sessions are kept");
+    assert_eq!(f.builds.delete(&env, &p, &b1).await.unwrap(), BuildDeletion::NotFound);
+    // The build id is free again: a new upload of it saves and queues.
+    saved_upload(f, "p", "b1", 4).await;
 }

@@ -41,6 +41,7 @@ diesel::table! {
         error -> Nullable<Text>,
         config -> Text,
         history_entry -> Nullable<Text>,
+        longest_test_ms -> BigInt,
     }
 }
 

@@ -15,7 +15,7 @@ use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-use hub_domain::model::stats::{ResultSummary, compute_stats, unreadable_warnings};
+use hub_domain::model::stats::{ResultSummary, compute_stats, longest_test_ms, unreadable_warnings};
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{ArchiveError, Extracted};
 use zip::CompressionMethod;
@@ -275,7 +275,11 @@ pub fn statistics(results: &Path) -> Extracted {
             None => unreadable.push(name),
         }
     }
-    Extracted { stats: compute_stats(summaries), warnings: unreadable_warnings(&unreadable) }
+    Extracted {
+        longest_test_ms: longest_test_ms(&summaries),
+        stats: compute_stats(summaries),
+        warnings: unreadable_warnings(&unreadable),
+    }
 }
 
 #[cfg(test)]

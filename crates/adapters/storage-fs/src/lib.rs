@@ -19,7 +19,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::ports::{ResultStore, StorageError};
 
 /// The filesystem adapter of [`ResultStore`].
@@ -29,6 +29,9 @@ pub struct FsResultStore {
     tmp: PathBuf,
     /// Threads that extract archives (as many as there are cores).
     extractors: workers::Workers,
+    /// Serialises changes to project history files: a job publishing its point and a build deletion removing one
+    /// must not overwrite each other's change.
+    history_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl FsResultStore {
@@ -39,7 +42,12 @@ impl FsResultStore {
     pub async fn open(data_dir: &Path) -> io::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let extractors = workers::Workers::start("extract", cores)?;
-        let store = Self { envs: data_dir.join("envs"), tmp: data_dir.join("tmp"), extractors };
+        let store = Self {
+            envs: data_dir.join("envs"),
+            tmp: data_dir.join("tmp"),
+            extractors,
+            history_lock: std::sync::Arc::default(),
+        };
         tokio::fs::create_dir_all(&store.envs).await?;
         tokio::fs::create_dir_all(&store.tmp).await?;
         Ok(store)
@@ -117,6 +125,10 @@ impl ResultStore for FsResultStore {
 
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError> {
         self.discard_dir(self.envs.join(env.as_str()).join(project.as_str())).await
+    }
+
+    async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError> {
+        self.discard_dir(self.build_dir(env, project, build)).await
     }
 
     async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError> {

@@ -11,6 +11,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use hub_domain::ids::{EnvId, ProjectId};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::ports::{GenerationFiles, PrepareError, StorageError, Workspace};
 
@@ -31,43 +32,80 @@ fn point_id(line: &str) -> Option<String> {
     serde_json::from_str::<serde_json::Value>(line).ok()?.get("uuid")?.as_str().map(str::to_owned)
 }
 
-/// Copies the valid lines of `from` (if it exists) into `to`, leaving out the point `leave_out` and keeping only
-/// the last `limit`. A line that is not a JSON object is dropped: one corrupt line would make every later run fail.
-fn copy_history(from: &Path, to: &Path, leave_out: Option<&str>, limit: usize) -> std::io::Result<()> {
-    let mut kept = std::collections::VecDeque::with_capacity(limit + 1);
-    match std::fs::File::open(from) {
-        Ok(file) => {
-            for line in std::io::BufReader::new(file).lines() {
-                let line = line?;
-                let valid = serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|v| v.is_object());
-                if !valid || (leave_out.is_some() && point_id(&line).as_deref() == leave_out) {
-                    continue;
-                }
-                kept.push_back(line);
-                if kept.len() > limit {
-                    kept.pop_front();
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+/// The valid lines of a history file (none when it does not exist), without the point `leave_out`. A line that is
+/// not a JSON object is dropped: one corrupt line would make every later run fail.
+fn valid_lines(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<String>> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
+    };
+    let mut kept = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        let valid = serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|v| v.is_object());
+        if valid && (leave_out.is_none() || point_id(&line).as_deref() != leave_out) {
+            kept.push(line);
+        }
     }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(to)?);
-    for line in kept {
-        writeln!(out, "{line}")?;
-    }
-    out.flush()
+    Ok(kept)
 }
 
-/// The id of the last point of a history file.
-fn last_point(path: &Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    std::io::BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .and_then(|l| point_id(&l))
+/// Writes `lines` (only the last `limit`) to `path` through a temporary file and a rename, so readers and a crash
+/// see the old file or the new one, never half of one.
+fn write_history(path: &Path, lines: &[String], limit: usize) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("jsonl.{}", ulid::Ulid::new()));
+    let result = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for line in &lines[lines.len().saturating_sub(limit)..] {
+            writeln!(out, "{line}")?;
+        }
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What `publish` needs to know about the job's history copy, written next to it by `prepare`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct HistoryPlan {
+    /// The build's previous point, replaced by the new one.
+    leave_out: Option<String>,
+    /// `HISTORY_LIMIT`.
+    limit: usize,
+    /// Ids of the points in the copy before the run: anything else in it afterwards is the run's.
+    before: Vec<String>,
+}
+
+fn plan_path(workspace: &Workspace) -> PathBuf {
+    workspace.history_path.with_extension("plan.json")
+}
+
+/// Makes the job's history copy and its plan.
+fn copy_history(from: &Path, workspace: &Workspace, leave_out: Option<String>, limit: usize) -> std::io::Result<()> {
+    let lines = valid_lines(from, leave_out.as_deref())?;
+    let kept = &lines[lines.len().saturating_sub(limit)..];
+    write_history(&workspace.history_path, kept, limit)?;
+    let plan = HistoryPlan { leave_out, limit, before: kept.iter().filter_map(|l| point_id(l)).collect() };
+    std::fs::write(plan_path(workspace), serde_json::to_vec(&plan)?)
+}
+
+/// Adds the run's new points to the project's history as it is *now* (another build may have been deleted since
+/// the copy was made), replacing the build's previous point. Returns the id of the new point.
+fn merge_history(project_history: &Path, workspace: &Workspace) -> std::io::Result<Option<String>> {
+    let plan: HistoryPlan = serde_json::from_slice(&std::fs::read(plan_path(workspace))?)?;
+    let added: Vec<String> = valid_lines(&workspace.history_path, None)?
+        .into_iter()
+        .filter(|l| point_id(l).is_some_and(|id| !plan.before.contains(&id)))
+        .collect();
+    let point = added.last().and_then(|l| point_id(l));
+    let mut lines = valid_lines(project_history, plan.leave_out.as_deref())?;
+    lines.extend(added);
+    write_history(project_history, &lines, plan.limit)?;
+    Ok(point)
 }
 
 /// Puts `new` where `current` is in one step; the previous directory (if any) ends up at `new`'s path.
@@ -111,7 +149,7 @@ impl GenerationFiles for FsResultStore {
             // A job taken up again after a restart starts from scratch.
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&copy.work_dir)?;
-            copy_history(&history, &copy.history_path, leave_out.as_deref(), history_limit)
+            copy_history(&history, &copy, leave_out, history_limit)
         })
         .await
         .map_err(|e| PrepareError::Storage(e.to_string()))?
@@ -123,15 +161,31 @@ impl GenerationFiles for FsResultStore {
         let report = self.build_dir(&job.env_id, &job.project_id, &job.build_id).join("report");
         let history = self.history_path(job);
         let workspace = workspace.clone();
+        let lock = std::sync::Arc::clone(&self.history_lock);
         tokio::task::spawn_blocking(move || -> std::io::Result<Option<String>> {
             swap_into_place(&workspace.output_dir, &report)?;
-            let point = last_point(&workspace.history_path);
-            std::fs::rename(&workspace.history_path, &history)?;
-            Ok(point)
+            let _serialised = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            merge_history(&history, &workspace)
         })
         .await
         .map_err(|e| StorageError(e.to_string()))?
         .map_err(|e| StorageError(format!("cannot publish the report: {e}")))
+    }
+
+    async fn remove_history_point(&self, env: &EnvId, project: &ProjectId, point: &str) -> Result<(), StorageError> {
+        let history = self.envs.join(env.as_str()).join(project.as_str()).join("history.jsonl");
+        let (lock, point) = (std::sync::Arc::clone(&self.history_lock), point.to_owned());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let _serialised = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !history.exists() {
+                return Ok(());
+            }
+            let lines = valid_lines(&history, Some(&point))?;
+            write_history(&history, &lines, usize::MAX)
+        })
+        .await
+        .map_err(|e| StorageError(e.to_string()))?
+        .map_err(|e| StorageError(format!("cannot update the project history: {e}")))
     }
 
     async fn discard(&self, workspace: &Workspace) {
@@ -146,18 +200,57 @@ impl GenerationFiles for FsResultStore {
 mod tests {
     use super::*;
 
+    fn workspace(dir: &Path) -> Workspace {
+        Workspace {
+            results_dir: dir.join("results"),
+            output_dir: dir.join("report"),
+            work_dir: dir.join("work"),
+            history_path: dir.join("copy.jsonl"),
+        }
+    }
+
     #[test]
     fn history_copies_drop_corrupt_lines_the_builds_old_point_and_the_oldest() {
         let dir = tempfile::tempdir().unwrap();
         let from = dir.path().join("history.jsonl");
         std::fs::write(&from, "{\"uuid\":\"a\"}\n{\"uuid\":\"b\"}\n{broken\n[1]\n{\"uuid\":\"c\"}\n{\"uuid\":\"d\"}\n")
             .unwrap();
-        let to = dir.path().join("copy.jsonl");
-        copy_history(&from, &to, Some("c"), 2).unwrap();
-        assert_eq!(std::fs::read_to_string(&to).unwrap(), "{\"uuid\":\"b\"}\n{\"uuid\":\"d\"}\n");
-        assert_eq!(last_point(&to).as_deref(), Some("d"));
-        copy_history(&dir.path().join("none.jsonl"), &to, None, 5).unwrap();
-        assert_eq!(std::fs::read_to_string(&to).unwrap(), "", "no history yet is an empty copy");
+        let ws = workspace(dir.path());
+        copy_history(&from, &ws, Some("c".into()), 2).unwrap();
+        assert_eq!(std::fs::read_to_string(&ws.history_path).unwrap(), "{\"uuid\":\"b\"}\n{\"uuid\":\"d\"}\n");
+        copy_history(&dir.path().join("none.jsonl"), &ws, None, 5).unwrap();
+        assert_eq!(std::fs::read_to_string(&ws.history_path).unwrap(), "", "no history yet is an empty copy");
+    }
+
+    #[test]
+    fn publishing_merges_the_new_point_into_the_history_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("history.jsonl");
+        std::fs::write(&project, "{\"uuid\":\"a\"}\n{\"uuid\":\"old\"}\n{\"uuid\":\"b\"}\n").unwrap();
+        let ws = workspace(dir.path());
+        copy_history(&project, &ws, Some("old".into()), 2).unwrap();
+        // The run appends its point; meanwhile build "a" is deleted from the project's history.
+        let mut copy = std::fs::read_to_string(&ws.history_path).unwrap();
+        copy.push_str("{\"uuid\":\"new\"}\n");
+        std::fs::write(&ws.history_path, copy).unwrap();
+        std::fs::write(&project, "{\"uuid\":\"old\"}\n{\"uuid\":\"b\"}\n").unwrap();
+        assert_eq!(merge_history(&project, &ws).unwrap().as_deref(), Some("new"));
+        assert_eq!(
+            std::fs::read_to_string(&project).unwrap(),
+            "{\"uuid\":\"b\"}\n{\"uuid\":\"new\"}\n",
+            "the deleted point stays deleted, the build's old point is replaced, the limit holds"
+        );
+    }
+
+    #[test]
+    fn a_run_that_adds_no_point_records_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("history.jsonl");
+        std::fs::write(&project, "{\"uuid\":\"a\"}\n").unwrap();
+        let ws = workspace(dir.path());
+        copy_history(&project, &ws, None, 5).unwrap();
+        assert_eq!(merge_history(&project, &ws).unwrap(), None);
+        assert_eq!(std::fs::read_to_string(&project).unwrap(), "{\"uuid\":\"a\"}\n");
     }
 
     #[test]

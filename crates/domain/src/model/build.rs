@@ -79,6 +79,8 @@ pub struct Build {
     pub has_report: bool,
     /// Statistics of the results.
     pub stats: BuildStats,
+    /// The longest single test in milliseconds (what a `maxDuration` quality gate rule measures).
+    pub longest_test_ms: i64,
     /// Quality gate of the last successful generation.
     pub quality_gate: Option<QualityGateResult>,
     /// Non-fatal remarks of the last finished generation.
@@ -122,4 +124,66 @@ pub enum OutcomeFilter {
 /// The path of a build's report on the main origin: `/reports/{envId}/{projectId}/{buildId}/index.html`.
 pub fn report_url(env: &EnvId, project: &ProjectId, build: &BuildId) -> String {
     format!("/reports/{env}/{project}/{build}/index.html")
+}
+
+/// One point of a project's build trend: the counts of one build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendPoint {
+    /// The build.
+    pub build_id: BuildId,
+    /// When its results were saved.
+    pub created_at: Timestamp,
+    /// Passed tests.
+    pub passed: i64,
+    /// Failed plus broken tests.
+    pub failed: i64,
+    /// Skipped tests.
+    pub skipped: i64,
+}
+
+/// Aggregates over every build of a project (contract §8.5), whatever their status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectStats {
+    /// Number of builds.
+    pub total_builds: i64,
+    /// Σ passed.
+    pub total_passed: i64,
+    /// Σ (failed + broken).
+    pub total_failed: i64,
+    /// Σ skipped.
+    pub total_skipped: i64,
+    /// The newest build by `createdAt`.
+    pub latest: Option<Build>,
+    /// The newest builds (at most [`TREND_BUILDS`]), oldest first.
+    pub trend: Vec<TrendPoint>,
+}
+
+/// Builds in a project's trend.
+pub const TREND_BUILDS: i64 = 30;
+
+/// The one pass-rate formula of the contract (§8.6): an integer percentage of passed among passed and failed,
+/// halves rounded up, 0 without any.
+pub fn pass_rate(passed: i64, failed: i64) -> i64 {
+    let counted = passed + failed;
+    if counted <= 0 {
+        return 0;
+    }
+    // round(100 p / n) with halves up, in integers: floor((200 p + n) / 2n).
+    (200 * passed + counted) / (2 * counted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_rates_round_halves_up_and_are_zero_without_tests() {
+        assert_eq!(pass_rate(0, 0), 0);
+        assert_eq!(pass_rate(1, 1), 50);
+        assert_eq!(pass_rate(1, 7), 13); // 12.5 → 13
+        assert_eq!(pass_rate(2, 1), 67); // 66.67
+        assert_eq!(pass_rate(1, 2), 33); // 33.33
+        assert_eq!(pass_rate(7, 1), 88); // 87.5 → 88
+        assert_eq!(pass_rate(5, 0), 100);
+    }
 }

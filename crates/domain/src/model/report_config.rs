@@ -93,6 +93,9 @@ pub fn check_override(
         if key == "plugins" {
             check_plugins(v, allowed_plugins, base_plugins)?;
         }
+        if key == "qualityGate" {
+            crate::model::quality_gate::check_rules(v)?;
+        }
         checked.insert(key.clone(), v.clone());
     }
     Ok(CheckedOverride { value: checked, warnings })
@@ -191,6 +194,10 @@ mod tests {
                 "reportConfig.plugins.log.options.a.0.b must not refer to files",
             ),
             (json!({"name": ""}), "reportConfig.name must be a string of 1 to 200 characters"),
+            (
+                json!({"qualityGate": {"rules": [{"maxFailures": 1, "filter": "x"}]}}),
+                "reportConfig.qualityGate: rule filter is not supported",
+            ),
         ] {
             assert_eq!(check(value.clone()).unwrap_err(), message, "{value}");
         }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::{EnvId, ProjectId};
+use crate::ids::{BuildId, EnvId, ProjectId};
 use crate::ports::errors::StorageError;
 
 /// Where the files of environments and projects live. Grows with the upload and generation issues.
@@ -21,6 +21,12 @@ pub trait ResultStore: Send + Sync + 'static {
     /// # Errors
     /// [`StorageError`] when the directory exists but cannot be moved away.
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError>;
+
+    /// Like [`ResultStore::remove_environment`], for one build's results and report.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the directory exists but cannot be moved away.
+    async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError>;
 
     /// Removes the directories of environments and projects that are not in `known` (left behind when a
     /// deletion's file step failed or the process died after the records were deleted).

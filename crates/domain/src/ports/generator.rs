@@ -104,6 +104,15 @@ pub trait GenerationFiles: Send + Sync + 'static {
         workspace: &Workspace,
     ) -> Result<Option<String>, crate::ports::StorageError>;
 
+    /// Removes one point from a project's history (a deleted build's), serialised with [`GenerationFiles::publish`]
+    /// so a job finishing meanwhile cannot bring it back.
+    async fn remove_history_point(
+        &self,
+        env: &crate::ids::EnvId,
+        project: &crate::ids::ProjectId,
+        point: &str,
+    ) -> Result<(), crate::ports::StorageError>;
+
     /// Deletes the job's directories (after a failure, or after publishing).
     async fn discard(&self, workspace: &Workspace);
 }

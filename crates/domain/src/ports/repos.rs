@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
-use crate::model::build::{Build, BuildStatus};
+use crate::model::build::{Build, BuildStatus, OutcomeFilter, ProjectStats};
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
 use crate::model::job::GenerationJob;
 use crate::model::notification::{Notification, NotificationView};
@@ -86,7 +86,23 @@ pub trait ProjectRepo: Send + Sync + 'static {
     async fn delete(&self, env: &EnvId, id: &ProjectId) -> Result<bool, StoreError>;
 }
 
-/// Builds. Only what uploads need so far; listing, reading and deleting come with report generation.
+/// What deleting a build found (contract §8.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildDeletion {
+    /// The build was deleted; its files and this trend point (if any) are to be removed next.
+    Deleted {
+        /// The point its last generation added to the project history.
+        history_entry: Option<String>,
+    },
+    /// No such build.
+    NotFound,
+    /// A job of the build is queued or running; nothing was deleted.
+    Generating,
+    /// An upload of the build is receiving or assembling; nothing was deleted.
+    UploadInProgress,
+}
+
+/// Builds.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BuildRepo: Send + Sync + 'static {
@@ -97,6 +113,29 @@ pub trait BuildRepo: Send + Sync + 'static {
         project: &ProjectId,
         build: &BuildId,
     ) -> Result<Option<BuildStatus>, StoreError>;
+
+    /// One build.
+    async fn get(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<Build>, StoreError>;
+
+    /// A page of the project's builds, newest `createdAt` first (ties by build id descending), filtered by test
+    /// outcome.
+    async fn list(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        filter: OutcomeFilter,
+        page: PageRequest,
+    ) -> Result<Page<Build>, StoreError>;
+
+    /// Totals, the newest build and the trend of the project, summed by the database.
+    async fn stats(&self, env: &EnvId, project: &ProjectId) -> Result<ProjectStats, StoreError>;
+
+    /// The project's newest `ready` build, for the `latest` alias of report URLs.
+    async fn latest_ready(&self, env: &EnvId, project: &ProjectId) -> Result<Option<BuildId>, StoreError>;
+
+    /// In one transaction: refuses while a job or an upload of the build is in flight, else deletes the build and
+    /// its jobs (upload session records stay).
+    async fn delete(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<BuildDeletion, StoreError>;
 }
 
 /// One stored chunk of a chunked upload.
@@ -178,6 +217,8 @@ pub struct JobOutcome {
     pub result: Result<Option<String>, String>,
     /// Warnings for the build.
     pub warnings: Vec<String>,
+    /// The quality gate evaluated after a success (`None` without rules); a failure keeps the stored one.
+    pub quality_gate: Option<crate::model::build::QualityGateResult>,
 }
 
 /// The durable queue of generation jobs (contract §8.3, §17.3).

@@ -137,6 +137,8 @@ pub enum ArchiveSource {
 pub struct Extracted {
     /// Statistics of the result files (§8.6).
     pub stats: BuildStats,
+    /// The longest single test in milliseconds, for quality gates.
+    pub longest_test_ms: i64,
     /// Non-fatal remarks (unreadable result files).
     pub warnings: Vec<String>,
 }

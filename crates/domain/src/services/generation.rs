@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::model::build::QualityGateResult;
 use crate::model::job::GenerationJob;
+use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
-    Clock, EventBus, GenerateRequest, GenerationFiles, JobOutcome, JobQueue, ReportGenerator, StoreError, UploadEvent,
+    BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, JobOutcome, JobQueue, ReportGenerator, StoreError,
+    UploadEvent,
 };
 
 /// Interrupted runs after which a job fails instead of being queued again.
@@ -16,6 +19,7 @@ pub const MAX_ATTEMPTS: i64 = 3;
 #[derive(Clone)]
 pub struct GenerationService {
     queue: Arc<dyn JobQueue>,
+    builds: Arc<dyn BuildRepo>,
     files: Arc<dyn GenerationFiles>,
     generator: Arc<dyn ReportGenerator>,
     events: Arc<dyn EventBus>,
@@ -34,13 +38,14 @@ impl GenerationService {
     /// Wires the use cases.
     pub fn new(
         queue: Arc<dyn JobQueue>,
+        builds: Arc<dyn BuildRepo>,
         files: Arc<dyn GenerationFiles>,
         generator: Arc<dyn ReportGenerator>,
         events: Arc<dyn EventBus>,
         clock: Arc<dyn Clock>,
         history_limit: usize,
     ) -> Self {
-        Self { queue, files, generator, events, clock, history_limit }
+        Self { queue, builds, files, generator, events, clock, history_limit }
     }
 
     /// §17.3 at start-up: running jobs go back to the queue; those interrupted too often fail (and are published).
@@ -69,12 +74,33 @@ impl GenerationService {
     /// # Errors
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
     pub async fn run(&self, job: GenerationJob) -> Result<(), StoreError> {
-        let (result, warnings) = self.generate(&job).await;
-        let outcome = JobOutcome { finished_at: self.clock.now(), result, warnings };
+        let (result, mut warnings) = self.generate(&job).await;
+        let quality_gate = match result {
+            Ok(_) => self.quality_gate(&job, &mut warnings).await?,
+            Err(_) => None,
+        };
+        let outcome = JobOutcome { finished_at: self.clock.now(), result, warnings, quality_gate };
         if let Some(session) = self.queue.finish(&job, &outcome).await? {
             self.events.publish(UploadEvent::Updated(session));
         }
         Ok(())
+    }
+
+    /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's
+    /// `generate` never does); problems in the rules, which can only come from the trusted base config, are
+    /// warnings.
+    async fn quality_gate(
+        &self,
+        job: &GenerationJob,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<QualityGateResult>, StoreError> {
+        let Some(build) = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await? else {
+            return Ok(None);
+        };
+        let (gate, problems) =
+            evaluate(&job.config, &GateFacts { stats: build.stats, longest_test_ms: build.longest_test_ms });
+        warnings.extend(problems);
+        Ok(gate)
     }
 
     /// Steps 2–7 of §8.3 for one job: the new history point, or the failure text; and the warnings.
@@ -126,11 +152,12 @@ mod tests {
 
     use super::*;
     use crate::ids::{BuildId, EnvId, JobId, ProjectId};
+    use crate::model::build::{Build, BuildStats, BuildStatus, QualityGateFailure};
     use crate::model::job::JobState;
     use crate::ports::clock::MockClock;
     use crate::ports::events::MockEventBus;
     use crate::ports::generator::{MockGenerationFiles, MockReportGenerator};
-    use crate::ports::repos::MockJobQueue;
+    use crate::ports::repos::{MockBuildRepo, MockJobQueue};
     use crate::ports::{GenerateError, Generated, Workspace};
 
     fn job() -> GenerationJob {
@@ -141,7 +168,11 @@ mod tests {
             build_id: BuildId::parse("b1").unwrap(),
             upload_id: None,
             state: JobState::Running,
-            config: serde_json::json!({"name": "Nightly", "output": "/elsewhere"}),
+            config: serde_json::json!({
+                "name": "Nightly",
+                "output": "/elsewhere",
+                "qualityGate": {"rules": [{"maxFailures": 1}, {"id": "speed", "maxDuration": 500}]}
+            }),
             attempts: 0,
             created_at: chrono::DateTime::UNIX_EPOCH,
             started_at: None,
@@ -189,8 +220,28 @@ mod tests {
         });
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| chrono::DateTime::UNIX_EPOCH);
+        let mut builds = MockBuildRepo::new();
+        builds.expect_get().returning(|env, project, build| {
+            Ok(Some(Build {
+                env_id: env.clone(),
+                project_id: project.clone(),
+                build_id: build.clone(),
+                status: BuildStatus::Generating,
+                created_at: chrono::DateTime::UNIX_EPOCH,
+                completed_at: None,
+                uploaded_by: "apikey:ci".into(),
+                has_report: false,
+                stats: BuildStats { total: 3, passed: 1, failed: 1, broken: 1, ..BuildStats::default() },
+                longest_test_ms: 400,
+                quality_gate: None,
+                warnings: vec![],
+                error: None,
+                config: serde_json::json!({}),
+            }))
+        });
         let service = GenerationService::new(
             Arc::new(queue),
+            Arc::new(builds),
             Arc::new(files),
             Arc::new(generator),
             Arc::new(MockEventBus::new()),
@@ -209,6 +260,7 @@ mod tests {
             config,
             serde_json::json!({
                 "name": "Nightly",
+                "qualityGate": {"rules": [{"maxFailures": 1}, {"id": "speed", "maxDuration": 500}]},
                 "output": "/d/tmp/job/out",
                 "historyPath": "/d/tmp/job/history.jsonl",
                 "historyLimit": 21
@@ -216,6 +268,18 @@ mod tests {
         );
         let outcome = outcomes.lock().unwrap()[0].clone();
         assert_eq!((outcome.result, outcome.warnings), (Ok(Some("new-point".into())), vec!["harmless".to_owned()]));
+        let gate = outcome.quality_gate.unwrap();
+        assert!(!gate.passed, "failed + broken = 2 > 1");
+        assert_eq!(
+            gate.failures,
+            vec![QualityGateFailure {
+                rule: "maxFailures".into(),
+                expected: serde_json::json!(1),
+                actual: serde_json::json!(2),
+                message: "The number of failed tests 2 exceeds the allowed threshold value 1".into(),
+            }],
+            "the second ruleset (longest test 400 ms ≤ 500) passes"
+        );
     }
 
     #[tokio::test]
@@ -224,5 +288,6 @@ mod tests {
         service.run(job()).await.unwrap();
         let outcome = outcomes.lock().unwrap()[0].clone();
         assert_eq!(outcome.result, Err("allure generate timed out after 10m".into()));
+        assert_eq!(outcome.quality_gate, None, "a failure keeps the last successful generation's gate");
     }
 }

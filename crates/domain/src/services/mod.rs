@@ -5,6 +5,7 @@ pub mod auth;
 pub mod environments;
 pub mod generation;
 pub mod projects;
+pub mod reports;
 pub mod uploads;
 pub mod users;
 
@@ -13,6 +14,7 @@ pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use generation::GenerationService;
 pub use projects::{NewProject, ProjectError, ProjectService};
+pub use reports::{ReportError, ReportPorts, ReportService};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
     UploadTimeouts,

@@ -660,6 +660,7 @@ impl UploadService {
             uploaded_by: session.uploaded_by.clone(),
             has_report: false,
             stats: extracted.stats,
+            longest_test_ms: extracted.longest_test_ms,
             quality_gate: None,
             warnings: extracted.warnings,
             error: None,

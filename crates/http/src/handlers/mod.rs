@@ -5,5 +5,6 @@ pub mod environments;
 pub mod health;
 pub mod oauth;
 pub mod projects;
+pub mod reports;
 pub mod settings;
 pub mod uploads;

@@ -15,6 +15,7 @@ mod health;
 mod network;
 mod oidc;
 mod projects;
+mod reports;
 mod support;
 mod uploads;
 

@@ -208,6 +208,7 @@ impl JobQueue for Store {
                             builds::error.eq(None::<String>),
                             builds::warnings.eq(warnings),
                             builds::history_entry.eq(entry.clone()),
+                            builds::quality_gate.eq(outcome.quality_gate.as_ref().map(super::builds::gate_json)),
                         ))
                         .execute(conn),
                     Err(e) => diesel::update(target)

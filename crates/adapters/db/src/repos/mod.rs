@@ -1,6 +1,7 @@
 //! Implementations of the domain's repository ports on [`crate::Store`], one module per port.
 
 mod api_keys;
+mod builds;
 mod environments;
 mod jobs;
 mod projects;

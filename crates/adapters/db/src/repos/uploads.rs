@@ -6,10 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
-use hub_domain::model::build::{Build, BuildStats, BuildStatus};
+use hub_domain::model::build::{Build, BuildStats};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::{Phase, UploadSession};
-use hub_domain::ports::{BuildRepo, ChunkRecord, StoreError, UploadFilter, UploadSessionRepo};
+use hub_domain::ports::{ChunkRecord, StoreError, UploadFilter, UploadSessionRepo};
 use serde_json::json;
 
 use super::time::{from_db, to_db};
@@ -19,7 +19,7 @@ use crate::schema::{builds, generation_jobs, upload_chunks, upload_sessions};
 use crate::store::{Store, transaction};
 
 /// Phases in which a session can still receive bytes or be assembled.
-const UNFINISHED: [&str; 2] = ["uploading", "assembling"];
+pub(super) const UNFINISHED: [&str; 2] = ["uploading", "assembling"];
 /// Phases of an upload in flight (the partial unique index of the schema uses the same list).
 const ACTIVE: [&str; 3] = ["uploading", "assembling", "generating"];
 
@@ -161,6 +161,7 @@ fn save_build(conn: &mut AnyConnection, build: &Build) -> Result<(), StoreError>
         builds::stats_skipped.eq(s.skipped),
         builds::stats_unknown.eq(s.unknown),
         builds::duration_ms.eq(s.duration_ms),
+        builds::longest_test_ms.eq(build.longest_test_ms),
         builds::warnings.eq(&warnings),
         builds::error.eq(None::<String>),
         builds::config.eq(&config),
@@ -395,29 +396,6 @@ impl UploadSessionRepo for Store {
                     .map(drop)
                     .map_err(from_diesel)
             })
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl BuildRepo for Store {
-    async fn status(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-    ) -> Result<Option<BuildStatus>, StoreError> {
-        let key = (env.as_str().to_owned(), project.as_str().to_owned(), build.as_str().to_owned());
-        self.run(move |conn| {
-            builds::table
-                .find(key)
-                .select(builds::status)
-                .first::<String>(conn)
-                .optional()
-                .map_err(from_diesel)?
-                .map(|s| s.parse().map_err(|e| corrupt("build status", e)))
-                .transpose()
         })
         .await
     }
