@@ -2,6 +2,7 @@
 //! contract's Appendix A). An invalid value stops start-up with a message naming the variable. Variables of
 //! features that do not exist yet are read by the issues that bring them.
 
+use hub_domain::model::report_config::DEFAULT_ALLOWED_PLUGINS;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -144,6 +145,10 @@ pub struct AllureConfig {
     pub npm_bin: PathBuf,
     /// Registry for installs (`NPM_REGISTRY_URL`): `None` for npm's own, `Some("")` disables installing.
     pub npm_registry: Option<String>,
+    /// Base report config file (`ALLURE_CONFIG`), read at start-up.
+    pub config_file: PathBuf,
+    /// Plugin keys an override may use besides the base config's (`ALLURE_PLUGINS_ALLOWED`).
+    pub plugins_allowed: Vec<String>,
 }
 
 impl AllureConfig {
@@ -160,6 +165,11 @@ impl AllureConfig {
             npm_bin: PathBuf::from(vars.get("NPM_BIN").unwrap_or_else(|| "npm".into())),
             // Set but empty means "no registry access at all", which `get` would read as unset.
             npm_registry: (vars.0)("NPM_REGISTRY_URL").map(|v| v.trim().to_owned()),
+            config_file: PathBuf::from(vars.get("ALLURE_CONFIG").unwrap_or_else(|| "./allurerc.yml".into())),
+            plugins_allowed: match vars.get("ALLURE_PLUGINS_ALLOWED") {
+                Some(list) => list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+                None => DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect(),
+            },
         })
     }
 }

@@ -199,6 +199,7 @@ impl Application {
             async move { identity.warm_up().await }
         });
 
+        let report_config = Arc::new(generation::report_config_policy(&config.allure)?);
         let events: Arc<dyn EventBus> = Arc::new(BroadcastBus::default());
         let uploads = UploadService::new(
             UploadPorts {
@@ -213,6 +214,7 @@ impl Application {
             },
             config.uploads.limits,
             UploadTimeouts { idle: config.uploads.idle_timeout, stale_after: config.uploads.stale_after },
+            Arc::clone(&report_config),
         );
         let recovered = uploads.recover().await.context("cannot recover upload sessions")?;
         if recovered > 0 {

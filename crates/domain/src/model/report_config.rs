@@ -128,6 +128,52 @@ fn check_plugins(plugins: &Value, allowed: &[String], base: &[String]) -> Result
     Ok(())
 }
 
+/// The server's side of §8.2: the trusted base config (`ALLURE_CONFIG`) and the plugin keys overrides may use
+/// (`ALLURE_PLUGINS_ALLOWED`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfigPolicy {
+    base: Map<String, Value>,
+    allowed_plugins: Vec<String>,
+}
+
+impl Default for ReportConfigPolicy {
+    /// An empty base config and the default plugin list.
+    fn default() -> Self {
+        Self::new(Map::new(), DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect())
+    }
+}
+
+impl ReportConfigPolicy {
+    /// A policy over this base config; `output` and `historyPath` are the server's even in the base config.
+    pub fn new(mut base: Map<String, Value>, allowed_plugins: Vec<String>) -> Self {
+        for key in SERVER_KEYS {
+            base.remove(key);
+        }
+        Self { base, allowed_plugins }
+    }
+
+    /// The base config.
+    pub fn base(&self) -> &Map<String, Value> {
+        &self.base
+    }
+
+    /// The effective config of a generation: `report_config` (if any) checked and merged over the base, with the
+    /// warnings for the build.
+    ///
+    /// # Errors
+    /// The contract's 400 message for an override that breaks a rule.
+    pub fn effective(&self, report_config: Option<&Value>) -> Result<(Value, Vec<String>), String> {
+        let base = Value::Object(self.base.clone());
+        let Some(value) = report_config else { return Ok((base, Vec::new())) };
+        let base_plugins: Vec<String> = match self.base.get("plugins") {
+            Some(Value::Object(plugins)) => plugins.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let checked = check_override(value, &self.allowed_plugins, &base_plugins)?;
+        Ok((merge(&base, &Value::Object(checked.value)), checked.warnings))
+    }
+}
+
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
 pub fn merge(base: &Value, patch: &Value) -> Value {
     match (base, patch) {
@@ -206,6 +252,28 @@ mod tests {
             deep = json!({"a": deep});
         }
         assert_eq!(check(json!({"variables": deep})).unwrap_err(), "reportConfig is nested too deeply");
+    }
+
+    #[test]
+    fn the_base_config_is_trusted_and_its_plugins_are_allowed() {
+        let base = json!({"name": "Base", "output": "/x", "plugins": {"custom-team-plugin": {"options": {"a": 1}}}});
+        let Value::Object(base) = base else { unreachable!() };
+        let policy = ReportConfigPolicy::new(base, vec!["awesome".into()]);
+        assert_eq!(policy.base().get("output"), None, "server keys are dropped from the base too");
+        let (config, warnings) = policy
+            .effective(Some(&json!({"plugins": {"custom-team-plugin": {"options": {"b": 2}}}, "output": "/y"})))
+            .unwrap();
+        assert_eq!(config, json!({"name": "Base", "plugins": {"custom-team-plugin": {"options": {"a": 1, "b": 2}}}}));
+        assert_eq!(warnings, vec!["reportConfig.output is controlled by the server and was ignored"]);
+        assert_eq!(
+            policy.effective(Some(&json!({"plugins": {"csv": {}}}))).unwrap_err(),
+            "reportConfig.plugins.csv is not an allowed plugin",
+            "only ALLURE_PLUGINS_ALLOWED and the base's plugins"
+        );
+        assert_eq!(
+            policy.effective(None).unwrap().0,
+            json!({"name": "Base", "plugins": {"custom-team-plugin": {"options": {"a": 1}}}})
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::model::environment::Environment;
 use crate::model::job::{GenerationJob, JobState};
 use crate::model::names::{DisplayName, Icon};
 use crate::model::project::Project;
-use crate::model::report_config::{DEFAULT_ALLOWED_PLUGINS, check_override, merge};
+use crate::model::report_config::ReportConfigPolicy;
 use crate::model::syntax::format_duration;
 use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
 use crate::ports::{
@@ -120,16 +120,6 @@ pub enum UploadError {
     Store(#[from] StoreError),
 }
 
-/// The effective config of an upload's generation (§8.2): its override, checked, merged over the base config
-/// (empty until `ALLURE_CONFIG` is supported), with the override's warnings.
-fn checked_config(report_config: Option<&serde_json::Value>) -> Result<(serde_json::Value, Vec<String>), String> {
-    let base = serde_json::Value::Object(serde_json::Map::new());
-    let Some(value) = report_config else { return Ok((base, Vec::new())) };
-    let allowed: Vec<String> = DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect();
-    let checked = check_override(value, &allowed, &[])?;
-    Ok((merge(&base, &serde_json::Value::Object(checked.value)), checked.warnings))
-}
-
 fn missing_list(missing: &[i64]) -> String {
     let shown: Vec<String> = missing.iter().take(MISSING_IN_MESSAGE).map(i64::to_string).collect();
     let more = if missing.len() > MISSING_IN_MESSAGE { ", …" } else { "" };
@@ -213,6 +203,8 @@ pub struct UploadService {
     ids: Arc<dyn IdGenerator>,
     limits: UploadLimits,
     timeouts: UploadTimeouts,
+    /// Base report config and plugin allowlist (§8.2).
+    report_config: Arc<ReportConfigPolicy>,
 }
 
 /// The ports the upload use cases work through.
@@ -244,8 +236,14 @@ impl std::fmt::Debug for UploadService {
 
 impl UploadService {
     /// Wires the use cases.
-    pub fn new(ports: UploadPorts, limits: UploadLimits, timeouts: UploadTimeouts) -> Self {
+    pub fn new(
+        ports: UploadPorts,
+        limits: UploadLimits,
+        timeouts: UploadTimeouts,
+        report_config: Arc<ReportConfigPolicy>,
+    ) -> Self {
         Self {
+            report_config,
             sessions: ports.sessions,
             builds: ports.builds,
             envs: ports.envs,
@@ -320,7 +318,7 @@ impl UploadService {
             return Err(UploadError::TotalSizeTooLarge(self.limits.max_upload_bytes));
         }
         // Refused now, before any byte is sent, rather than at completion (§6.1).
-        checked_config(options.report_config.as_ref()).map_err(UploadError::Invalid)?;
+        self.report_config.effective(options.report_config.as_ref()).map_err(UploadError::Invalid)?;
         let most = i128::from(init.total_chunks) * i128::from(self.limits.max_chunk_bytes);
         if init.total_chunks > init.total_size || i128::from(init.total_size) > most {
             return Err(UploadError::Invalid(format!(
@@ -647,7 +645,8 @@ impl UploadService {
         let now = self.clock.now();
         let url = report_url(&session.env_id, &session.project_id, &session.build_id);
         // Checked when the upload started; checked again here for the cleaned value and its warnings.
-        let (config, config_warnings) = checked_config(session.report_config.as_ref()).unwrap_or_default();
+        let (config, config_warnings) =
+            self.report_config.effective(session.report_config.as_ref()).unwrap_or_default();
         let mut extracted = extracted;
         extracted.warnings.extend(config_warnings);
         let build = Build {
@@ -846,7 +845,7 @@ mod tests {
             ids: Arc::new(MockIdGenerator::new()),
         };
         let timeouts = UploadTimeouts { idle: Duration::from_secs(300), stale_after: Duration::from_secs(86_400) };
-        (UploadService::new(ports, UploadLimits::default(), timeouts), stored, discarded)
+        (UploadService::new(ports, UploadLimits::default(), timeouts, Arc::default()), stored, discarded)
     }
 
     #[tokio::test]
