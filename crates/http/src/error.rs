@@ -155,6 +155,7 @@ impl From<ReportError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, err.to_string())
             }
             E::BeingGenerated(_) | E::UploadInProgress(_) => Self::new(StatusCode::CONFLICT, err.to_string()),
+            E::Invalid(_) => Self::bad_request(err.to_string()),
             E::Store(e) => e.into(),
             E::Storage(e) => e.into(),
         }

@@ -67,6 +67,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, UPLOAD_ID, VIEW, || web::to(uploads::upload_status)),
         endpoint(Method::POST, COMPLETE, UPLOAD, || web::to(uploads::complete_upload)),
         endpoint(Method::GET, REPORTS, VIEW, || web::to(reports::list_reports)),
+        endpoint(Method::POST, REPORTS, UPLOAD, || web::to(reports::regenerate_report)),
         // Before `{buildId}`, which would otherwise take `stats` as a build id.
         endpoint(Method::GET, REPORT_STATS, VIEW, || web::to(reports::report_stats)),
         endpoint(Method::GET, REPORT, VIEW, || web::to(reports::get_report)),

@@ -221,6 +221,35 @@ pub struct JobOutcome {
     pub quality_gate: Option<crate::model::build::QualityGateResult>,
 }
 
+/// A regeneration of a build (contract §8.1) as the service prepared it; the store applies it according to the
+/// build's jobs, in one transaction, so a concurrent claim or upload cannot slip in between the checks and the writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegenerationRequest {
+    /// The effective config: stored on the build and on the job that will generate it.
+    pub config: serde_json::Value,
+    /// Warnings the config adds to the build (ignored server-controlled keys).
+    pub warnings: Vec<String>,
+    /// The `regenerate` session (phase `generating`) to store when the job needs a new one; the store sets its
+    /// `stats` from the build.
+    pub session: UploadSession,
+    /// The job to queue, attached to `session`, when the build has no queued job.
+    pub job: GenerationJob,
+}
+
+/// What a regeneration did, or why it did nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Regeneration {
+    /// The build's queued job now has the new config; its session (returned) is unchanged and nothing new runs.
+    Reconfigured(UploadSession),
+    /// A new `regenerate` session (returned as stored) reports the job: one newly queued (after a running one, or
+    /// on an idle build, which becomes `pending`), or a queued one that had no session.
+    Started(UploadSession),
+    /// No such build; nothing changed.
+    BuildNotFound,
+    /// A session for this build id is `uploading` or `assembling`; nothing changed.
+    UploadInProgress,
+}
+
 /// The durable queue of generation jobs (contract §8.3, §17.3).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -239,6 +268,15 @@ pub trait JobQueue: Send + Sync + 'static {
     /// At start-up: running jobs go back to the queue with one more attempt; those at `max_attempts` fail with
     /// their build and session. Returns the sessions that failed.
     async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError>;
+
+    /// §8.1 in one transaction: refuses while an upload of the build id is receiving or assembling; else replaces
+    /// the config of the build's queued job (giving it `request.session` when it has none), or queues
+    /// `request.job` with `request.session`; and stores the config and warnings on the build.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a concurrent request queued a job for the build first (trying again replaces
+    /// that job's config).
+    async fn queue_regeneration(&self, request: &RegenerationRequest) -> Result<Regeneration, StoreError>;
 }
 
 /// API keys. Implemented with the authentication issue.

@@ -1,13 +1,16 @@
-//! `/api/environments/{envId}/projects/{projectId}/reports` (§8.4–8.8).
+//! `/api/environments/{envId}/projects/{projectId}/reports` (§8.1, §8.4–8.8).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web::Data;
+use actix_web::web::{Data, Json};
 use hub_domain::model::build::OutcomeFilter;
+use serde::Deserialize;
 
+use crate::access::Principal;
 use crate::dto::{BuildDto, PageDto, ProjectStatsDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{BuildPath, ProjectPath, QueryMap, page_request};
+use crate::handlers::uploads::{accepted_body, body_build_id, body_report_config};
 use crate::state::AppState;
 
 /// Largest `limit` of the report list.
@@ -23,6 +26,31 @@ fn outcome_filter(query: &QueryMap) -> Result<OutcomeFilter, ApiError> {
         Some("failed") => Ok(OutcomeFilter::Failed),
         Some(_) => Err(ApiError::bad_request("invalid status: must be all, passed or failed")),
     }
+}
+
+/// Body of `POST …/reports` (§8.1). Fields stay raw JSON so a wrong type gets the contract's message rather than
+/// the parser's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegenerateBody {
+    #[serde(default)]
+    build_id: Option<serde_json::Value>,
+    #[serde(default)]
+    report_config: Option<serde_json::Value>,
+}
+
+/// `POST …/reports` (§8.1).
+pub async fn regenerate_report(
+    state: Data<AppState>,
+    ProjectPath(env, project): ProjectPath,
+    principal: Principal,
+    body: Json<RegenerateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let build = body_build_id(body.build_id.as_ref())?;
+    let config = body_report_config(body.report_config)?;
+    let session = state.reports.regenerate(&principal.0, &env, &project, &build, config.as_ref()).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &accepted_body(&session)))
 }
 
 /// `GET …/reports`.

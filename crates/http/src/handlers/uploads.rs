@@ -38,12 +38,31 @@ fn boolean(query: &QueryMap, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn build_id(value: Option<&str>) -> Result<BuildId, ApiError> {
+/// A `buildId` parameter with the contract's 400s (§5.1).
+pub(crate) fn build_id(value: Option<&str>) -> Result<BuildId, ApiError> {
     let value = value.ok_or_else(|| ApiError::bad_request("buildId is required"))?;
     BuildId::parse(value).map_err(|e| match e {
         IdError::Reserved => ApiError::bad_request("invalid buildId: \"latest\" is reserved"),
         IdError::Invalid => ApiError::bad_request("invalid buildId"),
     })
+}
+
+/// `buildId` of a JSON body (§6.1, §8.1): absent or `null` is missing, and a non-string is no valid id.
+pub(crate) fn body_build_id(value: Option<&serde_json::Value>) -> Result<BuildId, ApiError> {
+    build_id(match value {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_str().unwrap_or("\u{0}")),
+    })
+}
+
+/// `reportConfig` of a JSON body (§6.1, §8.1): an object, or `None` when absent or `null`; its contents are the
+/// use case's to check (§8.2).
+pub(crate) fn body_report_config(value: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, ApiError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(config @ serde_json::Value::Object(_)) => Ok(Some(config)),
+        Some(_) => Err(ApiError::bad_request("reportConfig must be an object")),
+    }
 }
 
 fn upload_id(req: &HttpRequest, name: &str) -> Result<UploadId, ApiError> {
@@ -104,18 +123,19 @@ fn with_location(mut response: HttpResponse, session: &UploadSession) -> HttpRes
     response
 }
 
+/// The short body of a `202` (§5.1, §6.4, §8.1): which session reports the generation, and where its report goes.
+pub(crate) fn accepted_body(session: &UploadSession) -> serde_json::Value {
+    serde_json::json!({
+        "uploadId": session.id.to_string(),
+        "buildId": session.build_id.to_string(),
+        "phase": session.phase.as_str(),
+        "reportUrl": session.report_url,
+    })
+}
+
 /// `202` with the short body of §5.1 / §6.4.
 fn accepted(session: &UploadSession) -> HttpResponse {
-    let response = json_response(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({
-            "uploadId": session.id.to_string(),
-            "buildId": session.build_id.to_string(),
-            "phase": session.phase.as_str(),
-            "reportUrl": session.report_url,
-        }),
-    );
-    with_location(response, session)
+    with_location(json_response(StatusCode::ACCEPTED, &accepted_body(session)), session)
 }
 
 /// §5.2: holds the response until the session is `done` or `failed` or the wait times out, writing a space every
@@ -245,10 +265,7 @@ pub async fn init_upload(
 ) -> Result<HttpResponse, ApiError> {
     let replace = boolean(&query, "replace")?;
     let body = body.into_inner();
-    let build = build_id(match &body.build_id {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v) => Some(v.as_str().unwrap_or("\u{0}")),
-    })?;
+    let build = body_build_id(body.build_id.as_ref())?;
     let file_name = match body.file_name {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(name)) if valid_file_name(&name) => Some(name),
@@ -278,11 +295,7 @@ pub async fn init_upload(
         }
         Some(_) => return Err(ApiError::bad_request("invalid sha256")),
     };
-    let report_config = match body.report_config {
-        None | Some(serde_json::Value::Null) => None,
-        Some(config @ serde_json::Value::Object(_)) => Some(config),
-        Some(_) => return Err(ApiError::bad_request("reportConfig must be an object")),
-    };
+    let report_config = body_report_config(body.report_config)?;
     let options = UploadOptions { file_name, replace, report_config };
     let init = ChunkedInit { total_size, total_chunks, sha256 };
     let session = state.uploads.init_chunked(&principal.0, Target { env, project, build }, options, init).await?;

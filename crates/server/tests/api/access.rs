@@ -39,6 +39,7 @@ const CONTRACT: &[(&str, &str, &str, &str)] = &[
     ("GET", "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", "view", "any"),
     ("POST", "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete", "upload", "any"),
     ("GET", "/api/environments/{envId}/projects/{projectId}/reports", "view", "any"),
+    ("POST", "/api/environments/{envId}/projects/{projectId}/reports", "upload", "any"),
     ("GET", "/api/environments/{envId}/projects/{projectId}/reports/stats", "view", "any"),
     ("GET", "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", "view", "any"),
     ("DELETE", "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", "manage", "any"),

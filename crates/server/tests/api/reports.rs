@@ -1,8 +1,9 @@
-//! §8.4–8.8 through the running server: builds listed, filtered, counted and deleted. Jobs stay queued here
-//! (no CLI), which is also what the 409 of deletion needs; generated reports are covered in `generation.rs`.
+//! §8.1, §8.4–8.8 through the running server: builds regenerated, listed, filtered, counted and deleted. Jobs
+//! stay queued here (no CLI), which is also what the 409 of deletion needs; regenerations run by the real CLI are
+//! covered in `generation.rs`, the follow-up of a running job by the store contract cases.
 
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::archives::{result_json, zip_of};
 use crate::support::TestServer;
@@ -143,8 +144,124 @@ async fn a_build_waiting_for_its_report_cannot_be_deleted(s: TestServer) {
     assert!(s.data_dir.join("envs/staging/checkout/builds/b1/results").is_dir(), "its files stay");
 }
 
+async fn regenerate(s: &TestServer, body: Value) -> crate::support::Reply {
+    s.post(&format!("{PROJECT}/reports"), body).await
+}
+
+/// The upload sessions, newest first.
+async fn sessions(s: &TestServer) -> Vec<Value> {
+    s.get("/api/uploads").await.json().as_array().unwrap().clone()
+}
+
+async fn regenerating_a_queued_build_replaces_its_config(s: TestServer) {
+    with_project(&s).await;
+    upload(&s, "b1", zip_with(2, 1, 0, 0)).await;
+    let upload_id = sessions(&s).await[0]["id"].as_str().unwrap().to_owned();
+
+    let res = regenerate(&s, json!({"buildId": "b1", "reportConfig": {"name": "Renamed", "output": "/etc"}})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    assert_eq!(
+        res.json(),
+        json!({"reportUrl": "/reports/staging/checkout/b1/index.html", "buildId": "b1", "uploadId": upload_id,
+            "phase": "generating"}),
+        "the queued job's own session answers"
+    );
+    let build = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!((&build["status"], &build["config"]), (&json!("pending"), &json!({"name": "Renamed"})));
+    assert_eq!(build["warnings"], json!(["reportConfig.output is controlled by the server and was ignored"]));
+    let listed = sessions(&s).await;
+    assert_eq!(listed.len(), 1, "no second session, so no second generation: {listed:?}");
+    assert_eq!((&listed[0]["kind"], &listed[0]["phase"]), (&json!("stream"), &json!("generating")));
+
+    let res = regenerate(&s, json!({"buildId": "b1"})).await;
+    assert_eq!((res.status, res.json()["uploadId"].as_str()), (StatusCode::ACCEPTED, Some(upload_id.as_str())));
+    let build = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!(build["config"], json!({}), "without reportConfig the (empty) base config applies");
+}
+
+async fn bad_regeneration_requests_get_the_contracts_errors(s: TestServer) {
+    with_project(&s).await;
+    upload(&s, "b1", zip_with(1, 0, 0, 0)).await;
+    let cases = [
+        (PROJECT, json!({}), 400, "buildId is required"),
+        (PROJECT, json!({"buildId": null, "reportConfig": {}}), 400, "buildId is required"),
+        (PROJECT, json!({"buildId": "bad id"}), 400, "invalid buildId"),
+        (PROJECT, json!({"buildId": 7}), 400, "invalid buildId"),
+        (PROJECT, json!({"buildId": "LATEST"}), 400, "invalid buildId: \"latest\" is reserved"),
+        (PROJECT, json!({"buildId": "b1", "reportConfig": []}), 400, "reportConfig must be an object"),
+        (PROJECT, json!({"buildId": "b1", "reportConfig": "x"}), 400, "reportConfig must be an object"),
+        (
+            PROJECT,
+            json!({"buildId": "b1", "reportConfig": {"historyLimit": 5}}),
+            400,
+            "reportConfig.historyLimit is not allowed",
+        ),
+        (
+            PROJECT,
+            json!({"buildId": "b1", "reportConfig": {"plugins": {"./evil.js": {}}}}),
+            400,
+            "reportConfig.plugins../evil.js is not an allowed plugin",
+        ),
+        (
+            PROJECT,
+            json!({"buildId": "b1", "reportConfig": {"plugins": {"csv": {"options": {"fileName": "/etc/x"}}}}}),
+            400,
+            "reportConfig.plugins.csv.options.fileName must not refer to files",
+        ),
+        ("/api/environments/Bad!/projects/checkout", json!({"buildId": "b1"}), 400, "invalid envId"),
+        ("/api/environments/staging/projects/Bad!", json!({"buildId": "b1"}), 400, "invalid projectId"),
+        ("/api/environments/nope/projects/checkout", json!({"buildId": "b1"}), 404, "environment nope not found"),
+        (
+            "/api/environments/staging/projects/nope",
+            json!({"buildId": "b1"}),
+            404,
+            "project nope not found in environment staging",
+        ),
+        (PROJECT, json!({"buildId": "b9"}), 404, "build b9 not found"),
+    ];
+    for (project, body, status, message) in cases {
+        let res = s.post(&format!("{project}/reports"), body.clone()).await;
+        assert_eq!((res.status.as_u16(), res.error()), (status, message.to_owned()), "{project} {body}");
+    }
+    let raw = |content_type: &str, body: Vec<u8>| {
+        s.request(Method::POST, &format!("{PROJECT}/reports"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", content_type)
+            .body(body)
+    };
+    let res = TestServer::read(raw("application/json", b"{\"buildId\": ".to_vec())).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.error().starts_with("invalid JSON body: "), "{}", res.text);
+    let res = TestServer::read(raw("text/plain", br#"{"buildId": "b1"}"#.to_vec())).await;
+    assert_eq!(
+        (res.status, res.error()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into())
+    );
+    let mut big = br#"{"buildId": "b1", "reportConfig": {"variables": {"x": ""#.to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1_100_000));
+    big.extend(br#""}}}"#);
+    let res = TestServer::read(raw("application/json", big)).await;
+    assert_eq!((res.status, res.error()), (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".into()));
+
+    let build = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!(build["config"], json!({}), "refused requests change nothing");
+    assert_eq!(sessions(&s).await.len(), 1);
+}
+
+async fn regeneration_waits_for_an_unfinished_upload(s: TestServer) {
+    with_project(&s).await;
+    let init = s.post(&format!("{PROJECT}/uploads"), json!({"buildId": "c1", "totalSize": 10, "totalChunks": 1})).await;
+    assert_eq!(init.status, StatusCode::CREATED, "{}", init.text);
+    let res = regenerate(&s, json!({"buildId": "c1"})).await;
+    assert_eq!((res.status, res.error()), (StatusCode::CONFLICT, "build c1 has an upload in progress".to_owned()));
+    assert_eq!(sessions(&s).await.len(), 1, "no regeneration session");
+}
+
 crate::on_both_backends!(
     reports_are_listed_newest_first_filtered_and_summed,
     bad_report_requests_get_the_contracts_errors,
     a_build_waiting_for_its_report_cannot_be_deleted,
+    regenerating_a_queued_build_replaces_its_config,
+    bad_regeneration_requests_get_the_contracts_errors,
+    regeneration_waits_for_an_unfinished_upload,
 );

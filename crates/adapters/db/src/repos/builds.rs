@@ -20,7 +20,8 @@ use crate::errors::{corrupt, from_diesel};
 use crate::schema::{builds, generation_jobs, upload_sessions};
 use crate::store::{Store, transaction};
 
-type Key = (String, String, String);
+/// A build's primary key: environment, project and build id.
+pub(super) type Key = (String, String, String);
 
 fn key(env: &EnvId, project: &ProjectId, build: &BuildId) -> Key {
     (env.as_str().to_owned(), project.as_str().to_owned(), build.as_str().to_owned())
@@ -194,7 +195,7 @@ fn has_pending_job(conn: &mut AnyConnection, k: &Key) -> Result<bool, StoreError
 }
 
 /// Whether an upload of the build is still receiving or assembling.
-fn has_unfinished_upload(conn: &mut AnyConnection, k: &Key) -> Result<bool, StoreError> {
+pub(super) fn has_unfinished_upload(conn: &mut AnyConnection, k: &Key) -> Result<bool, StoreError> {
     diesel::select(diesel::dsl::exists(
         upload_sessions::table
             .filter(upload_sessions::env_id.eq(&k.0))
@@ -204,6 +205,18 @@ fn has_unfinished_upload(conn: &mut AnyConnection, k: &Key) -> Result<bool, Stor
     ))
     .get_result(conn)
     .map_err(from_diesel)
+}
+
+/// One build, read inside the caller's transaction.
+pub(super) fn find(conn: &mut AnyConnection, k: &Key) -> Result<Option<Build>, StoreError> {
+    builds::table
+        .find(k.clone())
+        .select(BUILD_COLUMNS)
+        .first::<BuildRow>(conn)
+        .optional()
+        .map_err(from_diesel)?
+        .map(BuildRow::into_domain)
+        .transpose()
 }
 
 #[async_trait]
@@ -230,17 +243,7 @@ impl BuildRepo for Store {
 
     async fn get(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<Option<Build>, StoreError> {
         let k = key(env, project, build);
-        self.run(move |conn| {
-            builds::table
-                .find(k)
-                .select(BUILD_COLUMNS)
-                .first::<BuildRow>(conn)
-                .optional()
-                .map_err(from_diesel)?
-                .map(BuildRow::into_domain)
-                .transpose()
-        })
-        .await
+        self.run(move |conn| find(conn, &k)).await
     }
 
     async fn list(

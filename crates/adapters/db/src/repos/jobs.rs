@@ -1,5 +1,5 @@
-//! [`JobQueue`] on the store: claiming, finishing and recovering generation jobs, each with its build and session
-//! in one transaction (contract §8.3, §17.3).
+//! [`JobQueue`] on the store: claiming, finishing and recovering generation jobs, and queueing regenerations, each
+//! with its build and session in one transaction (contract §8.1, §8.3, §17.3).
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -8,10 +8,11 @@ use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::{Phase, UploadSession};
-use hub_domain::ports::{JobOutcome, JobQueue, StoreError};
+use hub_domain::ports::{JobOutcome, JobQueue, Regeneration, RegenerationRequest, StoreError};
 
+use super::builds::{Key, find, has_unfinished_upload};
 use super::time::{from_db, to_db};
-use super::uploads::SessionRow;
+use super::uploads::{SessionRow, insert_job};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{builds, generation_jobs, upload_sessions};
@@ -55,7 +56,7 @@ impl JobRow {
     }
 }
 
-fn build_key(job: &GenerationJob) -> (String, String, String) {
+fn build_key(job: &GenerationJob) -> Key {
     (job.env_id.as_str().to_owned(), job.project_id.as_str().to_owned(), job.build_id.as_str().to_owned())
 }
 
@@ -90,17 +91,121 @@ fn finish_session(
 
 /// Whether another job of the build waits (a follow-up queued while this one ran).
 fn follow_up_queued(conn: &mut AnyConnection, job: &GenerationJob) -> Result<bool, StoreError> {
-    let (env, project, build) = build_key(job);
     diesel::select(diesel::dsl::exists(
-        generation_jobs::table
-            .filter(generation_jobs::env_id.eq(env))
-            .filter(generation_jobs::project_id.eq(project))
-            .filter(generation_jobs::build_id.eq(build))
-            .filter(generation_jobs::state.eq("queued"))
-            .filter(generation_jobs::id.ne(job.id.to_string())),
+        build_jobs(&build_key(job), "queued").filter(generation_jobs::id.ne(job.id.to_string())),
     ))
     .get_result(conn)
     .map_err(from_diesel)
+}
+
+/// The stored form of a build's warnings with `extra` added (each remark once).
+fn merged_warnings(mut warnings: Vec<String>, extra: &[String]) -> String {
+    for w in extra {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
+    serde_json::Value::from(warnings).to_string()
+}
+
+/// The query of [`build_jobs`]; `auto_type` names its type, which a plain function could not spell.
+#[diesel::dsl::auto_type]
+fn jobs_in_state(env: String, project: String, build: String, state: &'static str) -> _ {
+    generation_jobs::table
+        .filter(generation_jobs::env_id.eq(env))
+        .filter(generation_jobs::project_id.eq(project))
+        .filter(generation_jobs::build_id.eq(build))
+        .filter(generation_jobs::state.eq(state))
+}
+
+/// The jobs of one build in one state, as a query that reads, counts and updates alike.
+fn build_jobs(key: &Key, state: &'static str) -> jobs_in_state {
+    let (env, project, build) = key.clone();
+    jobs_in_state(env, project, build, state)
+}
+
+/// §8.1 inside one transaction; see [`JobQueue::queue_regeneration`].
+fn regenerate(conn: &mut AnyConnection, request: &RegenerationRequest) -> Result<Regeneration, StoreError> {
+    let key = build_key(&request.job);
+    if has_unfinished_upload(conn, &key)? {
+        return Ok(Regeneration::UploadInProgress);
+    }
+    let Some(build) = find(conn, &key)? else { return Ok(Regeneration::BuildNotFound) };
+    let mut session = request.session.clone();
+    session.stats = Some(build.stats);
+    // The update is the check: it locks a still-queued job, so one claimed meanwhile is followed up instead of
+    // being reconfigured after it started.
+    let reconfigured = diesel::update(build_jobs(&key, "queued"))
+        .set(generation_jobs::config.eq(request.config.to_string()))
+        .execute(conn)
+        .map_err(from_diesel)?;
+    let outcome = if reconfigured > 0 {
+        reconfigure_session(conn, &key, session)?
+    } else {
+        queue_job(conn, &key, &request.job, session)?
+    };
+    diesel::update(builds::table.find(key))
+        .set((
+            builds::config.eq(request.config.to_string()),
+            builds::warnings.eq(merged_warnings(build.warnings, &request.warnings)),
+        ))
+        .execute(conn)
+        .map_err(from_diesel)?;
+    Ok(outcome)
+}
+
+/// The session of the build's reconfigured queued job; `session` is stored and attached when it has none (its
+/// upload session was deleted).
+fn reconfigure_session(
+    conn: &mut AnyConnection,
+    key: &Key,
+    session: UploadSession,
+) -> Result<Regeneration, StoreError> {
+    let (job_id, upload_id): (String, Option<String>) = build_jobs(key, "queued")
+        .select((generation_jobs::id, generation_jobs::upload_id))
+        .first(conn)
+        .map_err(from_diesel)?;
+    if let Some(upload_id) = upload_id
+        && let Some(row) =
+            upload_sessions::table.find(upload_id).first::<SessionRow>(conn).optional().map_err(from_diesel)?
+    {
+        return Ok(Regeneration::Reconfigured(row.into_domain()?));
+    }
+    insert_session(conn, &session)?;
+    diesel::update(generation_jobs::table.find(job_id))
+        .set(generation_jobs::upload_id.eq(Some(session.id.to_string())))
+        .execute(conn)
+        .map_err(from_diesel)?;
+    Ok(Regeneration::Started(session))
+}
+
+/// Queues `job` with its new `session`: after the running job (a follow-up), or on an idle build, which becomes
+/// `pending` without its old error (§17.3); a generating build becomes `pending` when its running job finishes.
+fn queue_job(
+    conn: &mut AnyConnection,
+    key: &Key,
+    job: &GenerationJob,
+    session: UploadSession,
+) -> Result<Regeneration, StoreError> {
+    let running: i64 = build_jobs(key, "running").count().get_result(conn).map_err(from_diesel)?;
+    insert_session(conn, &session)?;
+    insert_job(conn, job)?;
+    if running == 0 {
+        diesel::update(builds::table.find(key.clone()))
+            .set((builds::status.eq("pending"), builds::error.eq(None::<String>)))
+            .execute(conn)
+            .map_err(from_diesel)?;
+    }
+    Ok(Regeneration::Started(session))
+}
+
+/// Stores a new regeneration session.
+fn insert_session(conn: &mut AnyConnection, session: &UploadSession) -> Result<(), StoreError> {
+    diesel::insert_into(upload_sessions::table)
+        .values(&SessionRow::from_domain(session))
+        .execute(conn)
+        .map(drop)
+        .map_err(from_diesel)
 }
 
 #[async_trait]
@@ -138,9 +243,9 @@ impl JobQueue for Store {
                 if claimed == 0 {
                     return Ok(None);
                 }
-                let mut job = next.into_domain()?;
-                job.state = hub_domain::model::job::JobState::Running;
-                job.started_at = Some(hub_domain::model::time::truncate_to_millis(now));
+                // Read again after the claim: a regeneration may have replaced the config since the first read.
+                let job = generation_jobs::table.find(&next.id).first::<JobRow>(conn).map_err(from_diesel)?;
+                let job = job.into_domain()?;
                 diesel::update(builds::table.find(build_key(&job)))
                     .set(builds::status.eq("generating"))
                     .execute(conn)
@@ -191,13 +296,8 @@ impl JobQueue for Store {
                     .first(conn)
                     .optional()
                     .map_err(from_diesel)?;
-                let mut warnings: Vec<String> = stored.and_then(|w| serde_json::from_str(&w).ok()).unwrap_or_default();
-                for w in &outcome.warnings {
-                    if !warnings.contains(w) {
-                        warnings.push(w.clone());
-                    }
-                }
-                let warnings = serde_json::Value::from(warnings).to_string();
+                let stored: Vec<String> = stored.and_then(|w| serde_json::from_str(&w).ok()).unwrap_or_default();
+                let warnings = merged_warnings(stored, &outcome.warnings);
                 let target = builds::table.find(key);
                 match &outcome.result {
                     Ok(entry) => diesel::update(target)
@@ -277,5 +377,10 @@ impl JobQueue for Store {
             })
         })
         .await
+    }
+
+    async fn queue_regeneration(&self, request: &RegenerationRequest) -> Result<Regeneration, StoreError> {
+        let request = request.clone();
+        self.run(move |conn| transaction(conn, |conn| regenerate(conn, &request))).await
     }
 }

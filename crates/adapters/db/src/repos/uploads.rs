@@ -186,7 +186,8 @@ fn save_build(conn: &mut AnyConnection, build: &Build) -> Result<(), StoreError>
     diesel::update(builds::table.find(key)).set(changes).execute(conn).map(drop).map_err(from_diesel)
 }
 
-fn insert_job(conn: &mut AnyConnection, job: &GenerationJob) -> Result<(), StoreError> {
+/// Stores a new job: the one an upload queues, or a regeneration's.
+pub(super) fn insert_job(conn: &mut AnyConnection, job: &GenerationJob) -> Result<(), StoreError> {
     diesel::insert_into(generation_jobs::table)
         .values((
             generation_jobs::id.eq(job.id.to_string()),
