@@ -154,6 +154,22 @@ fn is_mutating(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
 }
 
+/// The principal of a request's credential in the contract's order: its API key (unless `ignore_keys`; an
+/// invalid key is a 401), else its session cookie (an unknown or expired one is the same as none).
+pub async fn principal_of(
+    req: &HttpRequest,
+    state: &AppState,
+    ignore_keys: bool,
+) -> Result<Option<access::Principal>, ApiError> {
+    match api_key_of(req.headers()).filter(|_| !ignore_keys) {
+        Some(key) => Ok(Some(state.auth.authenticate_api_key(key).await?)),
+        None => match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => Ok(state.auth.authenticate_session(cookie.value()).await?),
+            None => Ok(None),
+        },
+    }
+}
+
 /// Resolves and checks the credential of a request against the route's rule, before any extractor or handler
 /// runs (which gives 401 and 403 their precedence over every other error).
 async fn authorize(
@@ -161,20 +177,11 @@ async fn authorize(
     req: &ServiceRequest,
     state: &AppState,
 ) -> Result<Option<access::Principal>, ApiError> {
-    let key = api_key_of(req.headers()).filter(|_| !access.ignores_api_keys());
-    let principal = match key {
-        Some(key) => {
-            let principal = state.auth.authenticate_api_key(key).await?;
-            if access.session_only() {
-                return Err(ApiError::forbidden("settings require a browser session"));
-            }
-            Some(principal)
-        }
-        None => match req.cookie(SESSION_COOKIE) {
-            Some(cookie) => state.auth.authenticate_session(cookie.value()).await?,
-            None => None,
-        },
-    };
+    let principal = principal_of(req.request(), state, access.ignores_api_keys()).await?;
+    // Only API keys authenticate without a session.
+    if access.session_only() && principal.as_ref().is_some_and(|p| p.session.is_none()) {
+        return Err(ApiError::forbidden("settings require a browser session"));
+    }
     let Some(principal) = principal else {
         return match access {
             Access::OptionalSession => Ok(None),

@@ -2,11 +2,13 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::guard;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, JsonConfig};
 use actix_web::{App, HttpResponse};
 
 use crate::error::{ApiError, json_error};
+use crate::handlers::{report_links, report_origin};
 use crate::middleware::{cors_and_rate_limit, request_context};
 use crate::routes;
 use crate::state::AppState;
@@ -29,11 +31,37 @@ pub fn build_app(
 > {
     let json =
         JsonConfig::default().limit(state.config.max_json_bytes).error_handler(|err, _req| json_error(err).into());
+    let report_host = state.config.report_host.clone();
     App::new()
         .app_data(state)
         .app_data(json)
+        .configure(|cfg| {
+            // With one listener for both origins, the report origin's host name selects report serving for every
+            // path, so nothing of the main origin answers there.
+            if let Some(host) = report_host {
+                cfg.service(
+                    web::scope("").guard(guard::Host(host)).default_service(web::to(report_origin::serve_report)),
+                );
+            }
+        })
         .configure(routes::configure)
+        .service(web::scope("/reports").default_service(web::to(report_links::main_origin_reports)))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(cors_and_rate_limit))
         .wrap(from_fn(request_context))
+}
+
+/// Builds the application of the report listener (§8.9.2): report files only, no rate limit, no CORS.
+pub fn build_report_app(
+    state: Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new().app_data(state).default_service(web::to(report_origin::serve_report)).wrap(from_fn(request_context))
 }

@@ -19,5 +19,5 @@ pub mod routes;
 pub mod sse;
 pub mod state;
 
-pub use app::build_app;
+pub use app::{build_app, build_report_app};
 pub use state::{AppState, HttpConfig, VersionInfo};

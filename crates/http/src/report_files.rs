@@ -56,7 +56,8 @@ pub async fn serve(req: &HttpRequest, report_dir: &Path, raw_path: &str, main_or
     response
 }
 
-fn add_security_headers(headers: &mut HeaderMap, main_origin: &str) {
+/// The headers every report-origin response carries (§8.9.2).
+pub(crate) fn add_security_headers(headers: &mut HeaderMap, main_origin: &str) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     let csp = HeaderValue::from_str(&format!("frame-ancestors 'self' {main_origin}"))

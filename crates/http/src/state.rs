@@ -42,6 +42,15 @@ pub struct HttpConfig {
     pub upload_idle_timeout: std::time::Duration,
     /// Longest hold of a `wait=true` request (`UPLOAD_WAIT_TIMEOUT`).
     pub upload_wait_timeout: std::time::Duration,
+    /// Public URL of the report origin (`REPORTS_BASE_URL`); derived from each request when unset.
+    pub reports_base_url: Option<String>,
+    /// Port of the report listener, for deriving the report origin from a main-origin request.
+    pub reports_port: Option<u16>,
+    /// Port of the main listener, for deriving the main origin from a report-origin request.
+    pub main_port: u16,
+    /// Host name of the report origin when the main listener also serves it, chosen by `Host` (`REPORTS_ADDR`
+    /// empty).
+    pub report_host: Option<String>,
 }
 
 /// Everything a handler may need, shared by all workers.
@@ -52,6 +61,10 @@ pub struct AppState {
     pub projects: ProjectService,
     /// Upload use cases.
     pub uploads: UploadService,
+    /// Signs and checks the grants that hand a viewer over to the report origin (§8.9).
+    pub grants: hub_domain::model::grant::GrantKey,
+    /// Where published reports are, for serving their files.
+    pub report_files: Arc<dyn hub_domain::ports::ResultStore>,
     /// Build and report use cases.
     pub reports: ReportService,
     /// Database readiness.

@@ -34,6 +34,11 @@ impl Origin {
         (!host.is_empty()).then_some(Self { scheme, host, port })
     }
 
+    /// The host name (or IP literal).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Back to `scheme://host[:port]`, omitting the scheme's default port.
     pub fn to_url(&self) -> String {
         match (self.scheme.as_str(), self.port) {

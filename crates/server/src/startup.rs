@@ -1,5 +1,6 @@
 //! Start-up: open and migrate the database, prepare the data directory, wire services, bind the listener.
 
+use hub_domain::model::grant::GrantKey;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +95,8 @@ fn session_secret(config: &Config, secrets: &dyn SecretSource) -> anyhow::Result
 pub struct Application {
     port: u16,
     server: Server,
+    /// The report origin's listener (`REPORTS_ADDR`), when it has its own.
+    report_server: Option<(u16, Server)>,
     /// Tells event streams the server is stopping.
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -244,13 +247,35 @@ impl Application {
             builds: store.clone(),
             files: files.clone(),
             history: files.clone(),
+            jobs: store.clone(),
+            events: Arc::clone(uploads.events()),
+            clock: clock.clone(),
+            ids: Arc::new(RandomIds),
+            report_config: Arc::clone(&report_config),
         });
+        // Both listeners are bound before the state is made: each origin is derived from the other's real port.
+        let listener = TcpListener::bind(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
+        let port = listener.local_addr()?.port();
+        let report_listener = match config.reports_addr {
+            Some(addr) => {
+                let l = TcpListener::bind(addr).with_context(|| format!("cannot listen on REPORTS_ADDR {addr}"))?;
+                let report_port = l.local_addr()?.port();
+                Some((l, report_port))
+            }
+            None => None,
+        };
+        let report_host = match (&report_listener, config.reports_base_url.as_deref()) {
+            (None, Some(url)) => crate::origins::Origin::parse(url).map(|o| o.host().to_owned()),
+            _ => None,
+        };
         let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
             shutdown: shutdown_watch,
             uploads,
             reports,
+            grants: GrantKey::derive(&secret),
+            report_files: files.clone(),
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
             api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),
@@ -271,6 +296,10 @@ impl Application {
                 after_login_url: config.auth.after_login_url.clone(),
                 upload_idle_timeout: config.uploads.idle_timeout,
                 upload_wait_timeout: config.uploads.wait_timeout,
+                reports_base_url: config.reports_base_url.clone(),
+                reports_port: report_listener.as_ref().map(|(_, p)| *p),
+                main_port: port,
+                report_host,
             },
             limiter: (config.network.rate_limit_rate > 0.0).then(|| {
                 RateLimiter::new(RateLimit {
@@ -280,8 +309,21 @@ impl Application {
             }),
         });
 
-        let listener = TcpListener::bind(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
-        let port = listener.local_addr()?.port();
+        let report_server = match report_listener {
+            Some((listener, report_port)) => {
+                let state = state.clone();
+                let server = HttpServer::new(move || hub_http::build_report_app(state.clone()))
+                    .shutdown_timeout(config.shutdown_timeout.as_secs())
+                    .client_request_timeout(config.request_header_timeout)
+                    .keep_alive(config.idle_timeout)
+                    .disable_signals()
+                    .listen(listener)?
+                    .run();
+                tracing::info!(port = report_port, "report origin listening");
+                Some((report_port, server))
+            }
+            None => None,
+        };
         let server = HttpServer::new(move || hub_http::build_app(state.clone()))
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .client_request_timeout(config.request_header_timeout)
@@ -291,12 +333,17 @@ impl Application {
             .listen(listener)?
             .run();
         tracing::info!(addr = %config.addr, port, "listening");
-        Ok(Self { port, server, shutdown })
+        Ok(Self { port, server, report_server, shutdown })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The report listener's port, when it has its own listener.
+    pub fn report_port(&self) -> Option<u16> {
+        self.report_server.as_ref().map(|(port, _)| *port)
     }
 
     /// A handle to stop the server from elsewhere (tests).
@@ -317,7 +364,14 @@ impl Application {
             let _ = shutdown.send(true);
             handle.stop(true).await;
         });
-        self.server.await
+        let Some((_, report_server)) = self.report_server else { return self.server.await };
+        // The report listener lives exactly as long as the main one, however that one is stopped.
+        let report_handle = report_server.handle();
+        let reports = tokio::spawn(report_server);
+        let result = self.server.await;
+        report_handle.stop(true).await;
+        let _ = reports.await;
+        result
     }
 }
 

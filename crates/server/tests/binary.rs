@@ -12,6 +12,7 @@ fn allure_hub(data_dir: &std::path::Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATA_DIR", data_dir)
         .env("ADDR", "127.0.0.1:0")
+        .env("REPORTS_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("SHUTDOWN_TIMEOUT", "2s")
         // No Allure CLI install in these tests: npm fails at once and generation is simply unavailable.

@@ -127,6 +127,10 @@ impl ResultStore for FsResultStore {
         self.discard_dir(self.envs.join(env.as_str()).join(project.as_str())).await
     }
 
+    fn report_dir(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> PathBuf {
+        self.build_dir(env, project, build).join("report")
+    }
+
     async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError> {
         self.discard_dir(self.build_dir(env, project, build)).await
     }

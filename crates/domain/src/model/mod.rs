@@ -6,6 +6,7 @@ pub mod build;
 pub mod disk;
 pub mod enums;
 pub mod environment;
+pub mod grant;
 pub mod job;
 pub mod names;
 pub mod notification;

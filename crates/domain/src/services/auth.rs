@@ -1,6 +1,7 @@
 //! Authentication: resolving API keys and session cookies to principals, local sign-in with its brake on
 //! guessing, sign-out, and the bootstrap admin account.
 
+use crate::model::grant::GrantSubject;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -155,10 +156,36 @@ impl AuthService {
         let Some(session) = self.users.find_session(&sha256_hex(token), self.clock.now()).await? else {
             return Ok(None);
         };
-        Ok(Some(self.session_principal(session, token)))
+        Ok(Some(self.session_principal(session, csrf_token_for(token))))
     }
 
-    fn session_principal(&self, session: LoginSession, token: &str) -> Principal {
+    /// Resolves the subject of a report grant (§8.9.2) to the principal it names now: `None` when the session has
+    /// ended or the key was revoked or deleted. Such a principal has no CSRF token: the report origin only reads.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn authenticate_grant(&self, subject: &GrantSubject) -> Result<Option<Principal>, AuthError> {
+        match subject {
+            GrantSubject::Session(hash) => {
+                let session = self.users.find_session(hash, self.clock.now()).await?;
+                Ok(session.map(|s| self.session_principal(s, String::new())))
+            }
+            GrantSubject::ApiKey(id) => {
+                let Some(key) = self.keys.get(*id).await?.filter(|k| k.revoked_at.is_none()) else {
+                    return Ok(None);
+                };
+                Ok(Some(Principal {
+                    identity: PrincipalRef::ApiKey { id: key.id, name: key.name },
+                    permissions: self.policy.current().permissions_of(&key.role),
+                    role: Some(key.role),
+                    session: None,
+                    auto_create: key.auto_create,
+                }))
+            }
+        }
+    }
+
+    fn session_principal(&self, session: LoginSession, csrf_token: String) -> Principal {
         let permissions = session.role.as_ref().map(|r| self.policy.current().permissions_of(r)).unwrap_or_default();
         Principal {
             identity: PrincipalRef::User(session.email),
@@ -168,7 +195,7 @@ impl AuthService {
                 token_hash: session.token_hash,
                 provider: session.provider,
                 expires_at: session.expires_at,
-                csrf_token: csrf_token_for(token),
+                csrf_token,
             }),
             auto_create: false,
         }
@@ -224,7 +251,7 @@ impl AuthService {
             expires_at: now + self.settings.session_ttl,
         };
         self.users.insert_session(&session).await?;
-        let principal = self.session_principal(session, &token);
+        let principal = self.session_principal(session, csrf_token_for(&token));
         Ok(SignedIn { token, principal, user })
     }
 

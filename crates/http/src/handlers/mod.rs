@@ -5,6 +5,8 @@ pub mod environments;
 pub mod health;
 pub mod oauth;
 pub mod projects;
+pub mod report_links;
+pub mod report_origin;
 pub mod reports;
 pub mod settings;
 pub mod uploads;

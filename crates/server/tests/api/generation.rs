@@ -14,19 +14,15 @@ use crate::support::TestServer;
 
 const PROJECT: &str = "/api/environments/staging/projects/checkout";
 
-fn required() -> bool {
-    matches!(std::env::var("ALLURE_HUB_REQUIRE_NODE").as_deref(), Ok("1" | "true" | "yes"))
-}
-
 /// The pinned CLI, installed once per test process; `None` (test skipped) when npm is unusable.
-async fn allure_bin() -> Option<PathBuf> {
+pub(crate) async fn allure_bin() -> Option<PathBuf> {
     static BIN: OnceCell<Option<PathBuf>> = OnceCell::const_new();
     BIN.get_or_init(|| async {
         let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("allure-cli");
         let installer = hub_allure_cli::Installer::new(cache, PathBuf::from("npm"), None);
         match installer.ensure("3.18.0").await {
             Ok(bin) => Some(bin),
-            Err(e) if !required() => {
+            Err(e) if !crate::support::node_required() => {
                 let _ = writeln!(std::io::stderr(), "\n*** generation tests SKIPPED: {e} ***\n");
                 None
             }
@@ -37,7 +33,7 @@ async fn allure_bin() -> Option<PathBuf> {
     .clone()
 }
 
-async fn server(extra: &[(&str, &str)]) -> Option<TestServer> {
+pub(crate) async fn server(extra: &[(&str, &str)]) -> Option<TestServer> {
     let bin = allure_bin().await?;
     let bin = bin.display().to_string();
     let mut vars = vec![("ALLURE_BIN", bin.as_str())];
@@ -107,4 +103,170 @@ async fn a_generation_past_its_time_limit_fails_the_build_and_keeps_the_history(
     assert!(history_lines(&s).is_empty());
     let projects = s.get("/api/environments/staging/projects").await.json();
     assert_eq!(projects[0]["latestBuild"]["status"], "failed");
+}
+
+/// The `allure_hub_report` cookie a report-origin response sets, as a `Cookie` header value.
+fn report_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("allure_hub_report="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
+    let Some(s) = server(&[]).await else { return };
+    assert_eq!(upload_and_wait(&s, "b1").await["phase"], "done");
+    let page = "/reports/staging/checkout/b1/index.html";
+
+    // Main origin: an API key is checked and handed over with a grant; nothing is served here.
+    let res = s.client.get(format!("{}{page}?lang=en", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = location(&res);
+    assert!(to.starts_with(&format!("{}{page}?grant=", s.reports)) && to.ends_with("&lang=en"), "{to}");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    let res = s.client.get(format!("{}{page}", s.base)).header("Accept", "text/html").send().await.unwrap();
+    assert_eq!(
+        (res.status(), location(&res)),
+        (StatusCode::FOUND, "/login?next=%2Freports%2Fstaging%2Fcheckout%2Fb1%2Findex.html".to_owned()),
+        "a browser without a session signs in first"
+    );
+    assert_eq!(s.client.get(format!("{}{page}", s.base)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Report origin: the grant serves the file and leaves the report cookie.
+    let res = s.client.get(&to).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = report_cookie(&res).expect("report cookie");
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Path=/reports/"), "{set_cookie}");
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert_eq!(csp, format!("frame-ancestors 'self' {}", s.base));
+    assert!(res.text().await.unwrap().contains("<html"), "the report itself");
+
+    let with_cookie = |path: &str| s.client.get(format!("{}{path}", s.reports)).header("Cookie", cookie.clone());
+    assert_eq!(with_cookie(page).send().await.unwrap().status(), StatusCode::OK, "the cookie is enough afterwards");
+    let latest = with_cookie("/reports/staging/checkout/latest/index.html").send().await.unwrap();
+    assert_eq!((latest.status(), location(&latest)), (StatusCode::FOUND, page.to_owned()));
+    let escape = with_cookie("/reports/staging/checkout/b1/..%2F..%2Fresults/cart-result.json").send().await.unwrap();
+    assert_eq!(escape.status(), StatusCode::BAD_REQUEST);
+    let post = s.client.post(format!("{}{page}", s.reports)).header("Cookie", cookie.clone()).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Without valid credentials: back to the main origin for a browser, 401 otherwise; the main session cookie,
+    // a reused link grant as a cookie, and a forged grant count for nothing.
+    let anonymous = s.client.get(format!("{}{page}", s.reports)).header("Accept", "text/html").send().await.unwrap();
+    assert_eq!((anonymous.status(), location(&anonymous)), (StatusCode::FOUND, format!("{}{page}", s.base)));
+    let session = format!("allure_hub_session={}", s.admin.cookie);
+    let grant = to.split("grant=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    for cookie in [session, format!("allure_hub_report={grant}")] {
+        let res = s.client.get(format!("{}{page}", s.reports)).header("Cookie", cookie).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let forged = to.replace("grant=g.", "grant=g.x");
+    assert_eq!(s.client.get(&forged).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A grant names its principal: once the key is revoked, its grant opens nothing.
+    let viewer = s.key_with_role("viewer-ci", "viewer").await;
+    let res = s.client.get(format!("{}{page}", s.base)).bearer_auth(&viewer).send().await.unwrap();
+    let viewer_link = location(&res);
+    let keys = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys")).await;
+    assert_eq!(keys.status, StatusCode::OK);
+    let id = keys.json()["items"].as_array().unwrap().iter().find(|k| k["name"] == "viewer-ci").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted =
+        TestServer::read(s.as_session(&s.admin, Method::DELETE, &format!("/api/settings/apikeys/{id}"))).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(s.client.get(&viewer_link).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Deleting the build takes its report offline at once.
+    assert_eq!(s.delete("/api/environments/staging/projects/checkout/reports/b1").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(with_cookie(page).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let res = s.client.get(format!("{}{page}", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn deleting_a_build_removes_exactly_its_trend_point() {
+    let Some(s) = server(&[]).await else { return };
+    for build in ["b1", "b2", "b3"] {
+        assert_eq!(upload_and_wait(&s, build).await["phase"], "done");
+    }
+    let points: Vec<Value> = history_lines(&s);
+    assert_eq!(points.len(), 3);
+    assert_eq!(s.delete(&format!("{PROJECT}/reports/b2")).await.status, StatusCode::NO_CONTENT);
+    let left: Vec<Value> = history_lines(&s);
+    assert_eq!(left, vec![points[0].clone(), points[2].clone()], "b1's and b3's points, untouched");
+    assert!(!s.data_dir.join("envs/staging/checkout/builds/b2").exists());
+    assert_eq!(s.get(&format!("{PROJECT}/reports/b2")).await.status, StatusCode::NOT_FOUND);
+    // A regeneration-free re-upload of b3 replaces its own point and keeps b1's.
+    let res = TestServer::read(
+        s.request(Method::POST, &format!("{PROJECT}/results?buildId=b3&replace=true&wait=true"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body(results_zip()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let now: Vec<Value> = history_lines(&s);
+    assert_eq!((now.len(), &now[0]), (2, &points[0]), "{now:?}");
+    assert_ne!(now[1], points[2], "b3's point was replaced by its new run");
+}
+
+/// Polls a session until it leaves `generating` (the real CLI needs a few seconds).
+async fn finished_session(s: &TestServer, id: &str) -> Value {
+    for _ in 0..600 {
+        let session = s.get(&format!("{PROJECT}/uploads/{id}")).await.json();
+        if session["phase"] != "generating" {
+            return session;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("session {id} still generating after a minute");
+}
+
+#[tokio::test]
+async fn a_regeneration_applies_its_config_and_evaluates_the_quality_gate() {
+    let Some(s) = server(&[]).await else { return };
+    assert_eq!(upload_and_wait(&s, "b1").await["phase"], "done");
+    let before = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!(before["qualityGate"], Value::Null, "no rules, no gate");
+
+    // results_zip: passed 1, failed 1, broken 1, skipped 1; the longest test (cart) took 7500 ms.
+    let config = serde_json::json!({
+        "name": "Checkout nightly",
+        "qualityGate": {"rules": [
+            {"maxFailures": 1, "fastFail": true},
+            {"id": "speed", "maxDuration": 10000, "minTestsCount": 10}
+        ]}
+    });
+    let res = s.post(&format!("{PROJECT}/reports"), serde_json::json!({"buildId": "b1", "reportConfig": config})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    let accepted = res.json();
+    assert_eq!(accepted["reportUrl"], "/reports/staging/checkout/b1/index.html");
+    let session = finished_session(&s, accepted["uploadId"].as_str().unwrap()).await;
+    assert_eq!((session["kind"].as_str(), session["phase"].as_str()), (Some("regenerate"), Some("done")), "{session}");
+
+    let build = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!((build["status"].as_str(), build["config"].clone()), (Some("ready"), config));
+    assert_eq!(
+        build["qualityGate"],
+        serde_json::json!({"passed": false, "failures": [{
+            "rule": "maxFailures", "expected": 1, "actual": 2,
+            "message": "The number of failed tests 2 exceeds the allowed threshold value 1"
+        }]}),
+        "fastFail stops at the first failure and skips the speed ruleset"
+    );
+    assert_eq!(history_lines(&s).len(), 1, "a regeneration replaces the build's trend point");
+    let title = std::fs::read_to_string(s.data_dir.join("envs/staging/checkout/builds/b1/report/index.html")).unwrap();
+    assert!(title.contains("Checkout nightly"), "the report was generated with the new name");
 }

@@ -7,6 +7,7 @@
 mod access;
 mod archives;
 mod auth;
+mod browser;
 mod environments;
 mod errors;
 mod generation;

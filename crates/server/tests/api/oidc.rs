@@ -6,7 +6,7 @@
 //! skipped with a message, unless `ALLURE_HUB_REQUIRE_NODE=1` (as in CI), where they fail.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -17,50 +17,10 @@ use crate::support::{Reply, TestServer};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../adapters/identity/tests/oidc-provider");
 
-fn required() -> bool {
-    matches!(std::env::var("ALLURE_HUB_REQUIRE_NODE").as_deref(), Ok("1" | "true" | "yes"))
-}
-
 /// Installs the fixture's npm dependencies once per test process; `None` when Node or npm is unusable.
 fn installed_fixture() -> Option<PathBuf> {
     static INSTALLED: OnceLock<Option<PathBuf>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oidc-provider");
-            let result = (|| -> Result<PathBuf, String> {
-                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                for entry in std::fs::read_dir(FIXTURE).map_err(|e| e.to_string())? {
-                    let path = entry.map_err(|e| e.to_string())?.path();
-                    if path.is_file() {
-                        std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-                if !dir.join("node_modules/oidc-provider").exists() {
-                    let out = Command::new("npm")
-                        .args(["ci", "--no-audit", "--no-fund", "--silent"])
-                        .current_dir(&dir)
-                        .output()
-                        .map_err(|e| format!("npm: {e}"))?;
-                    if !out.status.success() {
-                        return Err(format!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr)));
-                    }
-                }
-                Ok(dir.clone())
-            })();
-            match result {
-                Ok(dir) => Some(dir),
-                Err(e) if !required() => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "\n*** OIDC tests SKIPPED: {e} (ALLURE_HUB_REQUIRE_NODE=1 makes this an error) ***\n"
-                    );
-                    None
-                }
-                Err(e) => panic!("the OpenID provider fixture is required but cannot be installed: {e}"),
-            }
-        })
-        .clone()
+    INSTALLED.get_or_init(|| crate::support::npm_fixture("oidc-provider", FIXTURE, "OIDC")).clone()
 }
 
 /// A running provider, killed when dropped.

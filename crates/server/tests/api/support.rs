@@ -23,6 +23,8 @@ pub struct Session {
 /// A running server with its own data directory (and database), stopped when dropped.
 pub struct TestServer {
     pub base: String,
+    /// The report origin (its own listener on another port of loopback).
+    pub reports: String,
     /// An admin API key, used by [`TestServer::call`].
     pub key: String,
     /// The admin's browser session.
@@ -83,6 +85,7 @@ impl TestServer {
         let data_dir = dir.path().join("data");
         let mut vars: HashMap<String, String> = HashMap::from([
             ("ADDR".into(), "127.0.0.1:0".into()),
+            ("REPORTS_ADDR".into(), "127.0.0.1:0".into()),
             ("DATA_DIR".into(), data_dir.display().to_string()),
             ("ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
             ("AUTH_POLICY_FILE".into(), dir.path().join("policy.yaml").display().to_string()),
@@ -108,12 +111,13 @@ impl TestServer {
         let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
         let app = Application::build(config).await.unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
+        let reports = app.report_port().map(|p| format!("http://127.0.0.1:{p}")).unwrap_or_default();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let key = mint_key(&client, &base, &admin, "test-admin", "admin").await;
-        Self { base, key, admin, data_dir, client, pg, vars, handle, _dir: dir }
+        Self { base, reports, key, admin, data_dir, client, pg, vars, handle, _dir: dir }
     }
 
     /// Stops the server and starts a new process-equivalent on the same data directory and database (a restart);
@@ -125,6 +129,7 @@ impl TestServer {
         let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
         let app = Application::build(config).await.unwrap();
         self.base = format!("http://127.0.0.1:{}", app.port());
+        self.reports = app.report_port().map(|p| format!("http://127.0.0.1:{p}")).unwrap_or_default();
         self.handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         self
@@ -238,4 +243,49 @@ pub fn ids_of(list: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Whether tests that need Node must run (`ALLURE_HUB_REQUIRE_NODE=1`, as in CI) instead of being skipped.
+pub fn node_required() -> bool {
+    matches!(std::env::var("ALLURE_HUB_REQUIRE_NODE").as_deref(), Ok("1" | "true" | "yes"))
+}
+
+/// Copies the npm fixture in `source` (a `package.json` with its lock file and scripts) to the target directory
+/// and installs its locked dependencies there, once; `None` (tests skipped, with a message naming `what`) when
+/// npm is unusable and Node is not required.
+pub fn npm_fixture(name: &str, source: &str, what: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let result = (|| -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for entry in std::fs::read_dir(source).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default())).map_err(|e| e.to_string())?;
+            }
+        }
+        if !dir.join("node_modules").exists() {
+            let out = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(&dir)
+                .output()
+                .map_err(|e| format!("npm: {e}"))?;
+            if !out.status.success() {
+                let _ = std::fs::remove_dir_all(dir.join("node_modules"));
+                return Err(format!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+        Ok(dir.clone())
+    })();
+    match result {
+        Ok(dir) => Some(dir),
+        Err(e) if !node_required() => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** {what} tests SKIPPED: {e} (ALLURE_HUB_REQUIRE_NODE=1 makes this an error) ***\n"
+            );
+            None
+        }
+        Err(e) => panic!("the {what} test fixture is required but cannot be installed: {e}"),
+    }
 }
