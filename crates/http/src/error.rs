@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use hub_domain::ports::ArchiveError;
+use hub_domain::ports::{ArchiveError, CliInstallError};
 use hub_domain::ports::{StorageError, StoreError};
 use hub_domain::services::{
     ApiKeyError, AuthError, EnvironmentError, ProjectError, ReportError, UploadError, UserError,
@@ -22,14 +22,15 @@ pub struct ApiError {
     allow: Option<String>,
     /// Value of the `Retry-After` header of a 429, in seconds.
     retry_after: Option<u64>,
-    /// `missingChunks` of an incomplete chunked upload, sent beside `error`.
-    missing_chunks: Option<Vec<i64>>,
+    /// Members sent beside `error` by the few errors that have them (§1.7): `missingChunks` of an incomplete
+    /// chunked upload, `detail` of a failed Allure CLI installation.
+    extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     /// An error with a status and the message clients see.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), cause: None, allow: None, retry_after: None, missing_chunks: None }
+        Self { status, message: message.into(), cause: None, allow: None, retry_after: None, extra: Vec::new() }
     }
 
     /// 400 with a message.
@@ -98,8 +99,8 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         let mut body = serde_json::json!({ "error": self.message });
-        if let Some(missing) = &self.missing_chunks {
-            body["missingChunks"] = serde_json::json!(missing);
+        for (name, value) in &self.extra {
+            body[*name] = value.clone();
         }
         response.body(body.to_string())
     }
@@ -229,11 +230,29 @@ impl From<UploadError> for ApiError {
             E::Store(StoreError::Unavailable(_)) => return Self::unavailable(err),
             E::Store(_) => return Self::internal(err),
         };
-        let missing_chunks = match &err {
-            E::MissingChunks { missing, .. } => Some(missing.clone()),
-            _ => None,
+        let extra = match &err {
+            E::MissingChunks { missing, .. } => vec![("missingChunks", serde_json::json!(missing))],
+            _ => Vec::new(),
         };
-        Self { missing_chunks, ..Self::new(status, err.to_string()) }
+        Self { extra, ..Self::new(status, err.to_string()) }
+    }
+}
+
+impl From<CliInstallError> for ApiError {
+    fn from(err: CliInstallError) -> Self {
+        match err {
+            CliInstallError::InProgress | CliInstallError::NotManaged => {
+                Self::new(StatusCode::CONFLICT, err.to_string())
+            }
+            CliInstallError::NotInRegistry(_) => Self::bad_request(err.to_string()),
+            // The one 5xx whose cause the contract shows; the detail is already stripped of server paths.
+            CliInstallError::Failed { ref detail, .. } => Self {
+                cause: Some(detail.clone()),
+                extra: vec![("detail", serde_json::json!(detail))],
+                ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
+            },
+            CliInstallError::Storage(_) => Self::internal(err),
+        }
     }
 }
 
@@ -283,6 +302,19 @@ mod tests {
         assert_eq!(body_of(&err).await, serde_json::json!({"error": "service unavailable"}));
     }
 
+    #[tokio::test]
+    async fn a_failed_cli_install_shows_its_detail() {
+        let err: ApiError =
+            CliInstallError::Failed { version: "3.19.1".into(), detail: "npm error E404 in $DATA_DIR".into() }.into();
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body_of(&err).await,
+            serde_json::json!({"error": "npm install allure@3.19.1 failed", "detail": "npm error E404 in $DATA_DIR"})
+        );
+        let err: ApiError = CliInstallError::Storage("read-only file system".into()).into();
+        assert_eq!(body_of(&err).await, serde_json::json!({"error": "internal server error"}));
+    }
+
     #[test]
     fn domain_conditions_map_to_their_statuses() {
         use hub_domain::ids::{EnvId, ProjectId};
@@ -296,6 +328,9 @@ mod tests {
             (ProjectError::NotFound { env: env.clone(), project: project.clone() }.into(), 404),
             (ProjectError::AlreadyExists { env, project }.into(), 409),
             (StorageError("disk full".into()).into(), 500),
+            (CliInstallError::InProgress.into(), 409),
+            (CliInstallError::NotManaged.into(), 409),
+            (CliInstallError::NotInRegistry("3.99.0".into()).into(), 400),
         ];
         for (err, status) in cases {
             assert_eq!(err.status_code().as_u16(), status, "{err}");

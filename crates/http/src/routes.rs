@@ -53,6 +53,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     const KEYS: &str = "/api/settings/apikeys";
     const KEY: &str = "/api/settings/apikeys/{id}";
     const USER_ROLE: &str = "/api/settings/users/{email}/role";
+    const ALLURE: &str = "/api/settings/allure";
     vec![
         endpoint(Method::GET, ENVS, VIEW, || web::to(environments::list_environments)),
         endpoint(Method::POST, ENVS, MANAGE, || web::to(environments::create_environment)),
@@ -83,6 +84,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(settings::list_users)),
         endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::set_user_role)),
         endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::reset_user_role)),
+        endpoint(Method::GET, ALLURE, SETTINGS, || web::to(settings::get_allure)),
+        endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, || web::to(settings::put_allure)),
         endpoint(Method::GET, "/auth/providers", Access::Public, || web::to(auth::list_providers)),
         endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
         endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),

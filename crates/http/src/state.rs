@@ -67,6 +67,8 @@ pub struct AppState {
     pub report_files: Arc<dyn hub_domain::ports::ResultStore>,
     /// Build and report use cases.
     pub reports: ReportService,
+    /// Installs and switches the Allure CLI (settings, §13.5).
+    pub allure: Arc<dyn hub_domain::ports::AllureCliManager>,
     /// Database readiness.
     pub health: Arc<dyn StoreHealth>,
     /// Build facts.

@@ -2,11 +2,13 @@
 //!
 //! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
 //! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
-//! * [`time`]: fixed UTC times for test data.
+//! * [`time`]: fixed UTC times for test data;
+//! * [`npm`]: a loopback npm registry and a fake npm, for the Allure CLI management.
 
 // Test tooling: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod contract;
+pub mod npm;
 pub mod pg;
 pub mod time;

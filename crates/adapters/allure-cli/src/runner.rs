@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use crate::output;
+use crate::{output, redact};
 
 /// stderr lines kept for an error message, and their most bytes.
 const TAIL_LINES: usize = 20;
@@ -105,14 +105,14 @@ impl AllureCli {
         self.binary.read().unwrap_or_else(|e| e.into_inner()).clone().map_err(GenerateError::Unavailable)
     }
 
+    /// The executable runs use now; `None` while none is available.
+    pub fn binary_path(&self) -> Option<PathBuf> {
+        self.binary().ok()
+    }
+
     fn tail(&self, streams: &Streams) -> String {
-        let data_dir = self.settings.data_dir.display().to_string();
-        let text = streams.stderr_tail.iter().cloned().collect::<Vec<_>>().join("\n").replace(&data_dir, "$DATA_DIR");
-        let mut start = text.len().saturating_sub(TAIL_BYTES);
-        while !text.is_char_boundary(start) {
-            start += 1;
-        }
-        text[start..].to_owned()
+        let text = streams.stderr_tail.iter().cloned().collect::<Vec<_>>().join("\n");
+        redact::scrubbed_tail(&text, &self.settings.data_dir, TAIL_BYTES)
     }
 
     async fn run(&self, request: &GenerateRequest) -> Result<Generated, GenerateError> {

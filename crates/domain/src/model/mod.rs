@@ -1,6 +1,7 @@
 //! Entities and value types of allure-hub, one module per concept.
 
 pub mod access;
+pub mod allure_version;
 pub mod api_key;
 pub mod build;
 pub mod disk;

@@ -3,6 +3,7 @@
 //! With the `mocks` feature (and in this crate's tests) every trait also gets a `mockall` mock named
 //! `Mock<Trait>`, for unit-testing services without I/O.
 
+pub mod allure_cli;
 pub mod auth;
 pub mod clock;
 pub mod errors;
@@ -13,6 +14,7 @@ pub mod identity;
 pub mod repos;
 pub mod uploads;
 
+pub use allure_cli::{AllureCliManager, CliInstallError, CliStatus};
 pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
 pub use errors::{StorageError, StoreError};

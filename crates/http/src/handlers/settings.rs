@@ -1,10 +1,11 @@
-//! `/api/settings/apikeys` and `/api/settings/users` (§13.1–13.2).
+//! `/api/settings/apikeys`, `/api/settings/users` and `/api/settings/allure` (§13.1–13.2, §13.5).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json};
 use hub_domain::ids::{ApiKeyId, Email};
 use hub_domain::model::access::RoleName;
+use hub_domain::model::allure_version::AllureVersion;
 use hub_domain::services::NewApiKey;
 use hub_domain::services::api_keys::KEY_ROLES;
 use serde::{Deserialize, Serialize};
@@ -141,4 +142,40 @@ pub async fn reset_user_role(
 ) -> Result<HttpResponse, ApiError> {
     state.users.reset_role(&principal, &email_of(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `PUT /api/settings/allure`.
+#[derive(Debug, Deserialize)]
+pub struct AllureVersionBody {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// §13.5: the active and latest Allure CLI versions.
+#[derive(Serialize)]
+struct AllureStatusDto {
+    version: String,
+    latest: String,
+    managed: bool,
+    installing: Option<String>,
+}
+
+/// `GET /api/settings/allure`.
+pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
+    let status = state.allure.status().await;
+    let body = AllureStatusDto {
+        version: status.version,
+        latest: status.latest,
+        managed: status.managed,
+        installing: status.installing,
+    };
+    json_response(StatusCode::OK, &body)
+}
+
+/// `PUT /api/settings/allure`: installs (when needed) and activates a version; answers once it is in use.
+pub async fn put_allure(state: Data<AppState>, body: Json<AllureVersionBody>) -> Result<HttpResponse, ApiError> {
+    let requested = body.into_inner().version.unwrap_or_default();
+    let version = AllureVersion::parse(&requested).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state.allure.activate(&version).await?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "version": version.as_str() })))
 }

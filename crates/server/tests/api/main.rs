@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod allure_settings;
 mod archives;
 mod auth;
 mod browser;
