@@ -30,3 +30,8 @@ ci:
 bench-upload sizes="500":
     cargo build --release -p hub-server
     python3 bench/upload.py --sizes {{sizes}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
+
+# Generation benchmark: a bare `allure generate` vs upload -> report ready on a release build (target <= 1.15x).
+bench-generate tests="2000" runs="5":
+    cargo build --release -p hub-server
+    python3 bench/generate.py --tests {{tests}} --runs {{runs}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
