@@ -57,13 +57,11 @@ impl FromRequest for BuildPath {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let env = EnvId::parse(segment(req, "envId")?).map_err(invalid("envId"))?;
-            let project = ProjectId::parse(segment(req, "projectId")?).map_err(invalid("projectId"))?;
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        ready(ProjectPath::from_request(req, payload).into_inner().and_then(|ProjectPath(env, project)| {
             let build = BuildId::parse(segment(req, "buildId")?).map_err(invalid("buildId"))?;
             Ok(Self(env, project, build))
-        })())
+        }))
     }
 }
 

@@ -1,12 +1,14 @@
-//! Report generation in the server process: the Allure CLI in use (installed with npm at start-up when none is
-//! found, contract §13.5) and the dispatcher that runs queued jobs (§8.3 scheduling).
+//! Report generation in the server process: the Allure CLI in use (chosen, installed and switched by
+//! [`CliManager`], contract §13.5) and the dispatcher that runs queued jobs (§8.3 scheduling).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hub_allure_cli::{AllureCli, CliSettings, Installer};
+use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
+use hub_domain::model::job::GenerationJob;
 use hub_domain::model::report_config::ReportConfigPolicy;
 use hub_domain::services::GenerationService;
 
@@ -15,48 +17,34 @@ use crate::config::AllureConfig;
 /// How often the dispatcher looks for queued jobs when nothing finished meanwhile.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The CLI runner, and whether an installation is still running (jobs wait meanwhile).
+/// The CLI runner, whether an installation is running (jobs wait meanwhile), and the manager behind both.
 #[derive(Debug, Clone)]
 pub struct Cli {
-    /// The runner (its executable may change when an installation finishes).
+    /// The runner (its executable changes when an installation finishes or a version is activated).
     pub runner: AllureCli,
     /// `true` while the CLI is being installed.
     pub installing: Arc<AtomicBool>,
+    /// Installs and switches the CLI, for the settings API.
+    pub manager: CliManager,
 }
 
-/// Chooses the CLI: `ALLURE_BIN`, else the installed `ALLURE_VERSION` under `DATA_DIR/allure`, else installs it
-/// in the background (jobs stay queued until it is ready).
+/// Chooses the CLI: `ALLURE_BIN`, else the version last activated through the API, else the installed
+/// `ALLURE_VERSION` under `DATA_DIR/allure`, else installs it in the background (jobs stay queued until it is
+/// ready).
 pub fn start_cli(config: &AllureConfig, data_dir: &Path) -> Cli {
     let settings =
         CliSettings { timeout: config.timeout, node_heap_mb: config.node_heap_mb, data_dir: data_dir.to_path_buf() };
-    let installing = Arc::new(AtomicBool::new(false));
-    if let Some(bin) = &config.bin {
-        return Cli { runner: AllureCli::new(settings, Ok(bin.clone())), installing };
-    }
-    let registry = config.npm_registry.clone();
-    let installer =
-        Installer::new(data_dir.join("allure"), config.npm_bin.clone(), registry.clone().filter(|r| !r.is_empty()));
-    if let Some(bin) = installer.installed(&config.version) {
-        return Cli { runner: AllureCli::new(settings, Ok(bin)), installing };
-    }
-    if registry.as_deref() == Some("") {
-        let reason = format!("Allure {} is not installed and NPM_REGISTRY_URL is empty", config.version);
-        tracing::error!(%reason, "report generation is unavailable");
-        return Cli { runner: AllureCli::new(settings, Err(reason)), installing };
-    }
-    let runner = AllureCli::new(settings, Err(format!("Allure {} is being installed", config.version)));
-    installing.store(true, Ordering::Release);
-    let cli = Cli { runner: runner.clone(), installing: Arc::clone(&installing) };
-    let version = config.version.clone();
-    tokio::spawn(async move {
-        let result = installer.ensure(&version).await;
-        if let Err(reason) = &result {
-            tracing::error!(%version, %reason, "the Allure CLI could not be installed; reports cannot be generated");
-        }
-        runner.set_binary(result);
-        installing.store(false, Ordering::Release);
-    });
-    cli
+    let manager = CliManager::start(
+        ManagerSettings {
+            data_dir: data_dir.to_path_buf(),
+            bin: config.bin.clone(),
+            default_version: config.version.clone(),
+            npm: config.npm_bin.clone(),
+            registry: config.npm_registry.clone(),
+        },
+        settings,
+    );
+    Cli { runner: manager.runner(), installing: manager.installing(), manager }
 }
 
 /// §8.2: the base report config from `ALLURE_CONFIG` (YAML) with the plugin allowlist. A missing file is an empty
@@ -82,21 +70,29 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
     Ok(ReportConfigPolicy::new(base, config.plugins_allowed.clone()))
 }
 
-/// Runs queued jobs for as long as the process lives: at most `max_running` at once (and one per project, which
-/// the queue enforces), none while the CLI is being installed.
-pub async fn run_jobs(service: GenerationService, max_running: i64, installing: Arc<AtomicBool>) {
+/// Runs queued jobs until `shutdown` turns true: at most `max_running` at once (and one per project, which the
+/// queue enforces), none while the CLI is being installed. At shutdown the running CLIs are stopped (their process
+/// groups killed) and their jobs go back to the queue without counting an attempt (§17.4).
+pub async fn run_jobs(
+    service: GenerationService,
+    max_running: i64,
+    installing: Arc<AtomicBool>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let mut running = tokio::task::JoinSet::new();
-    loop {
+    let mut jobs: HashMap<tokio::task::Id, GenerationJob> = HashMap::new();
+    while !*shutdown.borrow() {
         while !installing.load(Ordering::Acquire) {
             match service.claim(max_running).await {
                 Ok(Some(job)) => {
-                    let service = service.clone();
-                    running.spawn(async move {
+                    let (service, claimed) = (service.clone(), job.clone());
+                    let task = running.spawn(async move {
                         let (build, id) = (job.build_id.clone(), job.id);
                         if let Err(e) = service.run(job).await {
                             tracing::error!(%build, job = %id, error = %e, "cannot store a generation outcome");
                         }
                     });
+                    jobs.insert(task.id(), claimed);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -106,8 +102,22 @@ pub async fn run_jobs(service: GenerationService, max_running: i64, installing: 
             }
         }
         tokio::select! {
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                jobs.remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
+            }
             () = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Dropping a run kills its CLI's process group; a job that finished meanwhile keeps its outcome.
+    running.abort_all();
+    while let Some(done) = running.join_next_with_id().await {
+        if let Err(e) = done
+            && e.is_cancelled()
+            && let Some(job) = jobs.remove(&e.id())
+            && let Err(err) = service.release(&job).await
+        {
+            tracing::warn!(job = %job.id, error = %err, "cannot return a stopped job to the queue");
         }
     }
 }

@@ -97,8 +97,10 @@ pub struct Application {
     server: Server,
     /// The report origin's listener (`REPORTS_ADDR`), when it has its own.
     report_server: Option<(u16, Server)>,
-    /// Tells event streams the server is stopping.
+    /// Tells event streams and the job dispatcher the server is stopping.
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The job dispatcher, awaited at the end so stopped jobs are back in the queue before the process exits.
+    dispatcher: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -239,7 +241,13 @@ impl Application {
         if requeued > 0 {
             tracing::warn!(sessions = requeued, "generations interrupted by restarts too often have failed");
         }
-        tokio::spawn(generation::run_jobs(generation, config.allure.max_concurrency, cli.installing));
+        let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
+        let dispatcher = tokio::spawn(generation::run_jobs(
+            generation,
+            config.allure.max_concurrency,
+            cli.installing,
+            shutdown_watch.clone(),
+        ));
 
         let reports = ReportService::new(ReportPorts {
             envs: store.clone(),
@@ -268,7 +276,6 @@ impl Application {
             (None, Some(url)) => crate::origins::Origin::parse(url).map(|o| o.host().to_owned()),
             _ => None,
         };
-        let (shutdown, shutdown_watch) = tokio::sync::watch::channel(false);
         let files: Arc<dyn ResultStore> = files;
         let state = Data::new(AppState {
             shutdown: shutdown_watch,
@@ -284,6 +291,7 @@ impl Application {
             cookie_key: actix_web::cookie::Key::derive_from(secret.as_bytes()),
             auth,
             health: store,
+            allure: Arc::new(cli.manager),
             version: version_info(),
             started_at: Instant::now(),
             config: HttpConfig {
@@ -333,7 +341,7 @@ impl Application {
             .listen(listener)?
             .run();
         tracing::info!(addr = %config.addr, port, "listening");
-        Ok(Self { port, server, report_server, shutdown })
+        Ok(Self { port, server, report_server, shutdown, dispatcher })
     }
 
     /// The bound port.
@@ -357,20 +365,24 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let shutdown = self.shutdown;
+        let shutdown = Arc::new(self.shutdown);
+        let signalled = Arc::clone(&shutdown);
         tokio::spawn(async move {
             stop_signal().await;
             tracing::info!("shutting down");
-            let _ = shutdown.send(true);
+            let _ = signalled.send(true);
             handle.stop(true).await;
         });
-        let Some((_, report_server)) = self.report_server else { return self.server.await };
-        // The report listener lives exactly as long as the main one, however that one is stopped.
-        let report_handle = report_server.handle();
-        let reports = tokio::spawn(report_server);
+        // The report listener and the job dispatcher live exactly as long as the main listener, however that one
+        // is stopped (a signal, or a test's handle).
+        let reports = self.report_server.map(|(_, server)| (server.handle(), tokio::spawn(server)));
         let result = self.server.await;
-        report_handle.stop(true).await;
-        let _ = reports.await;
+        let _ = shutdown.send(true);
+        if let Some((handle, task)) = reports {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        let _ = self.dispatcher.await;
         result
     }
 }

@@ -183,3 +183,104 @@ mod http1 {
         (status, body)
     }
 }
+
+/// A zip of a few result files, enough for the real CLI to build a report.
+fn results_zip() -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (i, status) in ["passed", "failed", "passed"].iter().enumerate() {
+        let json = serde_json::json!({"uuid": format!("r{i}"), "name": format!("test {i}"), "historyId": format!("h{i}"),
+            "status": status, "start": 1000, "stop": 2000});
+        zip.start_file(format!("r{i}-result.json"), zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(json.to_string().as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// A server process killed (SIGKILL) while its job runs the CLI leaves the job `running` in the database; the next
+/// process on the same data takes it up again and finishes it (§17.3).
+#[tokio::test]
+async fn a_job_interrupted_by_a_killed_server_finishes_after_the_restart() {
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("allure-cli");
+    let bin = match hub_allure_cli::Installer::new(cache, "npm".into(), None).ensure("3.18.0").await {
+        Ok(bin) => bin,
+        Err(e) if std::env::var("ALLURE_HUB_REQUIRE_NODE").is_err() => {
+            eprintln!("\n*** crash-recovery test SKIPPED: {e} ***\n");
+            return;
+        }
+        Err(e) => panic!("the Allure CLI is required: {e}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = allure_hub(dir.path())
+            .env("ALLURE_BIN", &bin)
+            .env("ADMIN_PASSWORD", "crash-test-Passw0rd")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (port, _) = wait_for_port(&mut child);
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let client = reqwest::Client::new();
+    let sign_in = |base: String| {
+        let client = client.clone();
+        async move {
+            let res = client
+                .post(format!("{base}/auth/login"))
+                .json(&serde_json::json!({"email": "admin@localhost", "password": "crash-test-Passw0rd"}))
+                .send()
+                .await
+                .unwrap();
+            let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+            move |method: reqwest::Method, path: &str| {
+                client.request(method, format!("{base}{path}")).header("Cookie", cookie.clone()).header("Origin", &base)
+            }
+        }
+    };
+    let build = "/api/environments/default/projects/app/reports/b1";
+
+    let (mut first, base) = start();
+    let call = sign_in(base).await;
+    let res = call(reqwest::Method::POST, "/api/environments/default/projects")
+        .json(&serde_json::json!({"id": "app", "name": "App"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = call(reqwest::Method::POST, "/api/environments/default/projects/app/results?buildId=b1")
+        .header("Content-Type", "application/zip")
+        .body(results_zip())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let status = |call: &dyn Fn(reqwest::Method, &str) -> reqwest::RequestBuilder| {
+        let request = call(reqwest::Method::GET, build);
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let started = Instant::now();
+    while status(&call).await["status"] != "generating" {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, base) = start();
+    let call = sign_in(base).await;
+    let started = Instant::now();
+    let done = loop {
+        let b = status(&call).await;
+        if b["status"] == "ready" || b["status"] == "failed" {
+            break b;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the job was not taken up again: {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((done["status"].as_str(), done["hasReport"].as_bool()), (Some("ready"), Some(true)), "{done}");
+    let uploads: serde_json::Value =
+        call(reqwest::Method::GET, "/api/uploads").send().await.unwrap().json().await.unwrap();
+    assert_eq!(uploads[0]["phase"], "done", "{uploads}");
+    second.kill().unwrap();
+    let _ = second.wait();
+}

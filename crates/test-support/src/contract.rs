@@ -92,6 +92,7 @@ macro_rules! store_contract_tests {
             builds_are_listed_newest_first_filtered_by_outcome_and_paged,
             project_stats_sum_every_build_and_trend_the_newest,
             deleting_a_build_waits_for_its_work_and_keeps_its_sessions,
+            a_job_stopped_by_a_shutdown_is_queued_again_without_an_attempt,
             regenerating_an_idle_build_queues_a_job_with_a_new_session,
             regenerating_a_queued_build_replaces_its_config_without_a_second_job,
             regenerating_a_running_build_queues_one_follow_up,
@@ -1099,4 +1100,27 @@ pub async fn regeneration_waits_for_uploads_in_progress_and_needs_the_build(f: &
     assert!(f.uploads.update(&receiving).await.unwrap());
     let request = regeneration_cases::request("b1", "Unblocked", 7);
     assert!(matches!(f.jobs.queue_regeneration(&request).await.unwrap(), Regeneration::Started(_)));
+}
+
+/// §17.4: a job stopped by a graceful shutdown is queued again as it was; only interruptions by crashes count.
+pub async fn a_job_stopped_by_a_shutdown_is_queued_again_without_an_attempt(f: &StoreFixture) {
+    with_project(f, "p").await;
+    let session = saved_upload(f, "p", "b1", 1).await;
+    let (env, p) = (EnvId::parse("default").unwrap(), ProjectId::parse("p").unwrap());
+    for _ in 0..5 {
+        let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 0, "shutdowns are not counted");
+        f.jobs.release(&job).await.unwrap();
+        assert_eq!(f.builds.status(&env, &p, &session.build_id).await.unwrap(), Some(BuildStatus::Pending));
+    }
+    let job = f.jobs.claim_next(4, t(11)).await.unwrap().unwrap();
+    let ok =
+        hub_domain::ports::JobOutcome { finished_at: t(12), result: Ok(None), warnings: vec![], quality_gate: None };
+    f.jobs.finish(&job, &ok).await.unwrap();
+    f.jobs.release(&job).await.unwrap();
+    assert_eq!(
+        f.builds.status(&env, &p, &session.build_id).await.unwrap(),
+        Some(BuildStatus::Ready),
+        "a finished job is not released"
+    );
 }

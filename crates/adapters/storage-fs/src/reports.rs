@@ -23,7 +23,8 @@ impl FsResultStore {
     }
 
     fn job_dir(&self, job: &GenerationJob) -> PathBuf {
-        self.tmp.join(format!("job-{}", job.id))
+        // One directory per attempt: the CLI of an attempt cut short by a crash may still be writing to its own.
+        self.tmp.join(format!("job-{}-{}", job.id, job.attempts))
     }
 }
 

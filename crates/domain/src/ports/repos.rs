@@ -265,6 +265,10 @@ pub trait JobQueue: Send + Sync + 'static {
     /// session (`done` or `failed`). Returns the session after the change.
     async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError>;
 
+    /// At shutdown (§17.4): a job this process stopped goes back to the queue without counting an attempt, and its
+    /// build back to `pending`.
+    async fn release(&self, job: &GenerationJob) -> Result<(), StoreError>;
+
     /// At start-up: running jobs go back to the queue with one more attempt; those at `max_attempts` fail with
     /// their build and session. Returns the sessions that failed.
     async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError>;

@@ -61,6 +61,14 @@ impl GenerationService {
         Ok(count)
     }
 
+    /// §17.4: a job stopped by a shutdown goes back to the queue without counting an attempt.
+    ///
+    /// # Errors
+    /// A database failure (the job then counts as interrupted at the next start).
+    pub async fn release(&self, job: &GenerationJob) -> Result<(), StoreError> {
+        self.queue.release(job).await
+    }
+
     /// The next job to run, now marked running, unless `max_running` already run.
     ///
     /// # Errors

@@ -100,6 +100,11 @@ async fn scripts_in_reports_cannot_act_with_the_viewers_credentials() {
         let file = file.split('?').next().unwrap();
         assert!(!report_dir.join(file).exists(), "{file} exists but was not served: {seen}");
     }
+    // No script error; the only console errors allowed are resources that failed to load, which the loop above
+    // has already accounted for.
+    for error in seen["reportErrors"].as_array().unwrap().iter().filter_map(Value::as_str) {
+        assert!(error.starts_with("console Failed to load resource"), "{error}: {seen}");
+    }
     assert_eq!(seen["attackOrigin"].as_str(), Some(s.reports.as_str()));
 
     // The attachment's script: writes refused or blocked, nothing readable, no stream, no cookie to steal.
@@ -110,6 +115,7 @@ async fn scripts_in_reports_cannot_act_with_the_viewers_credentials() {
         ("deleteEnv", "blocked"),
         ("deleteEnvSimple", "opaque"),
         ("readMe", "blocked"),
+        ("readEnvs", "blocked"),
         ("readKeys", "blocked"),
         ("sameOriginApi", "read 404"),
         ("stream", "error"),

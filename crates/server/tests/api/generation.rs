@@ -270,3 +270,192 @@ async fn a_regeneration_applies_its_config_and_evaluates_the_quality_gate() {
     let title = std::fs::read_to_string(s.data_dir.join("envs/staging/checkout/builds/b1/report/index.html")).unwrap();
     assert!(title.contains("Checkout nightly"), "the report was generated with the new name");
 }
+
+#[tokio::test]
+async fn a_failed_regeneration_of_a_replaced_build_keeps_its_previous_report_online() {
+    let Some(s) = server(&[]).await else { return };
+    assert_eq!(upload_and_wait(&s, "b1").await["phase"], "done");
+    let report = s.data_dir.join("envs/staging/checkout/builds/b1/report/index.html");
+    let served_before = std::fs::read(&report).unwrap();
+
+    let s = s.restart_with(&[("ALLURE_TIMEOUT", "1ms")]).await;
+    let res = TestServer::read(
+        s.request(Method::POST, &format!("{PROJECT}/results?buildId=b1&replace=true&wait=true"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body(results_zip()),
+    )
+    .await;
+    let session: Value = serde_json::from_str(res.text.trim_start()).unwrap();
+    assert_eq!(session["error"], "allure generate timed out after 1ms", "{session}");
+    let build = s.get(&format!("{PROJECT}/reports/b1")).await.json();
+    assert_eq!((build["status"].as_str(), build["hasReport"].as_bool()), (Some("failed"), Some(true)), "{build}");
+
+    // The previous report is still what the report origin serves.
+    let res = s.client.get(format!("{}/reports/staging/checkout/b1/index.html", s.base)).bearer_auth(&s.key).send();
+    let grant_url = location(&res.await.unwrap());
+    let served = s.client.get(&grant_url).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), served_before);
+}
+
+#[tokio::test]
+async fn projects_generate_in_parallel_and_builds_of_one_project_in_turn() {
+    let Some(s) = server(&[("ALLURE_MAX_CONCURRENCY", "2")]).await else { return };
+    let res = s.post("/api/environments/staging/projects", serde_json::json!({"id": "billing", "name": "B"})).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let builds = [("checkout", "b1"), ("billing", "c1"), ("checkout", "b2")];
+    for (project, build) in builds {
+        let res = TestServer::read(
+            s.request(Method::POST, &format!("/api/environments/staging/projects/{project}/results?buildId={build}"))
+                .bearer_auth(&s.key)
+                .header("Content-Type", "application/zip")
+                .body(results_zip()),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    }
+    let (mut across_projects, mut within_project) = (false, false);
+    for _ in 0..1200 {
+        let mut states = Vec::new();
+        for (project, build) in builds {
+            let b = s.get(&format!("/api/environments/staging/projects/{project}/reports/{build}")).await.json();
+            states.push(b["status"].as_str().unwrap_or_default().to_owned());
+        }
+        across_projects |= states[1] == "generating" && (states[0] == "generating" || states[2] == "generating");
+        within_project |= states[0] == "generating" && states[2] == "generating";
+        if states.iter().all(|st| st == "ready") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(across_projects, "billing ran while a checkout build ran");
+    assert!(!within_project, "checkout's builds never ran at the same time");
+    assert_eq!(history_lines(&s).len(), 2, "both checkout builds added their point");
+}
+
+const PYTEST_SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pytest-suite");
+
+/// A virtual environment with pytest and allure-pytest (from PyPI, pinned), made once; `None` (skipped) when it
+/// cannot be made and the real tools are not required.
+fn pytest_bin() -> Option<PathBuf> {
+    static BIN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pytest-venv");
+        let pytest = venv.join("bin/pytest");
+        let run = |cmd: &mut std::process::Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| e.to_string())?;
+            if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+        };
+        let made = pytest.exists()
+            || (|| {
+                run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+                run(std::process::Command::new(venv.join("bin/pip"))
+                    .args(["install", "-q", "-r"])
+                    .arg(format!("{PYTEST_SUITE}/requirements.txt")))
+            })()
+            .map_err(|e| {
+                let _ = std::fs::remove_dir_all(&venv);
+                assert!(!crate::support::node_required(), "pytest and allure-pytest are required: {e}");
+                let _ = writeln!(std::io::stderr(), "\n*** pytest end-to-end test SKIPPED: {e} ***\n");
+            })
+            .is_ok();
+        made.then_some(pytest)
+    })
+    .clone()
+}
+
+/// Runs the suite and zips its allure-results; also returns each result file's status, read here.
+fn real_results(pytest: &std::path::Path) -> (Vec<u8>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("allure-results");
+    let out = std::process::Command::new(pytest)
+        .args(["-q", "-p", "no:cacheprovider", "--alluredir"])
+        .arg(&results)
+        .arg(format!("{PYTEST_SUITE}/test_shop.py"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "pytest ran and reported its failures: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut files = Vec::new();
+    let mut statuses = Vec::new();
+    for entry in std::fs::read_dir(&results).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        if name.ends_with("-result.json") {
+            let result: Value = serde_json::from_slice(&bytes).unwrap();
+            statuses.push(result["status"].as_str().unwrap().to_owned());
+        }
+        files.push((format!("allure-results/{name}"), bytes));
+    }
+    let entries: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    (crate::archives::zip_of(&entries), statuses)
+}
+
+async fn upload_zip_and_wait(s: &TestServer, build: &str, zip: Vec<u8>) -> Value {
+    let res = TestServer::read(
+        s.request(Method::POST, &format!("{PROJECT}/results?buildId={build}&wait=true"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body(zip),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    serde_json::from_str(res.text.trim_start()).unwrap()
+}
+
+#[tokio::test]
+async fn a_real_test_run_becomes_a_browsable_report_with_a_trend() {
+    let Some(pytest) = pytest_bin() else { return };
+    let Some(s) = server(&[]).await else { return };
+    let (zip, statuses) = real_results(&pytest);
+    let count = |status: &str| statuses.iter().filter(|s| *s == status).count();
+    assert_eq!(statuses.len(), 8, "{statuses:?}");
+    let session = upload_zip_and_wait(&s, "run-1", zip).await;
+    assert_eq!(session["phase"], "done", "{session}");
+    let expected = serde_json::json!({
+        "total": statuses.len(), "passed": count("passed"), "failed": count("failed"), "broken": count("broken"),
+        "skipped": count("skipped"), "unknown": 0
+    });
+    let build = s.get(&format!("{PROJECT}/reports/run-1")).await.json();
+    let mut stats = build["stats"].clone();
+    assert!(stats["durationMs"].as_i64().unwrap() >= 0);
+    stats.as_object_mut().unwrap().remove("durationMs");
+    assert_eq!(stats, expected, "{build}");
+
+    // The report and every asset its page names load from the report origin.
+    let res = s.client.get(format!("{}{}", s.base, build["reportUrl"].as_str().unwrap())).bearer_auth(&s.key).send();
+    let res = s.client.get(location(&res.await.unwrap())).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = report_cookie(&res).unwrap();
+    let page = res.text().await.unwrap();
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| {
+            !part.contains("://")
+                && !part.starts_with('#')
+                && [".js", ".css", ".json", ".ico", ".svg"].iter().any(|e| part.ends_with(e))
+        })
+        .collect();
+    assert!(!assets.is_empty(), "the page names its scripts and styles: {page}");
+    for asset in assets {
+        let url = format!("{}/reports/staging/checkout/run-1/{}", s.reports, asset.trim_start_matches("./"));
+        let res = s.client.get(&url).header("Cookie", &cookie).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{url}");
+    }
+
+    // A second run: the history file grows and the trend holds both builds.
+    let (zip, _) = real_results(&pytest);
+    assert_eq!(upload_zip_and_wait(&s, "run-2", zip).await["phase"], "done");
+    assert_eq!(history_lines(&s).len(), 2);
+    let trend = s.get(&format!("{PROJECT}/reports/stats")).await.json()["trend"].clone();
+    let ids: Vec<&str> = trend.as_array().unwrap().iter().map(|p| p["buildId"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["run-1", "run-2"]);
+    assert_eq!(trend[1]["failed"], count("failed") + count("broken"));
+}

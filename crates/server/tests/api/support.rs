@@ -122,8 +122,16 @@ impl TestServer {
 
     /// Stops the server and starts a new process-equivalent on the same data directory and database (a restart);
     /// the new instance listens on a new port.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(&[]).await
+    }
+
+    /// [`TestServer::restart`] with some variables changed.
+    pub async fn restart_with(mut self, changed: &[(&str, &str)]) -> Self {
         self.handle.stop(false).await;
+        for (k, v) in changed {
+            self.vars.insert((*k).into(), (*v).into());
+        }
         let mut vars = self.vars.clone();
         vars.insert("ADDR".into(), "127.0.0.1:0".into());
         let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();

@@ -29,13 +29,17 @@ try {
 
   // The report: through the main origin's redirect to the report origin, rendered with its data files.
   const failed = [];
+  const errors = [];
   page.on('response', (res) => { if (res.status() >= 400) failed.push(`${res.status()} ${res.url()}`); });
   page.on('requestfailed', (req) => failed.push(`failed ${req.url()}`));
+  page.on('pageerror', (err) => errors.push(`pageerror ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console ${msg.text()} @ ${msg.location().url}`); });
   await page.goto(`${HUB}${REPORT}`, { waitUntil: 'networkidle' });
   seen.reportOrigin = new URL(page.url()).origin;
   seen.reportRendered = await page.waitForFunction((marker) => document.body.innerText.includes(marker), MARKER,
     { timeout: 20000 }).then(() => true, () => false);
   seen.reportFailures = failed.splice(0);
+  seen.reportErrors = errors.splice(0);
   seen.reportTitle = await page.title();
 
   // The attachment, opened as a page of its own on the report origin: its script runs with full rights there.

@@ -27,58 +27,9 @@ fn key(env: &EnvId, project: &ProjectId, build: &BuildId) -> Key {
     (env.as_str().to_owned(), project.as_str().to_owned(), build.as_str().to_owned())
 }
 
-/// Every column of `builds` but `history_entry`.
-type BuildColumns = (
-    builds::env_id,
-    builds::project_id,
-    builds::build_id,
-    builds::status,
-    builds::created_at,
-    builds::completed_at,
-    builds::uploaded_by,
-    builds::has_report,
-    (
-        builds::stats_total,
-        builds::stats_passed,
-        builds::stats_failed,
-        builds::stats_broken,
-        builds::stats_skipped,
-        builds::stats_unknown,
-        builds::duration_ms,
-    ),
-    builds::quality_gate,
-    builds::warnings,
-    builds::error,
-    builds::config,
-    builds::longest_test_ms,
-);
-
-const BUILD_COLUMNS: BuildColumns = (
-    builds::env_id,
-    builds::project_id,
-    builds::build_id,
-    builds::status,
-    builds::created_at,
-    builds::completed_at,
-    builds::uploaded_by,
-    builds::has_report,
-    (
-        builds::stats_total,
-        builds::stats_passed,
-        builds::stats_failed,
-        builds::stats_broken,
-        builds::stats_skipped,
-        builds::stats_unknown,
-        builds::duration_ms,
-    ),
-    builds::quality_gate,
-    builds::warnings,
-    builds::error,
-    builds::config,
-    builds::longest_test_ms,
-);
-
-#[derive(Queryable)]
+/// Every column of `builds` but `history_entry`, selected by name.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = builds)]
 struct BuildRow {
     env_id: String,
     project_id: String,
@@ -88,7 +39,13 @@ struct BuildRow {
     completed_at: Option<NaiveDateTime>,
     uploaded_by: String,
     has_report: bool,
-    stats: (i64, i64, i64, i64, i64, i64, i64),
+    stats_total: i64,
+    stats_passed: i64,
+    stats_failed: i64,
+    stats_broken: i64,
+    stats_skipped: i64,
+    stats_unknown: i64,
+    duration_ms: i64,
     quality_gate: Option<String>,
     warnings: String,
     error: Option<String>,
@@ -127,7 +84,6 @@ fn gate_from_json(text: &str) -> Result<QualityGateResult, StoreError> {
 
 impl BuildRow {
     fn into_domain(self) -> Result<Build, StoreError> {
-        let (total, passed, failed, broken, skipped, unknown, duration_ms) = self.stats;
         Ok(Build {
             env_id: EnvId::parse(&self.env_id).map_err(|e| corrupt("build env", e))?,
             project_id: ProjectId::parse(&self.project_id).map_err(|e| corrupt("build project", e))?,
@@ -137,7 +93,15 @@ impl BuildRow {
             completed_at: self.completed_at.map(from_db),
             uploaded_by: self.uploaded_by,
             has_report: self.has_report,
-            stats: BuildStats { total, passed, failed, broken, skipped, unknown, duration_ms },
+            stats: BuildStats {
+                total: self.stats_total,
+                passed: self.stats_passed,
+                failed: self.stats_failed,
+                broken: self.stats_broken,
+                skipped: self.stats_skipped,
+                unknown: self.stats_unknown,
+                duration_ms: self.duration_ms,
+            },
             longest_test_ms: self.longest_test_ms,
             quality_gate: self.quality_gate.as_deref().map(gate_from_json).transpose()?,
             warnings: serde_json::from_str(&self.warnings).map_err(|e| corrupt("build warnings", e))?,
@@ -162,7 +126,7 @@ fn trend_and_latest(
         .filter(builds::project_id.eq(project))
         .order((builds::created_at.desc(), builds::build_id.desc()))
         .limit(TREND_BUILDS)
-        .select(BUILD_COLUMNS)
+        .select(BuildRow::as_select())
         .load(conn)
         .map_err(from_diesel)?;
     let mut builds = rows_into(newest)?;
@@ -211,7 +175,7 @@ pub(super) fn has_unfinished_upload(conn: &mut AnyConnection, k: &Key) -> Result
 pub(super) fn find(conn: &mut AnyConnection, k: &Key) -> Result<Option<Build>, StoreError> {
     builds::table
         .find(k.clone())
-        .select(BUILD_COLUMNS)
+        .select(BuildRow::as_select())
         .first::<BuildRow>(conn)
         .optional()
         .map_err(from_diesel)?
@@ -274,7 +238,7 @@ impl BuildRepo for Store {
                     .order((builds::created_at.desc(), builds::build_id.desc()))
                     .limit(page.limit)
                     .offset(page.offset)
-                    .select(BUILD_COLUMNS)
+                    .select(BuildRow::as_select())
                     .load(conn)
                     .map_err(from_diesel)?;
                 Ok(Page { items: rows_into(rows)?, total })

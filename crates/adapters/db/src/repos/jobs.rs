@@ -327,6 +327,28 @@ impl JobQueue for Store {
         .await
     }
 
+    async fn release(&self, job: &GenerationJob) -> Result<(), StoreError> {
+        let job = job.clone();
+        self.run(move |conn| {
+            transaction(conn, |conn| {
+                let released = diesel::update(
+                    generation_jobs::table.find(job.id.to_string()).filter(generation_jobs::state.eq("running")),
+                )
+                .set((generation_jobs::state.eq("queued"), generation_jobs::started_at.eq(None::<NaiveDateTime>)))
+                .execute(conn)
+                .map_err(from_diesel)?;
+                if released > 0 {
+                    diesel::update(builds::table.find(build_key(&job)))
+                        .set(builds::status.eq("pending"))
+                        .execute(conn)
+                        .map_err(from_diesel)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError> {
         self.run(move |conn| {
             transaction(conn, |conn| {
