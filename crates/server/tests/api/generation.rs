@@ -317,11 +317,16 @@ async fn projects_generate_in_parallel_and_builds_of_one_project_in_turn() {
     }
     let (mut across_projects, mut within_project) = (false, false);
     for _ in 0..1200 {
-        let mut states = Vec::new();
-        for (project, build) in builds {
-            let b = s.get(&format!("/api/environments/staging/projects/{project}/reports/{build}")).await.json();
-            states.push(b["status"].as_str().unwrap_or_default().to_owned());
-        }
+        // One list per project: its builds' statuses come from one query, so two of them are seen at one instant
+        // (three separate reads could see b1 still running and b2 already started).
+        let status_of = |list: &Value, build: &str| {
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let found = items.into_iter().find(|b| b["buildId"] == build);
+            found.and_then(|b| b["status"].as_str().map(str::to_owned)).unwrap_or_default()
+        };
+        let checkout = s.get("/api/environments/staging/projects/checkout/reports").await.json();
+        let billing = s.get("/api/environments/staging/projects/billing/reports").await.json();
+        let states = [status_of(&checkout, "b1"), status_of(&billing, "c1"), status_of(&checkout, "b2")];
         across_projects |= states[1] == "generating" && (states[0] == "generating" || states[2] == "generating");
         within_project |= states[0] == "generating" && states[2] == "generating";
         if states.iter().all(|st| st == "ready") {
