@@ -132,7 +132,7 @@ async fn redirect_to_report(req: HttpRequest, state: Data<AppState>) -> Result<H
     let Some(principal) = principal_of(&req, &state, false).await? else {
         if is_navigation(&req) {
             let wanted = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
-            let next: String = url_encode(&wanted);
+            let next = url_encode(&wanted);
             return Ok(redirect(&format!("/login?next={next}")));
         }
         return Err(ApiError::unauthorized("not authenticated"));
@@ -148,14 +148,11 @@ async fn redirect_to_report(req: HttpRequest, state: Data<AppState>) -> Result<H
     Ok(redirect(&format!("{origin}{}", path.url_for(&build, Some(format!("grant={grant}"))))))
 }
 
-/// Percent-encodes everything but unreserved characters, for a URL inside a query parameter.
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a URL inside a query parameter.
 fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
 }
 
 #[cfg(test)]
