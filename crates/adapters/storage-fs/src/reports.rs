@@ -28,14 +28,32 @@ impl FsResultStore {
     }
 }
 
-/// The id of a history point (Allure writes one `uuid` per run).
-fn point_id(line: &str) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(line).ok()?.get("uuid")?.as_str().map(str::to_owned)
+/// One line of a history file, parsed once: its point id (Allure writes one `uuid` per run) and the line as is.
+struct Point {
+    id: Option<String>,
+    line: String,
 }
 
-/// The valid lines of a history file (none when it does not exist), without the point `leave_out`. A line that is
-/// not a JSON object is dropped: one corrupt line would make every later run fail.
-fn valid_lines(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<String>> {
+/// The only field of a point the server reads; the rest is checked to be valid JSON and skipped unparsed, which
+/// matters because a point of a large project is megabytes.
+#[derive(serde::Deserialize)]
+struct PointHead {
+    uuid: Option<String>,
+}
+
+impl Point {
+    /// `None` for a line that is not a JSON object: one corrupt line would make every later run fail.
+    fn parse(line: String) -> Option<Self> {
+        if !line.trim_start().starts_with('{') {
+            return None;
+        }
+        let head: PointHead = serde_json::from_str(&line).ok()?;
+        Some(Self { id: head.uuid, line })
+    }
+}
+
+/// The valid points of a history file (none when it does not exist), without the point `leave_out`.
+fn valid_points(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<Point>> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -43,10 +61,10 @@ fn valid_lines(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<Stri
     };
     let mut kept = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
-        let line = line?;
-        let valid = serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|v| v.is_object());
-        if valid && (leave_out.is_none() || point_id(&line).as_deref() != leave_out) {
-            kept.push(line);
+        if let Some(point) = Point::parse(line?)
+            && (leave_out.is_none() || point.id.as_deref() != leave_out)
+        {
+            kept.push(point);
         }
     }
     Ok(kept)
@@ -54,12 +72,12 @@ fn valid_lines(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<Stri
 
 /// Writes `lines` (only the last `limit`) to `path` through a temporary file and a rename, so readers and a crash
 /// see the old file or the new one, never half of one.
-fn write_history(path: &Path, lines: &[String], limit: usize) -> std::io::Result<()> {
+fn write_history(path: &Path, lines: &[Point], limit: usize) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("jsonl.{}", ulid::Ulid::new()));
     let result = (|| {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        for line in &lines[lines.len().saturating_sub(limit)..] {
-            writeln!(out, "{line}")?;
+        for point in &lines[lines.len().saturating_sub(limit)..] {
+            writeln!(out, "{}", point.line)?;
         }
         out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -87,10 +105,10 @@ fn plan_path(workspace: &Workspace) -> PathBuf {
 
 /// Makes the job's history copy and its plan.
 fn copy_history(from: &Path, workspace: &Workspace, leave_out: Option<String>, limit: usize) -> std::io::Result<()> {
-    let lines = valid_lines(from, leave_out.as_deref())?;
-    let kept = &lines[lines.len().saturating_sub(limit)..];
+    let points = valid_points(from, leave_out.as_deref())?;
+    let kept = &points[points.len().saturating_sub(limit)..];
     write_history(&workspace.history_path, kept, limit)?;
-    let plan = HistoryPlan { leave_out, limit, before: kept.iter().filter_map(|l| point_id(l)).collect() };
+    let plan = HistoryPlan { leave_out, limit, before: kept.iter().filter_map(|p| p.id.clone()).collect() };
     std::fs::write(plan_path(workspace), serde_json::to_vec(&plan)?)
 }
 
@@ -98,14 +116,15 @@ fn copy_history(from: &Path, workspace: &Workspace, leave_out: Option<String>, l
 /// the copy was made), replacing the build's previous point. Returns the id of the new point.
 fn merge_history(project_history: &Path, workspace: &Workspace) -> std::io::Result<Option<String>> {
     let plan: HistoryPlan = serde_json::from_slice(&std::fs::read(plan_path(workspace))?)?;
-    let added: Vec<String> = valid_lines(&workspace.history_path, None)?
+    let before: std::collections::HashSet<String> = plan.before.into_iter().collect();
+    let added: Vec<Point> = valid_points(&workspace.history_path, None)?
         .into_iter()
-        .filter(|l| point_id(l).is_some_and(|id| !plan.before.contains(&id)))
+        .filter(|p| p.id.as_ref().is_some_and(|id| !before.contains(id)))
         .collect();
-    let point = added.last().and_then(|l| point_id(l));
-    let mut lines = valid_lines(project_history, plan.leave_out.as_deref())?;
-    lines.extend(added);
-    write_history(project_history, &lines, plan.limit)?;
+    let point = added.last().and_then(|p| p.id.clone());
+    let mut points = valid_points(project_history, plan.leave_out.as_deref())?;
+    points.extend(added);
+    write_history(project_history, &points, plan.limit)?;
     Ok(point)
 }
 
@@ -181,8 +200,8 @@ impl GenerationFiles for FsResultStore {
             if !history.exists() {
                 return Ok(());
             }
-            let lines = valid_lines(&history, Some(&point))?;
-            write_history(&history, &lines, usize::MAX)
+            let points = valid_points(&history, Some(&point))?;
+            write_history(&history, &points, usize::MAX)
         })
         .await
         .map_err(|e| StorageError(e.to_string()))?
