@@ -143,6 +143,30 @@ pub(crate) fn transaction<T>(
         }
     }
     use diesel::Connection;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // SQLite: take the write lock when the transaction begins. A deferred transaction that reads and then writes
+    // cannot wait for a concurrent writer (SQLite answers "database is locked" at once instead of using the busy
+    // timeout, since waiting could deadlock); an immediate one waits its turn at BEGIN.
+    if let AnyConnection::Sqlite(c) = conn
+        && AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth().ok().flatten().is_none()
+    {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(from_diesel)?;
+        let result = work(conn);
+        let AnyConnection::Sqlite(c) = conn else { unreachable!("the connection does not change its backend") };
+        return match result {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(c) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(c);
+                    Err(from_diesel(e))
+                }
+            },
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+                Err(e)
+            }
+        };
+    }
     conn.transaction::<T, TxError, _>(|c| work(c).map_err(TxError::Store)).map_err(|e| match e {
         TxError::Store(e) => e,
         TxError::Diesel(e) => from_diesel(e),
