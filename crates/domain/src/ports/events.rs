@@ -42,3 +42,17 @@ pub trait EventBus: Send + Sync + 'static {
     /// A new subscription, receiving events published from now on.
     fn subscribe(&self) -> EventStream;
 }
+
+/// What a notification subscriber receives: notifications in creation order, or `Err(Lagged)` once it fell behind.
+pub type NotificationStream =
+    Pin<Box<dyn Stream<Item = Result<crate::model::notification::Notification, Lagged>> + Send>>;
+
+/// Fan-out of new notifications to the SSE streams of this process (§10.6); audience filtering is the reader's.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait NotificationBus: Send + Sync + 'static {
+    /// Publishes to every current subscriber without waiting.
+    fn publish(&self, notification: crate::model::notification::Notification);
+
+    /// A new subscription, receiving notifications published from now on.
+    fn subscribe(&self) -> NotificationStream;
+}

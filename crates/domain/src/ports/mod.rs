@@ -6,6 +6,7 @@
 pub mod allure_cli;
 pub mod auth;
 pub mod clock;
+pub mod disk;
 pub mod errors;
 pub mod events;
 pub mod files;
@@ -17,8 +18,9 @@ pub mod uploads;
 pub use allure_cli::{AllureCliManager, CliInstallError, CliStatus};
 pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
+pub use disk::DiskProbe;
 pub use errors::{StorageError, StoreError};
-pub use events::{EventBus, EventStream, Lagged, UploadEvent};
+pub use events::{EventBus, EventStream, Lagged, NotificationBus, NotificationStream, UploadEvent};
 pub use files::ResultStore;
 pub use generator::{
     GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, ReportGenerator, Workspace,

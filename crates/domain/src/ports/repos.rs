@@ -136,6 +136,29 @@ pub trait BuildRepo: Send + Sync + 'static {
     /// In one transaction: refuses while a job or an upload of the build is in flight, else deletes the build and
     /// its jobs (upload session records stay).
     async fn delete(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<BuildDeletion, StoreError>;
+
+    /// Retention (§13.6): builds created before `cutoff` with status `ready` or `failed`, oldest `createdAt` first
+    /// (ties by environment, project and build id), at most `limit`, starting after `after` (the last build of the
+    /// previous batch, so skipped builds are not returned again).
+    async fn expired(
+        &self,
+        cutoff: Timestamp,
+        after: Option<BuildKey>,
+        limit: i64,
+    ) -> Result<Vec<Build>, StoreError>;
+}
+
+/// A build's position in the retention order, to continue a listing after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildKey {
+    /// When its results were saved.
+    pub created_at: Timestamp,
+    /// Environment.
+    pub env: EnvId,
+    /// Project.
+    pub project: ProjectId,
+    /// Build.
+    pub build: BuildId,
 }
 
 /// One stored chunk of a chunked upload.
@@ -205,6 +228,9 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
     /// generation job, stores `session` (now `generating`) and removes its chunk records.
     async fn save_results(&self, session: &UploadSession, build: &Build, job: &GenerationJob)
     -> Result<(), StoreError>;
+
+    /// Retention (§13.6): deletes sessions in phase `done` or `failed` completed before `before`; returns how many.
+    async fn prune_finished(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// How a generation job ended.
@@ -281,6 +307,18 @@ pub trait JobQueue: Send + Sync + 'static {
     /// [`StoreError::Conflict`] when a concurrent request queued a job for the build first (trying again replaces
     /// that job's config).
     async fn queue_regeneration(&self, request: &RegenerationRequest) -> Result<Regeneration, StoreError>;
+
+    /// Jobs by state, for the queue-depth metric.
+    async fn counts(&self) -> Result<JobCounts, StoreError>;
+}
+
+/// How many generation jobs wait and run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// State `queued`.
+    pub queued: i64,
+    /// State `running`.
+    pub running: i64,
 }
 
 /// API keys. Implemented with the authentication issue.
@@ -367,23 +405,48 @@ pub trait CleanupRunRepo: Send + Sync + 'static {
     async fn get(&self, id: CleanupRunId) -> Result<Option<CleanupRun>, StoreError>;
 }
 
-/// Notifications and each principal's read and deletion state. Implemented with the notifications issue.
+/// Who is looking at notifications (contract §10): the principal whose read and deletion state applies, and
+/// whether its audience includes the operational categories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationViewer {
+    /// `user:<email>` or `apikey:<id>`: a user's state is shared by all their sessions.
+    pub principal: String,
+    /// Whether it sees categories `disk`, `retention` and `allure` (it holds `manage`); `upload` is seen by all.
+    pub operational: bool,
+}
+
+/// Notifications and each principal's read and deletion state.
+///
+/// A notification the viewer deleted, or outside its audience, does not exist for it: not listed, not counted,
+/// and `false` from the methods that change one.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait NotificationRepo: Send + Sync + 'static {
     /// Stores a notification.
     async fn insert(&self, notification: &Notification) -> Result<(), StoreError>;
 
-    /// Newest first, as `principal` sees them.
-    async fn list(&self, principal: &str, unread_only: bool, limit: i64) -> Result<Vec<NotificationView>, StoreError>;
+    /// Newest `created_at` first (ties by id descending), as the viewer sees them; `limit` 0 means no cap.
+    async fn list(
+        &self,
+        viewer: &NotificationViewer,
+        unread_only: bool,
+        limit: i64,
+    ) -> Result<Vec<NotificationView>, StoreError>;
 
-    /// Marks one as read for `principal`; `false` when it does not exist for them.
-    async fn mark_read(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
+    /// How many the viewer has not read.
+    async fn unread_count(&self, viewer: &NotificationViewer) -> Result<i64, StoreError>;
 
-    /// Hides one from `principal`; `false` when it does not exist for them.
-    async fn hide(&self, principal: &str, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
+    /// Marks one as read for the viewer (idempotent); `false` when it does not exist for them.
+    async fn mark_read(&self, viewer: &NotificationViewer, id: NotificationId, at: Timestamp)
+    -> Result<bool, StoreError>;
 
-    /// Deletes notifications created before `before`; returns how many.
+    /// Marks every notification the viewer sees as read.
+    async fn mark_all_read(&self, viewer: &NotificationViewer, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Hides one from the viewer only; `false` when it does not exist for them.
+    async fn hide(&self, viewer: &NotificationViewer, id: NotificationId, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Deletes notifications created before `before`, with everyone's state for them; returns how many.
     async fn prune(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
