@@ -31,6 +31,12 @@ pub trait ResultStore: Send + Sync + 'static {
     /// [`StorageError`] when the directory exists but cannot be moved away.
     async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError>;
 
+    /// Bytes of a build's results and report on disk (0 when it has none), for the `freedBytes` of retention.
+    ///
+    /// # Errors
+    /// [`StorageError`] when a directory exists but cannot be read.
+    async fn build_bytes(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<u64, StorageError>;
+
     /// Removes the directories of environments and projects that are not in `known` (left behind when a
     /// deletion's file step failed or the process died after the records were deleted).
     /// Returns how many directories were removed.
