@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod chain;
+mod disk;
 mod reports;
 mod uploads;
 pub mod workers;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::ports::{ResultStore, StorageError};
+
+pub use disk::FsDiskProbe;
 
 /// The filesystem adapter of [`ResultStore`].
 #[derive(Debug, Clone)]
@@ -135,6 +138,15 @@ impl ResultStore for FsResultStore {
         self.discard_dir(self.build_dir(env, project, build)).await
     }
 
+    async fn build_bytes(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<u64, StorageError> {
+        // `results/` and `report/` are the build's only files: its history point lives in the project's file.
+        let dir = self.build_dir(env, project, build);
+        tokio::task::spawn_blocking(move || disk::tree_bytes(&dir))
+            .await
+            .map_err(|e| StorageError(e.to_string()))?
+            .map_err(|e| StorageError(format!("cannot measure the build's files: {e}")))
+    }
+
     async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError> {
         let known: HashMap<&str, HashSet<&str>> =
             known.iter().map(|(env, ps)| (env.as_str(), ps.iter().map(ProjectId::as_str).collect())).collect();
@@ -228,6 +240,28 @@ mod tests {
         assert!(!dir.path().join("envs/staging/gone").exists());
         assert!(!dir.path().join("envs/deleted").exists());
         assert!(dir.path().join("envs/Not-A-Slug/p/f").exists(), "foreign names are left alone");
+    }
+
+    #[tokio::test]
+    async fn a_builds_bytes_are_those_of_its_results_and_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_files(dir.path(), &[]).await;
+        for (file, bytes) in [
+            ("p/x/builds/7/results/a.json", 120),
+            ("p/x/builds/7/results/attachments/b.png", 3000),
+            ("p/x/builds/7/report/index.html", 45),
+            ("p/x/builds/8/results/a.json", 999),
+            ("p/x/history.jsonl", 77),
+        ] {
+            let path = dir.path().join("envs").join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, vec![0u8; bytes]).unwrap();
+        }
+        let (e, p) = (env("p"), project("x"));
+        let seven = store.build_bytes(&e, &p, &BuildId::parse("7").unwrap()).await.unwrap();
+        assert_eq!(seven, 120 + 3000 + 45);
+        let nine = store.build_bytes(&e, &p, &BuildId::parse("9").unwrap()).await.unwrap();
+        assert_eq!(nine, 0, "a build without files has none");
     }
 
     #[tokio::test]
