@@ -1,33 +1,35 @@
-//! The in-process [`EventBus`]: a `tokio` broadcast channel. Publishing never waits; each subscriber has its own
+//! The in-process event buses: `tokio` broadcast channels. Publishing never waits; each subscriber has its own
 //! 256-event window (§1.10) and is told when it fell behind, so one slow client never delays the others.
 
-use hub_domain::ports::{EventBus, EventStream, Lagged, UploadEvent};
+use futures_core::Stream;
+use hub_domain::model::notification::Notification;
+use hub_domain::ports::{EventBus, EventStream, Lagged, NotificationBus, NotificationStream, UploadEvent};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Events a subscriber may fall behind before it is disconnected.
 pub const SUBSCRIBER_BUFFER: usize = 256;
 
-/// Broadcast of upload events to this process's subscribers.
+/// Broadcast of one kind of event (upload changes, notifications) to this process's subscribers.
 #[derive(Debug)]
-pub struct BroadcastBus {
-    sender: broadcast::Sender<UploadEvent>,
+pub struct BroadcastBus<T> {
+    sender: broadcast::Sender<T>,
 }
 
-impl Default for BroadcastBus {
+impl<T: Clone> Default for BroadcastBus<T> {
     fn default() -> Self {
         Self { sender: broadcast::channel(SUBSCRIBER_BUFFER).0 }
     }
 }
 
-impl EventBus for BroadcastBus {
-    fn publish(&self, event: UploadEvent) {
+impl<T: Clone + Send + 'static> BroadcastBus<T> {
+    fn send(&self, event: T) {
         // No subscriber is not an error.
         let _ = self.sender.send(event);
     }
 
-    fn subscribe(&self) -> EventStream {
-        Box::pin(futures_util::stream::unfold(Some(self.sender.subscribe()), |receiver| async move {
+    fn stream(&self) -> impl Stream<Item = Result<T, Lagged>> + Send + 'static {
+        futures_util::stream::unfold(Some(self.sender.subscribe()), |receiver| async move {
             let mut receiver = receiver?;
             match receiver.recv().await {
                 Ok(event) => Some((Ok(event), Some(receiver))),
@@ -35,7 +37,27 @@ impl EventBus for BroadcastBus {
                 Err(RecvError::Lagged(_)) => Some((Err(Lagged), None)),
                 Err(RecvError::Closed) => None,
             }
-        }))
+        })
+    }
+}
+
+impl EventBus for BroadcastBus<UploadEvent> {
+    fn publish(&self, event: UploadEvent) {
+        self.send(event);
+    }
+
+    fn subscribe(&self) -> EventStream {
+        Box::pin(self.stream())
+    }
+}
+
+impl NotificationBus for BroadcastBus<Notification> {
+    fn publish(&self, notification: Notification) {
+        self.send(notification);
+    }
+
+    fn subscribe(&self) -> NotificationStream {
+        Box::pin(self.stream())
     }
 }
 
@@ -80,7 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stalled_subscriber_is_cut_off_without_holding_back_the_others() {
-        let bus = BroadcastBus::default();
+        let bus = BroadcastBus::<UploadEvent>::default();
         let mut stalled = bus.subscribe();
         let mut live = bus.subscribe();
         for n in 0..(SUBSCRIBER_BUFFER as i64 + 10) {

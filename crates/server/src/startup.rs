@@ -11,7 +11,7 @@ use actix_web::web::Data;
 use anyhow::Context;
 use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
-use hub_domain::ports::{Clock, EventBus, ResultStore, SecretSource};
+use hub_domain::ports::{Clock, EventBus, ResultStore, SecretSource, UploadEvent};
 use hub_domain::services::{
     ApiKeyService, AuthService, AuthSettings, EnvironmentService, GenerationService, ProjectService, ReportPorts,
     ReportService, UploadPorts, UploadService, UploadTimeouts, UserService,
@@ -205,7 +205,7 @@ impl Application {
         });
 
         let report_config = Arc::new(generation::report_config_policy(&config.allure)?);
-        let events: Arc<dyn EventBus> = Arc::new(BroadcastBus::default());
+        let events: Arc<dyn EventBus> = Arc::new(BroadcastBus::<UploadEvent>::default());
         let uploads = UploadService::new(
             UploadPorts {
                 sessions: store.clone(),
@@ -233,7 +233,7 @@ impl Application {
             store.clone(),
             files.clone(),
             Arc::new(cli.runner.clone()),
-            events,
+            events.clone(),
             clock.clone(),
             config.allure.history_limit,
         );
@@ -246,6 +246,7 @@ impl Application {
             generation,
             config.allure.max_concurrency,
             cli.installing,
+            events,
             shutdown_watch.clone(),
         ));
 

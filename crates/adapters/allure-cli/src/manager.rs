@@ -33,6 +33,16 @@ pub struct ManagerSettings {
     pub npm: PathBuf,
     /// `NPM_REGISTRY_URL`: `None` for npm's own registry, `Some("")` for no registry access at all.
     pub registry: Option<String>,
+    /// The server's `PATH`, searched for an `allure` executable before installing one.
+    pub search_path: Option<std::ffi::OsString>,
+}
+
+/// The first executable regular file named `allure` in a `PATH` value.
+fn allure_on_path(search_path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(search_path?).map(|dir| dir.join("allure")).find(|candidate| {
+        std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The CLI runner together with what installs and switches its executable; cheap to clone.
@@ -77,7 +87,7 @@ impl CliManager {
     /// Chooses the CLI as the contract orders it, starting the install of `ALLURE_VERSION` in the background when
     /// nothing usable is there. Must be called inside the Tokio runtime.
     pub fn start(settings: ManagerSettings, cli: CliSettings) -> Self {
-        let ManagerSettings { data_dir, bin, default_version, npm, registry } = settings;
+        let ManagerSettings { data_dir, bin, default_version, npm, registry, search_path } = settings;
         let installer =
             Installer::new(data_dir.join("allure"), npm.clone(), registry.clone().filter(|r| !r.is_empty()));
         let disabled = registry.as_deref() == Some("");
@@ -87,7 +97,9 @@ impl CliManager {
                 .active()
                 .into_iter()
                 .chain([default_version.clone()])
-                .find_map(|v| installer.installed(&v).map(|binary| (Ok(binary), Some(v)))),
+                .find_map(|v| installer.installed(&v).map(|binary| (Ok(binary), Some(v))))
+                // An `allure` the operator installed: used as found, still switchable through the API.
+                .or_else(|| allure_on_path(search_path.as_deref()).map(|binary| (Ok(binary), None))),
         };
         let install_default = chosen.is_none() && !disabled;
         let (binary, active) = chosen.unwrap_or_else(|| {
@@ -248,5 +260,51 @@ impl AllureCliManager for CliManager {
         })
         .await
         .unwrap_or_else(|e| Err(CliInstallError::Storage(format!("the installation stopped: {e}"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::CliSettings;
+
+    fn file(path: &std::path::Path, mode: u32) {
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_allure_on_path_is_used_before_installing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, bin, data) = (dir.path().join("plain"), dir.path().join("bin"), dir.path().join("data"));
+        for d in [&plain, &bin, &data] {
+            std::fs::create_dir(d).unwrap();
+        }
+        file(&plain.join("allure"), 0o644);
+        std::fs::create_dir(bin.join("missing")).unwrap();
+        let search = std::env::join_paths([plain.clone(), bin.join("missing"), bin.clone()]).unwrap();
+        assert_eq!(allure_on_path(Some(&search)), None, "not executable, and a directory, are skipped");
+        file(&bin.join("allure"), 0o755);
+        assert_eq!(allure_on_path(Some(&search)), Some(bin.join("allure")));
+        assert_eq!(allure_on_path(None), None);
+
+        let settings = |search_path| ManagerSettings {
+            data_dir: data.clone(),
+            bin: None,
+            default_version: "3.18.0".into(),
+            npm: PathBuf::from("false"),
+            registry: Some(String::new()),
+            search_path,
+        };
+        let cli = CliSettings { timeout: None, node_heap_mb: 512, data_dir: data.clone() };
+        let found = CliManager::start(settings(Some(search)), cli.clone());
+        assert_eq!(found.runner().binary_path(), Some(bin.join("allure")));
+        assert!(!found.installing().load(Ordering::Acquire), "nothing to install");
+        let none = CliManager::start(settings(None), cli);
+        assert_eq!(none.runner().binary_path(), None, "no CLI and installs disabled");
     }
 }

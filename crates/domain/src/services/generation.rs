@@ -77,11 +77,12 @@ impl GenerationService {
         self.queue.claim_next(max_running, self.clock.now()).await
     }
 
-    /// Runs a claimed job to its end and stores the outcome.
+    /// Runs a claimed job to its end and stores the outcome; `true` when a report was generated (for the
+    /// outcome metrics).
     ///
     /// # Errors
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
-    pub async fn run(&self, job: GenerationJob) -> Result<(), StoreError> {
+    pub async fn run(&self, job: GenerationJob) -> Result<bool, StoreError> {
         let (result, mut warnings) = self.generate(&job).await;
         let quality_gate = match result {
             Ok(_) => self.quality_gate(&job, &mut warnings).await?,
@@ -91,7 +92,7 @@ impl GenerationService {
         if let Some(session) = self.queue.finish(&job, &outcome).await? {
             self.events.publish(UploadEvent::Updated(session));
         }
-        Ok(())
+        Ok(outcome.result.is_ok())
     }
 
     /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's

@@ -196,6 +196,39 @@ async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
 }
 
 #[tokio::test]
+async fn one_listener_serves_both_origins_told_apart_by_host_name() {
+    // `REPORTS_ADDR` empty: the main listener answers the report origin's host name with report files only.
+    let vars = [("REPORTS_ADDR", ""), ("REPORTS_BASE_URL", "http://reports.test")];
+    let Some(s) = server(&vars).await else { return };
+    assert!(s.reports.is_empty(), "no second listener");
+    assert_eq!(upload_and_wait(&s, "b1").await["phase"], "done");
+    let page = "/reports/staging/checkout/b1/index.html";
+
+    let res = s.client.get(format!("{}{page}", s.base)).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND, "the main host name never serves report files");
+    let to = location(&res);
+    assert!(to.starts_with(&format!("http://reports.test{page}?grant=")), "{to}");
+    let on_report_host = |path_and_query: &str| {
+        s.client.get(format!("{}{path_and_query}", s.base)).header("Host", "reports.test")
+    };
+    let grant_path = to.trim_start_matches("http://reports.test");
+    let res = on_report_host(grant_path).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = report_cookie(&res).expect("report cookie");
+    assert!(res.text().await.unwrap().contains("<html"), "the report itself");
+    let again = on_report_host(page).header("Cookie", cookie.clone()).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+
+    // The report host name is not the API: uploaded scripts running there cannot reach it with any cookie.
+    let session = format!("allure_hub_session={}", s.admin.cookie);
+    let api = on_report_host("/api/environments").header("Cookie", session.clone()).send().await.unwrap();
+    assert_ne!(api.status(), StatusCode::OK);
+    let api = on_report_host("/auth/me").header("Cookie", session).send().await.unwrap();
+    assert_ne!(api.status(), StatusCode::OK);
+    assert_eq!(s.get("/api/environments").await.status, StatusCode::OK, "while the main host name serves the API");
+}
+
+#[tokio::test]
 async fn deleting_a_build_removes_exactly_its_trend_point() {
     let Some(s) = server(&[]).await else { return };
     for build in ["b1", "b2", "b3"] {
