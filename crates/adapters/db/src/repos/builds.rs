@@ -4,16 +4,17 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::build::{
     Build, BuildStats, BuildStatus, OutcomeFilter, ProjectStats, QualityGateFailure, QualityGateResult, TREND_BUILDS,
     TrendPoint,
 };
 use hub_domain::model::page::{Page, PageRequest};
-use hub_domain::ports::{BuildDeletion, BuildRepo, StoreError};
+use hub_domain::ports::{BuildDeletion, BuildKey, BuildRepo, StoreError};
 use serde_json::{Value, json};
 
-use super::time::from_db;
+use super::time::{from_db, to_db};
 use super::uploads::UNFINISHED;
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
@@ -311,6 +312,47 @@ impl BuildRepo for Store {
                 diesel::delete(builds::table.find(k)).execute(conn).map_err(from_diesel)?;
                 Ok(BuildDeletion::Deleted { history_entry })
             })
+        })
+        .await
+    }
+
+    async fn expired(&self, cutoff: Timestamp, after: Option<BuildKey>, limit: i64) -> Result<Vec<Build>, StoreError> {
+        let cutoff = to_db(cutoff);
+        self.run(move |conn| {
+            let mut q = builds::table
+                .filter(builds::created_at.lt(cutoff))
+                .filter(builds::status.eq_any(["ready", "failed"]))
+                .into_boxed();
+            if let Some(a) = after {
+                // (created_at, env, project, build) > the last key, spelled out: row values are not portable DSL.
+                let (at, env, project, build) = (
+                    to_db(a.created_at),
+                    a.env.as_str().to_owned(),
+                    a.project.as_str().to_owned(),
+                    a.build.to_string(),
+                );
+                q = q.filter(
+                    builds::created_at.gt(at).or(builds::created_at.eq(at).and(
+                        builds::env_id.gt(env.clone()).or(builds::env_id.eq(env).and(
+                            builds::project_id
+                                .gt(project.clone())
+                                .or(builds::project_id.eq(project).and(builds::build_id.gt(build))),
+                        )),
+                    )),
+                );
+            }
+            let rows: Vec<BuildRow> = q
+                .order((
+                    builds::created_at.asc(),
+                    builds::env_id.asc(),
+                    builds::project_id.asc(),
+                    builds::build_id.asc(),
+                ))
+                .limit(limit)
+                .select(BuildRow::as_select())
+                .load(conn)
+                .map_err(from_diesel)?;
+            rows_into(rows)
         })
         .await
     }

@@ -8,7 +8,7 @@ use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::{Phase, UploadSession};
-use hub_domain::ports::{JobOutcome, JobQueue, Regeneration, RegenerationRequest, StoreError};
+use hub_domain::ports::{JobCounts, JobOutcome, JobQueue, Regeneration, RegenerationRequest, StoreError};
 
 use super::builds::{Key, find, has_unfinished_upload};
 use super::time::{from_db, to_db};
@@ -404,5 +404,26 @@ impl JobQueue for Store {
     async fn queue_regeneration(&self, request: &RegenerationRequest) -> Result<Regeneration, StoreError> {
         let request = request.clone();
         self.run(move |conn| transaction(conn, |conn| regenerate(conn, &request))).await
+    }
+
+    async fn counts(&self) -> Result<JobCounts, StoreError> {
+        self.run(|conn| {
+            // One grouped count over the (state, created_at) index instead of a query per state.
+            let rows: Vec<(String, i64)> = generation_jobs::table
+                .filter(generation_jobs::state.eq_any(["queued", "running"]))
+                .group_by(generation_jobs::state)
+                .select((generation_jobs::state, diesel::dsl::count_star()))
+                .load(conn)
+                .map_err(from_diesel)?;
+            let mut counts = JobCounts::default();
+            for (state, n) in rows {
+                match state.as_str() {
+                    "queued" => counts.queued = n,
+                    _ => counts.running = n,
+                }
+            }
+            Ok(counts)
+        })
+        .await
     }
 }

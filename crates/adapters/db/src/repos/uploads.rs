@@ -400,4 +400,27 @@ impl UploadSessionRepo for Store {
         })
         .await
     }
+
+    async fn prune_finished(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let before = to_db(before);
+        self.run(move |conn| {
+            transaction(conn, |conn| {
+                let finished = || {
+                    upload_sessions::table
+                        .filter(upload_sessions::phase.eq_any(["done", "failed"]))
+                        .filter(upload_sessions::completed_at.lt(before))
+                };
+                // Chunk records normally go when results are saved; any left over go with their session.
+                diesel::delete(
+                    upload_chunks::table
+                        .filter(upload_chunks::upload_id.eq_any(finished().select(upload_sessions::id))),
+                )
+                .execute(conn)
+                .map_err(from_diesel)?;
+                let n = diesel::delete(finished()).execute(conn).map_err(from_diesel)?;
+                Ok(u64::try_from(n).unwrap_or_default())
+            })
+        })
+        .await
+    }
 }
