@@ -25,3 +25,65 @@ pub struct DiskUsage {
     /// Time of the measurement.
     pub computed_at: Timestamp,
 }
+
+/// `floor(100 × (total − free) / total)` (contract §13.4); `None` when the filesystem's size is unknown (0), so no
+/// decision is taken on a failed measurement.
+pub fn used_percent(free_bytes: i64, total_bytes: i64) -> Option<i64> {
+    if total_bytes <= 0 {
+        return None;
+    }
+    let used = i128::from(total_bytes) - i128::from(free_bytes.clamp(0, total_bytes));
+    // Widened so that 100 × a petabyte-sized filesystem cannot overflow; the quotient is within 0..=100.
+    i64::try_from(used * 100 / i128::from(total_bytes)).ok()
+}
+
+/// A size in binary units with one decimal (`12.4 GiB`), bytes below 1 KiB as a whole number (`512 B`), for the
+/// texts of notifications.
+pub fn format_binary_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let bytes = bytes.max(0);
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // 1023.96 KiB would print as "1024.0 KiB": the rounded value decides the unit.
+    if (value * 10.0).round() / 10.0 >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn used_percent_is_floored_and_unknown_without_a_size() {
+        assert_eq!(used_percent(15, 100), Some(85));
+        assert_eq!(used_percent(151, 1000), Some(84), "84.9 is floored");
+        assert_eq!(used_percent(0, 100), Some(100));
+        assert_eq!(used_percent(100, 100), Some(0));
+        assert_eq!(used_percent(0, 0), None);
+        let huge = i64::MAX / 2;
+        assert_eq!(used_percent(huge / 4, huge), Some(75), "no overflow on large filesystems");
+    }
+
+    #[test]
+    fn sizes_are_written_in_binary_units() {
+        assert_eq!(format_binary_bytes(0), "0 B");
+        assert_eq!(format_binary_bytes(1023), "1023 B");
+        assert_eq!(format_binary_bytes(1024), "1.0 KiB");
+        assert_eq!(format_binary_bytes(1536), "1.5 KiB");
+        assert_eq!(format_binary_bytes(13_314_398_618), "12.4 GiB");
+        assert_eq!(format_binary_bytes(48_318_382_080), "45.0 GiB");
+        assert_eq!(format_binary_bytes(1_048_575), "1.0 MiB", "1023.999 KiB rounds up into the next unit");
+        assert_eq!(format_binary_bytes(5 * (1 << 40)), "5.0 TiB");
+        assert_eq!(format_binary_bytes(-5), "0 B");
+    }
+}

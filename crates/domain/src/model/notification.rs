@@ -58,3 +58,23 @@ pub struct NotificationView {
     /// Whether this principal has read it.
     pub read: bool,
 }
+
+impl Category {
+    /// Whether only principals holding `manage` see this category (contract §10): everything but `upload`.
+    pub fn is_operational(self) -> bool {
+        !matches!(self, Self::Upload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_build_notifications_are_for_everyone() {
+        assert!(!Category::Upload.is_operational());
+        for category in [Category::Disk, Category::Retention, Category::Allure] {
+            assert!(category.is_operational(), "{category}");
+        }
+    }
+}

@@ -96,6 +96,6 @@ pub struct Overview {
 pub struct OverviewFilter {
     /// Only this environment.
     pub env_id: Option<EnvId>,
-    /// Only this project (needs `env_id`).
+    /// Only this project id: in `env_id` when set, else in every environment (contract §11.1).
     pub project_id: Option<ProjectId>,
 }
