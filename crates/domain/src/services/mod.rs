@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod environments;
 pub mod generation;
+pub mod notifications;
 pub mod projects;
 pub mod reports;
 pub mod uploads;
@@ -13,6 +14,7 @@ pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use generation::GenerationService;
+pub use notifications::{NotificationError, NotificationPorts, NotificationService};
 pub use projects::{NewProject, ProjectError, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use uploads::{
