@@ -5,6 +5,7 @@ pub mod auth;
 pub mod environments;
 pub mod generation;
 pub mod notifications;
+pub mod overview;
 pub mod projects;
 pub mod reports;
 pub mod uploads;
@@ -15,6 +16,7 @@ pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use generation::GenerationService;
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};
+pub use overview::{OverviewError, OverviewService};
 pub use projects::{NewProject, ProjectError, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use uploads::{
