@@ -10,8 +10,8 @@ use actix_web::{App, HttpResponse};
 use crate::error::{ApiError, json_error};
 use crate::handlers::{report_links, report_origin};
 use crate::middleware::{cors_and_rate_limit, request_context};
-use crate::routes;
 use crate::state::AppState;
+use crate::{metrics, routes};
 
 async fn route_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::route_not_found())
@@ -32,6 +32,8 @@ pub fn build_app(
     let json =
         JsonConfig::default().limit(state.config.max_json_bytes).error_handler(|err, _req| json_error(err).into());
     let report_host = state.config.report_host.clone();
+    let metrics_public = state.config.metrics_public;
+    metrics::record_build_info(&state.version.version, &state.version.git_commit);
     App::new()
         .app_data(state)
         .app_data(json)
@@ -45,10 +47,14 @@ pub fn build_app(
             }
         })
         .configure(routes::configure)
+        // Outside the route table: its access rule is a setting (§12.3), and it exists on the main origin only.
+        .configure(|cfg| metrics::configure(cfg, metrics_public))
         .service(web::scope("/reports").default_service(web::to(report_links::main_origin_reports)))
         .default_service(web::to(route_not_found))
         .wrap(from_fn(cors_and_rate_limit))
         .wrap(from_fn(request_context))
+        // Outermost, so rate-limited and preflight answers are counted too.
+        .wrap(from_fn(metrics::track_requests))
 }
 
 /// Builds the application of the report listener (§8.9.2): report files only, no rate limit, no CORS.
@@ -63,5 +69,9 @@ pub fn build_report_app(
         InitError = (),
     >,
 > {
-    App::new().app_data(state).default_service(web::to(report_origin::serve_report)).wrap(from_fn(request_context))
+    App::new()
+        .app_data(state)
+        .default_service(web::to(report_origin::serve_report))
+        .wrap(from_fn(request_context))
+        .wrap(from_fn(metrics::track_requests))
 }

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 mod handlers;
+pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
 pub mod report_files;

@@ -11,6 +11,8 @@ use futures_util::{Stream, StreamExt};
 use hub_domain::model::access::{Permission, Principal};
 
 use crate::access::{SESSION_COOKIE, api_key_of};
+use crate::metrics::SseConnection;
+pub use crate::metrics::SseStream;
 use crate::state::AppState;
 
 /// Keep-alive and credential re-check period.
@@ -46,8 +48,20 @@ fn frame(event: &Event) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {}\n\n", event.name, event.data))
 }
 
-/// The `200 text/event-stream` response carrying `events`.
+/// The `200 text/event-stream` response of the uploads stream carrying `events` (see [`response_for`]).
 pub fn response(req: &HttpRequest, state: Data<AppState>, principal: Principal, events: Events) -> HttpResponse {
+    response_for(SseStream::Uploads, req, state, principal, events)
+}
+
+/// The `200 text/event-stream` response carrying `events`, counted in the open connections of `stream` until
+/// its body is dropped.
+pub fn response_for(
+    stream: SseStream,
+    req: &HttpRequest,
+    state: Data<AppState>,
+    principal: Principal,
+    events: Events,
+) -> HttpResponse {
     let credential = match (api_key_of(req.headers()), req.cookie(SESSION_COOKIE), principal.session.is_some()) {
         (Some(key), _, false) => Some(Credential::ApiKey(key.to_owned())),
         (_, Some(cookie), true) => Some(Credential::Session(cookie.value().to_owned())),
@@ -85,9 +99,15 @@ pub fn response(req: &HttpRequest, state: Data<AppState>, principal: Principal, 
         };
         Some((Ok(bytes), Some((events, ticker, state, credential, shutdown))))
     });
+    let connection = SseConnection::open(stream);
+    // The counter lives in the body: dropping the body (client gone, stream ended, shutdown) ends the count.
+    let body = opening.chain(body).map(move |chunk| {
+        let _open = &connection;
+        chunk
+    });
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(opening.chain(body))
+        .streaming(body)
 }

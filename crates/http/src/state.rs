@@ -52,6 +52,8 @@ pub struct HttpConfig {
     /// empty).
     pub report_host: Option<String>,
 }
+    /// Whether `/metrics` answers without credentials (`METRICS_PUBLIC`).
+    pub metrics_public: bool,
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {

@@ -354,6 +354,8 @@ pub struct Config {
     pub background: BackgroundConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Serve `/metrics` without authentication (`METRICS_PUBLIC`).
+    pub metrics_public: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -625,6 +627,7 @@ impl Config {
             allure: AllureConfig::from_vars(&vars)?,
             background: BackgroundConfig::from_vars(&vars)?,
             log: LogConfig { level, format, to_stderr },
+            metrics_public: vars.parsed("METRICS_PUBLIC", false, parse::boolean, "true or false")?,
         })
     }
 }

@@ -309,6 +309,7 @@ impl Application {
                 reports_port: report_listener.as_ref().map(|(_, p)| *p),
                 main_port: port,
                 report_host,
+                metrics_public: config.metrics_public,
             },
             limiter: (config.network.rate_limit_rate > 0.0).then(|| {
                 RateLimiter::new(RateLimit {
