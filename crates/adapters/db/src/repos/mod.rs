@@ -2,9 +2,12 @@
 
 mod api_keys;
 mod builds;
+mod cleanup_runs;
 mod environments;
 mod jobs;
+mod notifications;
 mod projects;
+mod settings;
 pub(crate) mod time;
 mod uploads;
 mod users;
