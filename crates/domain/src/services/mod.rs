@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod disk;
 pub mod environments;
 pub mod generation;
 pub mod notifications;
@@ -13,6 +14,7 @@ pub mod users;
 
 pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
+pub use disk::{DiskError, DiskService};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
 pub use generation::GenerationService;
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};
