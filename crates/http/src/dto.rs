@@ -1,4 +1,9 @@
 //! JSON shapes of the contract (§16), built from domain types. Field names are camelCase, absent values `null`.
+//!
+//! Each shape also derives [`ToSchema`], named as in §16 (`#[schema(as = …)]`), so the OpenAPI document describes
+//! exactly the structs that are serialized. Fields that are `Option` but always present carry
+//! `#[schema(required = true)]` (utoipa otherwise treats them as omittable); closed sets of names take their values
+//! from the domain's enums (`schema_with`), so a new variant cannot be missing from the document.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -10,6 +15,8 @@ use hub_domain::model::build::{
 use hub_domain::model::environment::EnvironmentView;
 use hub_domain::model::project::ProjectView;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 /// RFC 3339 in UTC with exactly three fractional digits and `Z`.
 pub fn format_time(t: Timestamp) -> String {
@@ -26,13 +33,97 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> HttpResponse 
     }
 }
 
-/// §16.1 Environment.
-#[derive(Debug, Serialize)]
+/// A string schema limited to `values`, also allowing `null` when `nullable`.
+fn name_set(values: impl IntoIterator<Item = &'static str>, nullable: bool) -> Object {
+    let mut values: Vec<serde_json::Value> = values.into_iter().map(serde_json::Value::from).collect();
+    let schema_type = if nullable {
+        values.push(serde_json::Value::Null);
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new().schema_type(schema_type).enum_values(Some(values)).build()
+}
+
+/// Any JSON value, spelled out as every type (utoipa writes `{}` for `serde_json::Value`, which it cannot read
+/// back itself).
+pub fn any_json() -> Object {
+    let types = [Type::String, Type::Number, Type::Integer, Type::Boolean, Type::Object, Type::Array, Type::Null];
+    ObjectBuilder::new().schema_type(SchemaType::from_iter(types)).build()
+}
+
+/// Schemas of the contract's closed sets of names, from the domain's own lists.
+pub mod names {
+    use hub_domain::model::access::Permission;
+    use hub_domain::model::build::BuildStatus;
+    use hub_domain::model::upload::{Phase, UploadKind};
+    use hub_domain::model::user::{Provider, RoleSource};
+    use utoipa::openapi::schema::Object;
+
+    use super::name_set;
+
+    /// `Build.status`.
+    pub fn build_status() -> Object {
+        name_set(BuildStatus::ALL.iter().map(|s| s.as_str()), false)
+    }
+    /// `UploadSession.kind`.
+    pub fn upload_kind() -> Object {
+        name_set(UploadKind::ALL.iter().map(|k| k.as_str()), false)
+    }
+    /// `UploadSession.phase`.
+    pub fn phase() -> Object {
+        name_set(Phase::ALL.iter().map(|p| p.as_str()), false)
+    }
+    /// `UploadSession.failedAtPhase`: a phase before the end, or `null`.
+    pub fn failed_at_phase() -> Object {
+        name_set(Phase::ALL.iter().filter(|p| p.is_active()).map(|p| p.as_str()), true)
+    }
+    /// `User.provider`, `Me.provider`.
+    pub fn provider() -> Object {
+        name_set(Provider::ALL.iter().map(|p| p.as_str()), false)
+    }
+    /// `User.roleSource`.
+    pub fn role_source() -> Object {
+        name_set(RoleSource::ALL.iter().map(|r| r.as_str()), false)
+    }
+    /// The roles an API key can have.
+    pub fn key_role() -> Object {
+        name_set(hub_domain::services::api_keys::KEY_ROLES, false)
+    }
+    /// One permission.
+    pub fn permission() -> Object {
+        name_set(Permission::ALL.iter().map(|p| p.as_str()), false)
+    }
+}
+
+/// `error` and the extra members a few errors have (§1.7); every 4xx and 5xx body has this shape. Documentation
+/// only: [`crate::error::ApiError`] writes the same members.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
+pub struct ErrorDto {
+    /// What went wrong; 5xx bodies are `internal server error` or `service unavailable`.
+    pub error: String,
+    /// Indices still missing from a chunked upload (§6.4 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub missing_chunks: Option<Vec<i64>>,
+    /// Details of a failed Allure CLI installation (§13.5 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub detail: Option<String>,
+}
+
+/// §16.1 Environment.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Environment)]
 pub struct EnvironmentDto {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     id: String,
     name: String,
     icon: String,
+    #[schema(format = DateTime)]
     created_at: String,
     project_count: i64,
 }
@@ -51,8 +142,9 @@ impl From<EnvironmentView> for EnvironmentDto {
 }
 
 /// §16.3 BuildStats.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BuildStats)]
 pub struct BuildStatsDto {
     total: i64,
     passed: i64,
@@ -78,12 +170,16 @@ impl From<BuildStats> for BuildStatsDto {
 }
 
 /// §16.2 BuildSummary.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BuildSummary)]
 pub struct BuildSummaryDto {
     build_id: String,
+    #[schema(schema_with = names::build_status)]
     status: &'static str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime, required = true)]
     completed_at: Option<String>,
     report_url: String,
     stats: BuildStatsDto,
@@ -103,10 +199,27 @@ impl From<BuildSummary> for BuildSummaryDto {
 }
 
 /// §16.3 QualityGateResult.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QualityGateResult)]
 pub struct QualityGateDto {
     passed: bool,
-    failures: Vec<serde_json::Value>,
+    failures: Vec<QualityGateFailureDto>,
+}
+
+/// One failed rule of a quality gate (§16.3).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QualityGateFailure)]
+pub struct QualityGateFailureDto {
+    /// Rule name, prefixed by its ruleset's id when it has one.
+    rule: String,
+    /// The configured threshold.
+    #[schema(schema_with = any_json)]
+    expected: serde_json::Value,
+    /// The measured value.
+    #[schema(schema_with = any_json)]
+    actual: serde_json::Value,
+    /// A sentence for people.
+    message: String,
 }
 
 impl From<QualityGateResult> for QualityGateDto {
@@ -114,29 +227,37 @@ impl From<QualityGateResult> for QualityGateDto {
         let failures = g
             .failures
             .into_iter()
-            .map(|f| serde_json::json!({"rule": f.rule, "expected": f.expected, "actual": f.actual, "message": f.message}))
+            .map(|f| QualityGateFailureDto { rule: f.rule, expected: f.expected, actual: f.actual, message: f.message })
             .collect();
         Self { passed: g.passed, failures }
     }
 }
 
 /// §16.3 Build.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Build)]
 pub struct BuildDto {
     build_id: String,
     env_id: String,
     project_id: String,
+    #[schema(schema_with = names::build_status)]
     status: &'static str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime, required = true)]
     completed_at: Option<String>,
     uploaded_by: String,
     report_url: String,
     has_report: bool,
     stats: BuildStatsDto,
+    #[schema(required = true)]
     quality_gate: Option<QualityGateDto>,
     warnings: Vec<String>,
+    #[schema(required = true)]
     error: Option<String>,
+    /// The effective report config (an object).
+    #[schema(value_type = Object)]
     config: serde_json::Value,
 }
 
@@ -161,17 +282,34 @@ impl From<Build> for BuildDto {
     }
 }
 
-/// §8.5 aggregated stats of a project.
-#[derive(Debug, Serialize)]
+/// §8.5 aggregated stats of a project (§16.12 ReportStats).
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportStats)]
 pub struct ProjectStatsDto {
     total_builds: i64,
+    #[schema(minimum = 0, maximum = 100)]
     pass_rate: i64,
     total_passed: i64,
     total_failed: i64,
     total_skipped: i64,
+    #[schema(required = true)]
     latest: Option<BuildDto>,
-    trend: Vec<serde_json::Value>,
+    trend: Vec<TrendPointDto>,
+}
+
+/// One build of a project's trend (§8.5).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = TrendPoint)]
+pub struct TrendPointDto {
+    build_id: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    passed: i64,
+    /// Failed plus broken.
+    failed: i64,
+    skipped: i64,
 }
 
 impl From<ProjectStats> for ProjectStatsDto {
@@ -179,14 +317,12 @@ impl From<ProjectStats> for ProjectStatsDto {
         let trend = s
             .trend
             .into_iter()
-            .map(|p| {
-                serde_json::json!({
-                    "buildId": p.build_id.as_str(),
-                    "createdAt": format_time(p.created_at),
-                    "passed": p.passed,
-                    "failed": p.failed,
-                    "skipped": p.skipped,
-                })
+            .map(|p| TrendPointDto {
+                build_id: p.build_id.to_string(),
+                created_at: format_time(p.created_at),
+                passed: p.passed,
+                failed: p.failed,
+                skipped: p.skipped,
             })
             .collect();
         Self {
@@ -202,14 +338,18 @@ impl From<ProjectStats> for ProjectStatsDto {
 }
 
 /// §16.2 Project.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Project)]
 pub struct ProjectDto {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     id: String,
     env_id: String,
     name: String,
+    #[schema(format = DateTime)]
     created_at: String,
     build_count: i64,
+    #[schema(required = true)]
     latest_build: Option<BuildSummaryDto>,
 }
 
@@ -243,7 +383,7 @@ mod tests {
 }
 
 /// A page of a paginated list (§1.8).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageDto<T> {
     /// The items.
     pub items: Vec<T>,
@@ -252,16 +392,21 @@ pub struct PageDto<T> {
 }
 
 /// §16.6 ApiKey.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApiKey)]
 pub struct ApiKeyDto {
     id: String,
     name: String,
+    #[schema(schema_with = names::key_role)]
     role: String,
     prefix: String,
     created_by: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime, required = true)]
     last_used_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     revoked_at: Option<String>,
     auto_create: bool,
 }
@@ -283,16 +428,23 @@ impl From<hub_domain::model::api_key::ApiKey> for ApiKeyDto {
 }
 
 /// §16.7 User.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 pub struct UserDto {
     email: String,
     name: String,
+    #[schema(required = true)]
     avatar_url: Option<String>,
+    #[schema(schema_with = names::provider)]
     provider: &'static str,
+    #[schema(required = true)]
     role: Option<String>,
+    #[schema(schema_with = names::role_source)]
     role_source: &'static str,
+    #[schema(format = DateTime)]
     first_login_at: String,
+    #[schema(format = DateTime)]
     last_login_at: String,
 }
 
@@ -312,51 +464,76 @@ impl From<hub_domain::services::UserView> for UserDto {
 }
 
 /// §16.7 Me.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Me)]
 pub struct MeDto {
     /// Email.
     pub email: String,
     /// Display name.
     pub name: String,
     /// Avatar URL.
+    #[schema(required = true)]
     pub avatar_url: Option<String>,
     /// Sign-in method.
+    #[schema(schema_with = names::provider)]
     pub provider: &'static str,
     /// Role.
+    #[schema(required = true)]
     pub role: Option<String>,
     /// Permissions of the role.
+    #[schema(schema_with = permissions)]
     pub permissions: Vec<&'static str>,
     /// Token for `X-CSRF-Token`.
     pub csrf_token: String,
     /// Session expiry.
+    #[schema(format = DateTime)]
     pub session_expires_at: String,
 }
 
+/// `Me.permissions`: a list of permissions.
+fn permissions() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new().items(names::permission()).build()
+}
+
 /// §16.4 UploadSession (plus `missingChunks` on the status endpoint).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = UploadSession)]
 pub struct UploadSessionDto {
     id: String,
     upload_id: String,
+    #[schema(schema_with = names::upload_kind)]
     kind: &'static str,
     env_id: String,
     project_id: String,
     build_id: String,
+    #[schema(required = true)]
     file_name: Option<String>,
+    #[schema(required = true)]
     total_size: Option<i64>,
     total_chunks: i64,
     received_chunks: i64,
+    #[schema(schema_with = names::phase)]
     phase: &'static str,
+    #[schema(schema_with = names::failed_at_phase, required = true)]
     failed_at_phase: Option<&'static str>,
+    #[schema(required = true)]
     error: Option<String>,
     uploaded_by: String,
+    #[schema(format = DateTime)]
     started_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
+    #[schema(format = DateTime, required = true)]
     completed_at: Option<String>,
+    #[schema(required = true)]
     report_url: Option<String>,
+    #[schema(required = true)]
     stats: Option<BuildStatsDto>,
+    /// Present on the status endpoint (§6.3) only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     missing_chunks: Option<Vec<i64>>,
 }
 
@@ -390,5 +567,55 @@ impl From<hub_domain::model::upload::UploadSession> for UploadSessionDto {
 impl From<hub_domain::services::SessionStatus> for UploadSessionDto {
     fn from(status: hub_domain::services::SessionStatus) -> Self {
         Self { missing_chunks: Some(status.missing_chunks), ..Self::from(status.session) }
+    }
+}
+
+/// §16.12 UploadAccepted (also ReportTriggered): the session reporting a queued generation, and where its report
+/// will be.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UploadAccepted)]
+pub struct UploadAcceptedDto {
+    upload_id: String,
+    build_id: String,
+    #[schema(schema_with = names::phase)]
+    phase: &'static str,
+    #[schema(required = true)]
+    report_url: Option<String>,
+}
+
+impl From<&hub_domain::model::upload::UploadSession> for UploadAcceptedDto {
+    fn from(s: &hub_domain::model::upload::UploadSession) -> Self {
+        Self {
+            upload_id: s.id.to_string(),
+            build_id: s.build_id.to_string(),
+            phase: s.phase.as_str(),
+            report_url: s.report_url.clone(),
+        }
+    }
+}
+
+/// Answer of a chunked upload's initialisation (§6.1).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UploadCreated)]
+pub struct UploadCreatedDto {
+    /// The new session's id, for the chunk and complete paths.
+    pub upload_id: String,
+}
+
+/// §16.12 ChunkAck: a stored chunk and the session's progress (§6.2).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ChunkAck)]
+pub struct ChunkAckDto {
+    upload_id: String,
+    received_chunks: i64,
+    total_chunks: i64,
+}
+
+impl From<&hub_domain::model::upload::UploadSession> for ChunkAckDto {
+    fn from(s: &hub_domain::model::upload::UploadSession) -> Self {
+        Self { upload_id: s.id.to_string(), received_chunks: s.received_chunks, total_chunks: s.total_chunks }
     }
 }

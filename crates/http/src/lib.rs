@@ -14,6 +14,7 @@ pub mod extract;
 mod handlers;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 pub mod report_files;
 pub mod routes;

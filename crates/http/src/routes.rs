@@ -14,6 +14,7 @@ use hub_domain::model::access::Permission;
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
 use crate::handlers::{auth, environments, health, oauth, projects, reports, settings, uploads};
+use crate::openapi::docs_page;
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -93,6 +94,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         // After the fixed /auth routes, which the table registers first: those names are never provider ids.
         endpoint(Method::GET, "/auth/{provider}", Access::Public, || web::to(oauth::start_oauth)),
         endpoint(Method::GET, "/auth/{provider}/callback", Access::Public, || web::to(oauth::oauth_callback)),
+        endpoint(Method::GET, "/api/openapi.json", Access::Public, || web::to(docs_page::get_openapi)),
+        endpoint(Method::GET, "/api/docs", Access::Public, || web::to(docs_page::get_docs)),
+        endpoint(Method::GET, "/api/docs/{file}", Access::Public, || web::to(docs_page::get_docs_asset)),
     ]
 }
 

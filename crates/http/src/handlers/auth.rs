@@ -6,6 +6,7 @@ use actix_web::web::{Data, Json};
 use actix_web::{HttpRequest, HttpResponse};
 use hub_domain::model::access::{self, PrincipalRef};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::access::{MaybePrincipal, Principal, SESSION_COOKIE, login_origin_ok};
 use crate::dto::{MeDto, format_time, json_response};
@@ -15,19 +16,28 @@ use crate::state::AppState;
 /// Longest password accepted in a request.
 const MAX_PASSWORD_CHARS: usize = 1024;
 
-#[derive(Serialize)]
+/// §16.12 Provider: an enabled sign-in method.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Provider)]
 struct ProviderDto {
+    #[schema(schema_with = crate::dto::names::provider)]
     id: &'static str,
     name: String,
+    /// `oauth` or `local`.
+    #[schema(pattern = "^(oauth|local)$")]
     kind: &'static str,
 }
 
 /// Body of `POST /auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
+    /// Email of a local account (compared lower-cased).
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1)]
     email: Option<String>,
+    /// Its password, 1–1024 characters.
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -62,6 +72,8 @@ async fn me_of(state: &AppState, principal: &access::Principal) -> Result<MeDto,
 }
 
 /// `GET /auth/providers`.
+#[utoipa::path(get, path = "/auth/providers", tag = "auth",
+    responses((status = 200, description = "enabled sign-in methods: google, github, gitlab, oidc, local", body = [ProviderDto])))]
 pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
     let oauth = state.identity.enabled();
     let mut providers: Vec<ProviderDto> =
@@ -73,6 +85,16 @@ pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `POST /auth/login`.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "signed in: the session cookie is set", body = MeDto,
+            headers(("Set-Cookie" = String, description = "`allure_hub_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
+        (status = 400, description = "`email is required`, `password is required`, `password must be at most 1024 characters`, invalid JSON"),
+        (status = 401, description = "`invalid email or password`"),
+        (status = 403, description = "`local login is disabled`, `cross-site request rejected`"),
+        (status = 429, description = "`too many failed login attempts` (10 per client IP and email within 15 min), or the general rate limit",
+            headers(("Retry-After" = i64, description = "whole seconds to wait"))),
+    ))]
 pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody>) -> Result<HttpResponse, ApiError> {
     if !login_origin_ok(&req, &state) {
         return Err(ApiError::forbidden("cross-site request rejected"));
@@ -96,6 +118,12 @@ pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody
 }
 
 /// `POST /auth/logout`: revokes the session (when there is one) and always expires the cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "signed out; the session cookie is expired",
+            headers(("Set-Cookie" = String, description = "`allure_hub_session=; Max-Age=0`"))),
+        (status = 403, description = "`cross-site request rejected`"),
+    ))]
 pub async fn logout(
     req: HttpRequest,
     state: Data<AppState>,
@@ -112,6 +140,11 @@ pub async fn logout(
 }
 
 /// `GET /auth/me`.
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses(
+        (status = 200, description = "the signed-in user of this session", body = MeDto),
+        (status = 401, description = "`not authenticated` (API keys are not accepted here)"),
+    ))]
 pub async fn get_me(state: Data<AppState>, Principal(principal): Principal) -> Result<HttpResponse, ApiError> {
     Ok(json_response(StatusCode::OK, &me_of(&state, &principal).await?))
 }

@@ -8,29 +8,41 @@ use hub_domain::model::environment::EnvironmentPatch;
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::services::NewEnvironment;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::dto::{EnvironmentDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, nullable_field};
+use crate::openapi::params::EnvParams;
 use crate::state::AppState;
 
 /// Body of `POST /api/environments`; fields are optional here so that a missing one gets the contract's message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateEnvironmentBody {
+    /// Slug, immutable.
     #[serde(default)]
+    #[schema(required = true, nullable = false, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     id: Option<String>,
+    /// Display name, 1–80 characters after trimming.
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 80)]
     name: Option<String>,
+    /// Material Symbols icon name; missing, `null` or `""` is `deployed_code`.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9_]{0,64}$")]
     icon: Option<String>,
 }
 
 /// Body of `PATCH /api/environments/{envId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateEnvironmentBody {
+    /// New display name (`null` is invalid).
     #[serde(default, deserialize_with = "nullable_field")]
+    #[schema(value_type = String, nullable = false, min_length = 1, max_length = 80)]
     name: Option<Option<String>>,
+    /// New icon; `null` or `""` resets it to `deployed_code`.
     #[serde(default, deserialize_with = "nullable_field")]
+    #[schema(value_type = Option<String>, pattern = r"^[a-z0-9_]{0,64}$")]
     icon: Option<Option<String>>,
 }
 
@@ -43,12 +55,20 @@ fn parse_icon(icon: Option<&str>) -> Result<Icon, ApiError> {
 }
 
 /// `GET /api/environments`.
+#[utoipa::path(get, path = "/api/environments", tag = "environments",
+    responses((status = 200, description = "every environment, newest first", body = [EnvironmentDto])))]
 pub async fn list_environments(state: Data<AppState>) -> Result<impl Responder, ApiError> {
     let envs = state.environments.list().await?;
     Ok(json_response(StatusCode::OK, &envs.into_iter().map(EnvironmentDto::from).collect::<Vec<_>>()))
 }
 
 /// `POST /api/environments`.
+#[utoipa::path(post, path = "/api/environments", tag = "environments", request_body = CreateEnvironmentBody,
+    responses(
+        (status = 201, description = "the new environment", body = EnvironmentDto),
+        (status = 400, description = "`id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, `invalid icon`, invalid JSON"),
+        (status = 409, description = "`environment <id> already exists`"),
+    ))]
 pub async fn create_environment(
     state: Data<AppState>,
     body: Json<CreateEnvironmentBody>,
@@ -63,6 +83,13 @@ pub async fn create_environment(
 }
 
 /// `PATCH /api/environments/{envId}`.
+#[utoipa::path(patch, path = "/api/environments/{envId}", tag = "environments", params(EnvParams),
+    request_body = UpdateEnvironmentBody,
+    responses(
+        (status = 200, description = "the updated environment", body = EnvironmentDto),
+        (status = 400, description = "`invalid envId`, invalid `name` or `icon`, invalid JSON"),
+        (status = 404, description = "`environment <envId> not found`"),
+    ))]
 pub async fn update_environment(
     state: Data<AppState>,
     EnvPath(id): EnvPath,
@@ -79,6 +106,13 @@ pub async fn update_environment(
 }
 
 /// `DELETE /api/environments/{envId}`.
+#[utoipa::path(delete, path = "/api/environments/{envId}", tag = "environments", params(EnvParams),
+    responses(
+        (status = 204, description = "deleted with its projects, builds, sessions and files"),
+        (status = 400, description = "`invalid envId`"),
+        (status = 404, description = "`environment <envId> not found`"),
+        (status = 409, description = "`the default environment cannot be deleted`"),
+    ))]
 pub async fn delete_environment(state: Data<AppState>, EnvPath(id): EnvPath) -> Result<HttpResponse, ApiError> {
     state.environments.delete(&id).await?;
     Ok(HttpResponse::NoContent().finish())

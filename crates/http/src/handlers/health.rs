@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::dto::json_response;
 use crate::state::AppState;
@@ -13,17 +14,24 @@ use crate::state::AppState;
 /// How long the readiness check waits for the database.
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Serialize)]
+/// §12.1: readiness of the server and its database.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Health<'a> {
+    /// `ok`, or `degraded` when the database does not answer.
+    #[schema(pattern = "^(ok|degraded)$")]
     status: &'static str,
+    /// `ok` or `unavailable`.
+    #[schema(pattern = "^(ok|unavailable)$")]
     db: &'static str,
+    /// Time since start, as `26h0m5s`.
     uptime: String,
     uptime_seconds: u64,
     version: &'a str,
 }
 
-#[derive(Serialize)]
+/// §12.2: build facts; unknown values are `unknown` (`version`: `dev`).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Version<'a> {
     version: &'a str,
@@ -43,6 +51,11 @@ pub fn format_uptime(seconds: u64) -> String {
 }
 
 /// `GET /api/healthz`: 200 when the database answers within 2 s, else 503 (without detail; the cause is logged).
+#[utoipa::path(get, path = "/api/healthz", tag = "health",
+    responses(
+        (status = 200, description = "the server and its database are ready", body = Health),
+        (status = 503, description = "the database check failed", body = Health),
+    ))]
 pub async fn get_health(state: Data<AppState>) -> HttpResponse {
     let db_ok = match tokio::time::timeout(DB_CHECK_TIMEOUT, state.health.ping()).await {
         Ok(Ok(())) => true,
@@ -68,6 +81,8 @@ pub async fn get_health(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /api/version`.
+#[utoipa::path(get, path = "/api/version", tag = "health",
+    responses((status = 200, description = "build facts", body = Version)))]
 pub async fn get_version(state: Data<AppState>) -> HttpResponse {
     let v = &state.version;
     json_response(

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::QueryMap;
+use crate::openapi::params::{CallbackParams, ProviderParams, StartParams};
 use crate::state::AppState;
 
 /// Name of the flow cookie.
@@ -74,6 +75,13 @@ fn now_secs() -> i64 {
 }
 
 /// `GET /auth/{provider}`: redirects to the provider with a fresh flow.
+#[utoipa::path(get, path = "/auth/{provider}", tag = "auth", params(ProviderParams, StartParams),
+    responses(
+        (status = 302, description = "to the provider's authorization URL, with the flow cookie `allure_hub_oauth`",
+            headers(("Location" = String, description = "the provider's authorization URL"))),
+        (status = 404, description = "`unknown provider <provider>`"),
+        (status = 503, description = "`identity provider unavailable`"),
+    ))]
 pub async fn start_oauth(
     state: Data<AppState>,
     provider: Path<String>,
@@ -131,6 +139,12 @@ fn failure(state: &AppState, code: &str) -> HttpResponse {
 
 /// `GET /auth/{provider}/callback`: finishes the flow and opens a session, or sends the browser to the login
 /// page with an error code.
+#[utoipa::path(get, path = "/auth/{provider}/callback", tag = "auth", params(ProviderParams, CallbackParams),
+    responses(
+        (status = 303, description = "signed in (to `next`, with the session cookie) or failed (to `/login?error=<code>`)",
+            headers(("Location" = String, description = "where the browser goes next"))),
+        (status = 404, description = "`unknown provider <provider>`"),
+    ))]
 pub async fn oauth_callback(
     req: HttpRequest,
     state: Data<AppState>,

@@ -7,28 +7,48 @@ use hub_domain::ids::ProjectId;
 use hub_domain::model::names::DisplayName;
 use hub_domain::services::NewProject;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::dto::{ProjectDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, ProjectPath};
+use crate::openapi::params::{EnvParams, ProjectParams};
 use crate::state::AppState;
 
 /// Body of `POST …/projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProjectBody {
+    /// Slug, unique within the environment.
     #[serde(default)]
+    #[schema(required = true, nullable = false, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
     id: Option<String>,
+    /// Display name, 1–80 characters after trimming.
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 80)]
     name: Option<String>,
 }
 
 /// `GET /api/environments/{envId}/projects`.
+#[utoipa::path(get, path = "/api/environments/{envId}/projects", tag = "projects", params(EnvParams),
+    responses(
+        (status = 200, description = "the environment's projects, newest first", body = [ProjectDto]),
+        (status = 400, description = "`invalid envId`"),
+        (status = 404, description = "`environment <envId> not found`"),
+    ))]
 pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Result<HttpResponse, ApiError> {
     let projects = state.projects.list(&env).await?;
     Ok(json_response(StatusCode::OK, &projects.into_iter().map(ProjectDto::from).collect::<Vec<_>>()))
 }
 
 /// `POST /api/environments/{envId}/projects`.
+#[utoipa::path(post, path = "/api/environments/{envId}/projects", tag = "projects", params(EnvParams),
+    request_body = CreateProjectBody,
+    responses(
+        (status = 201, description = "the new project", body = ProjectDto),
+        (status = 400, description = "`invalid envId`, `id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, invalid JSON"),
+        (status = 404, description = "`environment <envId> not found`"),
+        (status = 409, description = "`project <id> already exists in environment <envId>`"),
+    ))]
 pub async fn create_project(
     state: Data<AppState>,
     EnvPath(env): EnvPath,
@@ -44,6 +64,13 @@ pub async fn create_project(
 }
 
 /// `DELETE /api/environments/{envId}/projects/{projectId}`.
+#[utoipa::path(delete, path = "/api/environments/{envId}/projects/{projectId}", tag = "projects",
+    params(ProjectParams),
+    responses(
+        (status = 204, description = "deleted with its builds, sessions, history and files"),
+        (status = 400, description = "`invalid envId`, `invalid projectId`"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
+    ))]
 pub async fn delete_project(
     state: Data<AppState>,
     ProjectPath(env, id): ProjectPath,

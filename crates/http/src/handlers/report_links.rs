@@ -10,6 +10,7 @@ use hub_domain::model::grant::{GrantSubject, GrantUse};
 
 use crate::access::{main_origin, principal_of};
 use crate::error::ApiError;
+use crate::openapi::params::ReportFileParams;
 use crate::state::AppState;
 
 /// How long a link grant is valid: long enough to follow a redirect, too short to be worth stealing.
@@ -120,6 +121,18 @@ pub(crate) fn report_not_found() -> ApiError {
 }
 
 /// Every `/reports/…` request of the main origin: `GET` and `HEAD` are redirected, other methods are 405.
+#[utoipa::path(get, path = "/reports/{envId}/{projectId}/{buildId}/{path}", tag = "reports",
+    description = "Report files are served by the report origin only (§8.9.2); the main origin checks the viewer \
+        and redirects there with a 60 s grant. Not rate limited.",
+    params(ReportFileParams),
+    security((), ("sessionCookie" = []), ("bearerApiKey" = []), ("headerApiKey" = [])),
+    responses(
+        (status = 302, description = "to the file on the report origin with a grant; a browser navigation without credentials goes to `/login?next=…`",
+            headers(("Location" = String, description = "where to go"))),
+        (status = 401, description = "`not authenticated` (not a browser navigation), `invalid API key`"),
+        (status = 403, description = "`missing permission: view`"),
+        (status = 404, description = "`report not found`: no such environment, project, build, or no published report"),
+    ))]
 pub async fn main_origin_reports(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
         return Err(ApiError::method_not_allowed("GET, HEAD".to_owned()));

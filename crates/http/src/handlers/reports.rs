@@ -5,12 +5,14 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json};
 use hub_domain::model::build::OutcomeFilter;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::access::Principal;
-use crate::dto::{BuildDto, PageDto, ProjectStatsDto, json_response};
+use crate::dto::{BuildDto, PageDto, ProjectStatsDto, UploadAcceptedDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{BuildPath, ProjectPath, QueryMap, page_request};
-use crate::handlers::uploads::{accepted_body, body_build_id, body_report_config};
+use crate::handlers::uploads::{body_build_id, body_report_config};
+use crate::openapi::params::{BuildParams, PageParams, ProjectParams, ReportFilterParams};
 use crate::state::AppState;
 
 /// Largest `limit` of the report list.
@@ -30,16 +32,28 @@ fn outcome_filter(query: &QueryMap) -> Result<OutcomeFilter, ApiError> {
 
 /// Body of `POST …/reports` (§8.1). Fields stay raw JSON so a wrong type gets the contract's message rather than
 /// the parser's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateBody {
+    /// The existing build to generate again.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     build_id: Option<serde_json::Value>,
+    /// Report config override merged over the server's base config (§8.2).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     report_config: Option<serde_json::Value>,
 }
 
 /// `POST …/reports` (§8.1).
+#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/reports", tag = "reports",
+    params(ProjectParams), request_body = RegenerateBody,
+    responses(
+        (status = 202, description = "generation queued (ReportTriggered)", body = UploadAcceptedDto),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `buildId is required`, `invalid buildId`, `reportConfig must be an object`, `reportConfig` errors (§8.2), invalid JSON"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
+        (status = 409, description = "`build <buildId> has an upload in progress`"),
+    ))]
 pub async fn regenerate_report(
     state: Data<AppState>,
     ProjectPath(env, project): ProjectPath,
@@ -50,10 +64,17 @@ pub async fn regenerate_report(
     let build = body_build_id(body.build_id.as_ref())?;
     let config = body_report_config(body.report_config)?;
     let session = state.reports.regenerate(&principal.0, &env, &project, &build, config.as_ref()).await?;
-    Ok(json_response(StatusCode::ACCEPTED, &accepted_body(&session)))
+    Ok(json_response(StatusCode::ACCEPTED, &UploadAcceptedDto::from(&session)))
 }
 
 /// `GET …/reports`.
+#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports", tag = "reports",
+    params(ProjectParams, PageParams, ReportFilterParams),
+    responses(
+        (status = 200, description = "builds, newest first (limit: default 50, max 500)", body = PageDto<BuildDto>),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid limit: …`, `invalid offset: …`, `invalid status: must be all, passed or failed`"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
+    ))]
 pub async fn list_reports(
     state: Data<AppState>,
     ProjectPath(env, project): ProjectPath,
@@ -67,6 +88,13 @@ pub async fn list_reports(
 }
 
 /// `GET …/reports/stats`.
+#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports/stats", tag = "reports",
+    params(ProjectParams),
+    responses(
+        (status = 200, description = "aggregates over all builds of the project", body = ProjectStatsDto),
+        (status = 400, description = "`invalid envId`, `invalid projectId`"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
+    ))]
 pub async fn report_stats(
     state: Data<AppState>,
     ProjectPath(env, project): ProjectPath,
@@ -76,6 +104,13 @@ pub async fn report_stats(
 }
 
 /// `GET …/reports/{buildId}`.
+#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", tag = "reports",
+    params(BuildParams),
+    responses(
+        (status = 200, description = "the build", body = BuildDto),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
+    ))]
 pub async fn get_report(
     state: Data<AppState>,
     BuildPath(env, project, build): BuildPath,
@@ -85,6 +120,14 @@ pub async fn get_report(
 }
 
 /// `DELETE …/reports/{buildId}`.
+#[utoipa::path(delete, path = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", tag = "reports",
+    params(BuildParams),
+    responses(
+        (status = 204, description = "the build, its results, report and trend point are deleted"),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
+        (status = 409, description = "`build <buildId> is being generated`, `build <buildId> has an upload in progress`"),
+    ))]
 pub async fn delete_report(
     state: Data<AppState>,
     BuildPath(env, project, build): BuildPath,

@@ -9,11 +9,13 @@ use hub_domain::model::allure_version::AllureVersion;
 use hub_domain::services::NewApiKey;
 use hub_domain::services::api_keys::KEY_ROLES;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::access::Principal;
 use crate::dto::{ApiKeyDto, PageDto, UserDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{QueryMap, page_request};
+use crate::openapi::params::{EmailParams, IdParams, KeyActionParams, SearchPageParams};
 use crate::state::AppState;
 
 /// Longest API key name, in characters after trimming.
@@ -21,29 +23,42 @@ const MAX_KEY_NAME_CHARS: usize = 64;
 
 /// Body of `POST /api/settings/apikeys`. `autoCreate` is read loosely so that a wrong type gets the contract's
 /// own message rather than the JSON parser's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateKeyBody {
+    /// 1–64 characters after trimming, unique among active keys.
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 64)]
     name: Option<String>,
+    /// Only an admin may create an `admin` key.
     #[serde(default)]
+    #[schema(required = true, schema_with = crate::dto::names::key_role)]
     role: Option<String>,
+    /// Uploads with this key create missing environments and projects (default `false`).
     #[serde(default, rename = "autoCreate")]
+    #[schema(value_type = Option<bool>)]
     auto_create: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+/// The creation response of an API key (§13.1): the only one that contains the secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiKeyCreated)]
 struct CreatedKeyDto {
     id: String,
     name: String,
+    #[schema(schema_with = crate::dto::names::key_role)]
     role: String,
+    /// The full secret: `ah_` and 64 hex digits.
     key: String,
+    /// Its first 11 characters.
     prefix: String,
 }
 
 /// Body of `PATCH /api/settings/users/{email}/role`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleBody {
+    /// A role defined in the current policy.
     #[serde(default)]
+    #[schema(required = true, nullable = false, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     role: Option<String>,
 }
 
@@ -52,6 +67,11 @@ fn search_of(query: &QueryMap) -> Option<String> {
 }
 
 /// `GET /api/settings/apikeys`.
+#[utoipa::path(get, path = "/api/settings/apikeys", tag = "settings", params(SearchPageParams),
+    responses(
+        (status = 200, description = "API keys (revoked ones too), newest first", body = PageDto<ApiKeyDto>),
+        (status = 400, description = "`invalid limit: …`, `invalid offset: …`"),
+    ))]
 pub async fn list_api_keys(state: Data<AppState>, query: QueryMap) -> Result<HttpResponse, ApiError> {
     let page = page_request(&query, 20, 100)?;
     let keys = state.api_keys.list(search_of(&query), page).await?;
@@ -60,6 +80,13 @@ pub async fn list_api_keys(state: Data<AppState>, query: QueryMap) -> Result<Htt
 }
 
 /// `POST /api/settings/apikeys`: the only response that ever contains the secret.
+#[utoipa::path(post, path = "/api/settings/apikeys", tag = "settings", request_body = CreateKeyBody,
+    responses(
+        (status = 201, description = "the new key with its secret", body = CreatedKeyDto),
+        (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role is required`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`, invalid JSON"),
+        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `only admins can create admin keys`, `cross-site request rejected`"),
+        (status = 409, description = "`an active API key named <name> already exists`"),
+    ))]
 pub async fn create_api_key(
     state: Data<AppState>,
     Principal(principal): Principal,
@@ -93,6 +120,13 @@ pub async fn create_api_key(
 }
 
 /// `DELETE /api/settings/apikeys/{id}?action=revoke|delete`.
+#[utoipa::path(delete, path = "/api/settings/apikeys/{id}", tag = "settings", params(IdParams, KeyActionParams),
+    responses(
+        (status = 204, description = "revoked or deleted"),
+        (status = 400, description = "`invalid id`, `invalid action: must be revoke or delete`"),
+        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `only admins can manage admin keys`, `cross-site request rejected`"),
+        (status = 404, description = "`API key <id> not found`"),
+    ))]
 pub async fn delete_api_key(
     state: Data<AppState>,
     Principal(principal): Principal,
@@ -110,6 +144,11 @@ pub async fn delete_api_key(
 }
 
 /// `GET /api/settings/users`.
+#[utoipa::path(get, path = "/api/settings/users", tag = "settings", params(SearchPageParams),
+    responses(
+        (status = 200, description = "users who signed in at least once, most recent sign-in first", body = PageDto<UserDto>),
+        (status = 400, description = "`invalid limit: …`, `invalid offset: …`"),
+    ))]
 pub async fn list_users(state: Data<AppState>, query: QueryMap) -> Result<HttpResponse, ApiError> {
     let page = page_request(&query, 20, 100)?;
     let users = state.users.list(search_of(&query), page).await?;
@@ -122,6 +161,14 @@ fn email_of(path: &str) -> Result<Email, ApiError> {
 }
 
 /// `PATCH /api/settings/users/{email}/role`.
+#[utoipa::path(patch, path = "/api/settings/users/{email}/role", tag = "settings", params(EmailParams),
+    request_body = RoleBody,
+    responses(
+        (status = 204, description = "the override is stored and the user's sessions are revoked"),
+        (status = 400, description = "`invalid email`, `role is required`, `unknown role <role>`, invalid JSON"),
+        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
+        (status = 409, description = "`you cannot change your own role`"),
+    ))]
 pub async fn set_user_role(
     state: Data<AppState>,
     Principal(principal): Principal,
@@ -135,6 +182,13 @@ pub async fn set_user_role(
 }
 
 /// `DELETE /api/settings/users/{email}/role`.
+#[utoipa::path(delete, path = "/api/settings/users/{email}/role", tag = "settings", params(EmailParams),
+    responses(
+        (status = 204, description = "the override is removed (idempotent)"),
+        (status = 400, description = "`invalid email`"),
+        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
+        (status = 409, description = "`you cannot change your own role`"),
+    ))]
 pub async fn reset_user_role(
     state: Data<AppState>,
     Principal(principal): Principal,
@@ -145,22 +199,39 @@ pub async fn reset_user_role(
 }
 
 /// Body of `PUT /api/settings/allure`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct AllureVersionBody {
+    /// `MAJOR.MINOR.PATCH`, major at least 3.
     #[serde(default)]
+    #[schema(required = true, nullable = false)]
     version: Option<String>,
 }
 
-/// §13.5: the active and latest Allure CLI versions.
-#[derive(Serialize)]
+/// §13.5: the active and latest Allure CLI versions (§16.12 AllureVersion).
+#[derive(Serialize, ToSchema)]
+#[schema(as = AllureVersion)]
 struct AllureStatusDto {
+    /// Version of the active CLI; `""` without a working one.
     version: String,
+    /// Latest version in the npm registry; `""` when unknown.
     latest: String,
+    /// `false` when `ALLURE_BIN` is set.
     managed: bool,
+    /// The version being installed right now.
+    #[schema(required = true)]
     installing: Option<String>,
 }
 
+/// The version in use after `PUT /api/settings/allure`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AllureActivated)]
+struct AllureActivatedDto {
+    version: String,
+}
+
 /// `GET /api/settings/allure`.
+#[utoipa::path(get, path = "/api/settings/allure", tag = "settings",
+    responses((status = 200, description = "installed and latest versions", body = AllureStatusDto)))]
 pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
     let status = state.allure.status().await;
     let body = AllureStatusDto {
@@ -173,9 +244,17 @@ pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `PUT /api/settings/allure`: installs (when needed) and activates a version; answers once it is in use.
+#[utoipa::path(put, path = "/api/settings/allure", tag = "settings", request_body = AllureVersionBody,
+    responses(
+        (status = 200, description = "the version is installed and active", body = AllureActivatedDto),
+        (status = 400, description = "`version is required`, `version must be MAJOR.MINOR.PATCH (for example 3.18.0)`, `only Allure 3 versions are supported`, `allure@<version> was not found in the registry`, invalid JSON"),
+        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
+        (status = 409, description = "`an Allure CLI installation is already in progress`, `the Allure CLI is set by ALLURE_BIN and cannot be changed here`"),
+        (status = 500, description = "`npm install allure@<version> failed`, with `detail`"),
+    ))]
 pub async fn put_allure(state: Data<AppState>, body: Json<AllureVersionBody>) -> Result<HttpResponse, ApiError> {
     let requested = body.into_inner().version.unwrap_or_default();
     let version = AllureVersion::parse(&requested).map_err(|e| ApiError::bad_request(e.to_string()))?;
     state.allure.activate(&version).await?;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "version": version.as_str() })))
+    Ok(json_response(StatusCode::OK, &AllureActivatedDto { version: version.as_str().to_owned() }))
 }

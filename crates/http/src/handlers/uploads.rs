@@ -17,11 +17,16 @@ use hub_domain::ports::{BodyError, ByteStream, UploadEvent, UploadFilter};
 use hub_domain::services::{ChunkUpload, ChunkedInit, Target, UploadError, UploadOptions};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
 use crate::access::Principal;
-use crate::dto::{UploadSessionDto, json_response};
+use crate::dto::{ChunkAckDto, UploadAcceptedDto, UploadCreatedDto, UploadSessionDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{ProjectPath, QueryMap};
+use crate::openapi::params::{
+    ChunkHeaders, IdParams, ProjectParams, ReplaceParams, ResultsHeaders, ResultsParams, UploadListParams,
+    UploadParams, UploadStreamParams, WaitParams, ZipArchive,
+};
 use crate::sse;
 use crate::state::AppState;
 
@@ -123,19 +128,9 @@ fn with_location(mut response: HttpResponse, session: &UploadSession) -> HttpRes
     response
 }
 
-/// The short body of a `202` (§5.1, §6.4, §8.1): which session reports the generation, and where its report goes.
-pub(crate) fn accepted_body(session: &UploadSession) -> serde_json::Value {
-    serde_json::json!({
-        "uploadId": session.id.to_string(),
-        "buildId": session.build_id.to_string(),
-        "phase": session.phase.as_str(),
-        "reportUrl": session.report_url,
-    })
-}
-
-/// `202` with the short body of §5.1 / §6.4.
+/// `202` with the short body of §5.1 / §6.4: which session reports the generation, and where its report goes.
 fn accepted(session: &UploadSession) -> HttpResponse {
-    with_location(json_response(StatusCode::ACCEPTED, &accepted_body(session)), session)
+    with_location(json_response(StatusCode::ACCEPTED, &UploadAcceptedDto::from(session)), session)
 }
 
 /// §5.2: holds the response until the session is `done` or `failed` or the wait times out, writing a space every
@@ -201,6 +196,23 @@ fn stream_request(req: &HttpRequest, query: &QueryMap) -> Result<(BuildId, Uploa
 }
 
 /// `POST /api/environments/{envId}/projects/{projectId}/results` (§5.1).
+#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/results", tag = "uploads",
+    params(ProjectParams, ResultsParams, ResultsHeaders),
+    request_body(description = "the zipped allure-results directory",
+        content((ZipArchive = "application/zip"), (ZipArchive = "application/x-zip-compressed"),
+            (ZipArchive = "application/octet-stream"))),
+    responses(
+        (status = 202, description = "results saved, generation queued", body = UploadAcceptedDto,
+            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
+        (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
+        (status = 400, description = "invalid path or query parameters, `invalid X-Filename`, `request body is empty`, archive errors (§7)"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
+        (status = 408, description = "`upload stalled: no data received for <UPLOAD_IDLE_TIMEOUT>`"),
+        (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
+        (status = 413, description = "`upload exceeds the maximum size of <MAX_UPLOAD_BYTES> bytes`, archive limits (§7)"),
+        (status = 415, description = "`Content-Type must be application/zip or application/octet-stream`"),
+        (status = 503, description = "`service unavailable`: the database is unavailable"),
+    ))]
 pub async fn upload_results(
     req: HttpRequest,
     state: Data<AppState>,
@@ -233,21 +245,33 @@ pub async fn upload_results(
     Ok(if wait { wait_response(state, session) } else { accepted(&session) })
 }
 
-/// Body of `POST …/uploads` (§6.1).
-#[derive(Debug, Deserialize)]
+/// Body of `POST …/uploads` (§6.1). Fields stay raw JSON so a wrong type gets the contract's message.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InitBody {
+    /// The build these results are for; `latest` is reserved.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     build_id: Option<serde_json::Value>,
+    /// Display name of the archive (default `results.zip`).
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255)]
     file_name: Option<serde_json::Value>,
+    /// Size of the whole archive in bytes, at most `MAX_UPLOAD_BYTES`.
     #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1)]
     total_size: Option<serde_json::Value>,
+    /// Number of chunks, at most `MAX_CHUNKS` and at most `totalSize`.
     #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1)]
     total_chunks: Option<serde_json::Value>,
+    /// SHA-256 of the whole archive (64 hex digits), checked at completion.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9A-Fa-f]{64}$")]
     sha256: Option<serde_json::Value>,
+    /// Report config override for the generation queued at completion (§8.2).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     report_config: Option<serde_json::Value>,
 }
 
@@ -256,6 +280,16 @@ fn sha256_value(value: &str) -> Option<String> {
 }
 
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads` (§6.1).
+#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads", tag = "uploads",
+    params(ProjectParams, ReplaceParams), request_body = InitBody,
+    responses(
+        (status = 201, description = "the chunked upload session is open", body = UploadCreatedDto,
+            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
+        (status = 400, description = "invalid path parameters or `replace`, invalid or missing body fields (§6.1), `reportConfig` errors (§8.2), invalid JSON"),
+        (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
+        (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
+        (status = 413, description = "`totalSize exceeds the maximum upload size of <MAX_UPLOAD_BYTES> bytes`, JSON body too large"),
+    ))]
 pub async fn init_upload(
     state: Data<AppState>,
     ProjectPath(env, project): ProjectPath,
@@ -299,11 +333,25 @@ pub async fn init_upload(
     let options = UploadOptions { file_name, replace, report_config };
     let init = ChunkedInit { total_size, total_chunks, sha256 };
     let session = state.uploads.init_chunked(&principal.0, Target { env, project, build }, options, init).await?;
-    let response = json_response(StatusCode::CREATED, &serde_json::json!({ "uploadId": session.id.to_string() }));
+    let response = json_response(StatusCode::CREATED, &UploadCreatedDto { upload_id: session.id.to_string() });
     Ok(with_location(response, &session))
 }
 
 /// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.2).
+#[utoipa::path(put, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
+    params(UploadParams, ChunkHeaders),
+    request_body(description = "1 to `MAX_CHUNK_BYTES` bytes of the archive",
+        content((ZipArchive = "application/octet-stream"), (ZipArchive = "application/zip"))),
+    responses(
+        (status = 200, description = "the chunk is stored", body = ChunkAckDto),
+        (status = 400, description = "invalid path parameters, missing or invalid chunk headers, `chunk checksum mismatch`, `request body is empty`"),
+        (status = 403, description = "`missing permission: upload`, `upload <uploadId> belongs to another principal`"),
+        (status = 404, description = "`upload <uploadId> not found`"),
+        (status = 408, description = "`upload stalled: no data received for <UPLOAD_IDLE_TIMEOUT>`"),
+        (status = 409, description = "`upload <uploadId> is not a chunked upload`, `upload <uploadId> is not accepting chunks (phase <phase>)`"),
+        (status = 413, description = "`chunk exceeds the maximum size of <MAX_CHUNK_BYTES> bytes`, `chunks exceed the declared totalSize of <totalSize> bytes`"),
+        (status = 415, description = "`Content-Type must be application/octet-stream`"),
+    ))]
 pub async fn put_chunk(
     req: HttpRequest,
     state: Data<AppState>,
@@ -340,17 +388,17 @@ pub async fn put_chunk(
         state.uploads.put_chunk(&principal, &env, &project, id, chunk).await
     })
     .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({
-            "uploadId": session.id.to_string(),
-            "receivedChunks": session.received_chunks,
-            "totalChunks": session.total_chunks,
-        }),
-    ))
+    Ok(json_response(StatusCode::OK, &ChunkAckDto::from(&session)))
 }
 
 /// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.3).
+#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
+    params(UploadParams),
+    responses(
+        (status = 200, description = "the session with `missingChunks`", body = UploadSessionDto),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid uploadId`"),
+        (status = 404, description = "`upload <uploadId> not found`"),
+    ))]
 pub async fn upload_status(
     req: HttpRequest,
     state: Data<AppState>,
@@ -362,6 +410,18 @@ pub async fn upload_status(
 }
 
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete` (§6.4).
+#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete",
+    tag = "uploads", params(UploadParams, WaitParams),
+    responses(
+        (status = 202, description = "assembled and saved, generation queued (or already completed)", body = UploadAcceptedDto,
+            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
+        (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
+        (status = 400, description = "invalid path parameters or `wait`, missing chunks (with `missingChunks`), size or checksum mismatch, archive errors (§7)"),
+        (status = 403, description = "`missing permission: upload`, `upload <uploadId> belongs to another principal`"),
+        (status = 404, description = "`upload <uploadId> not found`"),
+        (status = 409, description = "`upload <uploadId> is not a chunked upload`, `upload <uploadId> is being assembled`, `upload <uploadId> has failed`"),
+        (status = 413, description = "archive limits (§7)"),
+    ))]
 pub async fn complete_upload(
     req: HttpRequest,
     state: Data<AppState>,
@@ -390,6 +450,11 @@ fn filter(query: &QueryMap) -> Result<UploadFilter, ApiError> {
 }
 
 /// `GET /api/uploads` (§9.1).
+#[utoipa::path(get, path = "/api/uploads", tag = "upload sessions", params(UploadListParams),
+    responses(
+        (status = 200, description = "sessions, newest first", body = [UploadSessionDto]),
+        (status = 400, description = "`invalid limit: …`, `invalid envId`, `invalid projectId`"),
+    ))]
 pub async fn list_uploads(state: Data<AppState>, query: QueryMap) -> Result<HttpResponse, ApiError> {
     let limit = crate::extract::page_request(&query, 100, 500)?.limit;
     let sessions = state.uploads.list(filter(&query)?, limit).await?;
@@ -397,6 +462,12 @@ pub async fn list_uploads(state: Data<AppState>, query: QueryMap) -> Result<Http
 }
 
 /// `GET /api/uploads/stream` (§9.2).
+#[utoipa::path(get, path = "/api/uploads/stream", tag = "upload sessions", params(UploadStreamParams),
+    responses(
+        (status = 200, description = "server-sent events (§1.10): `update` and `deleted`, each with an UploadSession as `data`",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid envId`, `invalid projectId`"),
+    ))]
 pub async fn upload_stream(
     req: HttpRequest,
     state: Data<AppState>,
@@ -425,6 +496,13 @@ pub async fn upload_stream(
 }
 
 /// `DELETE /api/uploads/{id}` (§9.3).
+#[utoipa::path(delete, path = "/api/uploads/{id}", tag = "upload sessions", params(IdParams),
+    responses(
+        (status = 204, description = "the session record and its own files are deleted"),
+        (status = 400, description = "`invalid id`"),
+        (status = 404, description = "`upload <id> not found`"),
+        (status = 409, description = "`upload <id> cannot be deleted while <phase>`"),
+    ))]
 pub async fn delete_upload(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let id = upload_id(&req, "id")?;
     state.uploads.delete(id).await?;

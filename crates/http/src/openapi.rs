@@ -1,0 +1,482 @@
+//! The OpenAPI 3.1 document of the API (§15), generated from the handlers and the types they serialize, and the
+//! page that renders it.
+//!
+//! Where each part of the document comes from:
+//! * operations: the `#[utoipa::path(...)]` attribute on each handler (method, path, parameters, request body,
+//!   the success responses and the route-specific errors of the contract), listed in [`ApiDoc`];
+//! * schemas: the `ToSchema` derives of [`crate::dto`] and of the request bodies next to their handlers;
+//! * security and the errors every route shares: [`document`] derives them from the route table
+//!   ([`routes::endpoints`]) and the operations themselves, so they match what is enforced: `401`/`403` and the
+//!   accepted credentials from each route's [`Access`], `429` (rate limit), `400` for malformed path parameters,
+//!   `400`/`413`/`415` for JSON bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
+//!
+//! # Documenting a new route
+//! 1. Add the route to [`routes::endpoints`] as usual.
+//! 2. Put `#[utoipa::path(...)]` on its handler: the method, the same `path` as in the table (with the contract's
+//!    segment names), a `tag`, `params(...)` (reuse [`params`] for `{envId}`, `{projectId}`, `{id}`, paging), the
+//!    `request_body` (derive `ToSchema` on the body struct; fields that are `Option` only to word the contract's
+//!    own 400 get `#[schema(required = true, nullable = false)]`), and `responses(...)` with the success status and
+//!    body (a DTO of [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and every
+//!    route-specific error status of the contract with its messages as the description. Errors without a `body`
+//!    get the `Error` schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless the
+//!    attribute already lists them (list them when the contract words them specially).
+//! 3. Add the handler to `paths(...)` of [`ApiDoc`]. The test `every_route_of_the_table_is_documented` fails
+//!    until you do; schemathesis (`crates/server/tests/api/schemathesis.rs`) then checks that the responses match.
+//!
+//! Response fields are never omitted (§1.4): an `Option` field of a response DTO needs
+//! `#[schema(required = true)]`, and closed sets of names use `schema_with` one of [`crate::dto::names`].
+
+pub mod docs_page;
+pub mod params;
+
+use actix_web::http::Method;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Content, Header, Ref, RefOr};
+
+use crate::access::Access;
+use crate::dto::ErrorDto;
+use crate::handlers::{auth, environments, health, oauth, projects, report_links, reports, settings, uploads};
+use crate::routes::{self, Endpoint};
+
+/// Name of the cookie credential in the document.
+pub const SESSION_SCHEME: &str = "sessionCookie";
+/// Name of the `Authorization: Bearer ah_…` credential.
+pub const BEARER_SCHEME: &str = "bearerApiKey";
+/// Name of the `X-API-Key` credential.
+pub const HEADER_SCHEME: &str = "headerApiKey";
+
+/// The operations and extra schemas of the document; [`document`] completes it.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "allure-hub", description = "Self-hosted Allure 3 report server: the JSON API under `/api`, \
+        the sign-in endpoints under `/auth` and the report links under `/reports`. Errors are \
+        `{\"error\": \"<message>\"}` (§1.7)."),
+    paths(
+        environments::list_environments,
+        environments::create_environment,
+        environments::update_environment,
+        environments::delete_environment,
+        projects::list_projects,
+        projects::create_project,
+        projects::delete_project,
+        uploads::upload_results,
+        uploads::init_upload,
+        uploads::put_chunk,
+        uploads::upload_status,
+        uploads::complete_upload,
+        reports::list_reports,
+        reports::regenerate_report,
+        reports::report_stats,
+        reports::get_report,
+        reports::delete_report,
+        report_links::main_origin_reports,
+        uploads::list_uploads,
+        uploads::upload_stream,
+        uploads::delete_upload,
+        health::get_health,
+        health::get_version,
+        metrics_doc,
+        settings::list_api_keys,
+        settings::create_api_key,
+        settings::delete_api_key,
+        settings::list_users,
+        settings::set_user_role,
+        settings::reset_user_role,
+        settings::get_allure,
+        settings::put_allure,
+        auth::list_providers,
+        auth::login,
+        auth::logout,
+        auth::get_me,
+        oauth::start_oauth,
+        oauth::oauth_callback,
+        docs_page::get_openapi,
+        docs_page::get_docs,
+        docs_page::get_docs_asset,
+    ),
+    components(schemas(ErrorDto)),
+    tags(
+        (name = "environments", description = "§3"),
+        (name = "projects", description = "§4"),
+        (name = "uploads", description = "§5, §6: streaming and chunked uploads"),
+        (name = "reports", description = "§8: builds, their reports and report links"),
+        (name = "upload sessions", description = "§9"),
+        (name = "health", description = "§12"),
+        (name = "settings", description = "§13: browser session with `manage` only"),
+        (name = "auth", description = "§14"),
+        (name = "docs", description = "§15"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /metrics` (§12.3). Served outside the route table (its access depends on `METRICS_PUBLIC`), so its
+/// operation is declared here.
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "get_metrics",
+    security((), ("sessionCookie" = []), ("bearerApiKey" = []), ("headerApiKey" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4; charset=utf-8",
+            body = String),
+        (status = 401, description = "`not authenticated`, `invalid API key` (unless `METRICS_PUBLIC=true`)"),
+        (status = 403, description = "`missing permission: view` (unless `METRICS_PUBLIC=true`)"),
+        (status = 429, description = "`rate limit exceeded`"),
+    ))]
+#[allow(dead_code)]
+fn metrics_doc() {}
+
+/// The complete document: the operations of [`ApiDoc`] with `info.version` set to the server's version, the
+/// security schemes, and what the route table and the operations imply.
+pub fn document(version: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = version.to_owned();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        SESSION_SCHEME,
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::access::SESSION_COOKIE,
+            "Browser session from `/auth` (§14); state-changing requests also need same-origin proof or \
+             `X-CSRF-Token` (§1.2).",
+        ))),
+    );
+    components.add_security_scheme(
+        BEARER_SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("API key `ah_…` from Settings (§13.1)"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        HEADER_SCHEME,
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-API-Key",
+            "API key `ah_…` from Settings (§13.1)",
+        ))),
+    );
+    for endpoint in routes::endpoints() {
+        if let Some(operation) = operation_mut(&mut doc.paths.paths, endpoint.path, &endpoint.method) {
+            apply_access(operation, &endpoint);
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for operation in operations_mut(item) {
+            drop_duplicate_parameters(operation);
+            add_shared_errors(path, operation);
+        }
+    }
+    doc
+}
+
+/// The operation of `method` at `path`, if documented.
+fn operation_mut<'a>(
+    paths: &'a mut utoipa::openapi::path::PathsMap<String, PathItem>,
+    path: &str,
+    method: &Method,
+) -> Option<&'a mut Operation> {
+    let item = paths.get_mut(path)?;
+    match *method {
+        Method::GET => item.get.as_mut(),
+        Method::POST => item.post.as_mut(),
+        Method::PUT => item.put.as_mut(),
+        Method::PATCH => item.patch.as_mut(),
+        Method::DELETE => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+}
+
+fn requirement(scheme: &str) -> SecurityRequirement {
+    SecurityRequirement::new(scheme, Vec::<String>::new())
+}
+
+/// Security requirements and authentication errors of a route, from its access rule.
+fn apply_access(operation: &mut Operation, endpoint: &Endpoint) {
+    let mutating = endpoint.method != Method::GET;
+    let csrf = if mutating { ", `cross-site request rejected` (session without same-origin proof)" } else { "" };
+    let (security, unauthorized, forbidden) = match endpoint.access {
+        Access::Public => (None, None, None),
+        Access::Any(permission) => (
+            Some(vec![requirement(SESSION_SCHEME), requirement(BEARER_SCHEME), requirement(HEADER_SCHEME)]),
+            Some("`not authenticated`, `invalid API key`".to_owned()),
+            Some(format!("`missing permission: {permission}`{csrf}")),
+        ),
+        Access::Session(permission) => (
+            Some(vec![requirement(SESSION_SCHEME)]),
+            Some("`not authenticated`, `invalid API key`".to_owned()),
+            Some(format!("`settings require a browser session`, `missing permission: {permission}`{csrf}")),
+        ),
+        Access::SessionAdmin(permission) => (
+            Some(vec![requirement(SESSION_SCHEME)]),
+            Some("`not authenticated`, `invalid API key`".to_owned()),
+            Some(format!(
+                "`settings require a browser session`, `missing permission: {permission}`, `admin role required`{csrf}"
+            )),
+        ),
+        Access::SignedIn => (Some(vec![requirement(SESSION_SCHEME)]), Some("`not authenticated`".to_owned()), None),
+        Access::OptionalSession => (
+            Some(vec![SecurityRequirement::default(), requirement(SESSION_SCHEME)]),
+            None,
+            Some("`cross-site request rejected` (with a session, without same-origin proof)".to_owned()),
+        ),
+    };
+    operation.security = security;
+    if let Some(description) = unauthorized {
+        add_error(operation, "401", &description);
+    }
+    if let Some(description) = forbidden {
+        add_error(operation, "403", &description);
+    }
+}
+
+/// Keeps the first of parameters with the same name and location: with `actix_extras`, utoipa also describes a
+/// handler's `web::Path<String>` argument, after (and less precisely than) the `params(...)` of the attribute.
+fn drop_duplicate_parameters(operation: &mut Operation) {
+    let Some(parameters) = operation.parameters.as_mut() else { return };
+    let mut seen = Vec::new();
+    parameters.retain(|p| match p {
+        RefOr::T(p) => {
+            let key = (p.name.clone(), p.parameter_in.clone());
+            let first = !seen.contains(&key);
+            seen.push(key);
+            first
+        }
+        RefOr::Ref(_) => true,
+    });
+}
+
+/// Errors that follow from the operation itself: malformed path parameters, JSON bodies, the rate limit, and
+/// the §1.7 body of every error response.
+fn add_shared_errors(path: &str, operation: &mut Operation) {
+    let path_params: Vec<String> = operation
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) if p.parameter_in == ParameterIn::Path => Some(format!("`invalid {}`", p.name)),
+            _ => None,
+        })
+        .collect();
+    // Report links answer malformed ids with 404, like unknown ones (§8.9.1).
+    if !path_params.is_empty() && !path.starts_with("/reports/") {
+        add_error(operation, "400", &path_params.join(", "));
+    }
+    if takes_json(operation.request_body.as_ref()) {
+        add_error(operation, "400", "`invalid JSON body: <parser message>`");
+        add_error(operation, "413", "`request body too large` (`MAX_JSON_BYTES`)");
+        add_error(operation, "415", "`Content-Type must be application/json`");
+    }
+    // Every request to the main origin costs a token, except health checks and report links (§1.2).
+    if path != "/api/healthz" && !path.starts_with("/reports/") && !operation.responses.responses.contains_key("429") {
+        let retry_after = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+        let response =
+            Response::builder().description("`rate limit exceeded`").header("Retry-After", retry_after).build();
+        operation.responses.responses.insert("429".to_owned(), RefOr::T(response));
+    }
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
+            && response.content.is_empty()
+        {
+            response.content.insert("application/json".to_owned(), error_content());
+        }
+    }
+}
+
+fn takes_json(body: Option<&RefOr<RequestBody>>) -> bool {
+    matches!(body, Some(RefOr::T(b)) if b.content.contains_key("application/json"))
+}
+
+fn error_content() -> RefOr<Content> {
+    RefOr::T(Content::new(Some(Ref::from_schema_name("Error"))))
+}
+
+/// Adds an error response unless the operation already documents that status.
+fn add_error(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(Response::builder().description(description).build()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn doc() -> Value {
+        serde_json::to_value(document("9.9.9")).unwrap()
+    }
+
+    #[test]
+    fn every_route_of_the_table_is_documented() {
+        let doc = doc();
+        let missing: Vec<String> = routes::endpoints()
+            .iter()
+            .filter(|e| doc["paths"][e.path][e.method.as_str().to_ascii_lowercase()].is_null())
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect();
+        assert!(missing.is_empty(), "routes without documentation (see the openapi module's comment): {missing:?}");
+    }
+
+    #[test]
+    fn every_documented_operation_is_a_route_or_one_served_outside_the_table() {
+        let table: BTreeSet<(String, String)> =
+            routes::endpoints().iter().map(|e| (e.method.as_str().to_ascii_lowercase(), e.path.to_owned())).collect();
+        let outside = ["/metrics", "/reports/{envId}/{projectId}/{buildId}/{path}"];
+        for (path, item) in doc()["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let known = table.contains(&(method.clone(), path.clone())) || outside.contains(&path.as_str());
+                assert!(known, "{method} {path} is documented but not served");
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_appear_once_with_their_own_description() {
+        let doc = doc();
+        let params =
+            doc["paths"]["/api/settings/users/{email}/role"]["patch"]["parameters"].as_array().unwrap().clone();
+        assert_eq!(params.len(), 1, "{params:?}");
+        assert!(params[0]["schema"]["pattern"].is_string(), "the described parameter is kept: {params:?}");
+    }
+
+    #[test]
+    fn operation_ids_are_the_handler_names_and_unique() {
+        let doc = doc();
+        let mut ids = BTreeSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(ids.insert(id.clone()), "{id} twice");
+            }
+        }
+        assert_eq!(doc["paths"]["/api/environments"]["get"]["operationId"], "list_environments");
+        assert_eq!(doc["paths"]["/api/settings/apikeys"]["post"]["operationId"], "create_api_key");
+    }
+
+    /// Every `$ref` points at something the document defines.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(value: &Value, doc: &Value, seen: &mut usize) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("external $ref {target}"));
+                        assert!(doc.pointer(pointer).is_some(), "unresolved $ref {target}");
+                        *seen += 1;
+                    }
+                    map.values().for_each(|v| walk(v, doc, seen));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, doc, seen)),
+                _ => {}
+            }
+        }
+        let doc = doc();
+        let mut seen = 0;
+        walk(&doc, &doc, &mut seen);
+        assert!(seen > 50, "only {seen} references: the walk did not reach the operations");
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_the_server_version_and_the_three_credentials() {
+        let doc = doc();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "allure-hub");
+        assert_eq!(doc["info"]["version"], "9.9.9");
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(
+            schemes["sessionCookie"],
+            serde_json::json!({"type": "apiKey", "in": "cookie", "name": "allure_hub_session", "description": schemes["sessionCookie"]["description"]})
+        );
+        assert_eq!(schemes["bearerApiKey"]["type"], "http");
+        assert_eq!(schemes["bearerApiKey"]["scheme"], "bearer");
+        assert_eq!(schemes["headerApiKey"]["in"], "header");
+        assert_eq!(schemes["headerApiKey"]["name"], "X-API-Key");
+        // The round trip through utoipa's own types keeps everything.
+        let parsed: utoipa::openapi::OpenApi = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(serde_json::to_value(parsed).unwrap(), doc);
+    }
+
+    #[test]
+    fn the_section_16_schemas_are_components() {
+        let doc = doc();
+        for name in [
+            "Environment",
+            "Project",
+            "BuildSummary",
+            "Build",
+            "BuildStats",
+            "QualityGateResult",
+            "UploadSession",
+            "ApiKey",
+            "User",
+            "Me",
+            "Error",
+            "UploadAccepted",
+            "ChunkAck",
+            "ReportStats",
+            "Provider",
+            "AllureVersion",
+            "Health",
+            "Version",
+        ] {
+            assert!(doc["components"]["schemas"][name].is_object(), "schema {name} missing");
+        }
+        // Fields are never omitted (§1.4): nullable ones are still required.
+        let build = &doc["components"]["schemas"]["Build"];
+        let required: Vec<&str> = build["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for field in ["completedAt", "qualityGate", "error", "config", "status"] {
+            assert!(required.contains(&field), "Build.{field} not required: {required:?}");
+        }
+        assert_eq!(
+            build["properties"]["status"]["enum"],
+            serde_json::json!(["pending", "generating", "ready", "failed"])
+        );
+    }
+
+    #[test]
+    fn access_rules_become_security_and_auth_errors() {
+        let doc = doc();
+        let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+        let schemes = |op: &Value| -> Vec<String> {
+            op["security"].as_array().map_or_else(Vec::new, |reqs| {
+                reqs.iter().flat_map(|r| r.as_object().unwrap().keys().cloned().collect::<Vec<_>>()).collect()
+            })
+        };
+        let list = op("/api/environments", "get");
+        assert_eq!(schemes(&list), ["sessionCookie", "bearerApiKey", "headerApiKey"]);
+        assert!(list["responses"]["401"].is_object() && list["responses"]["403"].is_object());
+        assert_eq!(
+            list["responses"]["403"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        let keys = op("/api/settings/apikeys", "get");
+        assert_eq!(schemes(&keys), ["sessionCookie"]);
+        let health = op("/api/healthz", "get");
+        assert!(health["security"].is_null() && health["responses"]["401"].is_null());
+        assert!(health["responses"]["429"].is_null(), "health checks are not rate limited");
+        assert_eq!(
+            health["responses"]["503"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Health"
+        );
+        let create = op("/api/environments", "post");
+        for status in ["400", "413", "415", "429"] {
+            assert!(create["responses"][status].is_object(), "POST /api/environments lacks {status}");
+        }
+        // The route's own wording of a status is kept.
+        assert!(create["responses"]["400"]["description"].as_str().unwrap().contains("id is required"));
+    }
+}

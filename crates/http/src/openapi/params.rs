@@ -1,0 +1,300 @@
+//! Parameters shared by several routes, for `params(...)` of `#[utoipa::path]`.
+//!
+//! Handlers parse these themselves (the extractors of [`crate::extract`] and a query map), so the contract's
+//! exact `400` messages stay theirs; these types only describe the parameters. The patterns are the formats of
+//! §1.6.
+
+use utoipa::{IntoParams, ToSchema};
+
+/// The slug format of environment and project ids.
+pub const SLUG: &str = r"^[a-z0-9][a-z0-9-]{0,62}$";
+/// The format of build ids (`latest` is reserved besides).
+pub const BUILD_ID: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+/// The format of server-made ids (upload sessions, API keys, notifications, cleanup runs).
+pub const ULID: &str = r"^[0-9A-HJKMNP-TV-Z]{26}$";
+
+/// `{envId}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct EnvParams {
+    /// Environment id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: String,
+}
+
+/// `{envId}` and `{projectId}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct ProjectParams {
+    /// Environment id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: String,
+    /// Project id (slug), unique within its environment.
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub project_id: String,
+}
+
+/// `{envId}`, `{projectId}` and `{buildId}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct BuildParams {
+    /// Environment id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: String,
+    /// Project id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub project_id: String,
+    /// Build id; `latest` is reserved.
+    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    pub build_id: String,
+}
+
+/// `{envId}`, `{projectId}` and `{uploadId}` of the chunked upload paths.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct UploadParams {
+    /// Environment id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: String,
+    /// Project id (slug).
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub project_id: String,
+    /// Upload session id (ULID).
+    #[param(pattern = r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+    pub upload_id: String,
+}
+
+/// `{id}` of an upload session, API key or notification.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdParams {
+    /// The object's id (ULID).
+    #[param(pattern = r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+    pub id: String,
+}
+
+/// `limit` and `offset` of a paginated list (§1.8); the maximum and default are stated per route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many items to return.
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    /// How many matching items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// `search`, `limit` and `offset` of the settings lists (API keys: max 100, default 20; users: the same).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchPageParams {
+    /// Case-insensitive substring to match; `%` and `_` are literal characters.
+    pub search: Option<String>,
+    /// How many items to return (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// How many matching items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// Query of `GET …/reports` besides `limit` and `offset`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportFilterParams {
+    /// Test outcome filter: `passed` = at least one test and no failures, `failed` = some failed or broken.
+    #[param(inline, value_type = Option<OutcomeName>)]
+    pub status: Option<String>,
+    /// Alias of `status`.
+    #[param(inline, value_type = Option<OutcomeName>)]
+    pub filter: Option<String>,
+}
+
+/// The values of the outcome filter.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum OutcomeName {
+    /// Every build.
+    All,
+    /// Builds whose tests all passed.
+    Passed,
+    /// Builds with failed or broken tests.
+    Failed,
+}
+
+/// Query of `POST …/results` (§5.1).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ResultsParams {
+    /// The build these results are for; `latest` is reserved.
+    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    pub build_id: String,
+    /// Report title for this build's generation, 1–200 characters.
+    #[param(min_length = 1, max_length = 200)]
+    pub report_name: Option<String>,
+    /// Replace an existing `ready` or `failed` build with this id.
+    pub replace: Option<bool>,
+    /// Hold the response until the report is finished (§5.2).
+    pub wait: Option<bool>,
+}
+
+/// Headers of `POST …/results` (§5.1).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ResultsHeaders {
+    /// Display name stored as the session's `fileName` (default `results.zip`): 1–255 characters, no control
+    /// characters, `/` or `\` (and, being a header, printable ASCII).
+    #[param(
+        rename = "X-Filename",
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[\x21-\x2e\x30-\x5b\x5d-\x7e]+$"
+    )]
+    pub x_filename: Option<String>,
+}
+
+/// The zip archive of an upload, as raw bytes (§7).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ZipArchive(pub Vec<u8>);
+
+/// `replace` of `POST …/uploads` (§6.1).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReplaceParams {
+    /// Replace an existing `ready` or `failed` build with this id.
+    pub replace: Option<bool>,
+}
+
+/// `wait` of `POST …/complete` (§6.4).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitParams {
+    /// Hold the response until the report is finished (§5.2).
+    pub wait: Option<bool>,
+}
+
+/// Headers of a chunk (§6.2).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ChunkHeaders {
+    /// 0-based index of this chunk, below the session's `totalChunks`.
+    #[param(rename = "X-Chunk-Index", minimum = 0)]
+    pub x_chunk_index: i64,
+    /// Must equal the session's `totalChunks`.
+    #[param(rename = "X-Total-Chunks", minimum = 1)]
+    pub x_total_chunks: i64,
+    /// SHA-256 of this chunk's body, 64 hex digits.
+    #[param(rename = "X-Chunk-Sha256", nullable = false, pattern = r"^[0-9A-Fa-f]{64}$")]
+    pub x_chunk_sha256: Option<String>,
+}
+
+/// Filters of the session list (§9.1).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct UploadListParams {
+    /// How many sessions to return (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Only sessions of this environment.
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: Option<String>,
+    /// Only sessions of projects with this id.
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub project_id: Option<String>,
+}
+
+/// Filters of the session stream (§9.2).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct UploadStreamParams {
+    /// Only sessions of this environment.
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub env_id: Option<String>,
+    /// Only sessions of projects with this id.
+    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub project_id: Option<String>,
+}
+
+/// `{provider}` of the sign-in flow: an OAuth provider id (§14).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProviderParams {
+    /// `google`, `github`, `gitlab` or `oidc`; an id that is not enabled is 404.
+    #[param(pattern = "^(google|github|gitlab|oidc)$")]
+    pub provider: String,
+}
+
+/// Query of `GET /auth/{provider}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartParams {
+    /// Local path to return to after signing in (one leading `/`, no `\`, at most 2048 characters); anything
+    /// else is ignored.
+    pub next: Option<String>,
+}
+
+/// Query of the callback, as the provider sends it.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    /// Authorization code.
+    pub code: Option<String>,
+    /// The flow's `state`.
+    pub state: Option<String>,
+    /// The provider's error code (`access_denied`, …).
+    pub error: Option<String>,
+}
+
+/// `action` of `DELETE /api/settings/apikeys/{id}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyActionParams {
+    /// `revoke` (default): the key stops working and stays listed; `delete`: the record is removed.
+    #[param(pattern = "^(revoke|delete)$")]
+    pub action: Option<String>,
+}
+
+/// `{email}` of the role routes (URL-encoded; lower-cased by the server).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EmailParams {
+    /// The user's email; need not have signed in yet.
+    #[param(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254)]
+    pub email: String,
+}
+
+/// Path of a report file URL on the main origin.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct ReportFileParams {
+    /// Environment id.
+    pub env_id: String,
+    /// Project id.
+    pub project_id: String,
+    /// Build id, or `latest` for the project's newest ready build (§8.9.3).
+    pub build_id: String,
+    /// Path of the file inside the report (may have several segments, or be empty).
+    pub path: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal patterns of the derives (attributes cannot name constants) are the constants.
+    #[test]
+    fn patterns_match_the_formats() {
+        use utoipa::openapi::path::ParameterIn;
+        let params = BuildParams::into_params(|| Some(ParameterIn::Path));
+        let patterns: Vec<String> = params
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap()["schema"]["pattern"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(patterns, [SLUG, SLUG, BUILD_ID]);
+        let ids = IdParams::into_params(|| Some(ParameterIn::Path));
+        assert_eq!(serde_json::to_value(&ids[0]).unwrap()["schema"]["pattern"], ULID);
+    }
+}
