@@ -172,3 +172,47 @@ pub(crate) fn transaction<T>(
         TxError::Diesel(e) => from_diesel(e),
     })
 }
+
+/// Runs read-only `work` on one consistent snapshot without taking SQLite's write lock, so concurrent readers (the
+/// dashboard, stats) neither wait for each other nor see a write land between their queries.
+///
+/// SQLite: a deferred transaction, whose first read fixes the snapshot in WAL mode. PostgreSQL: `REPEATABLE READ`
+/// (`READ COMMITTED` would give each statement its own snapshot). Inside a transaction already, `work` just runs.
+pub(crate) fn read_snapshot<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    fn outermost<C>(c: &mut C) -> bool
+    where
+        C: diesel::Connection<TransactionManager = AnsiTransactionManager>,
+    {
+        AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth().ok().flatten().is_none()
+    }
+    let outer = match conn {
+        AnyConnection::Sqlite(c) => outermost(c),
+        AnyConnection::Postgresql(c) => outermost(c),
+    };
+    if !outer {
+        return work(conn);
+    }
+    let began = match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED"),
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        ),
+    };
+    began.map_err(from_diesel)?;
+    let result = work(conn);
+    // Nothing was written: commit on success, roll back after an error (an aborted PostgreSQL transaction).
+    let ended = match (conn, result.is_ok()) {
+        (AnyConnection::Sqlite(c), true) => AnsiTransactionManager::commit_transaction(c),
+        (AnyConnection::Sqlite(c), false) => AnsiTransactionManager::rollback_transaction(c),
+        (AnyConnection::Postgresql(c), true) => AnsiTransactionManager::commit_transaction(c),
+        (AnyConnection::Postgresql(c), false) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    let value = result?;
+    ended.map_err(from_diesel)?;
+    Ok(value)
+}

@@ -19,7 +19,7 @@ use super::uploads::UNFINISHED;
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{builds, generation_jobs, upload_sessions};
-use crate::store::{Store, transaction};
+use crate::store::{Store, read_snapshot, transaction};
 
 /// A build's primary key: environment, project and build id.
 pub(super) type Key = (String, String, String);
@@ -31,7 +31,7 @@ fn key(env: &EnvId, project: &ProjectId, build: &BuildId) -> Key {
 /// Every column of `builds` but `history_entry`, selected by name.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = builds)]
-struct BuildRow {
+pub(super) struct BuildRow {
     env_id: String,
     project_id: String,
     build_id: String,
@@ -84,7 +84,7 @@ fn gate_from_json(text: &str) -> Result<QualityGateResult, StoreError> {
 }
 
 impl BuildRow {
-    fn into_domain(self) -> Result<Build, StoreError> {
+    pub(super) fn into_domain(self) -> Result<Build, StoreError> {
         Ok(Build {
             env_id: EnvId::parse(&self.env_id).map_err(|e| corrupt("build env", e))?,
             project_id: ProjectId::parse(&self.project_id).map_err(|e| corrupt("build project", e))?,
@@ -112,7 +112,7 @@ impl BuildRow {
     }
 }
 
-fn rows_into(rows: Vec<BuildRow>) -> Result<Vec<Build>, StoreError> {
+pub(super) fn rows_into(rows: Vec<BuildRow>) -> Result<Vec<Build>, StoreError> {
     rows.into_iter().map(BuildRow::into_domain).collect()
 }
 
@@ -220,7 +220,7 @@ impl BuildRepo for Store {
     ) -> Result<Page<Build>, StoreError> {
         let (env, project) = (env.as_str().to_owned(), project.as_str().to_owned());
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let filtered = || {
                     let q = builds::table
                         .filter(builds::env_id.eq(env.clone()))
@@ -251,7 +251,7 @@ impl BuildRepo for Store {
     async fn stats(&self, env: &EnvId, project: &ProjectId) -> Result<ProjectStats, StoreError> {
         let (env, project) = (env.as_str().to_owned(), project.as_str().to_owned());
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
                 let (total_builds, total_passed, total_failed, total_skipped): (i64, i64, i64, i64) = builds::table
                     .filter(builds::env_id.eq(&env))

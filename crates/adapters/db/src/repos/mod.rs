@@ -6,6 +6,7 @@ mod cleanup_runs;
 mod environments;
 mod jobs;
 mod notifications;
+mod overview;
 mod projects;
 mod settings;
 pub(crate) mod time;

@@ -1,0 +1,212 @@
+//! [`OverviewQueries`] on the store: the dashboard of contract §11.1, every figure summed, grouped, ranked and
+//! limited by the database (a handful of indexed queries on one snapshot), the same SQL on SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{Days, NaiveDate};
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::model::build::{Build, TREND_BUILDS, pass_rate};
+use hub_domain::model::overview::{
+    BuildTrendPoint, DailyTrend, FailingProject, Overview, OverviewFilter, OverviewSummary,
+};
+use hub_domain::ports::{OverviewQueries, StoreError};
+
+use super::builds::{BuildRow, rows_into};
+use crate::connection::AnyConnection;
+use crate::errors::{corrupt, from_diesel};
+use crate::schema::{builds, environments, projects};
+use crate::store::{Store, read_snapshot};
+
+/// Days in `dailyTrends`, ending today.
+const TREND_DAYS: u64 = 30;
+/// Entries of `topFailingProjects`.
+const TOP_FAILING: i64 = 5;
+/// Entries of `recentBuilds` (the newest of the trend's builds).
+const RECENT_BUILDS: usize = 10;
+
+// SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
+const SUM_PASSED: &str = "CAST(COALESCE(SUM(stats_passed), 0) AS BIGINT)";
+const SUM_FAILED: &str = "CAST(COALESCE(SUM(stats_failed + stats_broken), 0) AS BIGINT)";
+const SUM_SKIPPED: &str = "CAST(COALESCE(SUM(stats_skipped), 0) AS BIGINT)";
+/// The UTC date of a build as `YYYY-MM-DD`: SQLite's date() of the stored text, PostgreSQL's date() of the
+/// timestamp written in the ISO DateStyle every connection sets. Grouped by its exact text, which PostgreSQL
+/// requires to match the selected expression.
+const DAY: &str = "CAST(date(created_at) AS TEXT)";
+
+/// The filters as column values.
+#[derive(Debug, Clone)]
+struct Scope {
+    env: Option<String>,
+    project: Option<String>,
+}
+
+/// Boxes a query on `builds` and restricts it to the scope (`project` alone matches that id in every environment).
+macro_rules! scoped {
+    ($query:expr, $scope:expr) => {{
+        let mut q = $query.into_boxed();
+        if let Some(env) = &$scope.env {
+            q = q.filter(builds::env_id.eq(env.clone()));
+        }
+        if let Some(project) = &$scope.project {
+            q = q.filter(builds::project_id.eq(project.clone()));
+        }
+        q
+    }};
+}
+
+fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, StoreError> {
+    // With an environment filter: 1 if it exists, else 0; otherwise every environment (a project filter alone
+    // does not narrow them).
+    let total_environments = match &scope.env {
+        Some(env) => environments::table.filter(environments::id.eq(env)).count().get_result(conn),
+        None => environments::table.count().get_result(conn),
+    }
+    .map_err(from_diesel)?;
+    let mut projects_q = projects::table.into_boxed();
+    if let Some(env) = &scope.env {
+        projects_q = projects_q.filter(projects::env_id.eq(env.clone()));
+    }
+    if let Some(project) = &scope.project {
+        projects_q = projects_q.filter(projects::id.eq(project.clone()));
+    }
+    let total_projects = projects_q.count().get_result(conn).map_err(from_diesel)?;
+    let (total_builds, total_passed, total_failed): (i64, i64, i64) =
+        scoped!(builds::table.select((count_star(), sql::<BigInt>(SUM_PASSED), sql::<BigInt>(SUM_FAILED))), scope)
+            .first(conn)
+            .map_err(from_diesel)?;
+    Ok(OverviewSummary {
+        total_environments,
+        total_projects,
+        total_builds,
+        total_passed,
+        total_failed,
+        overall_pass_rate: pass_rate(total_passed, total_failed),
+    })
+}
+
+/// One entry per UTC day from `today − 29` to `today`, days without builds at zero.
+fn daily_trends(conn: &mut AnyConnection, scope: &Scope, today: NaiveDate) -> Result<Vec<DailyTrend>, StoreError> {
+    let first = today.checked_sub_days(Days::new(TREND_DAYS - 1)).unwrap_or(today);
+    let end = today.checked_add_days(Days::new(1)).unwrap_or(today);
+    let rows: Vec<(String, i64, i64, i64, i64)> = scoped!(
+        builds::table.group_by(sql::<Text>(DAY)).select((
+            sql::<Text>(DAY),
+            count_star(),
+            sql::<BigInt>(SUM_PASSED),
+            sql::<BigInt>(SUM_FAILED),
+            sql::<BigInt>(SUM_SKIPPED),
+        )),
+        scope
+    )
+    .filter(builds::created_at.ge(first.and_time(chrono::NaiveTime::MIN)))
+    .filter(builds::created_at.lt(end.and_time(chrono::NaiveTime::MIN)))
+    .load(conn)
+    .map_err(from_diesel)?;
+    let mut days: Vec<DailyTrend> = first
+        .iter_days()
+        .take(TREND_DAYS as usize)
+        .map(|date| DailyTrend { date, passed: 0, failed: 0, skipped: 0, build_count: 0 })
+        .collect();
+    for (day, build_count, passed, failed, skipped) in rows {
+        let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| corrupt("build date", e))?;
+        let slot = days.iter_mut().find(|d| d.date == date).ok_or_else(|| corrupt("build date", &day))?;
+        *slot = DailyTrend { date, passed, failed, skipped, build_count };
+    }
+    Ok(days)
+}
+
+/// Up to five projects with failures, most failures first, ties by environment then project id, with names.
+fn top_failing(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<FailingProject>, StoreError> {
+    let ranked: Vec<(String, String, i64, i64, i64)> = scoped!(
+        builds::table.group_by((builds::env_id, builds::project_id)).select((
+            builds::env_id,
+            builds::project_id,
+            count_star(),
+            sql::<BigInt>(SUM_PASSED),
+            sql::<BigInt>(SUM_FAILED),
+        )),
+        scope
+    )
+    .having(sql::<Bool>("SUM(stats_failed + stats_broken) > 0"))
+    .order((sql::<BigInt>("SUM(stats_failed + stats_broken)").desc(), builds::env_id.asc(), builds::project_id.asc()))
+    .limit(TOP_FAILING)
+    .load(conn)
+    .map_err(from_diesel)?;
+    if ranked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut names_q = projects::table
+        .inner_join(environments::table)
+        .select((projects::env_id, projects::id, projects::name, environments::name))
+        .filter(false.into_sql::<Bool>())
+        .into_boxed();
+    for (env, project, ..) in &ranked {
+        names_q = names_q.or_filter(projects::env_id.eq(env.clone()).and(projects::id.eq(project.clone())));
+    }
+    let names: Vec<(String, String, String, String)> = names_q.load(conn).map_err(from_diesel)?;
+    ranked
+        .into_iter()
+        .map(|(env, project, total_builds, passed, total_failed)| {
+            let (project_name, env_name) = names
+                .iter()
+                .find(|n| n.0 == env && n.1 == project)
+                .map(|n| (n.2.clone(), n.3.clone()))
+                .unwrap_or_default();
+            Ok(FailingProject {
+                env_id: EnvId::parse(&env).map_err(|e| corrupt("build env", e))?,
+                project_id: ProjectId::parse(&project).map_err(|e| corrupt("build project", e))?,
+                project_name,
+                env_name,
+                total_failed,
+                total_builds,
+                pass_rate: pass_rate(passed, total_failed),
+            })
+        })
+        .collect()
+}
+
+/// The newest builds in scope, newest first (ties by environment, project and build id, descending).
+fn newest(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<Build>, StoreError> {
+    let rows: Vec<BuildRow> = scoped!(builds::table.select(BuildRow::as_select()), scope)
+        .order((builds::created_at.desc(), builds::env_id.desc(), builds::project_id.desc(), builds::build_id.desc()))
+        .limit(TREND_BUILDS)
+        .load(conn)
+        .map_err(from_diesel)?;
+    rows_into(rows)
+}
+
+#[async_trait]
+impl OverviewQueries for Store {
+    async fn overview(&self, filter: &OverviewFilter, today: NaiveDate) -> Result<Overview, StoreError> {
+        let scope = Scope {
+            env: filter.env_id.as_ref().map(|e| e.as_str().to_owned()),
+            project: filter.project_id.as_ref().map(|p| p.as_str().to_owned()),
+        };
+        self.run(move |conn| {
+            read_snapshot(conn, |conn| {
+                let summary = summary(conn, &scope)?;
+                let daily_trends = daily_trends(conn, &scope, today)?;
+                let top_failing_projects = top_failing(conn, &scope)?;
+                let newest = newest(conn, &scope)?;
+                let project_build_trend = newest
+                    .iter()
+                    .rev()
+                    .map(|b| BuildTrendPoint {
+                        build_id: b.build_id.clone(),
+                        env_id: b.env_id.clone(),
+                        project_id: b.project_id.clone(),
+                        created_at: b.created_at,
+                        passed: b.stats.passed,
+                        failed: b.stats.failed + b.stats.broken,
+                        skipped: b.stats.skipped,
+                    })
+                    .collect();
+                let recent_builds = newest.into_iter().take(RECENT_BUILDS).collect();
+                Ok(Overview { summary, daily_trends, top_failing_projects, recent_builds, project_build_trend })
+            })
+        })
+        .await
+    }
+}
