@@ -232,7 +232,6 @@ impl DiskService {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::collections::HashMap;
     use std::sync::atomic::AtomicUsize;
 
     use async_trait::async_trait;
@@ -240,27 +239,7 @@ mod tests {
     use super::*;
     use crate::Timestamp;
     use crate::model::notification::Notification;
-    use crate::ports::clock::{MockClock, MockIdGenerator};
-    use crate::ports::events::MockNotificationBus;
-    use crate::ports::repos::{
-        MockBuildRepo, MockEnvironmentRepo, MockNotificationRepo, MockProjectRepo, MockSettingsRepo,
-    };
-    use crate::services::notifications::NotificationPorts;
-
-    /// Settings kept in memory, shared by the services of one test (like the database across a restart).
-    #[derive(Default)]
-    struct MemorySettings(Mutex<HashMap<String, Value>>);
-
-    #[async_trait]
-    impl SettingsRepo for MemorySettings {
-        async fn get(&self, key: &str) -> Result<Option<Value>, StoreError> {
-            Ok(self.0.lock().unwrap().get(key).cloned())
-        }
-        async fn put(&self, key: &str, value: &Value, _: Timestamp) -> Result<(), StoreError> {
-            self.0.lock().unwrap().insert(key.to_owned(), value.clone());
-            Ok(())
-        }
-    }
+    use crate::services::notifications::fakes::{MemorySettings, clock, recording};
 
     /// A filesystem whose free and total bytes the test sets; counts measurements. With `delay`, each measurement
     /// yields that many times first, so concurrent callers overlap; with `stall_first`, the first never finishes.
@@ -297,38 +276,6 @@ mod tests {
         chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
-    /// A clock the test moves.
-    fn clock(now: &Arc<Mutex<Timestamp>>) -> Arc<MockClock> {
-        let now = Arc::clone(now);
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(move || *now.lock().unwrap());
-        Arc::new(clock)
-    }
-
-    /// A notification service that records what it creates (only disk warnings are expected here).
-    fn notifications(created: &Arc<Mutex<Vec<Notification>>>) -> Arc<NotificationService> {
-        let mut repo = MockNotificationRepo::new();
-        let log = Arc::clone(created);
-        repo.expect_insert().returning(move |n| {
-            log.lock().unwrap().push(n.clone());
-            Ok(())
-        });
-        let mut bus = MockNotificationBus::new();
-        bus.expect_publish().return_const(());
-        let mut ids = MockIdGenerator::new();
-        ids.expect_ulid().returning(ulid::Ulid::new);
-        Arc::new(NotificationService::new(NotificationPorts {
-            repo: Arc::new(repo),
-            bus: Arc::new(bus),
-            builds: Arc::new(MockBuildRepo::new()),
-            envs: Arc::new(MockEnvironmentRepo::new()),
-            projects: Arc::new(MockProjectRepo::new()),
-            settings: Arc::new(MockSettingsRepo::new()),
-            clock: clock(&Arc::new(Mutex::new(start()))),
-            ids: Arc::new(ids),
-        }))
-    }
-
     /// One server's view of a shared disk, settings store and notification log.
     struct World {
         disk: Arc<FakeDisk>,
@@ -352,7 +299,7 @@ mod tests {
             DiskService::new(
                 Arc::clone(&self.disk) as Arc<dyn DiskProbe>,
                 Arc::clone(&self.settings) as Arc<dyn SettingsRepo>,
-                notifications(&self.created),
+                recording(&self.created),
                 clock(&self.now),
             )
         }

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod overview;
 pub mod projects;
 pub mod reports;
+pub mod retention;
 pub mod uploads;
 pub mod users;
 
@@ -21,6 +22,7 @@ pub use notifications::{NotificationError, NotificationPorts, NotificationServic
 pub use overview::{OverviewError, OverviewService};
 pub use projects::{NewProject, ProjectError, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
+pub use retention::{RetentionConfig, RetentionError, RetentionPorts, RetentionService, SweepReport, next_run_at};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
     UploadTimeouts,

@@ -428,6 +428,74 @@ impl Stream for AudienceStream {
     }
 }
 
+/// Stateful fakes shared by the tests of the services that create notifications or keep settings.
+#[cfg(test)]
+pub(crate) mod fakes {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::Timestamp;
+    use crate::ports::clock::{MockClock, MockIdGenerator};
+    use crate::ports::events::MockNotificationBus;
+    use crate::ports::repos::{
+        MockBuildRepo, MockEnvironmentRepo, MockNotificationRepo, MockProjectRepo, MockSettingsRepo,
+    };
+
+    /// Settings kept in memory, shared by the services of one test (like the database across a restart).
+    #[derive(Debug, Default)]
+    pub(crate) struct MemorySettings(pub(crate) Mutex<HashMap<String, Value>>);
+
+    #[async_trait]
+    impl SettingsRepo for MemorySettings {
+        async fn get(&self, key: &str) -> Result<Option<Value>, StoreError> {
+            Ok(self.0.lock().unwrap().get(key).cloned())
+        }
+        async fn put(&self, key: &str, value: &Value, _: Timestamp) -> Result<(), StoreError> {
+            self.0.lock().unwrap().insert(key.to_owned(), value.clone());
+            Ok(())
+        }
+    }
+
+    /// A clock the test moves.
+    pub(crate) fn clock(now: &Arc<Mutex<Timestamp>>) -> Arc<MockClock> {
+        let now = Arc::clone(now);
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(move || *now.lock().unwrap());
+        Arc::new(clock)
+    }
+
+    /// A notification service for operational notifications that records what it creates in `created`.
+    pub(crate) fn recording(created: &Arc<Mutex<Vec<Notification>>>) -> Arc<NotificationService> {
+        let mut repo = MockNotificationRepo::new();
+        let log = Arc::clone(created);
+        repo.expect_insert().returning(move |n| {
+            log.lock().unwrap().push(n.clone());
+            Ok(())
+        });
+        let mut bus = MockNotificationBus::new();
+        bus.expect_publish().return_const(());
+        let mut ids = MockIdGenerator::new();
+        ids.expect_ulid().returning(ulid::Ulid::new);
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(chrono::Utc::now);
+        Arc::new(NotificationService::new(NotificationPorts {
+            repo: Arc::new(repo),
+            bus: Arc::new(bus),
+            builds: Arc::new(MockBuildRepo::new()),
+            envs: Arc::new(MockEnvironmentRepo::new()),
+            projects: Arc::new(MockProjectRepo::new()),
+            settings: Arc::new(MockSettingsRepo::new()),
+            clock: Arc::new(clock),
+            ids: Arc::new(ids),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
