@@ -14,6 +14,7 @@ mod errors;
 mod generation;
 mod github;
 mod health;
+mod metrics;
 mod network;
 mod oidc;
 mod projects;
