@@ -8,7 +8,8 @@ use actix_web::{HttpResponse, ResponseError};
 use hub_domain::ports::{ArchiveError, CliInstallError};
 use hub_domain::ports::{StorageError, StoreError};
 use hub_domain::services::{
-    ApiKeyError, AuthError, EnvironmentError, ProjectError, ReportError, UploadError, UserError,
+    ApiKeyError, AuthError, DiskError, EnvironmentError, NotificationError, OverviewError, ProjectError, ReportError,
+    RetentionError, UploadError, UserError,
 };
 
 /// An error response of the API.
@@ -112,6 +113,44 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => Self::unavailable(err),
             // Conflicts and missing parents are translated by services; reaching here means an unexpected state.
             StoreError::Conflict | StoreError::MissingParent | StoreError::Internal(_) => Self::internal(err),
+        }
+    }
+}
+
+impl From<NotificationError> for ApiError {
+    fn from(err: NotificationError) -> Self {
+        match err {
+            NotificationError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, err.to_string()),
+            NotificationError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DiskError> for ApiError {
+    fn from(err: DiskError) -> Self {
+        match err {
+            DiskError::InvalidThreshold => Self::bad_request(err.to_string()),
+            DiskError::Store(e) => e.into(),
+            DiskError::Notification(e) => e.into(),
+        }
+    }
+}
+
+impl From<RetentionError> for ApiError {
+    fn from(err: RetentionError) -> Self {
+        match err {
+            RetentionError::InProgress => Self::new(StatusCode::CONFLICT, err.to_string()),
+            RetentionError::Invalid(message) => Self::bad_request(message),
+            RetentionError::Store(e) => e.into(),
+            RetentionError::Notification(e) => e.into(),
+        }
+    }
+}
+
+impl From<OverviewError> for ApiError {
+    fn from(err: OverviewError) -> Self {
+        match err {
+            OverviewError::Store(e) => e.into(),
         }
     }
 }

@@ -13,7 +13,9 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{auth, environments, health, oauth, projects, reports, settings, uploads};
+use crate::handlers::{
+    auth, environments, health, maintenance, notifications, oauth, overview, projects, reports, settings, uploads,
+};
 use crate::openapi::docs_page;
 
 /// One route of the API.
@@ -55,6 +57,10 @@ pub fn endpoints() -> Vec<Endpoint> {
     const KEY: &str = "/api/settings/apikeys/{id}";
     const USER_ROLE: &str = "/api/settings/users/{email}/role";
     const ALLURE: &str = "/api/settings/allure";
+    const DISK_THRESHOLD: &str = "/api/settings/disk/notification-threshold";
+    const RETENTION: &str = "/api/settings/retention";
+    const NOTIFICATION: &str = "/api/notifications/{id}";
+    const NOTIFICATION_READ: &str = "/api/notifications/{id}/read";
     vec![
         endpoint(Method::GET, ENVS, VIEW, || web::to(environments::list_environments)),
         endpoint(Method::POST, ENVS, MANAGE, || web::to(environments::create_environment)),
@@ -77,6 +83,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/api/uploads", VIEW, || web::to(uploads::list_uploads)),
         endpoint(Method::GET, "/api/uploads/stream", VIEW, || web::to(uploads::upload_stream)),
         endpoint(Method::DELETE, "/api/uploads/{id}", MANAGE, || web::to(uploads::delete_upload)),
+        endpoint(Method::GET, "/api/notifications", VIEW, || web::to(notifications::list_notifications)),
+        endpoint(Method::GET, "/api/notifications/stream", VIEW, || web::to(notifications::notification_stream)),
+        endpoint(Method::GET, "/api/notifications/unread", VIEW, || web::to(notifications::unread_count)),
+        endpoint(Method::POST, "/api/notifications/read", VIEW, || web::to(notifications::mark_all_read)),
+        endpoint(Method::PATCH, NOTIFICATION_READ, VIEW, || web::to(notifications::mark_read)),
+        endpoint(Method::DELETE, NOTIFICATION, VIEW, || web::to(notifications::delete_notification)),
+        endpoint(Method::GET, "/api/overview", VIEW, || web::to(overview::get_overview)),
         endpoint(Method::GET, "/api/healthz", Access::Public, || web::to(health::get_health)),
         endpoint(Method::GET, "/api/version", Access::Public, || web::to(health::get_version)),
         endpoint(Method::GET, KEYS, SETTINGS, || web::to(settings::list_api_keys)),
@@ -85,8 +98,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(settings::list_users)),
         endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::set_user_role)),
         endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::reset_user_role)),
+        endpoint(Method::GET, "/api/settings/disk", SETTINGS, || web::to(maintenance::get_disk_usage)),
+        endpoint(Method::GET, DISK_THRESHOLD, SETTINGS, || web::to(maintenance::get_disk_threshold)),
+        endpoint(Method::PUT, DISK_THRESHOLD, SETTINGS, || web::to(maintenance::put_disk_threshold)),
         endpoint(Method::GET, ALLURE, SETTINGS, || web::to(settings::get_allure)),
         endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, || web::to(settings::put_allure)),
+        endpoint(Method::GET, RETENTION, SETTINGS, || web::to(maintenance::get_retention)),
+        endpoint(Method::PUT, RETENTION, SETTINGS, || web::to(maintenance::put_retention)),
+        endpoint(Method::GET, "/api/settings/retention/runs", SETTINGS, || web::to(maintenance::list_cleanup_runs)),
+        endpoint(Method::POST, "/api/settings/retention/run", SETTINGS, || web::to(maintenance::run_cleanup)),
         endpoint(Method::GET, "/auth/providers", Access::Public, || web::to(auth::list_providers)),
         endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
         endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use hub_domain::ports::StoreHealth;
 use hub_domain::services::{
-    ApiKeyService, AuthService, EnvironmentService, ProjectService, ReportService, UploadService, UserService,
+    ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
+    ReportService, RetentionService, UploadService, UserService,
 };
 
 /// Build facts shown by `/api/version`.
@@ -51,9 +52,9 @@ pub struct HttpConfig {
     /// Host name of the report origin when the main listener also serves it, chosen by `Host` (`REPORTS_ADDR`
     /// empty).
     pub report_host: Option<String>,
-}
     /// Whether `/metrics` answers without credentials (`METRICS_PUBLIC`).
     pub metrics_public: bool,
+}
 
 /// Everything a handler may need, shared by all workers.
 pub struct AppState {
@@ -69,6 +70,14 @@ pub struct AppState {
     pub report_files: Arc<dyn hub_domain::ports::ResultStore>,
     /// Build and report use cases.
     pub reports: ReportService,
+    /// Each principal's notifications and their live stream (§10).
+    pub notifications: NotificationService,
+    /// The dashboard (§11).
+    pub overview: OverviewService,
+    /// Disk usage and its warning threshold (§13.3–13.4).
+    pub disk: DiskService,
+    /// Data retention settings and sweeps (§13.6).
+    pub retention: RetentionService,
     /// Installs and switches the Allure CLI (settings, §13.5).
     pub allure: Arc<dyn hub_domain::ports::AllureCliManager>,
     /// Database readiness.

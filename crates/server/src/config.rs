@@ -150,6 +150,8 @@ pub struct AllureConfig {
     pub config_file: PathBuf,
     /// Plugin keys an override may use besides the base config's (`ALLURE_PLUGINS_ALLOWED`).
     pub plugins_allowed: Vec<String>,
+    /// Period of the look for a newer Allure release; zero disables it (`ALLURE_UPDATE_CHECK_INTERVAL`).
+    pub update_check_interval: Duration,
 }
 
 impl AllureConfig {
@@ -171,6 +173,7 @@ impl AllureConfig {
                 Some(list) => list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
                 None => DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect(),
             },
+            update_check_interval: vars.duration("ALLURE_UPDATE_CHECK_INTERVAL", Duration::from_secs(86_400))?,
         })
     }
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
 use futures_util::StreamExt;
+use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
 use hub_domain::model::job::GenerationJob;
-use hub_domain::model::upload::Phase;
 use hub_domain::model::report_config::ReportConfigPolicy;
+use hub_domain::model::upload::Phase;
 use hub_domain::ports::{EventBus, UploadEvent};
 use hub_domain::services::GenerationService;
 
@@ -167,6 +167,7 @@ mod tests {
             npm_registry: None,
             config_file: file,
             plugins_allowed: vec!["awesome".into()],
+            update_check_interval: Duration::ZERO,
         }
     }
 

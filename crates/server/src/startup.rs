@@ -11,21 +11,24 @@ use actix_web::web::Data;
 use anyhow::Context;
 use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
-use hub_domain::ports::{Clock, EventBus, ResultStore, SecretSource, UploadEvent};
+use hub_domain::model::notification::Notification;
+use hub_domain::ports::{AllureCliManager, Clock, EventBus, ResultStore, SecretSource, UploadEvent};
 use hub_domain::services::{
-    ApiKeyService, AuthService, AuthSettings, EnvironmentService, GenerationService, ProjectService, ReportPorts,
-    ReportService, UploadPorts, UploadService, UploadTimeouts, UserService,
+    ApiKeyService, AuthService, AuthSettings, DiskService, EnvironmentService, GenerationService, NotificationPorts,
+    NotificationService, OverviewService, ProjectService, ReportPorts, ReportService, RetentionConfig, RetentionPorts,
+    RetentionService, UploadPorts, UploadService, UploadTimeouts, UserService,
 };
 use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
-use hub_storage_fs::FsResultStore;
+use hub_storage_fs::{FsDiskProbe, FsResultStore};
 
 use crate::config::Config;
 use crate::events::BroadcastBus;
-use crate::generation;
+use crate::outcomes::{self, OutcomeTap};
 use crate::system::{OsSecrets, RandomIds, SystemClock};
+use crate::{background, generation};
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.
 const DB_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -205,7 +208,21 @@ impl Application {
         });
 
         let report_config = Arc::new(generation::report_config_policy(&config.allure)?);
-        let events: Arc<dyn EventBus> = Arc::new(BroadcastBus::<UploadEvent>::default());
+        let notifications = NotificationService::new(NotificationPorts {
+            repo: store.clone(),
+            bus: Arc::new(BroadcastBus::<Notification>::default()),
+            builds: store.clone(),
+            envs: store.clone(),
+            projects: store.clone(),
+            settings: store.clone(),
+            clock: clock.clone(),
+            ids: Arc::new(RandomIds),
+        });
+        // Every session change goes through this bus; endings also become notifications and metrics.
+        let (tap, endings) = OutcomeTap::new(Arc::new(BroadcastBus::<UploadEvent>::default()));
+        let disk_check_now = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(outcomes::follow(endings, notifications.clone(), Arc::clone(&disk_check_now)));
+        let events: Arc<dyn EventBus> = Arc::new(tap);
         let uploads = UploadService::new(
             UploadPorts {
                 sessions: store.clone(),
@@ -262,6 +279,53 @@ impl Application {
             ids: Arc::new(RandomIds),
             report_config: Arc::clone(&report_config),
         });
+        let reports_arc = Arc::new(reports.clone());
+        let notifications_arc = Arc::new(notifications.clone());
+        let retention = RetentionService::new(
+            RetentionPorts {
+                settings: store.clone(),
+                runs: store.clone(),
+                builds: store.clone(),
+                uploads: store.clone(),
+                files: files.clone(),
+                reports: reports_arc,
+                notifications: Arc::clone(&notifications_arc),
+                clock: clock.clone(),
+                ids: Arc::new(RandomIds),
+            },
+            RetentionConfig {
+                seed: config.background.retention_seed,
+                enabled: config.background.cleanup_enabled,
+                started_at: clock.now(),
+            },
+        );
+        let disk = DiskService::new(
+            Arc::new(FsDiskProbe::new(config.data_dir.clone())),
+            store.clone(),
+            notifications_arc,
+            clock.clone(),
+        );
+        let allure_cli: Arc<dyn AllureCliManager> = Arc::new(cli.manager);
+        tokio::spawn(background::schedule_cleanup(retention.clone(), clock.clone(), shutdown_watch.clone()));
+        tokio::spawn(background::check_disk(
+            disk.clone(),
+            config.background.disk_check_interval,
+            disk_check_now,
+            shutdown_watch.clone(),
+        ));
+        tokio::spawn(background::prune_notifications(
+            notifications.clone(),
+            config.background.notify_retention_days,
+            shutdown_watch.clone(),
+        ));
+        tokio::spawn(background::check_allure_updates(
+            Arc::clone(&allure_cli),
+            notifications.clone(),
+            config.allure.update_check_interval,
+            shutdown_watch.clone(),
+        ));
+        tokio::spawn(background::gauge_jobs(store.clone(), shutdown_watch.clone()));
+
         // Both listeners are bound before the state is made: each origin is derived from the other's real port.
         let listener = TcpListener::bind(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         let port = listener.local_addr()?.port();
@@ -282,6 +346,10 @@ impl Application {
             shutdown: shutdown_watch,
             uploads,
             reports,
+            notifications,
+            overview: OverviewService::new(store.clone(), clock.clone()),
+            disk,
+            retention,
             grants: GrantKey::derive(&secret),
             report_files: files.clone(),
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
@@ -292,7 +360,7 @@ impl Application {
             cookie_key: actix_web::cookie::Key::derive_from(secret.as_bytes()),
             auth,
             health: store,
-            allure: Arc::new(cli.manager),
+            allure: allure_cli,
             version: version_info(),
             started_at: Instant::now(),
             config: HttpConfig {

@@ -3,7 +3,10 @@
 pub mod auth;
 pub mod environments;
 pub mod health;
+pub mod maintenance;
+pub mod notifications;
 pub mod oauth;
+pub mod overview;
 pub mod projects;
 pub mod report_links;
 pub mod report_origin;

@@ -16,6 +16,7 @@ mod github;
 mod health;
 mod metrics;
 mod network;
+mod operations;
 mod oidc;
 mod projects;
 mod reports;

@@ -75,15 +75,19 @@ async fn assert_tmp_empties(s: &TestServer) {
 }
 
 /// Reads an SSE response into `(event, data)` pairs as they arrive.
-struct EventReader {
+pub(crate) struct EventReader {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl EventReader {
     async fn open(s: &TestServer, query: &str) -> Self {
-        let res =
-            s.request(Method::GET, &format!("/api/uploads/stream{query}")).bearer_auth(&s.key).send().await.unwrap();
+        Self::open_at(s, &format!("/api/uploads/stream{query}"), &s.key).await
+    }
+
+    /// Opens the event stream at `path` with API key `key`, past its opening lines.
+    pub(crate) async fn open_at(s: &TestServer, path: &str, key: &str) -> Self {
+        let res = s.request(Method::GET, path).bearer_auth(key).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["content-type"], "text/event-stream");
         assert_eq!(res.headers()["cache-control"], "no-cache");
@@ -93,7 +97,7 @@ impl EventReader {
         reader
     }
 
-    async fn frame(&mut self) -> String {
+    pub(crate) async fn frame(&mut self) -> String {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let frame = self.buffer[..end].to_owned();
@@ -110,7 +114,7 @@ impl EventReader {
     }
 
     /// The next event (comments skipped).
-    async fn event(&mut self) -> (String, Value) {
+    pub(crate) async fn event(&mut self) -> (String, Value) {
         loop {
             let frame = self.frame().await;
             if frame.starts_with(':') {

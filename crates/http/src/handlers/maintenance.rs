@@ -1,0 +1,263 @@
+//! Settings that keep the server healthy over months (contract §13.3, §13.4, §13.6): disk usage and its warning
+//! threshold, data retention and its cleanup runs.
+//!
+//! Bodies are read as JSON values and checked field by field, so a missing or mistyped field gets the contract's
+//! own message rather than a generic deserializer error.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{Bytes, Data, Json};
+use actix_web::{HttpRequest, HttpResponse};
+use hub_domain::model::disk::{DiskUsage, DiskUsageEntry};
+use hub_domain::model::retention::{CleanupRun, CleanupTrigger, RetentionSettings};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::dto::{format_time, json_response};
+use crate::error::ApiError;
+use crate::extract::QueryMap;
+use crate::state::AppState;
+
+/// §16.10 one entry of `breakdown`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DiskUsageEntry)]
+pub struct DiskUsageEntryDto {
+    /// `<envId>/<projectId>`.
+    path: String,
+    bytes: i64,
+}
+
+/// §16.10 DiskUsage.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DiskUsage)]
+pub struct DiskUsageDto {
+    used_bytes: i64,
+    free_bytes: i64,
+    total_bytes: i64,
+    /// At most 20, largest first.
+    breakdown: Vec<DiskUsageEntryDto>,
+    computed_at: String,
+}
+
+impl From<DiskUsage> for DiskUsageDto {
+    fn from(u: DiskUsage) -> Self {
+        Self {
+            used_bytes: u.used_bytes,
+            free_bytes: u.free_bytes,
+            total_bytes: u.total_bytes,
+            breakdown: u
+                .breakdown
+                .into_iter()
+                .map(|DiskUsageEntry { path, bytes }| DiskUsageEntryDto { path, bytes })
+                .collect(),
+            computed_at: format_time(u.computed_at),
+        }
+    }
+}
+
+/// §13.4 body, both ways.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DiskThreshold)]
+pub struct ThresholdDto {
+    /// 0–100; 0 turns the disk warning off.
+    threshold_percent: i64,
+}
+
+/// §16.9 RetentionSettings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RetentionSettings)]
+pub struct RetentionSettingsDto {
+    /// 1–36500.
+    retention_days: i64,
+    /// 1–8760.
+    interval_hours: i64,
+    dry_run: bool,
+    /// Read-only; `null` when scheduled cleanup is disabled (ignored when sent).
+    #[serde(default, skip_deserializing)]
+    #[schema(required = true)]
+    next_run_at: Option<String>,
+}
+
+/// §16.8 CleanupRun.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CleanupRun)]
+pub struct CleanupRunDto {
+    id: String,
+    started_at: String,
+    finished_at: String,
+    /// `success` or `failed`.
+    status: String,
+    /// `schedule` or `manual`.
+    trigger: String,
+    deleted_count: i64,
+    skipped_count: i64,
+    freed_bytes: i64,
+    dry_run: bool,
+    /// Present only when `status` is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+}
+
+impl From<CleanupRun> for CleanupRunDto {
+    fn from(r: CleanupRun) -> Self {
+        Self {
+            id: r.id.to_string(),
+            started_at: format_time(r.started_at),
+            finished_at: format_time(r.finished_at),
+            status: r.status.as_str().to_owned(),
+            trigger: r.trigger.as_str().to_owned(),
+            deleted_count: r.deleted_count,
+            skipped_count: r.skipped_count,
+            freed_bytes: r.freed_bytes,
+            dry_run: r.dry_run,
+            error_message: r.error_message,
+        }
+    }
+}
+
+/// §13.6 optional body of a manual sweep, for the OpenAPI document only: [`run_dry_run`] reads the body itself,
+/// because no body at all is valid too.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CleanupRunRequest)]
+#[allow(dead_code, reason = "only described, never built: run_dry_run reads the body")]
+pub struct RunBody {
+    /// Overrides the stored `dryRun` for this sweep.
+    dry_run: Option<bool>,
+}
+
+/// `GET /api/settings/disk` (§13.3).
+#[utoipa::path(get, path = "/api/settings/disk", tag = "settings",
+    responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
+pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(json_response(StatusCode::OK, &DiskUsageDto::from(state.disk.usage().await)))
+}
+
+/// `GET /api/settings/disk/notification-threshold` (§13.4).
+#[utoipa::path(get, path = "/api/settings/disk/notification-threshold", tag = "settings",
+    responses((status = 200, description = "85 until a value has been saved", body = ThresholdDto)))]
+pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let threshold_percent = state.disk.threshold().await?;
+    Ok(json_response(StatusCode::OK, &ThresholdDto { threshold_percent }))
+}
+
+/// `PUT /api/settings/disk/notification-threshold` (§13.4).
+#[utoipa::path(put, path = "/api/settings/disk/notification-threshold", tag = "settings", request_body = ThresholdDto,
+    responses(
+        (status = 204, description = "saved"),
+        (status = 400, description = "`thresholdPercent must be an integer between 0 and 100`, invalid JSON"),
+    ))]
+pub async fn put_disk_threshold(state: Data<AppState>, body: Json<Value>) -> Result<HttpResponse, ApiError> {
+    let percent = body
+        .get("thresholdPercent")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApiError::bad_request("thresholdPercent must be an integer between 0 and 100"))?;
+    state.disk.set_threshold(percent).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn retention_dto(state: &AppState, settings: RetentionSettings) -> Result<RetentionSettingsDto, ApiError> {
+    let next_run_at = state.retention.next_run().await?.map(format_time);
+    Ok(RetentionSettingsDto {
+        retention_days: settings.retention_days,
+        interval_hours: settings.interval_hours,
+        dry_run: settings.dry_run,
+        next_run_at,
+    })
+}
+
+/// `GET /api/settings/retention` (§13.6).
+#[utoipa::path(get, path = "/api/settings/retention", tag = "settings",
+    responses((status = 200, description = "stored settings and the next scheduled sweep", body = RetentionSettingsDto)))]
+pub async fn get_retention(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let settings = state.retention.settings().await?;
+    Ok(json_response(StatusCode::OK, &retention_dto(&state, settings).await?))
+}
+
+/// A required integer field in `range`, with the contract's messages.
+fn ranged(body: &Value, name: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Err(ApiError::bad_request(format!("{name} is required"))),
+        Some(v) => v.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
+            ApiError::bad_request(format!("{name} must be an integer between {} and {}", range.start(), range.end()))
+        }),
+    }
+}
+
+/// `PUT /api/settings/retention` (§13.6): all three fields, stored together.
+#[utoipa::path(put, path = "/api/settings/retention", tag = "settings", request_body = RetentionSettingsDto,
+    responses(
+        (status = 204, description = "saved"),
+        (status = 400, description = "`<field> is required`, `retentionDays must be an integer between 1 and 36500`, `intervalHours must be an integer between 1 and 8760`, `dryRun must be a boolean`, invalid JSON"),
+    ))]
+pub async fn put_retention(state: Data<AppState>, body: Json<Value>) -> Result<HttpResponse, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request("invalid JSON body: expected an object"));
+    }
+    let retention_days = ranged(&body, "retentionDays", 1..=36_500)?;
+    let interval_hours = ranged(&body, "intervalHours", 1..=8_760)?;
+    let dry_run = match body.get("dryRun") {
+        None | Some(Value::Null) => return Err(ApiError::bad_request("dryRun is required")),
+        Some(v) => v.as_bool().ok_or_else(|| ApiError::bad_request("dryRun must be a boolean"))?,
+    };
+    state.retention.put_settings(RetentionSettings { retention_days, interval_hours, dry_run }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/settings/retention/runs` (§13.6).
+#[utoipa::path(get, path = "/api/settings/retention/runs", tag = "settings",
+    params(("limit" = Option<i64>, Query, description = "1–50, default 5")),
+    responses(
+        (status = 200, description = "newest first", body = Vec<CleanupRunDto>),
+        (status = 400, description = "`invalid limit: must be an integer between 1 and 50`"),
+    ))]
+pub async fn list_cleanup_runs(state: Data<AppState>, query: QueryMap) -> Result<HttpResponse, ApiError> {
+    let limit = crate::extract::page_request(&query, 5, 50)?.limit;
+    let runs = state.retention.runs(usize::try_from(limit).unwrap_or(5)).await?;
+    Ok(json_response(StatusCode::OK, &runs.into_iter().map(CleanupRunDto::from).collect::<Vec<_>>()))
+}
+
+/// The optional body of a manual sweep: none, or a JSON object with an optional boolean `dryRun`.
+fn run_dry_run(req: &HttpRequest, body: &Bytes, max: usize) -> Result<Option<bool>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if body.len() > max {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
+    }
+    let media = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::bad_request("invalid JSON body: expected an object"));
+    };
+    match map.get("dryRun") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| ApiError::bad_request("dryRun must be a boolean")),
+    }
+}
+
+/// `POST /api/settings/retention/run` (§13.6): one sweep now, answered when it has finished.
+#[utoipa::path(post, path = "/api/settings/retention/run", tag = "settings", request_body(content = Option<RunBody>),
+    responses(
+        (status = 200, description = "the finished run", body = CleanupRunDto),
+        (status = 400, description = "`dryRun must be a boolean`, invalid JSON"),
+        (status = 409, description = "`a cleanup run is already in progress`"),
+    ))]
+pub async fn run_cleanup(req: HttpRequest, state: Data<AppState>, body: Bytes) -> Result<HttpResponse, ApiError> {
+    let dry_run = run_dry_run(&req, &body, state.config.max_json_bytes)?;
+    let report = state.retention.sweep(CleanupTrigger::Manual, dry_run).await?;
+    for build in &report.would_delete {
+        tracing::info!(env = %build.env, project = %build.project, build = %build.build, "dry run: would delete");
+    }
+    crate::metrics::record_cleanup_run(report.run.status);
+    Ok(json_response(StatusCode::OK, &CleanupRunDto::from(report.run)))
+}
