@@ -14,6 +14,7 @@ use hub_domain::model::report_config::ReportConfigPolicy;
 use hub_domain::model::upload::Phase;
 use hub_domain::ports::{EventBus, UploadEvent};
 use hub_domain::services::GenerationService;
+use hub_http::metrics::{self, GenerationResult};
 
 use crate::config::AllureConfig;
 
@@ -98,8 +99,15 @@ pub async fn run_jobs(
                     let (service, claimed) = (service.clone(), job.clone());
                     let task = running.spawn(async move {
                         let (build, id) = (job.build_id.clone(), job.id);
-                        if let Err(e) = service.run(job).await {
-                            tracing::error!(%build, job = %id, error = %e, "cannot store a generation outcome");
+                        let started = std::time::Instant::now();
+                        match service.run(job).await {
+                            Ok(success) => metrics::record_generation(
+                                GenerationResult::from(success),
+                                started.elapsed().as_secs_f64(),
+                            ),
+                            Err(e) => {
+                                tracing::error!(%build, job = %id, error = %e, "cannot store a generation outcome");
+                            }
                         }
                     });
                     jobs.insert(task.id(), claimed);

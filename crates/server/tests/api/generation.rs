@@ -76,6 +76,19 @@ async fn uploads_become_reports_with_one_trend_point_each() {
     let report = s.data_dir.join("envs/staging/checkout/builds/b1/report");
     assert!(report.join("index.html").is_file(), "the report is published");
     assert_eq!(history_lines(&s).len(), 1);
+    let ready = notification(&s, "Report ready: b1").await;
+    assert_eq!((ready["category"].as_str(), ready["severity"].as_str()), (Some("upload"), Some("success")));
+    assert_eq!(ready["body"], "Checkout in Staging: 1 passed, 2 failed, 1 skipped.");
+    let payload = &ready["payload"];
+    assert_eq!(payload["url"], "/reports/staging/checkout/b1/index.html");
+    assert_eq!(
+        (payload["url"].clone(), payload["upload_id"].clone()),
+        (payload["report_url"].clone(), session["uploadId"].clone())
+    );
+    assert_eq!(
+        [&payload["total"], &payload["passed"], &payload["failed"], &payload["broken"], &payload["skipped"]],
+        [4, 1, 1, 1, 1]
+    );
 
     let session = upload_and_wait(&s, "b2").await;
     assert_eq!(session["phase"], "done", "{session}");
@@ -98,11 +111,36 @@ async fn a_generation_past_its_time_limit_fails_the_build_and_keeps_the_history(
         (Some("failed"), Some("generating"), Some("allure generate timed out after 1ms")),
         "{session}"
     );
+    let failed = notification(&s, "Report failed: slow").await;
+    assert_eq!(
+        (failed["severity"].as_str(), failed["body"].as_str()),
+        (Some("error"), Some("allure generate timed out after 1ms"))
+    );
+    let payload = &failed["payload"];
+    assert_eq!((payload["phase"].as_str(), payload["failed_at_phase"].as_str()), (Some("failed"), Some("generating")));
+    assert_eq!(
+        (payload["url"].clone(), payload["error"].as_str()),
+        (Value::Null, Some("allure generate timed out after 1ms"))
+    );
     assert!(!s.data_dir.join("envs/staging/checkout/builds/slow/report").exists());
     assert!(s.data_dir.join("envs/staging/checkout/builds/slow/results").exists(), "results stay for a retry");
     assert!(history_lines(&s).is_empty());
     let projects = s.get("/api/environments/staging/projects").await.json();
     assert_eq!(projects[0]["latestBuild"]["status"], "failed");
+}
+
+/// The notification titled `title` (§10.7), once it exists: it is created just after its session ends.
+async fn notification(s: &TestServer, title: &str) -> Value {
+    for _ in 0..100 {
+        let list = s.get("/api/notifications").await.json();
+        let found: Vec<&Value> = list.as_array().unwrap().iter().filter(|n| n["title"] == title).collect();
+        assert!(found.len() <= 1, "one notification per event: {list}");
+        if let Some(n) = found.first() {
+            return (*n).clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no notification {title:?}");
 }
 
 /// The `allure_hub_report` cookie a report-origin response sets, as a `Cookie` header value.
@@ -208,9 +246,8 @@ async fn one_listener_serves_both_origins_told_apart_by_host_name() {
     assert_eq!(res.status(), StatusCode::FOUND, "the main host name never serves report files");
     let to = location(&res);
     assert!(to.starts_with(&format!("http://reports.test{page}?grant=")), "{to}");
-    let on_report_host = |path_and_query: &str| {
-        s.client.get(format!("{}{path_and_query}", s.base)).header("Host", "reports.test")
-    };
+    let on_report_host =
+        |path_and_query: &str| s.client.get(format!("{}{path_and_query}", s.base)).header("Host", "reports.test");
     let grant_path = to.trim_start_matches("http://reports.test");
     let res = on_report_host(grant_path).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -298,6 +335,13 @@ async fn a_regeneration_applies_its_config_and_evaluates_the_quality_gate() {
             "message": "The number of failed tests 2 exceeds the allowed threshold value 1"
         }]}),
         "fastFail stops at the first failure and skips the speed ruleset"
+    );
+    let gate = notification(&s, "Quality gate failed: b1").await;
+    assert_eq!(gate["severity"], "warning");
+    assert_eq!(gate["body"], "The number of failed tests 2 exceeds the allowed threshold value 1");
+    assert_eq!(
+        gate["payload"]["quality_gate_failures"],
+        serde_json::json!(["The number of failed tests 2 exceeds the allowed threshold value 1"])
     );
     assert_eq!(history_lines(&s).len(), 1, "a regeneration replaces the build's trend point");
     let title = std::fs::read_to_string(s.data_dir.join("envs/staging/checkout/builds/b1/report/index.html")).unwrap();
