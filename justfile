@@ -35,3 +35,9 @@ bench-upload sizes="500":
 bench-generate tests="2000" runs="5":
     cargo build --release -p hub-server
     python3 bench/generate.py --tests {{tests}} --runs {{runs}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
+
+# API latency benchmark: 100,000 builds on SQLite and on PostgreSQL (database `allure_hub_bench` on `pg`, dropped
+# and recreated), p50/p99 of the overview and project stats under concurrent clients (target p99 <= 50 ms).
+bench-api builds="100000" clients="8" pg="postgres://postgres@127.0.0.1:5432":
+    cargo build --release -p hub-server
+    python3 bench/api.py --builds {{builds}} --clients {{clients}} --pg-url {{pg}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
