@@ -111,13 +111,7 @@ pub struct DbConfig {
 /// drops their errors) keeps libpq's and SQLite's own messages.
 pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionError> {
     match url {
-        DatabaseUrl::Postgres(url) => {
-            let mut conn = PgConnection::establish(url)?;
-            // The overview groups builds by `CAST(date(created_at) AS TEXT)`, which PostgreSQL writes in the
-            // session's DateStyle: pin the ISO spelling (`2026-04-07`, as SQLite's date()) whatever the server's.
-            conn.batch_execute("SET DateStyle TO ISO, YMD").map_err(ConnectionError::CouldntSetupConfiguration)?;
-            Ok(AnyConnection::Postgresql(conn))
-        }
+        DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(AnyConnection::Postgresql),
         DatabaseUrl::Sqlite(path) => {
             let path =
                 path.to_str().ok_or_else(|| ConnectionError::BadConnection("SQLite path is not UTF-8".into()))?;

@@ -99,7 +99,7 @@ mod migrations {
         let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
         let store =
             Store::open(DbConfig { url, max_connections: 2, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 2);
+        assert_eq!(store.migrate().await.unwrap().len(), 3);
         assert!(store.migrate().await.unwrap().is_empty());
     }
 

@@ -17,3 +17,5 @@ pub use store::{OpenError, Store};
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod perf_tests;

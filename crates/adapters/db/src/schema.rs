@@ -189,6 +189,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    build_totals (env_id, project_id) {
+        env_id -> Text,
+        project_id -> Text,
+        build_count -> BigInt,
+        passed -> BigInt,
+        failed -> BigInt,
+        skipped -> BigInt,
+    }
+}
+
+diesel::table! {
+    build_days (env_id, project_id, day) {
+        env_id -> Text,
+        project_id -> Text,
+        day -> Text,
+        build_count -> BigInt,
+        passed -> BigInt,
+        failed -> BigInt,
+        skipped -> BigInt,
+    }
+}
+
 diesel::joinable!(projects -> environments (env_id));
 diesel::joinable!(notification_states -> notifications (notification_id));
 diesel::joinable!(login_sessions -> users (email));
@@ -208,4 +231,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     cleanup_runs,
     notifications,
     notification_states,
+    build_totals,
+    build_days,
 );

@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::build::{
@@ -18,7 +17,7 @@ use super::time::{from_db, to_db};
 use super::uploads::UNFINISHED;
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
-use crate::schema::{builds, generation_jobs, upload_sessions};
+use crate::schema::{build_totals, builds, generation_jobs, upload_sessions};
 use crate::store::{Store, read_snapshot, transaction};
 
 /// A build's primary key: environment, project and build id.
@@ -252,18 +251,20 @@ impl BuildRepo for Store {
         let (env, project) = (env.as_str().to_owned(), project.as_str().to_owned());
         self.run(move |conn| {
             read_snapshot(conn, |conn| {
-                // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
-                let (total_builds, total_passed, total_failed, total_skipped): (i64, i64, i64, i64) = builds::table
-                    .filter(builds::env_id.eq(&env))
-                    .filter(builds::project_id.eq(&project))
-                    .select((
-                        diesel::dsl::count_star(),
-                        diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(stats_passed), 0) AS BIGINT)"),
-                        diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(stats_failed + stats_broken), 0) AS BIGINT)"),
-                        diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(stats_skipped), 0) AS BIGINT)"),
-                    ))
-                    .first(conn)
-                    .map_err(from_diesel)?;
+                // The running totals the builds triggers keep (migration 2026-11-30): one row, not a sum.
+                let (total_builds, total_passed, total_failed, total_skipped): (i64, i64, i64, i64) =
+                    build_totals::table
+                        .find((&env, &project))
+                        .select((
+                            build_totals::build_count,
+                            build_totals::passed,
+                            build_totals::failed,
+                            build_totals::skipped,
+                        ))
+                        .first(conn)
+                        .optional()
+                        .map_err(from_diesel)?
+                        .unwrap_or_default();
                 let (trend, latest) = trend_and_latest(conn, &env, &project)?;
                 Ok(ProjectStats { total_builds, total_passed, total_failed, total_skipped, latest, trend })
             })

@@ -1,11 +1,14 @@
 //! [`OverviewQueries`] on the store: the dashboard of contract §11.1, every figure summed, grouped, ranked and
-//! limited by the database (a handful of indexed queries on one snapshot), the same SQL on SQLite and PostgreSQL.
+//! limited by the database in a handful of indexed queries on one snapshot, the same SQL on SQLite and PostgreSQL.
+//!
+//! Sums come from the running totals that triggers keep per project (`build_totals`) and per project and UTC day
+//! (`build_days`), so their cost follows the number of projects and days, not of builds.
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool};
 use hub_domain::ids::{EnvId, ProjectId};
 use hub_domain::model::build::{Build, TREND_BUILDS, pass_rate};
 use hub_domain::model::overview::{
@@ -16,7 +19,7 @@ use hub_domain::ports::{OverviewQueries, StoreError};
 use super::builds::{BuildRow, rows_into};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
-use crate::schema::{builds, environments, projects};
+use crate::schema::{build_days, build_totals, builds, environments, projects};
 use crate::store::{Store, read_snapshot};
 
 /// Days in `dailyTrends`, ending today.
@@ -27,13 +30,10 @@ const TOP_FAILING: i64 = 5;
 const RECENT_BUILDS: usize = 10;
 
 // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
-const SUM_PASSED: &str = "CAST(COALESCE(SUM(stats_passed), 0) AS BIGINT)";
-const SUM_FAILED: &str = "CAST(COALESCE(SUM(stats_failed + stats_broken), 0) AS BIGINT)";
-const SUM_SKIPPED: &str = "CAST(COALESCE(SUM(stats_skipped), 0) AS BIGINT)";
-/// The UTC date of a build as `YYYY-MM-DD`: SQLite's date() of the stored text, PostgreSQL's date() of the
-/// timestamp written in the ISO DateStyle every connection sets. Grouped by its exact text, which PostgreSQL
-/// requires to match the selected expression.
-const DAY: &str = "CAST(date(created_at) AS TEXT)";
+const SUM_BUILDS: &str = "CAST(COALESCE(SUM(build_count), 0) AS BIGINT)";
+const SUM_PASSED: &str = "CAST(COALESCE(SUM(passed), 0) AS BIGINT)";
+const SUM_FAILED: &str = "CAST(COALESCE(SUM(failed), 0) AS BIGINT)";
+const SUM_SKIPPED: &str = "CAST(COALESCE(SUM(skipped), 0) AS BIGINT)";
 
 /// The filters as column values.
 #[derive(Debug, Clone)]
@@ -42,15 +42,16 @@ struct Scope {
     project: Option<String>,
 }
 
-/// Boxes a query on `builds` and restricts it to the scope (`project` alone matches that id in every environment).
+/// Boxes a query on `$table` (which has `env_id` and `project_id`) and restricts it to the scope (`project` alone
+/// matches that id in every environment).
 macro_rules! scoped {
-    ($query:expr, $scope:expr) => {{
+    ($table:ident, $query:expr, $scope:expr) => {{
         let mut q = $query.into_boxed();
         if let Some(env) = &$scope.env {
-            q = q.filter(builds::env_id.eq(env.clone()));
+            q = q.filter($table::env_id.eq(env.clone()));
         }
         if let Some(project) = &$scope.project {
-            q = q.filter(builds::project_id.eq(project.clone()));
+            q = q.filter($table::project_id.eq(project.clone()));
         }
         q
     }};
@@ -72,10 +73,13 @@ fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, S
         projects_q = projects_q.filter(projects::id.eq(project.clone()));
     }
     let total_projects = projects_q.count().get_result(conn).map_err(from_diesel)?;
-    let (total_builds, total_passed, total_failed): (i64, i64, i64) =
-        scoped!(builds::table.select((count_star(), sql::<BigInt>(SUM_PASSED), sql::<BigInt>(SUM_FAILED))), scope)
-            .first(conn)
-            .map_err(from_diesel)?;
+    let (total_builds, total_passed, total_failed): (i64, i64, i64) = scoped!(
+        build_totals,
+        build_totals::table.select((sql::<BigInt>(SUM_BUILDS), sql::<BigInt>(SUM_PASSED), sql::<BigInt>(SUM_FAILED))),
+        scope
+    )
+    .first(conn)
+    .map_err(from_diesel)?;
     Ok(OverviewSummary {
         total_environments,
         total_projects,
@@ -89,19 +93,20 @@ fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, S
 /// One entry per UTC day from `today − 29` to `today`, days without builds at zero.
 fn daily_trends(conn: &mut AnyConnection, scope: &Scope, today: NaiveDate) -> Result<Vec<DailyTrend>, StoreError> {
     let first = today.checked_sub_days(Days::new(TREND_DAYS - 1)).unwrap_or(today);
-    let end = today.checked_add_days(Days::new(1)).unwrap_or(today);
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let rows: Vec<(String, i64, i64, i64, i64)> = scoped!(
-        builds::table.group_by(sql::<Text>(DAY)).select((
-            sql::<Text>(DAY),
-            count_star(),
+        build_days,
+        build_days::table.group_by(build_days::day).select((
+            build_days::day,
+            sql::<BigInt>(SUM_BUILDS),
             sql::<BigInt>(SUM_PASSED),
             sql::<BigInt>(SUM_FAILED),
             sql::<BigInt>(SUM_SKIPPED),
         )),
         scope
     )
-    .filter(builds::created_at.ge(first.and_time(chrono::NaiveTime::MIN)))
-    .filter(builds::created_at.lt(end.and_time(chrono::NaiveTime::MIN)))
+    .filter(build_days::day.ge(day(first)))
+    .filter(build_days::day.le(day(today)))
     .load(conn)
     .map_err(from_diesel)?;
     let mut days: Vec<DailyTrend> = first
@@ -120,17 +125,18 @@ fn daily_trends(conn: &mut AnyConnection, scope: &Scope, today: NaiveDate) -> Re
 /// Up to five projects with failures, most failures first, ties by environment then project id, with names.
 fn top_failing(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<FailingProject>, StoreError> {
     let ranked: Vec<(String, String, i64, i64, i64)> = scoped!(
-        builds::table.group_by((builds::env_id, builds::project_id)).select((
-            builds::env_id,
-            builds::project_id,
-            count_star(),
-            sql::<BigInt>(SUM_PASSED),
-            sql::<BigInt>(SUM_FAILED),
+        build_totals,
+        build_totals::table.select((
+            build_totals::env_id,
+            build_totals::project_id,
+            build_totals::build_count,
+            build_totals::passed,
+            build_totals::failed,
         )),
         scope
     )
-    .having(sql::<Bool>("SUM(stats_failed + stats_broken) > 0"))
-    .order((sql::<BigInt>("SUM(stats_failed + stats_broken)").desc(), builds::env_id.asc(), builds::project_id.asc()))
+    .filter(build_totals::failed.gt(0))
+    .order((build_totals::failed.desc(), build_totals::env_id.asc(), build_totals::project_id.asc()))
     .limit(TOP_FAILING)
     .load(conn)
     .map_err(from_diesel)?;
@@ -169,7 +175,7 @@ fn top_failing(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<FailingPro
 
 /// The newest builds in scope, newest first (ties by environment, project and build id, descending).
 fn newest(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<Build>, StoreError> {
-    let rows: Vec<BuildRow> = scoped!(builds::table.select(BuildRow::as_select()), scope)
+    let rows: Vec<BuildRow> = scoped!(builds, builds::table.select(BuildRow::as_select()), scope)
         .order((builds::created_at.desc(), builds::env_id.desc(), builds::project_id.desc(), builds::build_id.desc()))
         .limit(TREND_BUILDS)
         .load(conn)

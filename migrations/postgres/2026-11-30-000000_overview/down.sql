@@ -1,0 +1,12 @@
+DROP TRIGGER builds_keep_totals ON builds;
+DROP FUNCTION builds_keep_totals();
+DROP FUNCTION build_totals_remove(TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
+DROP FUNCTION build_totals_add(TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
+DROP INDEX builds_project_id_created;
+DROP INDEX builds_env_created;
+DROP INDEX builds_project_created;
+CREATE INDEX builds_project_created ON builds (env_id, project_id, created_at);
+DROP INDEX builds_created;
+CREATE INDEX builds_created ON builds (created_at);
+DROP TABLE build_days;
+DROP TABLE build_totals;

@@ -1,0 +1,11 @@
+DROP TRIGGER builds_totals_update;
+DROP TRIGGER builds_totals_delete;
+DROP TRIGGER builds_totals_insert;
+DROP INDEX builds_project_id_created;
+DROP INDEX builds_env_created;
+DROP INDEX builds_project_created;
+CREATE INDEX builds_project_created ON builds (env_id, project_id, created_at);
+DROP INDEX builds_created;
+CREATE INDEX builds_created ON builds (created_at);
+DROP TABLE build_days;
+DROP TABLE build_totals;
