@@ -42,7 +42,10 @@ use utoipa::openapi::{Content, Header, Ref, RefOr};
 
 use crate::access::Access;
 use crate::dto::ErrorDto;
-use crate::handlers::{auth, environments, health, oauth, projects, report_links, reports, settings, uploads};
+use crate::handlers::{
+    auth, environments, health, maintenance, notifications, oauth, overview, projects, report_links, reports, settings,
+    uploads,
+};
 use crate::routes::{self, Endpoint};
 
 /// Name of the cookie credential in the document.
@@ -80,6 +83,13 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
         uploads::list_uploads,
         uploads::upload_stream,
         uploads::delete_upload,
+        notifications::list_notifications,
+        notifications::notification_stream,
+        notifications::unread_count,
+        notifications::mark_all_read,
+        notifications::mark_read,
+        notifications::delete_notification,
+        overview::get_overview,
         health::get_health,
         health::get_version,
         metrics_doc,
@@ -91,6 +101,13 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
         settings::reset_user_role,
         settings::get_allure,
         settings::put_allure,
+        maintenance::get_disk_usage,
+        maintenance::get_disk_threshold,
+        maintenance::put_disk_threshold,
+        maintenance::get_retention,
+        maintenance::put_retention,
+        maintenance::list_cleanup_runs,
+        maintenance::run_cleanup,
         auth::list_providers,
         auth::login,
         auth::logout,
@@ -108,6 +125,8 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
         (name = "uploads", description = "§5, §6: streaming and chunked uploads"),
         (name = "reports", description = "§8: builds, their reports and report links"),
         (name = "upload sessions", description = "§9"),
+        (name = "notifications", description = "§10: snake_case fields"),
+        (name = "overview", description = "§11"),
         (name = "health", description = "§12"),
         (name = "settings", description = "§13: browser session with `manage` only"),
         (name = "auth", description = "§14"),
@@ -432,6 +451,13 @@ mod tests {
             "AllureVersion",
             "Health",
             "Version",
+            "Notification",
+            "UnreadCount",
+            "Overview",
+            "DiskUsage",
+            "DiskThreshold",
+            "RetentionSettings",
+            "CleanupRun",
         ] {
             assert!(doc["components"]["schemas"][name].is_object(), "schema {name} missing");
         }

@@ -36,9 +36,11 @@ const PAGE: &str = r#"<!DOCTYPE html>
 </html>
 "#;
 
+/// The settings written into `swagger-initializer.js`. Swagger UI's default validator badge would load from
+/// validator.swagger.io; `none` turns it off, so the page makes no request beyond this server.
 fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
     static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
-    CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from(DOCUMENT_URL))).clone()
+    CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from(DOCUMENT_URL).validator_url("none"))).clone()
 }
 
 /// `GET /api/openapi.json`.

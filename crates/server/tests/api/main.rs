@@ -18,8 +18,10 @@ mod metrics;
 mod network;
 mod operations;
 mod oidc;
+mod openapi;
 mod projects;
 mod reports;
+mod schemathesis;
 mod support;
 mod uploads;
 
