@@ -44,12 +44,15 @@ impl SeedBuilds for Store {
     }
 }
 
+/// A store on `url`, not migrated yet.
+async fn open_store(url: DatabaseUrl) -> Arc<Store> {
+    let config = DbConfig { url, max_connections: 4, acquire_timeout: Duration::from_secs(10) };
+    Arc::new(Store::open(config).await.expect("open store"))
+}
+
 async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> StoreFixture {
-    let store = Store::open(DbConfig { url, max_connections: 4, acquire_timeout: Duration::from_secs(10) })
-        .await
-        .expect("open store");
+    let store = open_store(url).await;
     store.migrate().await.expect("migrate");
-    let store = Arc::new(store);
     StoreFixture {
         envs: store.clone(),
         keys: store.clone(),
@@ -89,6 +92,8 @@ mod postgres {
 
     hub_test_support::store_contract_tests!(postgres_fixture);
 }
+
+mod operations;
 
 mod migrations {
     use super::*;

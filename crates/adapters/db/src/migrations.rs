@@ -22,3 +22,17 @@ pub(crate) fn run_pending(conn: &mut AnyConnection) -> Result<Vec<String>, Migra
     .map_err(|e| MigrationError(e.to_string()))?;
     Ok(applied.iter().map(ToString::to_string).collect())
 }
+
+/// Applies only the first `n` migrations of the connection's backend, to test what a later one does to existing
+/// data.
+#[cfg(test)]
+pub(crate) fn run_first(conn: &mut AnyConnection, n: usize) -> Result<(), MigrationError> {
+    for _ in 0..n {
+        match conn {
+            AnyConnection::Sqlite(c) => c.run_next_migration(SQLITE).map(drop),
+            AnyConnection::Postgresql(c) => c.run_next_migration(POSTGRES).map(drop),
+        }
+        .map_err(|e| MigrationError(e.to_string()))?;
+    }
+    Ok(())
+}
