@@ -1,7 +1,9 @@
-DROP TRIGGER builds_keep_totals ON builds;
-DROP FUNCTION builds_keep_totals();
-DROP FUNCTION build_totals_remove(TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
-DROP FUNCTION build_totals_add(TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
+DROP TRIGGER builds_totals_update ON builds;
+DROP TRIGGER builds_totals_delete ON builds;
+DROP TRIGGER builds_totals_insert ON builds;
+DROP FUNCTION builds_totals_update();
+DROP FUNCTION builds_totals_delete();
+DROP FUNCTION builds_totals_insert();
 DROP INDEX builds_project_id_created;
 DROP INDEX builds_env_created;
 DROP INDEX builds_project_created;

@@ -216,3 +216,15 @@ pub(crate) fn read_snapshot<T>(
     ended.map_err(from_diesel)?;
     Ok(value)
 }
+
+/// Runs `work` in a transaction, once more when it lost an insert race to a concurrent writer (PostgreSQL reports
+/// the unique violation; the second attempt then finds the row the other writer committed).
+pub(crate) fn retry_on_conflict<T>(
+    conn: &mut AnyConnection,
+    work: impl Fn(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match transaction(conn, &work) {
+        Err(StoreError::Conflict) => transaction(conn, &work),
+        other => other,
+    }
+}

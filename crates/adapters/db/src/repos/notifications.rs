@@ -12,12 +12,11 @@ use hub_domain::ids::NotificationId;
 use hub_domain::model::notification::{Category, Notification, NotificationView};
 use hub_domain::ports::{NotificationRepo, NotificationViewer, StoreError};
 
-use super::settings::retry_on_conflict;
 use super::time::{from_db, to_db};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{notification_states, notifications};
-use crate::store::{Store, transaction};
+use crate::store::{Store, retry_on_conflict, transaction};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications)]
@@ -80,14 +79,21 @@ fn visible(principal: String, categories: Vec<&'static str>) -> _ {
         .filter(notification_states::hidden_at.is_null())
 }
 
-/// The viewer's state of one notification it sees: `None` when it does not exist for the viewer, `Some(None)` when
-/// the viewer has no state row for it yet, else `Some(Some(read_at))`.
-#[allow(clippy::type_complexity)]
-fn state_of(
-    conn: &mut AnyConnection,
-    viewer: &NotificationViewer,
-    id: &str,
-) -> Result<Option<Option<Option<NaiveDateTime>>>, StoreError> {
+/// What one notification is to a viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Outside its audience, hidden by it, or unknown.
+    Missing,
+    /// Visible, and the viewer has no state row for it yet.
+    Untouched,
+    /// Visible, with a state row.
+    Stored {
+        /// Whether the row records a read.
+        read: bool,
+    },
+}
+
+fn seen(conn: &mut AnyConnection, viewer: &NotificationViewer, id: &str) -> Result<Seen, StoreError> {
     let found: Option<(Option<String>, Option<NaiveDateTime>)> = visible(viewer.principal.clone(), audience(viewer))
         .filter(notifications::id.eq(id))
         .select((notification_states::notification_id.nullable(), notification_states::read_at.nullable()))
@@ -95,7 +101,11 @@ fn state_of(
         .optional()
         .map_err(from_diesel)?;
     // The joined key is NULL exactly when there is no state row.
-    Ok(found.map(|(state_key, read_at)| state_key.map(|_| read_at)))
+    Ok(match found {
+        None => Seen::Missing,
+        Some((None, _)) => Seen::Untouched,
+        Some((Some(_), read_at)) => Seen::Stored { read: read_at.is_some() },
+    })
 }
 
 /// Writes the viewer's state row of a notification: `read_at` and `hidden_at` as given, keeping set values.
@@ -192,10 +202,11 @@ impl NotificationRepo for Store {
         let (viewer, id, at) = (viewer.clone(), id.to_string(), to_db(at));
         self.run(move |conn| {
             retry_on_conflict(conn, |conn| {
-                let Some(state) = state_of(conn, &viewer, &id)? else { return Ok(false) };
-                // Reading twice keeps the first time.
-                if !matches!(state, Some(Some(_))) {
-                    write_state(conn, &id, &viewer.principal, state.is_some(), Some(at), None)?;
+                match seen(conn, &viewer, &id)? {
+                    Seen::Missing => return Ok(false),
+                    // Reading twice keeps the first time.
+                    Seen::Stored { read: true } => {}
+                    state => write_state(conn, &id, &viewer.principal, state != Seen::Untouched, Some(at), None)?,
                 }
                 Ok(true)
             })
@@ -248,8 +259,11 @@ impl NotificationRepo for Store {
         let (viewer, id, at) = (viewer.clone(), id.to_string(), to_db(at));
         self.run(move |conn| {
             retry_on_conflict(conn, |conn| {
-                let Some(state) = state_of(conn, &viewer, &id)? else { return Ok(false) };
-                write_state(conn, &id, &viewer.principal, state.is_some(), None, Some(at))?;
+                let state = seen(conn, &viewer, &id)?;
+                if state == Seen::Missing {
+                    return Ok(false);
+                }
+                write_state(conn, &id, &viewer.principal, state != Seen::Untouched, None, Some(at))?;
                 Ok(true)
             })
         })

@@ -6,22 +6,9 @@ use hub_domain::Timestamp;
 use hub_domain::ports::{SettingsRepo, StoreError};
 
 use super::time::to_db;
-use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::settings;
-use crate::store::{Store, transaction};
-
-/// Runs `work` in a transaction, once more when it lost an insert race to a concurrent writer (PostgreSQL reports
-/// the unique violation; the second attempt then finds the row the other writer committed).
-pub(super) fn retry_on_conflict<T>(
-    conn: &mut AnyConnection,
-    work: impl Fn(&mut AnyConnection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    match transaction(conn, &work) {
-        Err(StoreError::Conflict) => transaction(conn, &work),
-        other => other,
-    }
-}
+use crate::store::{Store, retry_on_conflict};
 
 #[async_trait]
 impl SettingsRepo for Store {
