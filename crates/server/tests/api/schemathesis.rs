@@ -126,8 +126,10 @@ values = ["{upload_id}"]
 async fn the_api_answers_as_its_openapi_document_says() {
     let Some(bin) = tools() else { return };
     // A `wait=true` upload that gets through must not hold its response for the default 30 minutes (reports are
-    // never generated here: the test server's npm never finishes installing the CLI).
-    let s = TestServer::sqlite_with(&[("UPLOAD_WAIT_TIMEOUT", "2s")]).await;
+    // never generated here: the test server's npm never finishes installing the CLI). The registry is a closed
+    // local port, so `GET /api/settings/allure` looks up nothing on the internet.
+    let s =
+        TestServer::sqlite_with(&[("UPLOAD_WAIT_TIMEOUT", "2s"), ("NPM_REGISTRY_URL", "http://127.0.0.1:9/")]).await;
     let work = tempfile::tempdir().unwrap();
 
     // An independent validator accepts the document as OpenAPI 3.1.
