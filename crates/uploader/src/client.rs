@@ -1,0 +1,117 @@
+//! The hub's HTTP API as the uploader uses it: paths, credentials, and turning answers into results or
+//! [`UploadError`]s (a 4xx is a refusal carrying the server's `error` message).
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+use crate::error::UploadError;
+
+/// One environment/project of one hub, with the key to talk to it.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+    /// `/api/environments/{env}/projects/{project}`.
+    project_path: String,
+    env: String,
+    project: String,
+}
+
+impl Hub {
+    /// A client for `base` (trailing slashes ignored).
+    pub fn new(base: &str, key: Option<String>, env: &str, project: &str) -> Result<Self, UploadError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| UploadError::other(format!("HTTP client: {e}")))?;
+        let base = base.trim_end_matches('/').to_owned();
+        let project_path = format!("/api/environments/{}/projects/{}", enc(env), enc(project));
+        Ok(Self { http, base, key, project_path, env: env.to_owned(), project: project.to_owned() })
+    }
+
+    /// The absolute URL of a server-relative path such as a `reportUrl`.
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request to `path` under the project (`""` is the project itself), with the key.
+    pub fn project_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, &format!("{}{path}", self.project_path))
+    }
+
+    /// A request to a server path, with the key.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let req = self.http.request(method, self.absolute(path));
+        match &self.key {
+            Some(key) => req.bearer_auth(key),
+            None => req,
+        }
+    }
+
+    /// Creates the environment and the project when missing (`--auto-create`); "already exists" is fine.
+    pub async fn ensure_project(&self) -> Result<(), UploadError> {
+        let env = serde_json::json!({"id": self.env, "name": self.env});
+        accept_conflict(self.request(Method::POST, "/api/environments").json(&env).send().await)?;
+        let project = serde_json::json!({"id": self.project, "name": self.project});
+        let path = format!("/api/environments/{}/projects", enc(&self.env));
+        accept_conflict(self.request(Method::POST, &path).json(&project).send().await)?;
+        Ok(())
+    }
+}
+
+fn accept_conflict(res: reqwest::Result<Response>) -> Result<(), UploadError> {
+    let res = res.map_err(|e| UploadError::other(format!("network error: {e}")))?;
+    if res.status().is_success() || res.status() == StatusCode::CONFLICT {
+        return Ok(());
+    }
+    Err(UploadError::Refused { status: res.status().as_u16(), message: format!("auto-create: HTTP {}", res.status()) })
+}
+
+/// Percent-encodes a path segment (ids are usually plain, but nothing should break the path).
+fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Percent-encodes a query value.
+pub fn query_value(value: &str) -> String {
+    enc(value)
+}
+
+/// Whether a failed attempt is worth repeating: the server or the network may recover.
+pub fn retryable(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// Reads a JSON answer: success statuses give the body, anything else an [`UploadError`] with the server's
+/// `error` message (4xx = refused).
+pub async fn json_of(res: Response) -> Result<Value, UploadError> {
+    let status = res.status();
+    let text = res.text().await.map_err(|e| UploadError::other(format!("network error reading the answer: {e}")))?;
+    if status.is_success() {
+        return serde_json::from_str(text.trim_start())
+            .map_err(|e| UploadError::other(format!("unexpected answer ({e}): {text}")));
+    }
+    Err(error_of(status, &text))
+}
+
+/// The error for a non-success answer.
+pub fn error_of(status: StatusCode, text: &str) -> UploadError {
+    let message = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(200).collect());
+    if status.is_client_error() && !retryable(status) {
+        UploadError::Refused { status: status.as_u16(), message }
+    } else {
+        UploadError::other(format!("HTTP {}: {message}", status.as_u16()))
+    }
+}
