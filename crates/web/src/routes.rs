@@ -1,0 +1,99 @@
+//! Which page a path names. The UI owns every GET of the main origin outside the API's prefixes, so a browser
+//! navigation never collides with `/api`, `/auth`, `/reports` or `/metrics`, whose unknown paths keep their JSON
+//! 404s. Parsing the path here, instead of in a route table, keeps ids validated once and makes the mapping
+//! testable without a server.
+
+use hub_domain::ids::{EnvId, ProjectId};
+
+/// Path prefixes that belong to the API, sign-in endpoints, reports and metrics, never to pages.
+pub const RESERVED_PREFIXES: &[&str] = &["/api", "/auth", "/reports", "/metrics", "/assets"];
+
+/// Whether `path` lies under a reserved prefix (the prefix itself or below it).
+pub fn is_reserved(path: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|prefix| {
+        path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+    })
+}
+
+/// A page of the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/login`.
+    Login,
+    /// `/`: the overview dashboard.
+    Overview,
+    /// `/environments`.
+    Environments,
+    /// `/environments/{envId}`.
+    Environment(EnvId),
+    /// `/environments/{envId}/projects/{projectId}`.
+    Project(EnvId, ProjectId),
+    /// `/profile`.
+    Profile,
+    /// Anything else: the 404 page.
+    NotFound,
+}
+
+impl Route {
+    /// The page `path` (without query) names; malformed ids are the 404 page.
+    pub fn parse(path: &str) -> Self {
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        match segments.as_slice() {
+            [""] => Self::Overview,
+            ["login"] => Self::Login,
+            ["environments"] => Self::Environments,
+            ["profile"] => Self::Profile,
+            ["environments", env] => EnvId::parse(env).map_or(Self::NotFound, Self::Environment),
+            ["environments", env, "projects", project] => match (EnvId::parse(env), ProjectId::parse(project)) {
+                (Ok(env), Ok(project)) => Self::Project(env, project),
+                _ => Self::NotFound,
+            },
+            _ => Self::NotFound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn page_paths_name_their_pages() {
+        assert_eq!(Route::parse("/"), Route::Overview);
+        assert_eq!(Route::parse("/login"), Route::Login);
+        assert_eq!(Route::parse("/environments"), Route::Environments);
+        assert_eq!(Route::parse("/profile"), Route::Profile);
+        assert_eq!(Route::parse("/environments/staging"), Route::Environment(EnvId::parse("staging").unwrap()));
+        assert_eq!(
+            Route::parse("/environments/staging/projects/checkout"),
+            Route::Project(EnvId::parse("staging").unwrap(), ProjectId::parse("checkout").unwrap())
+        );
+    }
+
+    #[test]
+    fn other_paths_and_malformed_ids_are_the_404_page() {
+        for path in [
+            "/nope",
+            "/environments/",
+            "/login/",
+            "/environments/staging/projects",
+            "/environments/staging/projects/checkout/extra",
+            "/environments/Bad%20Id",
+            "/environments/bad id/projects/x",
+        ] {
+            assert_eq!(Route::parse(path), Route::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn api_paths_are_reserved_and_look_alikes_are_not() {
+        for path in ["/api", "/api/environments", "/auth/login", "/reports/a/b/c/", "/metrics", "/assets/app.css"] {
+            assert!(is_reserved(path), "{path}");
+        }
+        for path in ["/", "/apix", "/authors", "/environments", "/reportsx/1", "/login"] {
+            assert!(!is_reserved(path), "{path}");
+        }
+    }
+}
