@@ -54,6 +54,10 @@ const CONTRACT: &[(&str, &str, &str, &str)] = &[
     ("DELETE", "/api/notifications/{id}", "view", "any"),
     ("GET", "/api/overview", "view", "any"),
     ("GET", "/api/healthz", "-", "public"),
+    ("GET", "/api/openapi.json", "-", "public"),
+    ("GET", "/api/docs", "-", "public"),
+    // Not a row of §2: the assets of the docs page, which §15.2 says the server serves itself.
+    ("GET", "/api/docs/{file}", "-", "public"),
     ("GET", "/api/version", "-", "public"),
     ("GET", "/api/settings/apikeys", "manage", "session"),
     ("POST", "/api/settings/apikeys", "manage", "session"),

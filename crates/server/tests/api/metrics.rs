@@ -263,11 +263,12 @@ async fn metrics_public_serves_without_credentials() {
 async fn an_open_event_stream_is_counted() {
     let s = TestServer::sqlite().await;
     let open = |samples: &[Sample]| value(samples, "allure_hub_sse_connections", &[("stream", "uploads")]);
-    let before = open(&scrape(&s, &s.key).await);
     let stream = s.request(Method::GET, "/api/uploads/stream").bearer_auth(&s.key).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     let during = scrape(&s, &s.key).await;
-    assert!(open(&during) >= before + 1.0);
+    // The gauge is shared by every server of this test process, whose streams open and close concurrently: only
+    // "ours is among them" holds whatever the other tests do.
+    assert!(open(&during) >= 1.0);
     // The stream's lifetime is not a latency: it is counted, not timed.
     let labels = [("method", "GET"), ("route", "/api/uploads/stream")];
     assert!(value(&during, "allure_hub_http_requests_total", &labels) >= 1.0);
