@@ -17,11 +17,17 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Upload an allure-results directory or zip to a hub (a client: needs none of the server's variables).
+    Upload(Box<hub_uploader::UploadArgs>),
 }
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The uploader runs on CI machines: it must not read (or require) the server's configuration.
+    if let Some(Command::Upload(args)) = cli.command {
+        std::process::exit(i32::from(hub_uploader::run(*args).await));
+    }
     let config = Config::from_env()?;
     logging::init(&config.log);
     let result = match cli.command.unwrap_or(Command::Serve) {
@@ -30,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
             Err(e) => Err(e),
         },
         Command::Migrate => startup::open_database(&config).await.map(drop),
+        Command::Upload(_) => Ok(()),
     };
     if let Err(e) = &result {
         tracing::error!(error = format!("{e:#}"), "allure-hub stopped");

@@ -1,0 +1,264 @@
+//! Black-box tests of `allure-hub upload` against the real server on port 0: a directory zipped on the fly, a zip
+//! file, a refused key (through the binary, for its exit status and message), a chunked upload cut after two
+//! chunks and resumed by running the same command again, and, with the real Allure CLI, a failed quality gate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use hub_server::{Application, Config};
+use hub_uploader::{Control, Outcome, UploadArgs, UploadError};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PROJECT: &str = "/api/environments/staging/projects/checkout";
+
+/// A running server, an admin key and a temporary directory for inputs and resume state.
+struct Hub {
+    base: String,
+    key: String,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl Hub {
+    async fn start(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let npm = dir.path().join("npm-that-never-finishes");
+        std::fs::write(&npm, "#!/bin/sh\nexec sleep 3600\n").unwrap();
+        std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("ADDR".into(), "127.0.0.1:0".into()),
+            ("REPORTS_ADDR".into(), "127.0.0.1:0".into()),
+            ("DATA_DIR".into(), dir.path().join("data").display().to_string()),
+            ("ADMIN_PASSWORD".into(), "test-admin-Passw0rd".into()),
+            ("AUTH_POLICY_FILE".into(), dir.path().join("policy.yaml").display().to_string()),
+            ("SHUTDOWN_TIMEOUT".into(), "1s".into()),
+            ("RATE_LIMIT_RATE".into(), "0".into()),
+            ("NPM_BIN".into(), npm.display().to_string()),
+        ]);
+        for (k, v) in extra {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        let app = Application::build(config).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::new();
+        let res = client
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"email": "admin@localhost", "password": "test-admin-Passw0rd"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("allure_hub_session=").map(|r| r.split(';').next().unwrap().to_owned()))
+            .unwrap();
+        let me: Value = res.json().await.unwrap();
+        let res = client
+            .post(format!("{base}/api/settings/apikeys"))
+            .header("Cookie", format!("allure_hub_session={cookie}"))
+            .header("X-CSRF-Token", me["csrfToken"].as_str().unwrap())
+            .json(&json!({"name": "ci", "role": "admin"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+        let hub = Self { base, key, client, handle, dir };
+        assert_eq!(hub.post("/api/environments", json!({"id": "staging", "name": "Staging"})).await.0, 201);
+        let project = json!({"id": "checkout", "name": "Checkout"});
+        assert_eq!(hub.post("/api/environments/staging/projects", project).await.0, 201);
+        hub
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(&body).send().await;
+        let res = res.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The uploader's arguments as a CI job would pass them.
+    fn args(&self, input: &Path, build: &str) -> UploadArgs {
+        UploadArgs {
+            input: input.to_path_buf(),
+            url: format!("{}/", self.base),
+            key: Some(self.key.clone()),
+            env: "staging".into(),
+            project: "checkout".into(),
+            build: build.into(),
+            report_name: None,
+            replace: false,
+            auto_create: false,
+            config: None,
+            wait: false,
+            chunk_threshold: hub_uploader::DEFAULT_CHUNK_THRESHOLD,
+            chunk_size: hub_uploader::DEFAULT_CHUNK_SIZE,
+            parallel: 3,
+            retries: 2,
+            state_dir: Some(self.dir.path().join("state")),
+        }
+    }
+}
+
+fn result(name: &str, status: &str, start: i64, stop: i64) -> Vec<u8> {
+    json!({"uuid": name, "name": name, "historyId": name, "status": status, "start": start, "stop": stop})
+        .to_string()
+        .into_bytes()
+}
+
+/// An `allure-results` directory: three tests (passed, failed, broken) and an attachment of `attachment_bytes`
+/// hard-to-compress bytes in a sub-folder.
+fn results_dir(parent: &Path, attachment_bytes: usize) -> PathBuf {
+    let dir = parent.join("allure-results");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("a-result.json"), result("a", "passed", 1_000, 2_000)).unwrap();
+    std::fs::write(dir.join("b-result.json"), result("b", "failed", 1_000, 4_000)).unwrap();
+    std::fs::write(dir.join("c-result.json"), result("c", "broken", 2_000, 3_000)).unwrap();
+    let mut state = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..attachment_bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    std::fs::write(dir.join("data").join("trace.bin"), noise).unwrap();
+    dir
+}
+
+fn stats(total: i64, passed: i64, failed: i64, broken: i64) -> Value {
+    json!({"total": total, "passed": passed, "failed": failed, "broken": broken, "skipped": 0, "unknown": 0})
+}
+
+fn counts(build: &Value) -> Value {
+    let s = &build["stats"];
+    json!({"total": s["total"], "passed": s["passed"], "failed": s["failed"], "broken": s["broken"],
+        "skipped": s["skipped"], "unknown": s["unknown"]})
+}
+
+fn quiet() -> Control {
+    Control { quiet: true, ..Control::default() }
+}
+
+#[tokio::test]
+async fn a_directory_is_zipped_on_the_fly_and_streamed() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 10_000);
+    let summary = hub_uploader::run_with(&hub.args(&dir, "b1"), &quiet()).await.unwrap();
+    let Outcome::Accepted { upload_id, report_url } = &summary.outcome else { panic!("{summary:?}") };
+    assert_eq!(report_url.as_deref(), Some("/reports/staging/checkout/b1/index.html"));
+    assert_eq!((summary.chunks_sent, summary.resumed), (0, false));
+    let (status, session) = hub.get(&format!("{PROJECT}/uploads/{upload_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!((session["kind"].as_str(), session["fileName"].as_str()), (Some("stream"), Some("allure-results.zip")));
+    let (status, build) = hub.get(&format!("{PROJECT}/reports/b1")).await;
+    assert_eq!(status, 200, "{build}");
+    assert_eq!(counts(&build), stats(3, 1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_zip_file_is_streamed_from_disk_and_a_duplicate_is_refused() {
+    let hub = Hub::start(&[]).await;
+    let zip_path = hub.dir.path().join("results.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    for (name, status) in [("x", "passed"), ("y", "passed")] {
+        zip.start_file(format!("allure-results/{name}-result.json"), zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(&result(name, status, 1_000, 2_000)).unwrap();
+    }
+    zip.finish().unwrap();
+    let size = std::fs::metadata(&zip_path).unwrap().len();
+
+    let summary = hub_uploader::run_with(&hub.args(&zip_path, "z1"), &quiet()).await.unwrap();
+    let Outcome::Accepted { upload_id, .. } = &summary.outcome else { panic!("{summary:?}") };
+    let (_, session) = hub.get(&format!("{PROJECT}/uploads/{upload_id}")).await;
+    assert_eq!((session["fileName"].as_str(), session["totalSize"].as_u64()), (Some("results.zip"), Some(size)));
+    assert_eq!(counts(&hub.get(&format!("{PROJECT}/reports/z1")).await.1), stats(2, 2, 0, 0));
+
+    let err = hub_uploader::run_with(&hub.args(&zip_path, "z1"), &quiet()).await.unwrap_err();
+    let UploadError::Refused { status, message } = &err else { panic!("{err:?}") };
+    assert_eq!((*status, message.as_str()), (409, "build z1 already exists"));
+    assert_eq!(hub_uploader::error_exit_code(&err), hub_uploader::EXIT_REFUSED);
+}
+
+#[tokio::test]
+async fn a_refused_key_exits_with_status_2_and_the_servers_message() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 100);
+    // The binary with no server variables at all: the uploader must not need them.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-hub"))
+        .env_clear()
+        .env("ALLURE_HUB_URL", &hub.base)
+        .env("ALLURE_HUB_KEY", "ah_0000000000000000000000000000000000000000000000000000000000000000")
+        .env("ALLURE_HUB_ENV", "staging")
+        .env("ALLURE_HUB_PROJECT", "checkout")
+        .args(["upload", dir.to_str().unwrap(), "--build", "k1"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the server refused the upload (401): "), "{stderr}");
+    let (_, body) = hub.get(&format!("{PROJECT}/reports/k1")).await;
+    assert_eq!(body["error"], "build k1 not found", "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
+    let hub = Hub::start(&[]).await;
+    // 40 KB of noise zips to about 40 KB: eleven 4 KB chunks.
+    let dir = results_dir(hub.dir.path(), 40_000);
+    let mut args = hub.args(&dir, "c1");
+    args.chunk_threshold = 1_000;
+    args.chunk_size = 4_096;
+    args.report_name = Some("Chunked nightly".into());
+
+    let cut = Control { stop_after_chunks: Some(2), quiet: true };
+    let err = hub_uploader::run_with(&args, &cut).await.unwrap_err();
+    assert!(err.to_string().starts_with("stopped after 2 chunks; run the same command again"), "{err}");
+    let states: Vec<PathBuf> =
+        std::fs::read_dir(hub.dir.path().join("state")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(states.len(), 1, "one unfinished upload remembered");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&states[0]).unwrap()).unwrap();
+    let upload_id = state["uploadId"].as_str().unwrap();
+    let total = state["totalChunks"].as_u64().unwrap();
+    assert!(total >= 10, "{state}");
+    let (_, session) = hub.get(&format!("{PROJECT}/uploads/{upload_id}")).await;
+    assert_eq!((session["phase"].as_str(), session["receivedChunks"].as_u64()), (Some("uploading"), Some(2)));
+    assert_eq!(session["missingChunks"].as_array().unwrap().len() as u64, total - 2);
+
+    // The same command again: the directory zips to the same bytes, the state file is found, the server says
+    // which chunks it holds, and only the others travel.
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert!(summary.resumed);
+    assert_eq!(summary.chunks_sent as u64, total - 2);
+    let Outcome::Accepted { upload_id: completed, .. } = &summary.outcome else { panic!("{summary:?}") };
+    assert_eq!(completed, upload_id, "the same session was completed");
+    assert!(!states[0].exists(), "a finished upload is forgotten");
+    let (_, session) = hub.get(&format!("{PROJECT}/uploads/{upload_id}")).await;
+    assert_eq!((session["kind"].as_str(), session["receivedChunks"].as_u64()), (Some("chunked"), Some(total)));
+    let (_, build) = hub.get(&format!("{PROJECT}/reports/c1")).await;
+    assert_eq!(counts(&build), stats(3, 1, 1, 1));
+    assert_eq!(build["config"]["name"], "Chunked nightly", "reportName travels in the chunked reportConfig");
+}
