@@ -140,12 +140,7 @@ pub trait BuildRepo: Send + Sync + 'static {
     /// Retention (§13.6): builds created before `cutoff` with status `ready` or `failed`, oldest `createdAt` first
     /// (ties by environment, project and build id), at most `limit`, starting after `after` (the last build of the
     /// previous batch, so skipped builds are not returned again).
-    async fn expired(
-        &self,
-        cutoff: Timestamp,
-        after: Option<BuildKey>,
-        limit: i64,
-    ) -> Result<Vec<Build>, StoreError>;
+    async fn expired(&self, cutoff: Timestamp, after: Option<BuildKey>, limit: i64) -> Result<Vec<Build>, StoreError>;
 }
 
 /// A build's position in the retention order, to continue a listing after it.
@@ -437,8 +432,12 @@ pub trait NotificationRepo: Send + Sync + 'static {
     async fn unread_count(&self, viewer: &NotificationViewer) -> Result<i64, StoreError>;
 
     /// Marks one as read for the viewer (idempotent); `false` when it does not exist for them.
-    async fn mark_read(&self, viewer: &NotificationViewer, id: NotificationId, at: Timestamp)
-    -> Result<bool, StoreError>;
+    async fn mark_read(
+        &self,
+        viewer: &NotificationViewer,
+        id: NotificationId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Marks every notification the viewer sees as read.
     async fn mark_all_read(&self, viewer: &NotificationViewer, at: Timestamp) -> Result<(), StoreError>;
