@@ -262,3 +262,67 @@ async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     assert_eq!(counts(&build), stats(3, 1, 1, 1));
     assert_eq!(build["config"]["name"], "Chunked nightly", "reportName travels in the chunked reportConfig");
 }
+
+/// The real Allure CLI from the cache the api tests fill (`None`, test skipped, when npm cannot install it and
+/// Node is not required).
+async fn allure_bin() -> Option<PathBuf> {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("allure-cli");
+    let installer = hub_allure_cli::Installer::new(cache, PathBuf::from("npm"), None);
+    match installer.ensure("3.18.0").await {
+        Ok(bin) => Some(bin),
+        Err(e) if !matches!(std::env::var("ALLURE_HUB_REQUIRE_NODE").as_deref(), Ok("1" | "true" | "yes")) => {
+            let _ = writeln!(std::io::stderr(), "\n*** uploader generation tests SKIPPED: {e} ***\n");
+            None
+        }
+        Err(e) => panic!("the Allure CLI is required but cannot be installed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn waiting_reports_a_passed_build_a_failed_gate_and_a_failed_generation_with_their_exit_statuses() {
+    let Some(bin) = allure_bin().await else { return };
+    let hub = Hub::start(&[("ALLURE_BIN", bin.to_str().unwrap())]).await;
+    let dir = results_dir(hub.dir.path(), 100);
+
+    let mut args = hub.args(&dir, "w1");
+    args.wait = true;
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert_eq!(summary.outcome.exit_code(), hub_uploader::EXIT_OK, "{summary:?}");
+    let lines = summary.outcome.lines(|p| format!("https://hub{p}"));
+    assert_eq!(
+        lines,
+        [
+            "report generated",
+            "tests: 3 total, 1 passed, 1 failed, 1 broken, 0 skipped, 0 unknown",
+            "quality gate: none",
+            "report: https://hub/reports/staging/checkout/w1/index.html",
+        ]
+    );
+
+    // An allurerc.yml with a gate the results fail (Allure counts failed and broken tests: 2): the config goes as
+    // reportConfig (chunked init).
+    let rc = hub.dir.path().join("allurerc.yml");
+    std::fs::write(&rc, "name: Gated\nqualityGate:\n  rules:\n    - maxFailures: 0\n      fastFail: true\n").unwrap();
+    let mut args = hub.args(&dir, "w2");
+    args.wait = true;
+    args.config = Some(rc);
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert_eq!(summary.outcome.exit_code(), hub_uploader::EXIT_GATE_FAILED, "{summary:?}");
+    let lines = summary.outcome.lines(str::to_owned);
+    assert_eq!(lines[2], "quality gate: FAILED", "{lines:?}");
+    assert!(
+        lines[3].starts_with("  - The number of failed tests 2 exceeds the allowed threshold value 0"),
+        "{lines:?}"
+    );
+    assert_eq!(hub.get(&format!("{PROJECT}/reports/w2")).await.1["config"]["name"], "Gated");
+    drop(hub);
+
+    let hub = Hub::start(&[("ALLURE_BIN", bin.to_str().unwrap()), ("ALLURE_TIMEOUT", "1ms")]).await;
+    let dir = results_dir(hub.dir.path(), 100);
+    let mut args = hub.args(&dir, "w3");
+    args.wait = true;
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert_eq!(summary.outcome.exit_code(), hub_uploader::EXIT_GENERATION_FAILED, "{summary:?}");
+    let first = &summary.outcome.lines(str::to_owned)[0];
+    assert!(first.starts_with("report generation failed: allure generate timed out"), "{first}");
+}
