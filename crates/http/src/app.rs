@@ -29,6 +29,23 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    build_app_with(state, |_| {})
+}
+
+/// Builds the application for one worker with more services of the main origin (the web UI), registered after
+/// every API route and before the JSON 404, so they only see paths the API does not serve.
+pub fn build_app_with(
+    state: Data<AppState>,
+    more: impl FnOnce(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let json =
         JsonConfig::default().limit(state.config.max_json_bytes).error_handler(|err, _req| json_error(err).into());
     let report_host = state.config.report_host.clone();
@@ -50,6 +67,7 @@ pub fn build_app(
         // Outside the route table: its access rule is a setting (§12.3), and it exists on the main origin only.
         .configure(|cfg| metrics::configure(cfg, metrics_public))
         .service(web::scope("/reports").default_service(web::to(report_links::main_origin_reports)))
+        .configure(more)
         .default_service(web::to(route_not_found))
         .wrap(from_fn(cors_and_rate_limit))
         .wrap(from_fn(request_context))

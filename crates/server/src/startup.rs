@@ -402,7 +402,18 @@ impl Application {
             }
             None => None,
         };
-        let server = HttpServer::new(move || hub_http::build_app(state.clone()))
+        // The web UI reads through the same service instances as the API.
+        let ui = Data::new(hub_web::WebState {
+            auth: state.auth.clone(),
+            identity: state.identity.clone(),
+            overview: state.overview.clone(),
+            environments: state.environments.clone(),
+            projects: state.projects.clone(),
+            reports: state.reports.clone(),
+            health: state.health.clone(),
+            version: state.version.version.clone(),
+        });
+        let server = HttpServer::new(move || hub_http::build_app_with(state.clone(), hub_web::configure(ui.clone())))
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .client_request_timeout(config.request_header_timeout)
             .keep_alive(config.idle_timeout)

@@ -129,7 +129,8 @@ pub fn stacked_bars(title: &str, columns: &[Column], frame: Frame) -> String {
         tick += step;
     }
     let slot = frame.plot_width() / columns.len() as f64;
-    let bar = (slot * 0.7).max(1.0);
+    // Narrow bars when there are few columns: a single wide block reads as a different kind of chart.
+    let bar = (slot * 0.7).clamp(1.0, 48.0);
     for (i, column) in columns.iter().enumerate() {
         let x = frame.x_center(i, columns.len()) - bar / 2.0;
         let _ = write!(
@@ -231,10 +232,11 @@ pub fn pass_rate_line(title: &str, columns: &[Column], frame: Frame) -> String {
     svg
 }
 
-/// Percentage of passed among passed and failed (rounded down), `None` when there is neither.
+/// Percentage of passed among passed and failed, rounded to the nearest whole percent like the overview's
+/// figures, `None` when there is neither.
 pub fn pass_rate(passed: i64, failed: i64) -> Option<i64> {
     let counted = passed.max(0) + failed.max(0);
-    (counted > 0).then(|| passed.max(0) * 100 / counted)
+    (counted > 0).then(|| (passed.max(0) * 100 + counted / 2) / counted)
 }
 
 #[cfg(test)]
@@ -342,8 +344,10 @@ mod tests {
     }
 
     #[test]
-    fn pass_rates_round_down_and_need_counted_tests() {
-        assert_eq!(pass_rate(2, 1), Some(66));
+    fn pass_rates_round_to_the_nearest_percent_and_need_counted_tests() {
+        assert_eq!(pass_rate(2, 1), Some(67));
+        assert_eq!(pass_rate(1, 2), Some(33));
+        assert_eq!(pass_rate(1, 199), Some(1));
         assert_eq!(pass_rate(0, 0), None);
         assert_eq!(pass_rate(5, 0), Some(100));
     }

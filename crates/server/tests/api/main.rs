@@ -24,6 +24,7 @@ mod reports;
 mod schemathesis;
 mod support;
 mod uploads;
+mod web_ui;
 
 /// Declares each listed test case (an `async fn(TestServer)` in the current module) once per backend.
 #[macro_export]

@@ -1,0 +1,192 @@
+//! The web UI (hub-web) over HTTP and in a real browser (Debian's Chromium driven by npm `playwright-core`, never a
+//! downloaded browser): sign in through the page, the overview, an environment and a project, keyboard focus,
+//! screenshots, the 404 page, and the paths it must leave to the API.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::archives::zip_of;
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// `playwright-core` installed and Chromium present; `None` (skipped) when either is missing and Node is not
+/// required.
+fn browser_fixture() -> Option<PathBuf> {
+    static INSTALLED: OnceLock<Option<PathBuf>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            if !Path::new(CHROMIUM).exists() {
+                assert!(!crate::support::node_required(), "{CHROMIUM} is required (Debian package chromium)");
+                return None;
+            }
+            crate::support::npm_fixture("web-ui-tests", FIXTURE, "web UI browser")
+        })
+        .clone()
+}
+
+/// A server with the environment `staging`, its project `checkout` and one build `b1` (2 passed, 1 failed,
+/// 1 skipped), left pending: the test server never finishes installing the Allure CLI.
+async fn seeded() -> TestServer {
+    let s = TestServer::sqlite().await;
+    let res = s.post("/api/environments", json!({"id": "staging", "name": "Staging"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = s.post("/api/environments/staging/projects", json!({"id": "checkout", "name": "Checkout"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let result = |id: &str, status: &str| {
+        json!({"uuid": id, "name": id, "historyId": id, "status": status, "start": 1000, "stop": 2000}).to_string()
+    };
+    let (a, b, c, d) = (result("a", "passed"), result("b", "passed"), result("c", "failed"), result("d", "skipped"));
+    let zip = zip_of(&[
+        ("a-result.json", a.as_bytes()),
+        ("b-result.json", b.as_bytes()),
+        ("c-result.json", c.as_bytes()),
+        ("d-result.json", d.as_bytes()),
+    ]);
+    let res = TestServer::read(
+        s.request(Method::POST, "/api/environments/staging/projects/checkout/results?buildId=b1")
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body(zip),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    s
+}
+
+/// A page as the admin's browser session sees it.
+async fn page(s: &TestServer, path: &str) -> crate::support::Reply {
+    TestServer::read(s.as_session(&s.admin, Method::GET, path)).await
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_send_anonymous_visitors_to_sign_in() {
+    let s = seeded().await;
+    let res = s.get("/environments/staging/projects/checkout?status=failed").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some("/login?next=/environments/staging/projects/checkout%3Fstatus%3Dfailed"));
+    // An API key is not a browser session.
+    let res = TestServer::read(s.request(Method::GET, "/").bearer_auth(&s.key)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+
+    let login = s.get("/login?next=/environments").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.text.contains(r#"data-next="/environments""#), "{}", login.text);
+    assert!(login.text.contains(r#"id="password""#));
+    // An off-site `next` is dropped.
+    let login = s.get("/login?next=//evil.example/").await;
+    assert!(login.text.contains(r#"data-next="/""#));
+    // Signed in, the sign-in page sends the user on.
+    let res = page(&s, "/login?next=/environments").await;
+    assert_eq!((res.status, res.header("location")), (StatusCode::SEE_OTHER, Some("/environments")));
+}
+
+#[tokio::test]
+async fn pages_render_from_the_domain_with_strict_headers() {
+    let s = seeded().await;
+    let overview = page(&s, "/").await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.text);
+    assert_eq!(overview.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(overview.header("cache-control"), Some("no-store"));
+    assert!(overview.header("content-security-policy").is_some_and(|csp| csp.contains("script-src 'self'")));
+    assert!(overview.text.contains("<svg class=\"chart\""), "the trend is server-rendered SVG");
+    assert!(overview.text.contains("/environments/staging/projects/checkout"), "recent builds link the project");
+    assert!(overview.text.contains(ADMIN_EMAIL));
+
+    let envs = page(&s, "/environments").await;
+    assert!(envs.text.contains("Staging") && envs.text.contains("1 project"), "{}", envs.text);
+    let env = page(&s, "/environments/staging").await;
+    assert!(env.text.contains("Checkout") && env.text.contains("b1"), "{}", env.text);
+    let project = page(&s, "/environments/staging/projects/checkout").await;
+    assert_eq!(project.status, StatusCode::OK);
+    assert!(project.text.contains("<td class=\"num\">67%</td>"), "2 passed of 3 counted: {}", project.text);
+    let passed_only = page(&s, "/environments/staging/projects/checkout?status=passed").await;
+    assert!(passed_only.text.contains("No builds match."), "b1 has a failure");
+    let profile = page(&s, "/profile").await;
+    assert!(profile.text.contains("view, upload, manage"), "{}", profile.text);
+
+    // Unknown pages and ids are the HTML 404 page.
+    for path in ["/nope", "/environments/missing", "/environments/staging/projects/missing", "/environments/Bad"] {
+        let res = page(&s, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(res.text.contains("Page not found"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn assets_are_hashed_and_cached_and_api_paths_keep_json() {
+    let s = seeded().await;
+    let overview = page(&s, "/").await;
+    let css = overview.text.split("href=\"/assets/").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let res = s.get(&format!("/assets/{css}")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(res.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(s.get("/assets/app.css").await.status, StatusCode::NOT_FOUND);
+    for path in ["/api/nothing", "/auth/nothing/at/all", "/metrics/nothing"] {
+        let res = s.get(path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(res.header("content-type"), Some("application/json"), "{path}");
+    }
+    // Only reads are pages: other methods on page paths stay the API's JSON answers.
+    let res = s.call(Method::POST, "/environments", None).await;
+    assert_eq!(res.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
+    let Some(fixture) = browser_fixture() else { return };
+    let s = seeded().await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(fixture.join("web-ui.mjs"))
+        .current_dir(&fixture)
+        .env("HUB", &s.base)
+        .env("EMAIL", ADMIN_EMAIL)
+        .env("PASSWORD", ADMIN_PASSWORD)
+        .env("SHOTS", &shots)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("web UI screenshots: {}", shots.display());
+
+    assert_eq!(seen["loginUrl"], "/login?next=/environments/staging", "{seen}");
+    assert_eq!(seen["afterLogin"], "/environments/staging", "the page asked for is restored: {seen}");
+    assert_eq!(seen["loginWhenSignedIn"], "/profile", "{seen}");
+    assert_eq!(seen["overviewTitle"], "Overview");
+    assert!(seen["overviewBars"].as_u64().unwrap() >= 1, "today's bar is drawn: {seen}");
+    assert_eq!(seen["overviewRecent"], 1, "{seen}");
+    assert_eq!(seen["filteredUrl"], "/?envId=staging&projectId=", "{seen}");
+    assert_eq!(seen["envCards"], 2, "default and staging: {seen}");
+    assert_eq!(seen["envTitle"], "Staging");
+    assert_eq!(seen["projectTitle"], "Checkout");
+    let rows = seen["projectBuilds"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{seen}");
+    assert!(rows[0].as_str().unwrap().contains("b1"), "{seen}");
+    assert_eq!(seen["projectCharts"], 2, "{seen}");
+    assert_eq!((seen["theme"].as_str(), seen["themePressed"].as_str()), (Some("dark"), Some("true")), "{seen}");
+    assert_eq!(seen["notFound"]["status"], 404, "{seen}");
+    assert_eq!(seen["notFound"]["title"], "Page not found", "{seen}");
+
+    // Keyboard focus: the skip link first, and every focused element has a visible outline.
+    let focus = seen["focus"].as_array().unwrap();
+    assert_eq!(focus[0]["text"], "Skip to content", "{seen}");
+    for f in focus {
+        assert_ne!(f["outlineStyle"], "none", "{f}");
+        assert_ne!(f["outlineWidth"], "0px", "{f}");
+    }
+    // No script error, no failed request, nothing fetched from another host.
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert_eq!(seen["failed"], json!([]), "{seen}");
+    assert_eq!(seen["foreign"], json!([]), "{seen}");
+    for shot in seen["shots"].as_array().unwrap() {
+        assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
+    }
+}
