@@ -21,6 +21,8 @@ struct Hub {
     key: String,
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
+    /// The variables it runs with, for [`Hub::restart`].
+    vars: HashMap<String, String>,
     dir: tempfile::TempDir,
 }
 
@@ -49,11 +51,7 @@ impl Hub {
         for (k, v) in extra {
             vars.insert((*k).into(), (*v).into());
         }
-        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
-        let app = Application::build(config).await.unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let (base, handle) = serve(&vars).await;
         let client = reqwest::Client::new();
         let res = client
             .post(format!("{base}/auth/login"))
@@ -80,11 +78,21 @@ impl Hub {
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
         let key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
-        let hub = Self { base, key, client, handle, dir };
+        let hub = Self { base, key, client, handle, vars, dir };
         assert_eq!(hub.post("/api/environments", json!({"id": "staging", "name": "Staging"})).await.0, 201);
         let project = json!({"id": "checkout", "name": "Checkout"});
         assert_eq!(hub.post("/api/environments/staging/projects", project).await.0, 201);
         hub
+    }
+
+    /// Stops the server and starts it again on the same port, data directory and database.
+    async fn restart(&mut self) {
+        self.handle.stop(true).await;
+        let port = self.base.rsplit(':').next().unwrap().to_owned();
+        self.vars.insert("ADDR".into(), format!("127.0.0.1:{port}"));
+        let (base, handle) = serve(&self.vars).await;
+        assert_eq!(base, self.base, "the same URL after the restart");
+        self.handle = handle;
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -119,6 +127,15 @@ impl Hub {
             state_dir: Some(self.dir.path().join("state")),
         }
     }
+}
+
+async fn serve(vars: &HashMap<String, String>) -> (String, actix_web::dev::ServerHandle) {
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (base, handle)
 }
 
 fn result(name: &str, status: &str, start: i64, stop: i64) -> Vec<u8> {
@@ -261,6 +278,34 @@ async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     let (_, build) = hub.get(&format!("{PROJECT}/reports/c1")).await;
     assert_eq!(counts(&build), stats(3, 1, 1, 1));
     assert_eq!(build["config"]["name"], "Chunked nightly", "reportName travels in the chunked reportConfig");
+}
+
+#[tokio::test]
+async fn a_chunked_zip_upload_resumes_after_a_server_restart() {
+    let mut hub = Hub::start(&[]).await;
+    let zip_path = hub.dir.path().join("big.zip");
+    let noise = std::fs::read(results_dir(hub.dir.path(), 30_000).join("data/trace.bin")).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    zip.start_file("r-result.json", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(&result("r", "passed", 1_000, 2_000)).unwrap();
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("data/noise.bin", stored).unwrap();
+    zip.write_all(&noise).unwrap();
+    zip.finish().unwrap();
+    let size = std::fs::metadata(&zip_path).unwrap().len();
+    let mut args = hub.args(&zip_path, "r1");
+    args.chunk_threshold = 10_000;
+    args.chunk_size = 5_000;
+    let total = size.div_ceil(5_000);
+
+    let cut = Control { stop_after_chunks: Some(3), quiet: true };
+    assert!(hub_uploader::run_with(&args, &cut).await.is_err());
+    hub.restart().await;
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert_eq!((summary.resumed, summary.chunks_sent as u64), (true, total - 3), "{summary:?}");
+    let (status, build) = hub.get(&format!("{PROJECT}/reports/r1")).await;
+    assert_eq!(status, 200, "{build}");
+    assert_eq!(counts(&build), stats(1, 1, 0, 0));
 }
 
 /// The real Allure CLI from the cache the api tests fill (`None`, test skipped, when npm cannot install it and
