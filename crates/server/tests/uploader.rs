@@ -308,6 +308,68 @@ async fn a_chunked_zip_upload_resumes_after_a_server_restart() {
     assert_eq!(counts(&build), stats(1, 1, 0, 0));
 }
 
+/// A TCP proxy to `upstream` that cuts the connection carrying the `cut_at`-th byte sent to the server, once;
+/// answers its URL and a flag set when it has cut.
+async fn cutting_proxy(upstream: String, cut_at: u64) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (cut, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let flag = Arc::clone(&cut);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(upstream.trim_start_matches("http://")).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let (cut, sent) = (Arc::clone(&cut), Arc::clone(&sent));
+            let downstream = tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 || client_write.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    let before = sent.fetch_add(n as u64, Ordering::SeqCst);
+                    let cutting = before + n as u64 >= cut_at && !cut.swap(true, Ordering::SeqCst);
+                    if n == 0 || cutting || server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                // Both halves of both sockets go: the client sees its connection reset mid-request.
+                downstream.abort();
+            });
+        }
+    });
+    (url, flag)
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_chunk_is_retried_within_the_same_run() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 60_000);
+    // The cut falls well inside the chunk bodies (past init and the first chunks).
+    let (url, cut) = cutting_proxy(hub.base.clone(), 30_000).await;
+    let mut args = hub.args(&dir, "p1");
+    args.url = url;
+    args.chunk_threshold = 1_000;
+    args.chunk_size = 8_000;
+    args.parallel = 2;
+    let summary = hub_uploader::run_with(&args, &quiet()).await.unwrap();
+    assert!(cut.load(std::sync::atomic::Ordering::SeqCst), "the proxy cut a connection");
+    let Outcome::Accepted { upload_id, .. } = &summary.outcome else { panic!("{summary:?}") };
+    let (_, session) = hub.get(&format!("{PROJECT}/uploads/{upload_id}")).await;
+    let total = session["totalChunks"].as_u64().unwrap();
+    assert_eq!(session["receivedChunks"].as_u64(), Some(total), "{session}");
+    assert!(summary.chunks_sent as u64 == total && !summary.resumed, "{summary:?}");
+    assert_eq!(counts(&hub.get(&format!("{PROJECT}/reports/p1")).await.1), stats(3, 1, 1, 1));
+}
+
 /// The real Allure CLI from the cache the api tests fill (`None`, test skipped, when npm cannot install it and
 /// Node is not required).
 async fn allure_bin() -> Option<PathBuf> {
