@@ -172,6 +172,9 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert!(rows[0].as_str().unwrap().contains("b1"), "{seen}");
     assert_eq!(seen["projectCharts"], 2, "{seen}");
     assert_eq!((seen["theme"].as_str(), seen["themePressed"].as_str()), (Some("dark"), Some("true")), "{seen}");
+    assert_eq!(seen["phoneOverflow"], false, "no sideways scrolling of the page on a phone: {seen}");
+    assert_eq!(seen["profileTitle"], "Profile");
+    assert_eq!(seen["afterSignOut"], "/login?next=/", "signed out: {seen}");
     assert_eq!(seen["notFound"]["status"], 404, "{seen}");
     assert_eq!(seen["notFound"]["title"], "Page not found", "{seen}");
 

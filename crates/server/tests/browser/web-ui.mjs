@@ -92,12 +92,25 @@ try {
   seen.themePressed = await page.getAttribute('#theme-toggle', 'aria-pressed');
   await shot(page, 'project-dark');
 
+  // A phone-sized window keeps the page usable.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'project-phone-dark');
+  seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
   const before = seen.errors.length;
   const missing = await page.goto(`${HUB}/nope`);
   seen.errors = seen.errors.filter((e, i) => i < before || !e.includes('status of 404'));
   seen.notFound = { status: missing.status(), title: await page.textContent('h1') };
   await shot(page, 'not-found');
+
+  // Sign out from the profile page: back to sign-in, and pages need signing in again.
+  await page.goto(`${HUB}/profile`);
+  seen.profileTitle = await page.textContent('h1');
+  await Promise.all([page.waitForURL(`${HUB}/login`), page.click('#sign-out')]);
+  await page.goto(`${HUB}/`);
+  seen.afterSignOut = page.url().slice(HUB.length);
 } finally {
   await browser.close();
 }
