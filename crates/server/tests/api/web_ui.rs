@@ -193,3 +193,23 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
         assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
     }
 }
+
+#[tokio::test]
+async fn names_are_escaped_and_head_requests_are_answered() {
+    let s = seeded().await;
+    let hostile = "<img src=x onerror=alert(1)>";
+    let res = s.post("/api/environments", json!({"id": "odd", "name": hostile})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = s.post("/api/environments/odd/projects", json!({"id": "p", "name": hostile})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    for path in ["/", "/?envId=odd", "/environments", "/environments/odd", "/environments/odd/projects/p"] {
+        let res = page(&s, path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert!(!res.text.contains(hostile), "{path} shows the name unescaped");
+        assert!(res.text.contains("&#60;img src=x onerror=alert(1)&#62;") || res.text.contains("&lt;img"), "{path}");
+    }
+    let res = TestServer::read(s.as_session(&s.admin, Method::HEAD, "/environments")).await;
+    assert_eq!((res.status, res.text.as_str()), (StatusCode::OK, ""));
+    let res = TestServer::read(s.request(Method::HEAD, "/environments")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}
