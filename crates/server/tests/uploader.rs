@@ -242,6 +242,32 @@ async fn a_refused_key_exits_with_status_2_and_the_servers_message() {
 }
 
 #[tokio::test]
+async fn the_binary_creates_a_missing_project_names_the_report_and_prints_the_report_url() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 100);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-hub"))
+        .env_clear()
+        .env("ALLURE_HUB_KEY", &hub.key)
+        .env("ALLURE_HUB_BUILD", "n1")
+        .env("ALLURE_HUB_AUTO_CREATE", "true")
+        .args(["upload", dir.to_str().unwrap(), "--url", &hub.base, "--env", "nightly", "--project", "web"])
+        .args(["--report-name", "Web nightly"])
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("uploaded (upload ") && lines[0].ends_with("); the report is being generated"));
+    assert_eq!(lines[1], format!("report: {}/reports/nightly/web/n1/index.html", hub.base));
+    assert!(stderr.contains("(one streamed request)"), "plain log lines without a terminal: {stderr}");
+    let (status, build) = hub.get("/api/environments/nightly/projects/web/reports/n1").await;
+    assert_eq!(status, 200, "{build}");
+    assert_eq!(build["config"]["name"], "Web nightly", "reportName travels as a query parameter");
+}
+
+#[tokio::test]
 async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     let hub = Hub::start(&[]).await;
     // 40 KB of noise zips to about 40 KB: eleven 4 KB chunks.

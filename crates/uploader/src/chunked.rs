@@ -206,7 +206,8 @@ async fn read_chunk(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, Uploa
 }
 
 /// Sends a request until it succeeds, is refused for good, or `retries` repetitions after network errors, 5xx,
-/// 408 and 429 are used up; waits 250 ms, 500 ms, 1 s … (at most 10 s) in between.
+/// 408 and 429 are used up; waits 250 ms, 500 ms, 1 s … (at most 10 s) in between, or longer when a 429's
+/// `Retry-After` asks for it.
 pub async fn with_retries<F, Fut>(retries: u32, mut send: F) -> Result<Value, UploadError>
 where
     F: FnMut() -> Fut,
@@ -214,10 +215,14 @@ where
 {
     let mut attempt = 0;
     loop {
+        let mut retry_after = None;
         let failure = match send().await {
             Ok(res) if res.status().is_success() => return json_of(res).await,
             Ok(res) if retryable(res.status()) => {
                 let status = res.status();
+                // A rate-limited client waits at least as long as the server asks (capped at a minute).
+                let asked = res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+                retry_after = asked.and_then(|v| v.trim().parse::<u64>().ok()).map(|s| Duration::from_secs(s.min(60)));
                 error_of(status, &res.text().await.unwrap_or_default())
             }
             Ok(res) => return json_of(res).await,
@@ -226,7 +231,7 @@ where
         if attempt >= retries {
             return Err(failure);
         }
-        tokio::time::sleep(backoff(attempt)).await;
+        tokio::time::sleep(backoff(attempt).max(retry_after.unwrap_or_default())).await;
         attempt += 1;
     }
 }
