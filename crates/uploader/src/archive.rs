@@ -115,3 +115,45 @@ pub async fn sha256_of<R: AsyncRead + Unpin>(mut reader: R) -> std::io::Result<S
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_directory_zips_to_the_same_readable_bytes_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data/deep")).unwrap();
+        std::fs::write(dir.path().join("b-result.json"), b"{\"status\":\"passed\"}").unwrap();
+        std::fs::write(dir.path().join("data/deep/a.txt"), "log line\n".repeat(1000)).unwrap();
+        std::fs::write(dir.path().join("a-container.json"), b"{}").unwrap();
+        let Input::Directory { root, files, total_bytes } = Input::open(dir.path()).unwrap() else { panic!() };
+        assert_eq!(files, ["a-container.json", "b-result.json", "data/deep/a.txt"], "sorted, with / separators");
+        assert_eq!(total_bytes, 2 + 19 + 9000);
+
+        let mut first = Vec::new();
+        write_zip(&root, &files, &mut first).await.unwrap();
+        let mut second = Vec::new();
+        write_zip(&root, &files, &mut second).await.unwrap();
+        assert_eq!(first, second, "a re-run must find its resumable upload again");
+        assert!(first.len() < 9000, "deflated: {}", first.len());
+
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(first)).unwrap();
+        let mut text = String::new();
+        archive.by_name("data/deep/a.txt").unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "log line\n".repeat(1000));
+        assert_eq!(archive.len(), 3);
+    }
+
+    #[test]
+    fn an_empty_directory_or_a_missing_path_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Input::open(dir.path()).unwrap_err().to_string();
+        assert!(err.ends_with("the directory has no files"), "{err}");
+        assert!(Input::open(&dir.path().join("missing")).is_err());
+    }
+}
