@@ -8,7 +8,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::web::{Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::access::{Permission, Principal, PrincipalRef};
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
@@ -20,8 +20,9 @@ use crate::html::{query_value, safe_next};
 use crate::routes::Route;
 use crate::state::WebState;
 use crate::views::{
-    BuildRow, Choice, EnvCard, EnvironmentPage, EnvironmentsPage, ErrorPage, FailingRow, Layout, LoginPage,
-    OverviewPage, ProfilePage, ProjectPage, ProjectRow, ProviderLink, Tile, project_url, rate_text, time_text,
+    BuildPage, BuildRow, Choice, EnvCard, EnvironmentPage, EnvironmentsPage, ErrorPage, FailingRow, GateRow, Layout,
+    LoginPage, OverviewPage, ProfilePage, ProjectPage, ProjectRow, ProviderLink, Tile, duration_text, project_url,
+    rate_text, time_text,
 };
 use crate::{assets, icons};
 
@@ -187,6 +188,7 @@ pub async fn dispatch(req: HttpRequest, state: Data<WebState>) -> HttpResponse {
         (Route::Environments, Some(p)) => environments(&state, p).await,
         (Route::Environment(env), Some(p)) => environment(&state, p, env).await,
         (Route::Project(env, id), Some(p)) => project(&state, p, env, id, &query).await,
+        (Route::Build(env, id, build_id), Some(p)) => build(&state, p, env, id, build_id).await,
         (Route::Profile, Some(p)) => profile(&state, p).await,
     };
     match rendered {
@@ -393,14 +395,7 @@ async fn project(
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
     let env_name = env_name(state, env).await?;
-    let project_name = state
-        .projects
-        .list(env)
-        .await?
-        .into_iter()
-        .find(|p| &p.project.id == project)
-        .map(|p| p.project.name.as_str().to_owned())
-        .ok_or(PageError::NotFound)?;
+    let project_name = project_name(state, env, project).await?;
     let (status, _, filter) =
         OUTCOMES.iter().find(|(id, _, _)| query.get("status").is_some_and(|s| s == id)).copied().unwrap_or(OUTCOMES[0]);
     let requested = query.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
@@ -454,6 +449,73 @@ async fn project(
         total: builds.total,
         prev_url: (page_no > 1).then(|| builds_url(&base, status, page_no - 1)),
         next_url: (page_no < pages).then(|| builds_url(&base, status, page_no + 1)),
+    };
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// The display name of a project.
+async fn project_name(state: &WebState, env: &EnvId, project: &ProjectId) -> Result<String, PageError> {
+    state
+        .projects
+        .list(env)
+        .await?
+        .into_iter()
+        .find(|p| &p.project.id == project)
+        .map(|p| p.project.name.as_str().to_owned())
+        .ok_or(PageError::NotFound)
+}
+
+async fn build(
+    state: &WebState,
+    who: &Principal,
+    env: &EnvId,
+    project: &ProjectId,
+    id: &BuildId,
+) -> Result<HttpResponse, PageError> {
+    let found = match state.reports.get(env, project, id).await {
+        Err(ReportError::BuildNotFound(_)) => return Err(PageError::NotFound),
+        other => other?,
+    };
+    let env_name = env_name(state, env).await?;
+    let project_name = project_name(state, env, project).await?;
+    let s = &found.stats;
+    let page = BuildPage {
+        layout: layout(state, format!("Build {id}"), "environments", Some(who)).await,
+        env_name,
+        env_url: format!("/environments/{env}"),
+        project_name,
+        project_url: project_url(env.as_str(), project.as_str()),
+        build: BuildRow::of(&found),
+        tiles: vec![
+            Tile { value: s.total.to_string(), label: "Tests" },
+            Tile { value: s.passed.to_string(), label: "Passed" },
+            Tile { value: s.failed.to_string(), label: "Failed" },
+            Tile { value: s.broken.to_string(), label: "Broken" },
+            Tile { value: s.skipped.to_string(), label: "Skipped" },
+            Tile { value: s.unknown.to_string(), label: "Unknown" },
+            Tile { value: rate_text(pass_rate(s.passed, s.failed + s.broken)), label: "Pass rate" },
+        ],
+        completed: found.completed_at.as_ref().map_or_else(|| "not yet".to_owned(), time_text),
+        duration: duration_text(s.duration_ms),
+        gate: match &found.quality_gate {
+            None => "",
+            Some(g) if g.passed => "passed",
+            Some(_) => "failed",
+        },
+        gate_failures: found
+            .quality_gate
+            .iter()
+            .flat_map(|g| &g.failures)
+            .map(|f| GateRow {
+                rule: f.rule.clone(),
+                expected: f.expected.to_string(),
+                actual: f.actual.to_string(),
+                message: f.message.clone(),
+            })
+            .collect(),
+        warnings: found.warnings.clone(),
+        error: found.error.clone(),
+        config: format!("{:#}", found.config),
     };
     Ok(html(StatusCode::OK, page.render()?))
 }

@@ -3,7 +3,7 @@
 //! 404s. Parsing the path here, instead of in a route table, keeps ids validated once and makes the mapping
 //! testable without a server.
 
-use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::ids::{BuildId, EnvId, ProjectId};
 
 /// Path prefixes that belong to the API, sign-in endpoints, reports and metrics, never to pages.
 pub const RESERVED_PREFIXES: &[&str] = &["/api", "/auth", "/reports", "/metrics", "/assets"];
@@ -28,6 +28,8 @@ pub enum Route {
     Environment(EnvId),
     /// `/environments/{envId}/projects/{projectId}`.
     Project(EnvId, ProjectId),
+    /// `/environments/{envId}/projects/{projectId}/builds/{buildId}`.
+    Build(EnvId, ProjectId, BuildId),
     /// `/profile`.
     Profile,
     /// Anything else: the 404 page.
@@ -48,6 +50,12 @@ impl Route {
                 (Ok(env), Ok(project)) => Self::Project(env, project),
                 _ => Self::NotFound,
             },
+            ["environments", env, "projects", project, "builds", build] => {
+                match (EnvId::parse(env), ProjectId::parse(project), BuildId::parse(build)) {
+                    (Ok(env), Ok(project), Ok(build)) => Self::Build(env, project, build),
+                    _ => Self::NotFound,
+                }
+            }
             _ => Self::NotFound,
         }
     }
@@ -70,6 +78,14 @@ mod tests {
             Route::parse("/environments/staging/projects/checkout"),
             Route::Project(EnvId::parse("staging").unwrap(), ProjectId::parse("checkout").unwrap())
         );
+        assert_eq!(
+            Route::parse("/environments/staging/projects/checkout/builds/2026-04-07.1"),
+            Route::Build(
+                EnvId::parse("staging").unwrap(),
+                ProjectId::parse("checkout").unwrap(),
+                BuildId::parse("2026-04-07.1").unwrap()
+            )
+        );
     }
 
     #[test]
@@ -82,6 +98,8 @@ mod tests {
             "/environments/staging/projects/checkout/extra",
             "/environments/Bad%20Id",
             "/environments/bad id/projects/x",
+            "/environments/staging/projects/checkout/builds/latest",
+            "/environments/staging/projects/checkout/builds",
         ] {
             assert_eq!(Route::parse(path), Route::NotFound, "{path}");
         }

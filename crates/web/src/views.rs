@@ -86,6 +86,8 @@ pub struct BuildRow {
     pub report_url: Option<String>,
     /// The project page.
     pub project_url: String,
+    /// The build page.
+    pub build_url: String,
 }
 
 /// Display of an optional percentage.
@@ -127,6 +129,11 @@ impl BuildRow {
             warnings: build.warnings.len(),
             report_url: build.has_report.then(|| report_url(&build.env_id, &build.project_id, &build.build_id)),
             project_url: project_url(build.env_id.as_str(), build.project_id.as_str()),
+            build_url: format!(
+                "{}/builds/{}",
+                project_url(build.env_id.as_str(), build.project_id.as_str()),
+                build.build_id
+            ),
         }
     }
 }
@@ -345,4 +352,74 @@ pub struct ErrorPage {
     pub heading: &'static str,
     /// Explanation.
     pub message: &'static str,
+}
+
+/// A failed quality gate rule as a table row.
+#[derive(Debug, Clone)]
+pub struct GateRow {
+    /// Rule name.
+    pub rule: String,
+    /// Configured threshold, as JSON.
+    pub expected: String,
+    /// Measured value, as JSON.
+    pub actual: String,
+    /// Explanation.
+    pub message: String,
+}
+
+/// `/environments/{envId}/projects/{projectId}/builds/{buildId}`.
+#[derive(Debug, Template)]
+#[template(path = "build.html")]
+pub struct BuildPage {
+    /// Frame.
+    pub layout: Layout,
+    /// Environment name.
+    pub env_name: String,
+    /// Environment page.
+    pub env_url: String,
+    /// Project name.
+    pub project_name: String,
+    /// Project page.
+    pub project_url: String,
+    /// The build's row (ids, status, counts, times, report link).
+    pub build: BuildRow,
+    /// Count figures.
+    pub tiles: Vec<Tile>,
+    /// When generation finished, if it did.
+    pub completed: String,
+    /// Total duration of the tests.
+    pub duration: String,
+    /// `passed`, `failed` or empty when no gate ran.
+    pub gate: &'static str,
+    /// Failed gate rules.
+    pub gate_failures: Vec<GateRow>,
+    /// Generation warnings.
+    pub warnings: Vec<String>,
+    /// Generation error.
+    pub error: Option<String>,
+    /// The report configuration used, pretty JSON.
+    pub config: String,
+}
+
+/// A duration in milliseconds for people: `850 ms`, `12.3 s`, `4 min 05 s`.
+pub fn duration_text(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_text(850), "850 ms");
+        assert_eq!(duration_text(12_340), "12.3 s");
+        assert_eq!(duration_text(245_000), "4 min 05 s");
+        assert_eq!(duration_text(-5), "0 ms");
+    }
 }

@@ -95,7 +95,7 @@ async fn pages_render_from_the_domain_with_strict_headers() {
     assert_eq!(overview.header("cache-control"), Some("no-store"));
     assert!(overview.header("content-security-policy").is_some_and(|csp| csp.contains("script-src 'self'")));
     assert!(overview.text.contains("<svg class=\"chart\""), "the trend is server-rendered SVG");
-    assert!(overview.text.contains("/environments/staging/projects/checkout"), "recent builds link the project");
+    assert!(overview.text.contains("/environments/staging/projects/checkout/builds/b1"), "recent builds link theirs");
     assert!(overview.text.contains(ADMIN_EMAIL));
 
     let envs = page(&s, "/environments").await;
@@ -107,11 +107,24 @@ async fn pages_render_from_the_domain_with_strict_headers() {
     assert!(project.text.contains("<td class=\"num\">67%</td>"), "2 passed of 3 counted: {}", project.text);
     let passed_only = page(&s, "/environments/staging/projects/checkout?status=passed").await;
     assert!(passed_only.text.contains("No builds match."), "b1 has a failure");
+    let build = page(&s, "/environments/staging/projects/checkout/builds/b1").await;
+    assert_eq!(build.status, StatusCode::OK, "{}", build.text);
+    assert!(build.text.contains("Build b1"), "{}", build.text);
+    assert!(build.text.contains("apikey:test-admin"), "who uploaded it: {}", build.text);
+    assert!(build.text.contains("No quality gate ran."));
+    assert!(!build.text.contains("Open report"), "a pending build has no report yet");
     let profile = page(&s, "/profile").await;
     assert!(profile.text.contains("view, upload, manage"), "{}", profile.text);
 
     // Unknown pages and ids are the HTML 404 page.
-    for path in ["/nope", "/environments/missing", "/environments/staging/projects/missing", "/environments/Bad"] {
+    for path in [
+        "/nope",
+        "/environments/missing",
+        "/environments/staging/projects/missing",
+        "/environments/Bad",
+        "/environments/staging/projects/checkout/builds/missing",
+        "/environments/staging/projects/missing/builds/b1",
+    ] {
         let res = page(&s, path).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
         assert!(res.text.contains("Page not found"), "{path}");
@@ -173,6 +186,7 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["projectCharts"], 2, "{seen}");
     assert_eq!((seen["theme"].as_str(), seen["themePressed"].as_str()), (Some("dark"), Some("true")), "{seen}");
     assert_eq!(seen["phoneOverflow"], false, "no sideways scrolling of the page on a phone: {seen}");
+    assert_eq!(seen["buildTitle"], "Build b1 pending", "{seen}");
     assert_eq!(seen["profileTitle"], "Profile");
     assert_eq!(seen["afterSignOut"], "/login?next=/", "signed out: {seen}");
     assert_eq!(seen["notFound"]["status"], 404, "{seen}");

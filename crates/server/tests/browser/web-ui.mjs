@@ -98,6 +98,13 @@ try {
   seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   await page.setViewportSize({ width: 1280, height: 900 });
 
+  // A build, from the project's table.
+  await Promise.all([
+    page.waitForURL(`${HUB}/environments/staging/projects/checkout/builds/b1`), page.click('table >> text=b1'),
+  ]);
+  seen.buildTitle = (await page.textContent('h1')).replace(/\s+/g, ' ').trim();
+  await shot(page, 'build-dark');
+
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
   const before = seen.errors.length;
   const missing = await page.goto(`${HUB}/nope`);
