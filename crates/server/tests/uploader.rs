@@ -268,6 +268,21 @@ async fn the_binary_creates_a_missing_project_names_the_report_and_prints_the_re
 }
 
 #[tokio::test]
+async fn a_large_streamed_upload_refused_before_its_body_is_read_still_reports_the_servers_message() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 20_000_000);
+    let mut args = hub.args(&dir, "l1");
+    args.key = Some("ah_0000000000000000000000000000000000000000000000000000000000000000".into());
+    let err = hub_uploader::run_with(&args, &quiet()).await.unwrap_err();
+    assert!(matches!(err, UploadError::Refused { status: 401, .. }), "{err:?}");
+    args.key = Some(hub.key.clone());
+    args.env = "nowhere".into();
+    let err = hub_uploader::run_with(&args, &quiet()).await.unwrap_err();
+    let UploadError::Refused { status, message } = &err else { panic!("{err:?}") };
+    assert_eq!((*status, message.as_str()), (404, "environment nowhere not found"));
+}
+
+#[tokio::test]
 async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     let hub = Hub::start(&[]).await;
     // 40 KB of noise zips to about 40 KB: eleven 4 KB chunks.
