@@ -96,12 +96,29 @@ pub async fn upload(
     }
     let wait = if job.wait { "true" } else { "false" };
     let path = format!("/uploads/{upload_id}/complete?wait={wait}");
-    let answer = with_retries(job.retries, || hub.project_request(Method::POST, &path).send()).await;
+    let answer = complete(hub, &path, job.retries).await;
     if !matches!(&answer, Err(UploadError::Other(_))) {
         // Done, or refused for good (a failed session cannot be resumed): forget it either way.
         let _ = tokio::fs::remove_file(&job.state_file).await;
     }
     Ok((answer?, sent, resumed))
+}
+
+/// Calls complete. A retried complete whose first attempt reached the server finds the session assembling
+/// (409): that is progress, not a refusal, so it waits for the phase to move on (complete is idempotent from
+/// `generating` on), for up to ten minutes.
+async fn complete(hub: &Hub, path: &str, retries: u32) -> Result<Value, UploadError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        match with_retries(retries, || hub.project_request(Method::POST, path).send()).await {
+            Err(UploadError::Refused { status: 409, message })
+                if message.ends_with("is being assembled") && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The earlier run's upload and its missing chunks, when there is a state file and the server still has the
