@@ -23,7 +23,14 @@ enum Command {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // Command-line mistakes exit 64 (EX_USAGE) rather than clap's 2, which `upload` uses for a refused upload.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            e.exit()
+        }
+        let _ = e.print();
+        std::process::exit(64)
+    });
     // The uploader runs on CI machines: it must not read (or require) the server's configuration.
     if let Some(Command::Upload(args)) = cli.command {
         std::process::exit(i32::from(hub_uploader::run(*args).await));

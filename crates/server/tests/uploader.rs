@@ -239,6 +239,18 @@ async fn a_refused_key_exits_with_status_2_and_the_servers_message() {
     assert!(stderr.contains("the server refused the upload (401): "), "{stderr}");
     let (_, body) = hub.get(&format!("{PROJECT}/reports/k1")).await;
     assert_eq!(body["error"], "build k1 not found", "nothing was stored");
+
+    // A command-line mistake is not a refusal: it has its own status.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-hub"))
+        .env_clear()
+        .args(["upload", dir.to_str().unwrap(), "--env", "staging", "--project", "checkout", "--build", "k1"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--url <URL>"));
+    let (_, body) = hub.get(&format!("{PROJECT}/reports/k1")).await;
+    assert_eq!(body["error"], "build k1 not found", "nothing was stored");
 }
 
 #[tokio::test]
