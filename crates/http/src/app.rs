@@ -13,8 +13,10 @@ use crate::middleware::{cors_and_rate_limit, request_context};
 use crate::state::AppState;
 use crate::{metrics, routes};
 
-async fn route_not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::route_not_found())
+async fn route_not_found() -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&ApiError::route_not_found());
+    res.extensions_mut().insert(metrics::Unmatched);
+    res
 }
 
 /// Builds the application for one worker.
@@ -33,7 +35,8 @@ pub fn build_app(
 }
 
 /// Builds the application for one worker with more services of the main origin (the web UI), registered after
-/// every API route and before the JSON 404, so they only see paths the API does not serve.
+/// every API route, so they only see paths the API does not serve. They may replace the default service (the JSON
+/// 404) too, handing back to [`ApiError::route_not_found`] whatever is not theirs.
 pub fn build_app_with(
     state: Data<AppState>,
     more: impl FnOnce(&mut web::ServiceConfig),
@@ -67,8 +70,9 @@ pub fn build_app_with(
         // Outside the route table: its access rule is a setting (§12.3), and it exists on the main origin only.
         .configure(|cfg| metrics::configure(cfg, metrics_public))
         .service(web::scope("/reports").default_service(web::to(report_links::main_origin_reports)))
-        .configure(more)
         .default_service(web::to(route_not_found))
+        // After the JSON 404, so the UI may take over the default service for browser page paths.
+        .configure(more)
         .wrap(from_fn(cors_and_rate_limit))
         .wrap(from_fn(request_context))
         // Outermost, so rate-limited and preflight answers are counted too.

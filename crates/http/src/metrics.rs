@@ -316,12 +316,19 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Marks a response of the application's default service (the JSON 404 for paths no route serves).
+///
+/// actix finds `match_pattern` by path alone, ignoring guards, so a guarded catch-all (the web UI's pages) would
+/// otherwise lend its template to API paths it declined.
+#[derive(Debug, Clone, Copy)]
+pub struct Unmatched;
+
 /// The `route` label: the matched route's template, never the raw path.
-fn route_label(pattern: Option<String>, path: &str) -> String {
+fn route_label(pattern: Option<String>, path: &str, unmatched: bool) -> String {
     match pattern {
-        Some(pattern) => pattern,
-        None if path.starts_with("/reports/") => REPORT_FILES.to_owned(),
-        None => UNMATCHED.to_owned(),
+        Some(pattern) if !unmatched => pattern,
+        _ if path.starts_with("/reports/") => REPORT_FILES.to_owned(),
+        _ => UNMATCHED.to_owned(),
     }
 }
 
@@ -335,7 +342,8 @@ pub async fn track_requests(
     let started = Instant::now();
     let method = method_label(req.method());
     let res = next.call(req).await?;
-    let route = route_label(res.request().match_pattern(), res.request().path());
+    let unmatched = res.response().extensions().contains::<Unmatched>();
+    let route = route_label(res.request().match_pattern(), res.request().path(), unmatched);
     let status = res.status();
     metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.as_u16().to_string())
         .increment(1);
