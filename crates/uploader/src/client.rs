@@ -115,3 +115,36 @@ pub fn error_of(status: StatusCode, text: &str) -> UploadError {
         UploadError::other(format!("HTTP {}: {message}", status.as_u16()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_refusals_with_the_servers_message_and_the_rest_may_be_retried() {
+        let body = r#"{"error": "build b1 already exists"}"#;
+        match error_of(StatusCode::CONFLICT, body) {
+            UploadError::Refused { status, message } => {
+                assert_eq!((status, message.as_str()), (409, "build b1 already exists"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for status in [StatusCode::REQUEST_TIMEOUT, StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE] {
+            assert!(retryable(status));
+            assert!(matches!(error_of(status, body), UploadError::Other(m) if m.ends_with("build b1 already exists")));
+        }
+        assert!(!retryable(StatusCode::UNAUTHORIZED));
+        // A proxy's HTML error page still yields a message.
+        assert!(matches!(error_of(StatusCode::FORBIDDEN, "<html>nope</html>"),
+            UploadError::Refused { status: 403, message } if message == "<html>nope</html>"));
+    }
+
+    #[test]
+    fn ids_and_query_values_are_percent_encoded() {
+        assert_eq!(query_value("2024-01-15_001.a~"), "2024-01-15_001.a~");
+        assert_eq!(query_value("Nightly run #3/é"), "Nightly%20run%20%233%2F%C3%A9");
+        let hub = Hub::new("http://h:1/", None, "st age", "p").unwrap();
+        assert_eq!(hub.project_path, "/api/environments/st%20age/projects/p");
+        assert_eq!(hub.absolute("/reports/x"), "http://h:1/reports/x");
+    }
+}
