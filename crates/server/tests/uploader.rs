@@ -295,6 +295,32 @@ async fn a_large_streamed_upload_refused_before_its_body_is_read_still_reports_t
 }
 
 #[tokio::test]
+async fn a_chunked_directory_upload_through_the_binary_leaves_no_temporary_archive_or_state_behind() {
+    let hub = Hub::start(&[]).await;
+    let dir = results_dir(hub.dir.path(), 30_000);
+    let (tmp, state) = (hub.dir.path().join("tmp"), hub.dir.path().join("state"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-hub"))
+        .env_clear()
+        .env("TMPDIR", &tmp)
+        .env("ALLURE_HUB_STATE_DIR", &state)
+        .env("ALLURE_HUB_KEY", &hub.key)
+        .args(["upload", dir.to_str().unwrap(), "--url", &hub.base, "--env", "staging", "--project", "checkout"])
+        .args(["--build", "t1", "--chunk-threshold", "1000", "--chunk-size", "4096", "--parallel", "2"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("in chunks of 4096 bytes"), "{stderr}");
+    let temp = stderr.split("into the temporary file ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(temp.starts_with(tmp.to_str().unwrap()) && temp.ends_with(".zip"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the temporary archive is deleted");
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0, "the finished upload is forgotten");
+    assert_eq!(counts(&hub.get(&format!("{PROJECT}/reports/t1")).await.1), stats(3, 1, 1, 1));
+}
+
+#[tokio::test]
 async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     let hub = Hub::start(&[]).await;
     // 40 KB of noise zips to about 40 KB: eleven 4 KB chunks.

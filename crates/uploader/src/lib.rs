@@ -107,12 +107,13 @@ async fn chunked_upload(
 ) -> Result<(Value, usize, bool), UploadError> {
     let temp = match input {
         Input::Directory { root, files, .. } => {
-            log(control, &format!("zipping {} into a temporary file for a chunked upload", root.display()));
             let temp = tempfile::Builder::new()
                 .prefix("allure-hub-upload-")
                 .suffix(".zip")
                 .tempfile()
                 .map_err(|e| UploadError::other(format!("temporary archive: {e}")))?;
+            let (from, to) = (root.display(), temp.path().display());
+            log(control, &format!("zipping {from} into the temporary file {to} for a chunked upload"));
             let file = temp.reopen().map_err(|e| UploadError::other(format!("temporary archive: {e}")))?;
             archive::write_zip(root, files, tokio::fs::File::from_std(file)).await?;
             Some(temp)
