@@ -17,28 +17,30 @@ pub mod views;
 
 use actix_web::guard::{self, GuardContext};
 use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
 
 pub use state::WebState;
 
-/// Whether a request is a page request: a `GET` or `HEAD` outside the reserved prefixes. Anything else falls
-/// through to the API's JSON answers.
-fn is_page_request(ctx: &GuardContext<'_>) -> bool {
-    let method = ctx.head().method.as_str();
-    (method == "GET" || method == "HEAD") && !routes::is_reserved(ctx.head().uri.path())
-}
-
-/// Whether a request reads an embedded asset.
-fn is_asset_read(ctx: &GuardContext<'_>) -> bool {
+/// Whether a request only reads: pages and assets answer `GET` and `HEAD`, and leave every other method to the
+/// API's answers.
+fn is_read(ctx: &GuardContext<'_>) -> bool {
     let method = ctx.head().method.as_str();
     method == "GET" || method == "HEAD"
 }
 
-/// Registers the UI on the main origin: `/assets/{name}` and every page path. Register it after the API's
-/// routes, so that the API keeps every path it serves.
-pub fn configure(state: Data<WebState>) -> impl FnOnce(&mut ServiceConfig) {
+/// Registers the UI on the main origin: `/assets/{name}`, every page template, and the default service, which
+/// shows the 404 page for other page paths and answers everything else (reserved prefixes, other methods) with
+/// `api_not_found`, the API's JSON 404. Register it after the API's routes and after the application's default
+/// service, so that the API keeps every path it serves.
+pub fn configure(state: Data<WebState>, api_not_found: fn() -> HttpResponse) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
-        cfg.app_data(state)
-            .service(web::resource("/assets/{name}").guard(guard::fn_guard(is_asset_read)).to(assets::serve))
-            .service(web::resource("/{tail:.*}").guard(guard::fn_guard(is_page_request)).to(pages::dispatch));
+        cfg.app_data(state).service(web::resource("/assets/{name}").guard(guard::fn_guard(is_read)).to(assets::serve));
+        for pattern in routes::PAGE_PATTERNS {
+            cfg.service(web::resource(*pattern).guard(guard::fn_guard(is_read)).to(pages::dispatch));
+        }
+        cfg.default_service(web::to(move |req: HttpRequest, state: Data<WebState>| async move {
+            let read = matches!(req.method().as_str(), "GET" | "HEAD");
+            if read && !routes::is_reserved(req.path()) { pages::dispatch(req, state).await } else { api_not_found() }
+        }));
     }
 }

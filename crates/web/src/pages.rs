@@ -12,7 +12,7 @@ use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::access::{Permission, Principal, PrincipalRef};
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
-use hub_domain::model::page::PageRequest;
+use hub_domain::model::page::{Page, PageRequest};
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
 
 use crate::chart::{Column, Frame, pass_rate, pass_rate_line, stacked_bars};
@@ -399,15 +399,31 @@ async fn project(
     let (status, _, filter) =
         OUTCOMES.iter().find(|(id, _, _)| query.get("status").is_some_and(|s| s == id)).copied().unwrap_or(OUTCOMES[0]);
     let requested = query.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let search = query.get("build").map(|b| b.trim()).filter(|b| !b.is_empty()).unwrap_or_default();
     let stats = state.reports.stats(env, project).await?;
-    let first = state.reports.list(env, project, filter, PageRequest { limit: PAGE_SIZE, offset: 0 }).await?;
-    let pages = page_count(first.total);
-    let page_no = requested.min(pages);
-    let builds = if page_no == 1 {
-        first
+    let (builds, page_no, pages) = if search.is_empty() {
+        let first = state.reports.list(env, project, filter, PageRequest { limit: PAGE_SIZE, offset: 0 }).await?;
+        let pages = page_count(first.total);
+        let page_no = requested.min(pages);
+        let builds = if page_no == 1 {
+            first
+        } else {
+            let offset = (page_no - 1) * PAGE_SIZE;
+            state.reports.list(env, project, filter, PageRequest { limit: PAGE_SIZE, offset }).await?
+        };
+        (builds, page_no, pages)
     } else {
-        let offset = (page_no - 1) * PAGE_SIZE;
-        state.reports.list(env, project, filter, PageRequest { limit: PAGE_SIZE, offset }).await?
+        // A search names one build exactly; a malformed id matches nothing.
+        let items = match BuildId::parse(search) {
+            Ok(id) => match state.reports.get(env, project, &id).await {
+                Ok(found) => vec![found],
+                Err(ReportError::BuildNotFound(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => Vec::new(),
+        };
+        let total = i64::try_from(items.len()).unwrap_or_default();
+        (Page { items, total }, 1, 1)
     };
     let latest_url = match state.reports.latest_ready(env, project).await {
         Ok(_) => Some(format!("/reports/{env}/{project}/latest/index.html")),
@@ -443,6 +459,7 @@ async fn project(
             .iter()
             .map(|(id, name, _)| Choice { id: (*id).to_owned(), name: (*name).to_owned(), selected: *id == status })
             .collect(),
+        search: search.to_owned(),
         builds: builds.items.iter().map(BuildRow::of).collect(),
         page: page_no,
         pages,

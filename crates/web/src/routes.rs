@@ -8,6 +8,18 @@ use hub_domain::ids::{BuildId, EnvId, ProjectId};
 /// Path prefixes that belong to the API, sign-in endpoints, reports and metrics, never to pages.
 pub const RESERVED_PREFIXES: &[&str] = &["/api", "/auth", "/reports", "/metrics", "/assets"];
 
+/// The route templates of the pages, registered one by one so that metrics label each page request with its
+/// template. Other page paths (the 404 page) reach the UI through the default service.
+pub const PAGE_PATTERNS: &[&str] = &[
+    "/",
+    "/login",
+    "/environments",
+    "/environments/{envId}",
+    "/environments/{envId}/projects/{projectId}",
+    "/environments/{envId}/projects/{projectId}/builds/{buildId}",
+    "/profile",
+];
+
 /// Whether `path` lies under a reserved prefix (the prefix itself or below it).
 pub fn is_reserved(path: &str) -> bool {
     RESERVED_PREFIXES.iter().any(|prefix| {
@@ -86,6 +98,15 @@ mod tests {
                 BuildId::parse("2026-04-07.1").unwrap()
             )
         );
+    }
+
+    #[test]
+    fn every_registered_template_names_a_page() {
+        for pattern in PAGE_PATTERNS {
+            let path = pattern.replace("{envId}", "e").replace("{projectId}", "p").replace("{buildId}", "b");
+            assert_ne!(Route::parse(&path), Route::NotFound, "{pattern}");
+            assert!(!is_reserved(&path), "{pattern}");
+        }
     }
 
     #[test]

@@ -306,6 +306,8 @@ pub struct ProjectPage {
     pub rate_svg: String,
     /// Outcome filter choices.
     pub status_options: Vec<Choice>,
+    /// The build id searched for, empty when browsing pages.
+    pub search: String,
     /// This page of builds.
     pub builds: Vec<BuildRow>,
     /// 1-based page number.

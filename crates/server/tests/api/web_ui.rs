@@ -105,6 +105,10 @@ async fn pages_render_from_the_domain_with_strict_headers() {
     let project = page(&s, "/environments/staging/projects/checkout").await;
     assert_eq!(project.status, StatusCode::OK);
     assert!(project.text.contains("<td class=\"num\">67%</td>"), "2 passed of 3 counted: {}", project.text);
+    let found = page(&s, "/environments/staging/projects/checkout?build=b1").await;
+    assert!(found.text.contains(">b1</a>") && found.text.contains("Show all builds"), "{}", found.text);
+    let none = page(&s, "/environments/staging/projects/checkout?build=b2").await;
+    assert!(none.text.contains("No builds match."), "{}", none.text);
     let passed_only = page(&s, "/environments/staging/projects/checkout?status=passed").await;
     assert!(passed_only.text.contains("No builds match."), "b1 has a failure");
     let build = page(&s, "/environments/staging/projects/checkout/builds/b1").await;
