@@ -321,6 +321,48 @@ async fn a_chunked_directory_upload_through_the_binary_leaves_no_temporary_archi
 }
 
 #[tokio::test]
+async fn a_terminated_chunked_upload_exits_130_and_deletes_its_temporary_archive() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let results = results_dir(dir.path(), 30_000);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A "hub" that accepts connections and never answers: the uploader waits on init, its archive zipped.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_allure-hub"))
+        .env_clear()
+        .env("TMPDIR", &tmp)
+        .env("ALLURE_HUB_STATE_DIR", dir.path().join("state"))
+        .args(["upload", results.to_str().unwrap(), "--url", &url, "--env", "e", "--project", "p", "--build", "b"])
+        .args(["--chunk-threshold", "1000"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(" in chunks of ") {
+            break;
+        }
+    }
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1, "the temporary archive exists while uploading");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let rest = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(rest.contains("terminated; run the same command again to resume"), "{rest}");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the temporary archive is deleted");
+    held.abort();
+}
+
+#[tokio::test]
 async fn a_cut_chunked_upload_resumes_and_sends_only_the_missing_chunks() {
     let hub = Hub::start(&[]).await;
     // 40 KB of noise zips to about 40 KB: eleven 4 KB chunks.

@@ -23,7 +23,8 @@ pub use args::{DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, UploadArgs};
 pub use chunked::state_file;
 pub use error::UploadError;
 pub use outcome::{
-    EXIT_GATE_FAILED, EXIT_GENERATION_FAILED, EXIT_OK, EXIT_OTHER, EXIT_REFUSED, Outcome, Summary, error_exit_code,
+    EXIT_GATE_FAILED, EXIT_GENERATION_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OTHER, EXIT_REFUSED, Outcome, Summary,
+    error_exit_code,
 };
 
 use archive::Input;
@@ -42,7 +43,17 @@ pub struct Control {
 /// Runs `allure-hub upload` and returns its exit status, after printing the outcome (stdout) or the error
 /// (stderr).
 pub async fn run(args: UploadArgs) -> u8 {
-    match run_with(&args, &Control::default()).await {
+    // Stopping the upload future on Ctrl-C or SIGTERM (a cancelled CI job) drops the temporary archive, which
+    // deletes it; an exiting process would leave it behind. The resume state stays, on purpose.
+    let control = Control::default();
+    let result = tokio::select! {
+        result = run_with(&args, &control) => result,
+        signal = interrupted() => {
+            let _ = writeln!(std::io::stderr(), "allure-hub upload: {signal}; run the same command again to resume");
+            return EXIT_INTERRUPTED;
+        }
+    };
+    match result {
         Ok(summary) => {
             let hub_url = args.url.trim_end_matches('/').to_owned();
             let mut out = std::io::stdout().lock();
@@ -55,6 +66,19 @@ pub async fn run(args: UploadArgs) -> u8 {
             let _ = writeln!(std::io::stderr(), "allure-hub upload: {e}");
             error_exit_code(&e)
         }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
+        },
+        // Without signal handling the process simply dies on a signal, as it would without this function.
+        _ => std::future::pending().await,
     }
 }
 

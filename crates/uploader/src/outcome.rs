@@ -14,6 +14,8 @@ pub const EXIT_REFUSED: u8 = 2;
 pub const EXIT_GENERATION_FAILED: u8 = 3;
 /// With `--wait`: the report was generated but its quality gate failed.
 pub const EXIT_GATE_FAILED: u8 = 4;
+/// Stopped by SIGINT or SIGTERM (the shell convention 128 + SIGINT); a re-run resumes a chunked upload.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// How an upload that the server accepted ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,9 @@ pub struct Summary {
 }
 
 impl Outcome {
+    /// Stopped by SIGINT or SIGTERM (the shell convention 128 + SIGINT); a re-run resumes a chunked upload.
+    pub const EXIT_INTERRUPTED: u8 = 130;
+
     /// The exit status of this outcome (see the `EXIT_*` constants).
     pub fn exit_code(&self) -> u8 {
         match self {
