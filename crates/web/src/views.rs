@@ -415,7 +415,55 @@ pub fn duration_text(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    fn layout(user: Option<&str>) -> Layout {
+        Layout {
+            title: "T".into(),
+            nav: "overview",
+            user: user.map(str::to_owned),
+            csrf: user.map(|_| "tok\"en".to_owned()).unwrap_or_default(),
+            css: "/assets/app.1.css",
+            js: "/assets/app.1.js",
+            logo: "",
+            user_icon: "",
+            theme_icon: "",
+            version: "1.2.3".into(),
+            healthy: false,
+        }
+    }
+
+    #[test]
+    fn the_sign_in_page_links_each_provider_with_the_next_page() {
+        let page = LoginPage {
+            layout: layout(None),
+            providers: vec![ProviderLink { id: "github".into(), name: "GitHub".into() }],
+            local: false,
+            next: "/a?b=1&c".into(),
+            next_query: crate::html::query_value("/a?b=1&c"),
+            error: Some("The sign-in was cancelled <at> the provider.".into()),
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains(r#"href="/auth/github?next=/a%3Fb%3D1%26c""#), "{html}");
+        assert!(html.contains("Sign in with GitHub"));
+        assert!(!html.contains("id=\"password\""), "no local form when local sign-in is off");
+        assert!(!html.contains("<at>"), "messages are escaped");
+        // Anonymous: no navigation, no CSRF token; the footer says the database is down.
+        assert!(!html.contains("aria-label=\"Main\"") && !html.contains("csrf-token"));
+        assert!(html.contains("Database unavailable") && html.contains("Allure Hub 1.2.3"));
+    }
+
+    #[test]
+    fn the_frame_marks_the_current_page_and_carries_the_csrf_token() {
+        let page = ErrorPage { layout: layout(Some("a@b.c")), status: 404, heading: "Page not found", message: "m" };
+        let html = page.render().unwrap();
+        assert!(html.contains(r#"<a href="/" aria-current="page">Overview</a>"#), "{html}");
+        assert!(!html.contains(r#"href="/environments" aria-current"#));
+        assert!(html.contains(r#"name="csrf-token" content="tok&#34;en""#) || html.contains("tok&quot;en"), "{html}");
+        assert!(html.contains(r#"<link rel="stylesheet" href="/assets/app.1.css">"#));
+    }
 
     #[test]
     fn durations_read_naturally() {
