@@ -70,18 +70,23 @@ pub fn state_file(dir: &Path, url: &str, env: &str, project: &str, build: &str, 
 /// number of chunks this run sent and whether it resumed an earlier run.
 pub async fn upload(
     hub: &Hub,
-    job: ChunkedUpload<'_>,
+    mut job: ChunkedUpload<'_>,
     progress: Arc<Progress>,
 ) -> Result<(Value, usize, bool), UploadError> {
     let (upload_id, missing, resumed) = match resume(hub, &job).await? {
-        Some(found) => found,
+        Some((id, missing, chunk_size)) => {
+            // The archive is cut as the first run cut it, even if `--chunk-size` changed since.
+            job.chunk_size = chunk_size;
+            (id, missing, true)
+        }
         None => {
             let (id, total) = init(hub, &job).await?;
             (id, (0..total).collect(), false)
         }
     };
     let total = job.size.div_ceil(job.chunk_size);
-    let stored: u64 = (0..total).filter(|i| !missing.contains(i)).map(|i| chunk_len(&job, i)).sum();
+    let missing_set: std::collections::HashSet<u64> = missing.iter().copied().collect();
+    let stored: u64 = (0..total).filter(|i| !missing_set.contains(i)).map(|i| chunk_len(&job, i)).sum();
     progress.skip(stored);
     let to_send: Vec<u64> = match job.stop_after_chunks {
         Some(n) => missing.iter().copied().take(n).collect(),
@@ -123,10 +128,10 @@ async fn complete(hub: &Hub, path: &str, retries: u32) -> Result<Value, UploadEr
 
 /// The earlier run's upload and its missing chunks, when there is a state file and the server still has the
 /// session waiting for chunks (or already completed it: then nothing is missing and complete is repeated).
-async fn resume(hub: &Hub, job: &ChunkedUpload<'_>) -> Result<Option<(String, Vec<u64>, bool)>, UploadError> {
+async fn resume(hub: &Hub, job: &ChunkedUpload<'_>) -> Result<Option<(String, Vec<u64>, u64)>, UploadError> {
     let Ok(text) = tokio::fs::read_to_string(&job.state_file).await else { return Ok(None) };
     let Ok(state) = serde_json::from_str::<State>(&text) else { return Ok(None) };
-    if state.chunk_size != job.chunk_size || state.total_chunks != job.size.div_ceil(job.chunk_size) {
+    if state.chunk_size == 0 || state.total_chunks != job.size.div_ceil(state.chunk_size) {
         return Ok(None);
     }
     let path = format!("/uploads/{}", state.upload_id);
@@ -134,9 +139,9 @@ async fn resume(hub: &Hub, job: &ChunkedUpload<'_>) -> Result<Option<(String, Ve
         Ok(session) => match session["phase"].as_str() {
             Some("uploading") => {
                 let missing = session["missingChunks"].as_array().into_iter().flatten().filter_map(Value::as_u64);
-                Ok(Some((state.upload_id, missing.collect(), true)))
+                Ok(Some((state.upload_id, missing.collect(), state.chunk_size)))
             }
-            Some("assembling" | "generating" | "done") => Ok(Some((state.upload_id, Vec::new(), true))),
+            Some("assembling" | "generating" | "done") => Ok(Some((state.upload_id, Vec::new(), state.chunk_size))),
             _ => Ok(None),
         },
         // Gone (pruned, another server): start again.

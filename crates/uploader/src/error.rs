@@ -6,7 +6,12 @@
 pub enum UploadError {
     /// The server answered 4xx; `message` is its `error` member.
     #[error("the server refused the upload ({status}): {message}")]
-    Refused { status: u16, message: String },
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `error` message (or the start of a non-JSON body).
+        message: String,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),
