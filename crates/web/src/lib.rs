@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod chart;
+mod contrast;
 pub mod html;
 mod icons;
 pub mod pages;
