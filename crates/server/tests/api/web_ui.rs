@@ -191,6 +191,19 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!((seen["theme"].as_str(), seen["themePressed"].as_str()), (Some("dark"), Some("true")), "{seen}");
     assert_eq!(seen["phoneOverflow"], false, "no sideways scrolling of the page on a phone: {seen}");
     assert_eq!(seen["buildTitle"], "Build b1 pending", "{seen}");
+    let no_script = &seen["noScript"];
+    for (path, title, charts) in [
+        ("/", "Overview", 1),
+        ("/environments", "Environments", 0),
+        ("/environments/staging", "Staging", 0),
+        ("/environments/staging/projects/checkout", "Checkout", 2),
+        ("/environments/staging/projects/checkout/builds/b1", "Build b1 pending", 0),
+        ("/profile", "Profile", 0),
+    ] {
+        let got = &no_script[path];
+        assert_eq!((got["status"].as_u64(), got["title"].as_str()), (Some(200), Some(title)), "{path}: {seen}");
+        assert_eq!(got["charts"], charts, "{path}: {seen}");
+    }
     assert_eq!(seen["profileTitle"], "Profile");
     assert_eq!(seen["afterSignOut"], "/login?next=/", "signed out: {seen}");
     assert_eq!(seen["notFound"]["status"], 404, "{seen}");

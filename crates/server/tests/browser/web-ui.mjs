@@ -112,6 +112,19 @@ try {
   seen.notFound = { status: missing.status(), title: await page.textContent('h1') };
   await shot(page, 'not-found');
 
+  // With JavaScript disabled, the same session still reads every page: they are rendered on the server.
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  await nojs.addCookies(await context.cookies());
+  const plain = await nojs.newPage();
+  seen.noScript = {};
+  for (const path of ['/', '/environments', '/environments/staging', '/environments/staging/projects/checkout',
+    '/environments/staging/projects/checkout/builds/b1', '/profile']) {
+    const res = await plain.goto(`${HUB}${path}`);
+    seen.noScript[path] = { status: res.status(), title: (await plain.textContent('h1')).replace(/\s+/g, ' ').trim(),
+      charts: await plain.locator('svg.chart').count() };
+  }
+  await nojs.close();
+
   // Sign out from the profile page: back to sign-in, and pages need signing in again.
   await page.goto(`${HUB}/profile`);
   seen.profileTitle = await page.textContent('h1');
