@@ -199,9 +199,11 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
         ("/environments/staging/projects/checkout", "Checkout", 2),
         ("/environments/staging/projects/checkout/builds/b1", "Build b1 pending", 0),
         ("/profile", "Profile", 0),
+        ("/nope", "Page not found", 0),
     ] {
         let got = &no_script[path];
-        assert_eq!((got["status"].as_u64(), got["title"].as_str()), (Some(200), Some(title)), "{path}: {seen}");
+        let status = if path == "/nope" { 404 } else { 200 };
+        assert_eq!((got["status"].as_u64(), got["title"].as_str()), (Some(status), Some(title)), "{path}: {seen}");
         assert_eq!(got["charts"], charts, "{path}: {seen}");
     }
     assert_eq!(seen["profileTitle"], "Profile");
@@ -220,7 +222,14 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["errors"], json!([]), "{seen}");
     assert_eq!(seen["failed"], json!([]), "{seen}");
     assert_eq!(seen["foreign"], json!([]), "{seen}");
-    for shot in seen["shots"].as_array().unwrap() {
+    let shots_taken = seen["shots"].as_array().unwrap();
+    for theme in ["light", "dark"] {
+        for name in ["overview", "environments", "environment", "project", "build", "profile", "not-found"] {
+            let file = format!("page-{name}-{theme}.png");
+            assert!(shots_taken.iter().any(|s| s.as_str().unwrap().ends_with(&file)), "{file}: {seen}");
+        }
+    }
+    for shot in shots_taken {
         assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
     }
 }

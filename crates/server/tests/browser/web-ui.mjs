@@ -112,18 +112,26 @@ try {
   seen.notFound = { status: missing.status(), title: await page.textContent('h1') };
   await shot(page, 'not-found');
 
-  // With JavaScript disabled, the same session still reads every page: they are rendered on the server.
-  const nojs = await browser.newContext({ javaScriptEnabled: false });
-  await nojs.addCookies(await context.cookies());
-  const plain = await nojs.newPage();
+  // With JavaScript disabled, the same session still reads every page: they are rendered on the server. Each page
+  // is shot in both themes, which follow the system setting without any script.
+  const pages = {
+    overview: '/', environments: '/environments', environment: '/environments/staging',
+    project: '/environments/staging/projects/checkout', build: '/environments/staging/projects/checkout/builds/b1',
+    profile: '/profile', 'not-found': '/nope',
+  };
   seen.noScript = {};
-  for (const path of ['/', '/environments', '/environments/staging', '/environments/staging/projects/checkout',
-    '/environments/staging/projects/checkout/builds/b1', '/profile']) {
-    const res = await plain.goto(`${HUB}${path}`);
-    seen.noScript[path] = { status: res.status(), title: (await plain.textContent('h1')).replace(/\s+/g, ' ').trim(),
-      charts: await plain.locator('svg.chart').count() };
+  for (const colorScheme of ['light', 'dark']) {
+    const nojs = await browser.newContext({ javaScriptEnabled: false, colorScheme, viewport: { width: 1280, height: 900 } });
+    await nojs.addCookies(await context.cookies());
+    const plain = await nojs.newPage();
+    for (const [name, path] of Object.entries(pages)) {
+      const res = await plain.goto(`${HUB}${path}`);
+      seen.noScript[path] = { status: res.status(), title: (await plain.textContent('h1')).replace(/\s+/g, ' ').trim(),
+        charts: await plain.locator('svg.chart').count() };
+      await shot(plain, `page-${name}-${colorScheme}`);
+    }
+    await nojs.close();
   }
-  await nojs.close();
 
   // Sign out from the profile page: back to sign-in, and pages need signing in again.
   await page.goto(`${HUB}/profile`);
