@@ -232,6 +232,39 @@ pub fn pass_rate_line(title: &str, columns: &[Column], frame: Frame) -> String {
     svg
 }
 
+/// Radius of the donut's ring, in view box units (the view box is 120 × 120).
+const DONUT_RADIUS: f64 = 45.0;
+
+/// A donut of one build's outcomes: one arc per non-zero part, drawn as dashes of a circle's stroke starting at
+/// twelve o'clock, with the total in the middle. `parts` are `(CSS class, label, count)`.
+pub fn donut(title: &str, parts: &[(&str, &str, i64)]) -> String {
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart donut" viewBox="0 0 120 120" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = escape(title),
+    );
+    let total: i64 = parts.iter().map(|(_, _, n)| (*n).max(0)).sum();
+    let circumference = 2.0 * std::f64::consts::PI * DONUT_RADIUS;
+    let _ = write!(svg, r#"<circle class="donut-track" cx="60" cy="60" r="{}"/>"#, num(DONUT_RADIUS));
+    let mut offset = 0.0;
+    for (class, label, count) in parts.iter().filter(|(_, _, n)| *n > 0) {
+        let length = circumference * (*count as f64) / (total as f64);
+        let _ = write!(
+            svg,
+            r#"<circle class="donut-arc {class}" cx="60" cy="60" r="{r}" stroke-dasharray="{len} {rest}" stroke-dashoffset="{off}" transform="rotate(-90 60 60)"><title>{label}: {count}</title></circle>"#,
+            r = num(DONUT_RADIUS),
+            len = num(length),
+            rest = num(circumference - length),
+            off = num(-offset),
+            label = escape(label),
+        );
+        offset += length;
+    }
+    let _ = write!(svg, r#"<text class="donut-total" x="60" y="60" dy="6" text-anchor="middle">{total}</text></svg>"#);
+    svg
+}
+
 /// Percentage of passed among passed and failed, rounded to the nearest whole percent like the overview's
 /// figures, `None` when there is neither.
 pub fn pass_rate(passed: i64, failed: i64) -> Option<i64> {
@@ -341,6 +374,31 @@ mod tests {
         let y75 = num(f.y(75.0, 100.0));
         assert!(svg.contains(&format!("{},{y50} {},{y75}", num(f.x_center(0, 4)), num(f.x_center(1, 4)))), "{svg}");
         assert!(svg.contains("4: 100% passed"));
+    }
+
+    #[test]
+    fn donut_arcs_are_proportional_and_follow_each_other_around_the_ring() {
+        let svg = donut("outcomes", &[("c-pass", "Passed", 3), ("c-fail", "Failed", 1), ("c-skip", "Skipped", 0)]);
+        let circumference = 2.0 * std::f64::consts::PI * DONUT_RADIUS;
+        let dashes: Vec<(f64, f64, f64)> = svg
+            .split("stroke-dasharray=\"")
+            .skip(1)
+            .map(|rest| {
+                let (dash, after) = rest.split_once('"').unwrap();
+                let (len, gap) = dash.split_once(' ').unwrap();
+                let off = after.split("stroke-dashoffset=\"").nth(1).unwrap().split('"').next().unwrap();
+                (len.parse().unwrap(), gap.parse().unwrap(), off.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(dashes.len(), 2, "zero parts draw no arc: {svg}");
+        assert!((dashes[0].0 - circumference * 0.75).abs() < 0.1, "{dashes:?}");
+        assert!((dashes[1].0 - circumference * 0.25).abs() < 0.1, "{dashes:?}");
+        assert!((dashes[0].0 + dashes[0].1 - circumference).abs() < 0.1, "each dash pattern spans the ring");
+        assert_eq!(dashes[0].2, 0.0);
+        assert!((dashes[1].2 + dashes[0].0).abs() < 0.1, "the second arc starts where the first ends: {dashes:?}");
+        assert!(svg.contains(">4</text>") && svg.contains("<title>Failed: 1</title>"));
+        let empty = donut("none", &[("c-pass", "Passed", 0)]);
+        assert!(!empty.contains("donut-arc") && empty.contains(">0</text>"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
 
-use crate::chart::{Column, Frame, pass_rate, pass_rate_line, stacked_bars};
+use crate::chart::{Column, Frame, donut, pass_rate, pass_rate_line, stacked_bars};
 use crate::html::{query_value, safe_next};
 use crate::routes::Route;
 use crate::state::WebState;
@@ -512,6 +512,15 @@ async fn build(
             Tile { value: s.unknown.to_string(), label: "Unknown" },
             Tile { value: rate_text(pass_rate(s.passed, s.failed + s.broken)), label: "Pass rate" },
         ],
+        donut_svg: donut(
+            &format!("Outcomes of build {id}"),
+            &[
+                ("c-pass", "Passed", s.passed),
+                ("c-fail", "Failed", s.failed),
+                ("c-broken", "Broken", s.broken),
+                ("c-skip", "Skipped", s.skipped),
+            ],
+        ),
         completed: found.completed_at.as_ref().map_or_else(|| "not yet".to_owned(), time_text),
         duration: duration_text(s.duration_ms),
         gate: match &found.quality_gate {

@@ -387,6 +387,8 @@ pub struct BuildPage {
     pub build: BuildRow,
     /// Count figures.
     pub tiles: Vec<Tile>,
+    /// The outcomes as a donut.
+    pub donut_svg: String,
     /// When generation finished, if it did.
     pub completed: String,
     /// Total duration of the tests.

@@ -197,7 +197,7 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
         ("/environments", "Environments", 0),
         ("/environments/staging", "Staging", 0),
         ("/environments/staging/projects/checkout", "Checkout", 2),
-        ("/environments/staging/projects/checkout/builds/b1", "Build b1 pending", 0),
+        ("/environments/staging/projects/checkout/builds/b1", "Build b1 pending", 1),
         ("/profile", "Profile", 0),
         ("/nope", "Page not found", 0),
     ] {
