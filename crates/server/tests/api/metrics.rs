@@ -269,13 +269,9 @@ async fn an_open_event_stream_is_counted() {
     // The gauge is shared by every server of this test process, whose streams open and close concurrently: only
     // "ours is among them" holds whatever the other tests do.
     assert!(open(&during) >= 1.0);
-    // The stream's lifetime is not a latency: it is counted, not timed.
+    // The stream is counted when it starts. That it is not timed is checked by hub-http's unit test: here, other
+    // tests' refused requests to the same route (401s, 403s) are timed under its label.
     let labels = [("method", "GET"), ("route", "/api/uploads/stream")];
     assert!(value(&during, "allure_hub_http_requests_total", &labels) >= 1.0);
-    let timed = during.iter().any(|x| {
-        x.name == "allure_hub_http_request_duration_seconds_count"
-            && x.labels.get("route").map(String::as_str) == Some("/api/uploads/stream")
-    });
-    assert!(!timed);
     drop(stream);
 }
