@@ -13,30 +13,17 @@ use crate::middleware::{cors_and_rate_limit, request_context};
 use crate::state::AppState;
 use crate::{metrics, routes};
 
-async fn route_not_found() -> HttpResponse {
+/// The JSON 404 for paths no route serves, marked [`metrics::Unmatched`] for the request metrics. Also what the web
+/// UI answers for paths that are not its pages.
+pub fn route_not_found() -> HttpResponse {
     let mut res = actix_web::ResponseError::error_response(&ApiError::route_not_found());
     res.extensions_mut().insert(metrics::Unmatched);
     res
 }
 
-/// Builds the application for one worker.
-pub fn build_app(
-    state: Data<AppState>,
-) -> App<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    build_app_with(state, |_| {})
-}
-
-/// Builds the application for one worker with more services of the main origin (the web UI), registered after
+/// Builds the application for one worker, with more services of the main origin (the web UI) registered after
 /// every API route, so they only see paths the API does not serve. They may replace the default service (the JSON
-/// 404) too, handing back to [`ApiError::route_not_found`] whatever is not theirs.
+/// 404) too, handing back to [`route_not_found`] whatever is not theirs.
 pub fn build_app_with(
     state: Data<AppState>,
     more: impl FnOnce(&mut web::ServiceConfig),
@@ -70,7 +57,7 @@ pub fn build_app_with(
         // Outside the route table: its access rule is a setting (§12.3), and it exists on the main origin only.
         .configure(|cfg| metrics::configure(cfg, metrics_public))
         .service(web::scope("/reports").default_service(web::to(report_links::main_origin_reports)))
-        .default_service(web::to(route_not_found))
+        .default_service(web::to(async || route_not_found()))
         // After the JSON 404, so the UI may take over the default service for browser page paths.
         .configure(more)
         .wrap(from_fn(cors_and_rate_limit))

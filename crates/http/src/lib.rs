@@ -21,5 +21,5 @@ pub mod routes;
 pub mod sse;
 pub mod state;
 
-pub use app::{build_app, build_app_with, build_report_app};
+pub use app::{build_app_with, build_report_app, route_not_found};
 pub use state::{AppState, HttpConfig, VersionInfo};

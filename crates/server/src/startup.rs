@@ -413,15 +413,9 @@ impl Application {
             health: state.health.clone(),
             version: state.version.version.clone(),
         });
-        // What the UI hands back for paths and methods that are not its pages: the API's JSON 404, marked for the
-        // metrics like the application's own default service.
-        let api_not_found = || {
-            let mut res = actix_web::ResponseError::error_response(&hub_http::error::ApiError::route_not_found());
-            res.extensions_mut().insert(hub_http::metrics::Unmatched);
-            res
-        };
+        // Paths and methods that are not UI pages get the API's own JSON 404.
         let server = HttpServer::new(move || {
-            hub_http::build_app_with(state.clone(), hub_web::configure(ui.clone(), api_not_found))
+            hub_http::build_app_with(state.clone(), hub_web::configure(ui.clone(), hub_http::route_not_found))
         })
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .client_request_timeout(config.request_header_timeout)
