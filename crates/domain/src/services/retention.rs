@@ -189,6 +189,20 @@ impl RetentionService {
             return Ok(None);
         }
         let settings = self.settings().await?;
+        self.next_run_with(&settings).await
+    }
+
+    /// The settings with their `nextRunAt`, read once (the settings API answers both).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn settings_and_next_run(&self) -> Result<(RetentionSettings, Option<Timestamp>), RetentionError> {
+        let settings = self.settings().await?;
+        let next = if self.config.enabled { self.next_run_with(&settings).await? } else { None };
+        Ok((settings, next))
+    }
+
+    async fn next_run_with(&self, settings: &RetentionSettings) -> Result<Option<Timestamp>, RetentionError> {
         let last = self.ports.settings.get(LAST_SCHEDULED_KEY).await?;
         let last = last.as_ref().and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
         Ok(next_run_at(

@@ -161,22 +161,18 @@ pub async fn put_disk_threshold(state: Data<AppState>, body: Json<Value>) -> Res
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn retention_dto(state: &AppState, settings: RetentionSettings) -> Result<RetentionSettingsDto, ApiError> {
-    let next_run_at = state.retention.next_run().await?.map(format_time);
-    Ok(RetentionSettingsDto {
-        retention_days: settings.retention_days,
-        interval_hours: settings.interval_hours,
-        dry_run: settings.dry_run,
-        next_run_at,
-    })
-}
-
 /// `GET /api/settings/retention` (§13.6).
 #[utoipa::path(get, path = "/api/settings/retention", tag = "settings",
     responses((status = 200, description = "stored settings and the next scheduled sweep", body = RetentionSettingsDto)))]
 pub async fn get_retention(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let settings = state.retention.settings().await?;
-    Ok(json_response(StatusCode::OK, &retention_dto(&state, settings).await?))
+    let (settings, next) = state.retention.settings_and_next_run().await?;
+    let dto = RetentionSettingsDto {
+        retention_days: settings.retention_days,
+        interval_hours: settings.interval_hours,
+        dry_run: settings.dry_run,
+        next_run_at: next.map(format_time),
+    };
+    Ok(json_response(StatusCode::OK, &dto))
 }
 
 /// A required integer field in `range`, with the contract's messages.
