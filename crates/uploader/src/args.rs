@@ -8,6 +8,10 @@ pub const DEFAULT_CHUNK_THRESHOLD: u64 = 50 * 1024 * 1024;
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Arguments of `allure-hub upload`, parsed by clap inside the server binary's command line.
+// From the environment, a switch accepts the contract's boolean spellings (`true`/`false`, `1`/`0`, `yes`/`no`,
+// `on`/`off`), not only clap's default `true`/`false`.
+use clap::builder::BoolishValueParser;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct UploadArgs {
     /// An `allure-results` directory (zipped on the fly) or a `.zip` archive of one.
@@ -31,16 +35,16 @@ pub struct UploadArgs {
     #[arg(long, env = "ALLURE_HUB_REPORT_NAME")]
     pub report_name: Option<String>,
     /// Replace an existing build with the same id.
-    #[arg(long, env = "ALLURE_HUB_REPLACE")]
+    #[arg(long, env = "ALLURE_HUB_REPLACE", value_parser = BoolishValueParser::new())]
     pub replace: bool,
     /// Create the environment and the project first when they do not exist (needs a key with `manage`).
-    #[arg(long, env = "ALLURE_HUB_AUTO_CREATE")]
+    #[arg(long, env = "ALLURE_HUB_AUTO_CREATE", value_parser = BoolishValueParser::new())]
     pub auto_create: bool,
     /// An `allurerc.yml` sent as `reportConfig` (forces the chunked strategy: only chunked init carries it).
     #[arg(long, env = "ALLURE_HUB_CONFIG")]
     pub config: Option<PathBuf>,
     /// Wait for the report and print stats, quality gate and report URL.
-    #[arg(long, env = "ALLURE_HUB_WAIT")]
+    #[arg(long, env = "ALLURE_HUB_WAIT", value_parser = BoolishValueParser::new())]
     pub wait: bool,
     /// Archives above this many bytes are uploaded in chunks.
     #[arg(long, env = "ALLURE_HUB_CHUNK_THRESHOLD", default_value_t = DEFAULT_CHUNK_THRESHOLD)]
@@ -73,5 +77,55 @@ impl UploadArgs {
             .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
             .unwrap_or_else(std::env::temp_dir);
         cache.join("allure-hub").join("uploads")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: UploadArgs,
+    }
+
+    #[test]
+    fn switches_from_the_environment_take_the_usual_boolean_spellings() {
+        let command = Wrapper::command();
+        for name in ["replace", "auto_create", "wait"] {
+            let arg = command.get_arguments().find(|a| a.get_id() == name).unwrap();
+            let accepted: Vec<String> = arg
+                .get_value_parser()
+                .possible_values()
+                .map(|values| {
+                    values.flat_map(|v| v.get_name_and_aliases().map(str::to_owned).collect::<Vec<_>>()).collect()
+                })
+                .unwrap_or_default();
+            for text in ["1", "yes", "true", "on", "0", "no", "false", "off"] {
+                assert!(accepted.iter().any(|a| a == text), "{name} accepts {text}: {accepted:?}");
+            }
+        }
+        let parsed = Wrapper::try_parse_from([
+            "x",
+            "dir",
+            "--url",
+            "http://hub",
+            "--key",
+            "ah_x",
+            "--env",
+            "e",
+            "--project",
+            "p",
+            "--build",
+            "b",
+            "--wait",
+        ]);
+        let parsed = parsed.unwrap();
+        assert!(parsed.args.wait && !parsed.args.replace, "a bare flag still means true");
     }
 }

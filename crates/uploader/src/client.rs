@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -70,20 +71,12 @@ fn accept_conflict(res: reqwest::Result<Response>) -> Result<(), UploadError> {
     Err(UploadError::Refused { status: res.status().as_u16(), message: format!("auto-create: HTTP {}", res.status()) })
 }
 
-/// Percent-encodes a path segment (ids are usually plain, but nothing should break the path).
-fn enc(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+/// Everything but RFC 3986's unreserved characters is escaped.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// Percent-encodes a query value.
-pub fn query_value(value: &str) -> String {
-    enc(value)
+/// Percent-encodes a path segment or a query value (ids are usually plain, but nothing should break the URL).
+pub fn enc(value: &str) -> String {
+    utf8_percent_encode(value, ESCAPED).to_string()
 }
 
 /// Whether a failed attempt is worth repeating: the server or the network may recover.
@@ -141,8 +134,8 @@ mod tests {
 
     #[test]
     fn ids_and_query_values_are_percent_encoded() {
-        assert_eq!(query_value("2024-01-15_001.a~"), "2024-01-15_001.a~");
-        assert_eq!(query_value("Nightly run #3/é"), "Nightly%20run%20%233%2F%C3%A9");
+        assert_eq!(enc("2024-01-15_001.a~"), "2024-01-15_001.a~");
+        assert_eq!(enc("Nightly run #3/é"), "Nightly%20run%20%233%2F%C3%A9");
         let hub = Hub::new("http://h:1/", None, "st age", "p").unwrap();
         assert_eq!(hub.project_path, "/api/environments/st%20age/projects/p");
         assert_eq!(hub.absolute("/reports/x"), "http://h:1/reports/x");

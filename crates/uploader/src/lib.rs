@@ -28,7 +28,7 @@ pub use outcome::{
 };
 
 use archive::Input;
-use client::{Hub, query_value};
+use client::{Hub, enc};
 
 /// Knobs that are not command-line flags: tests stop the chunk sender early (as a cut connection would) and
 /// silence the progress output.
@@ -200,7 +200,7 @@ fn read_config(args: &UploadArgs) -> Result<Option<Value>, UploadError> {
 /// The build's quality gate result (§16.3), read after a successful wait.
 async fn quality_gate(hub: &Hub, build: &str) -> Result<Value, UploadError> {
     let res = hub
-        .project_request(Method::GET, &format!("/reports/{}", query_value(build)))
+        .project_request(Method::GET, &format!("/reports/{}", enc(build)))
         .send()
         .await
         .map_err(|e| UploadError::other(format!("network error: {e}")))?;

@@ -38,9 +38,6 @@ pub struct Summary {
 }
 
 impl Outcome {
-    /// Stopped by SIGINT or SIGTERM (the shell convention 128 + SIGINT); a re-run resumes a chunked upload.
-    pub const EXIT_INTERRUPTED: u8 = 130;
-
     /// The exit status of this outcome (see the `EXIT_*` constants).
     pub fn exit_code(&self) -> u8 {
         match self {

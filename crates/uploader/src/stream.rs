@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
 use crate::archive::{Input, write_zip};
-use crate::client::{Hub, json_of, query_value};
+use crate::client::{Hub, enc, json_of};
 use crate::error::UploadError;
 use crate::progress::Progress;
 
@@ -26,10 +26,9 @@ pub async fn upload(
     options: &StreamOptions<'_>,
     progress: Arc<Progress>,
 ) -> Result<Value, UploadError> {
-    let mut query =
-        format!("/results?buildId={}&replace={}&wait={}", query_value(build), options.replace, options.wait);
+    let mut query = format!("/results?buildId={}&replace={}&wait={}", enc(build), options.replace, options.wait);
     if let Some(name) = options.report_name {
-        query.push_str(&format!("&reportName={}", query_value(name)));
+        query.push_str(&format!("&reportName={}", enc(name)));
     }
     let req = hub
         .project_request(Method::POST, &query)
