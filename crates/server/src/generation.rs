@@ -7,12 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::report_config::ReportConfigPolicy;
-use hub_domain::model::upload::Phase;
-use hub_domain::ports::{EventBus, UploadEvent};
 use hub_domain::services::GenerationService;
 use hub_http::metrics::{self, GenerationResult};
 
@@ -80,18 +77,17 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
 /// queue enforces), none while the CLI is being installed. At shutdown the running CLIs are stopped (their process
 /// groups killed) and their jobs go back to the queue without counting an attempt (§17.4).
 ///
-/// A session entering `generating` on `events` (an upload saved, a regeneration queued) wakes the dispatcher at
-/// once, so a job does not wait for the next poll.
+/// `job_queued` (notified when a session enters `generating`: an upload saved, a regeneration queued) wakes the
+/// dispatcher at once, so a job does not wait for the next poll.
 pub async fn run_jobs(
     service: GenerationService,
     max_running: i64,
     installing: Arc<AtomicBool>,
-    events: Arc<dyn EventBus>,
+    job_queued: Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut running = tokio::task::JoinSet::new();
     let mut jobs: HashMap<tokio::task::Id, GenerationJob> = HashMap::new();
-    let mut wake = events.subscribe();
     while !*shutdown.borrow() {
         while !installing.load(Ordering::Acquire) {
             match service.claim(max_running).await {
@@ -119,22 +115,13 @@ pub async fn run_jobs(
                 }
             }
         }
-        let deadline = tokio::time::Instant::now() + POLL;
-        loop {
-            tokio::select! {
-                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                    jobs.remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
-                }
-                event = wake.next() => match event {
-                    Some(Ok(event)) if !queued_a_job(&event) => continue,
-                    Some(Ok(_)) => {}
-                    // Fell behind or the bus closed: a fresh subscription; the poll covers what was missed.
-                    Some(Err(_)) | None => wake = events.subscribe(),
-                },
-                () = tokio::time::sleep_until(deadline) => {}
-                _ = shutdown.changed() => {}
+        tokio::select! {
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                jobs.remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
             }
-            break;
+            () = job_queued.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => {}
         }
     }
     // Dropping a run kills its CLI's process group; a job that finished meanwhile keeps its outcome.
@@ -148,11 +135,6 @@ pub async fn run_jobs(
             tracing::warn!(job = %job.id, error = %err, "cannot return a stopped job to the queue");
         }
     }
-}
-
-/// Whether an upload event means a job was queued: its session just entered (or re-entered) `generating`.
-fn queued_a_job(event: &UploadEvent) -> bool {
-    matches!(event, UploadEvent::Updated(session) if session.phase == Phase::Generating)
 }
 
 #[cfg(test)]

@@ -15,10 +15,12 @@ use hub_domain::services::NotificationService;
 use hub_http::metrics::{UploadResult, record_upload, record_upload_bytes};
 use tokio::sync::{Notify, mpsc};
 
-/// An [`EventBus`] that also queues each session entering `generating`, `done` or `failed` for [`follow`].
+/// An [`EventBus`] that also queues each session entering `generating`, `done` or `failed` for [`follow`], and
+/// wakes the job dispatcher when one enters `generating` (a job was queued).
 pub struct OutcomeTap {
     inner: Arc<dyn EventBus>,
     queue: mpsc::UnboundedSender<UploadSession>,
+    job_queued: Arc<Notify>,
 }
 
 impl std::fmt::Debug for OutcomeTap {
@@ -28,10 +30,10 @@ impl std::fmt::Debug for OutcomeTap {
 }
 
 impl OutcomeTap {
-    /// Wraps `inner`; the receiver goes to [`follow`].
-    pub fn new(inner: Arc<dyn EventBus>) -> (Self, mpsc::UnboundedReceiver<UploadSession>) {
+    /// Wraps `inner`; the receiver goes to [`follow`], `job_queued` to the dispatcher.
+    pub fn new(inner: Arc<dyn EventBus>, job_queued: Arc<Notify>) -> (Self, mpsc::UnboundedReceiver<UploadSession>) {
         let (queue, receiver) = mpsc::unbounded_channel();
-        (Self { inner, queue }, receiver)
+        (Self { inner, queue, job_queued }, receiver)
     }
 }
 
@@ -40,6 +42,9 @@ impl EventBus for OutcomeTap {
         if let UploadEvent::Updated(session) = &event
             && matches!(session.phase, Phase::Generating | Phase::Done | Phase::Failed)
         {
+            if session.phase == Phase::Generating {
+                self.job_queued.notify_one();
+            }
             // Closed only when the follower stopped at shutdown.
             let _ = self.queue.send(session.clone());
         }

@@ -219,7 +219,8 @@ impl Application {
             ids: Arc::new(RandomIds),
         });
         // Every session change goes through this bus; endings also become notifications and metrics.
-        let (tap, endings) = OutcomeTap::new(Arc::new(BroadcastBus::<UploadEvent>::default()));
+        let job_queued = Arc::new(tokio::sync::Notify::new());
+        let (tap, endings) = OutcomeTap::new(Arc::new(BroadcastBus::<UploadEvent>::default()), Arc::clone(&job_queued));
         let disk_check_now = Arc::new(tokio::sync::Notify::new());
         tokio::spawn(outcomes::follow(endings, notifications.clone(), Arc::clone(&disk_check_now)));
         let events: Arc<dyn EventBus> = Arc::new(tap);
@@ -263,7 +264,7 @@ impl Application {
             generation,
             config.allure.max_concurrency,
             cli.installing,
-            events,
+            job_queued,
             shutdown_watch.clone(),
         ));
 
