@@ -255,6 +255,20 @@ pub fn set_disk(used: i64, free: i64, total: i64) {
     }
 }
 
+/// What every finished sweep leaves behind, scheduled or manual: its metric and its log lines (in a dry run, one
+/// per build that would have been deleted: the domain does not log).
+pub fn observe_sweep(report: &hub_domain::services::SweepReport) {
+    for build in &report.would_delete {
+        tracing::info!(env = %build.env, project = %build.project, build = %build.build, "dry run: would delete");
+    }
+    let run = &report.run;
+    record_cleanup_run(run.status);
+    tracing::info!(
+        run = %run.id, status = run.status.as_str(), trigger = run.trigger.as_str(), deleted = run.deleted_count,
+        skipped = run.skipped_count, freed_bytes = run.freed_bytes, dry_run = run.dry_run, "cleanup run finished"
+    );
+}
+
 /// Counts a finished cleanup run (`allure_hub_cleanup_runs_total{status}`).
 pub fn record_cleanup_run(status: CleanupStatus) {
     ensure_installed();

@@ -60,17 +60,7 @@ pub async fn schedule_cleanup(retention: RetentionService, clock: Arc<dyn Clock>
 /// One sweep with its log lines and metric; a sweep already running (a manual one) is left to finish.
 async fn sweep(retention: &RetentionService, trigger: CleanupTrigger) {
     match retention.sweep(trigger, None).await {
-        Ok(report) => {
-            for build in &report.would_delete {
-                tracing::info!(env = %build.env, project = %build.project, build = %build.build, "dry run: would delete");
-            }
-            let run = &report.run;
-            metrics::record_cleanup_run(run.status);
-            tracing::info!(
-                run = %run.id, status = run.status.as_str(), deleted = run.deleted_count, skipped = run.skipped_count,
-                freed_bytes = run.freed_bytes, dry_run = run.dry_run, "cleanup run finished"
-            );
-        }
+        Ok(report) => metrics::observe_sweep(&report),
         Err(hub_domain::services::RetentionError::InProgress) => {
             // The manual sweep covers this round; wait for it before looking at the schedule again.
             tokio::time::sleep(SCHEDULE_RECHECK).await;

@@ -251,9 +251,6 @@ fn run_dry_run(req: &HttpRequest, body: &Bytes, max: usize) -> Result<Option<boo
 pub async fn run_cleanup(req: HttpRequest, state: Data<AppState>, body: Bytes) -> Result<HttpResponse, ApiError> {
     let dry_run = run_dry_run(&req, &body, state.config.max_json_bytes)?;
     let report = state.retention.sweep(CleanupTrigger::Manual, dry_run).await?;
-    for build in &report.would_delete {
-        tracing::info!(env = %build.env, project = %build.project, build = %build.build, "dry run: would delete");
-    }
-    crate::metrics::record_cleanup_run(report.run.status);
+    crate::metrics::observe_sweep(&report);
     Ok(json_response(StatusCode::OK, &CleanupRunDto::from(report.run)))
 }

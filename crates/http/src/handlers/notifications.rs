@@ -91,8 +91,6 @@ fn notification_id(req: &HttpRequest) -> Result<NotificationId, ApiError> {
     responses(
         (status = 200, description = "newest first", body = Vec<NotificationDto>),
         (status = 400, description = "invalid unread or limit"),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
     )
 )]
 pub async fn list_notifications(
@@ -123,8 +121,6 @@ pub async fn list_notifications(
     tag = "notifications",
     responses(
         (status = 200, description = "unread count", body = UnreadCountDto),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
     )
 )]
 pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
@@ -141,8 +137,6 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
     responses(
         (status = 204, description = "read (idempotent)"),
         (status = 400, description = "invalid id"),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
         (status = 404, description = "unknown, deleted by this principal, or outside its audience"),
     )
 )]
@@ -163,8 +157,6 @@ pub async fn mark_read(
     tag = "notifications",
     responses(
         (status = 204, description = "every visible notification read"),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
     )
 )]
 pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
@@ -181,8 +173,6 @@ pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Resul
     responses(
         (status = 204, description = "deleted for this principal only"),
         (status = 400, description = "invalid id"),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
         (status = 404, description = "notification not found"),
     )
 )]
@@ -203,8 +193,6 @@ pub async fn delete_notification(
     tag = "notifications",
     responses(
         (status = 200, description = "server-sent events (`event: notification`, data = Notification)", content_type = "text/event-stream", body = String),
-        (status = 401, description = "not authenticated"),
-        (status = 403, description = "missing permission: view"),
     )
 )]
 pub async fn notification_stream(
