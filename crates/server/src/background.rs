@@ -15,6 +15,9 @@ use tokio::sync::{Notify, watch};
 /// `nextRunAt` at once, and the sweep follows within this delay.
 const SCHEDULE_RECHECK: Duration = Duration::from_secs(5);
 
+/// Shortest time between a disk check and one asked for by an accepted upload.
+const UPLOAD_CHECK_GAP: Duration = Duration::from_secs(60);
+
 /// How often expired notifications are deleted (A.7 `NOTIFY_RETENTION_DAYS`: "checked hourly").
 const NOTIFY_PRUNE_INTERVAL: Duration = Duration::from_secs(3_600);
 
@@ -72,17 +75,28 @@ async fn sweep(retention: &RetentionService, trigger: CleanupTrigger) {
     }
 }
 
-/// §13.4 evaluation: every `interval`, and when `now` is notified (an upload was accepted).
+/// §13.4 evaluation: every `interval`, and when `now` is notified (an upload was accepted). A check walks all of
+/// `DATA_DIR`, so checks asked for by uploads come at most once a minute (the age the disk usage API also accepts):
+/// a burst of uploads costs one walk, not one each.
 pub async fn check_disk(disk: DiskService, interval: Duration, now: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     loop {
         match disk.check().await {
             Ok(usage) => metrics::set_disk(usage.used_bytes, usage.free_bytes, usage.total_bytes),
             Err(e) => tracing::warn!(error = %e, "disk check failed; will retry"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = now.notified() => {}
+        let last = tokio::time::Instant::now();
+        let next_timed = last + interval;
+        let asked = tokio::select! {
+            () = tokio::time::sleep_until(next_timed) => false,
+            () = now.notified() => true,
             _ = shutdown.changed() => return,
+        };
+        if asked {
+            let earliest = (last + UPLOAD_CHECK_GAP).min(next_timed);
+            tokio::select! {
+                () = tokio::time::sleep_until(earliest) => {}
+                _ = shutdown.changed() => return,
+            }
         }
         if *shutdown.borrow() {
             return;
