@@ -265,11 +265,11 @@ pub fn donut(title: &str, parts: &[(&str, &str, i64)]) -> String {
     svg
 }
 
-/// Percentage of passed among passed and failed, rounded to the nearest whole percent like the overview's
-/// figures, `None` when there is neither.
+/// The contract's pass rate ([`hub_domain::model::build::pass_rate`]), `None` when there is neither a passed nor a
+/// failed test (a chart then draws no point rather than 0 %).
 pub fn pass_rate(passed: i64, failed: i64) -> Option<i64> {
-    let counted = passed.max(0) + failed.max(0);
-    (counted > 0).then(|| (passed.max(0) * 100 + counted / 2) / counted)
+    let (passed, failed) = (passed.max(0), failed.max(0));
+    (passed + failed > 0).then(|| hub_domain::model::build::pass_rate(passed, failed))
 }
 
 #[cfg(test)]

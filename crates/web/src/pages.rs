@@ -126,7 +126,11 @@ async fn layout(state: &WebState, title: impl Into<String>, nav: &'static str, w
         user_icon: icons::USER,
         theme_icon: icons::THEME,
         version: state.version.clone(),
-        healthy: state.health.ping().await.is_ok(),
+        // Every page shows it: a database that hangs must not hang the page too (2 s, as `/api/healthz`).
+        healthy: matches!(
+            actix_web::rt::time::timeout(std::time::Duration::from_secs(2), state.health.ping()).await,
+            Ok(Ok(()))
+        ),
     }
 }
 
