@@ -340,11 +340,7 @@ async fn environments(state: &WebState, who: &Principal) -> Result<HttpResponse,
 
 /// The display name of an environment.
 async fn env_name(state: &WebState, env: &EnvId) -> Result<String, PageError> {
-    let envs = state.environments.list().await?;
-    envs.into_iter()
-        .find(|e| &e.environment.id == env)
-        .map(|e| e.environment.name.as_str().to_owned())
-        .ok_or(PageError::NotFound)
+    Ok(state.environments.get(env).await?.environment.name.as_str().to_owned())
 }
 
 async fn environment(state: &WebState, who: &Principal, env: &EnvId) -> Result<HttpResponse, PageError> {
@@ -476,14 +472,7 @@ async fn project(
 
 /// The display name of a project.
 async fn project_name(state: &WebState, env: &EnvId, project: &ProjectId) -> Result<String, PageError> {
-    state
-        .projects
-        .list(env)
-        .await?
-        .into_iter()
-        .find(|p| &p.project.id == project)
-        .map(|p| p.project.name.as_str().to_owned())
-        .ok_or(PageError::NotFound)
+    Ok(state.projects.get(env, project).await?.project.name.as_str().to_owned())
 }
 
 async fn build(

@@ -68,6 +68,14 @@ impl EnvironmentService {
         Ok(self.envs.list().await?)
     }
 
+    /// One environment (a single-row read, for pages that need its name).
+    ///
+    /// # Errors
+    /// [`EnvironmentError::NotFound`], or a database failure.
+    pub async fn get(&self, id: &EnvId) -> Result<EnvironmentView, EnvironmentError> {
+        self.envs.get(id).await?.ok_or_else(|| EnvironmentError::NotFound(id.clone()))
+    }
+
     /// Creates an environment stamped with the current time.
     ///
     /// # Errors

@@ -87,6 +87,17 @@ impl ProjectService {
         Ok(self.projects.list(env).await?)
     }
 
+    /// One project (a single-row read, for pages that need its name).
+    ///
+    /// # Errors
+    /// [`ProjectError::NotFound`], or a database failure.
+    pub async fn get(&self, env: &EnvId, id: &ProjectId) -> Result<ProjectView, ProjectError> {
+        self.projects
+            .get(env, id)
+            .await?
+            .ok_or_else(|| ProjectError::NotFound { env: env.clone(), project: id.clone() })
+    }
+
     /// Creates a project stamped with the current time.
     ///
     /// # Errors
