@@ -4,12 +4,10 @@
 use std::sync::{Arc, OnceLock};
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::web::{Data, Path};
 use utoipa::IntoParams;
 
-use crate::dto::json_response;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -48,7 +46,16 @@ fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
     responses((status = 200, description = "this document (OpenAPI 3.1)", content_type = "application/json",
         body = Object)))]
 pub async fn get_openapi(state: Data<AppState>) -> HttpResponse {
-    json_response(StatusCode::OK, &super::document(&state.version.version))
+    // Built once: it depends only on the code and the version, both fixed for the process.
+    static DOCUMENT: OnceLock<Result<String, String>> = OnceLock::new();
+    let json = DOCUMENT
+        .get_or_init(|| serde_json::to_string(&super::document(&state.version.version)).map_err(|e| e.to_string()));
+    match json {
+        Ok(json) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8")))
+            .body(json.clone()),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal(e)),
+    }
 }
 
 /// `GET /api/docs`.
