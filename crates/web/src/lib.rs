@@ -20,7 +20,7 @@ use actix_web::guard::{self, GuardContext};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
-pub use state::WebState;
+pub use state::{ReportOrigin, Services, WebState};
 
 /// Whether a request only reads: pages and assets answer `GET` and `HEAD`, and leave every other method to the
 /// API's answers.
@@ -32,10 +32,32 @@ fn is_read(ctx: &GuardContext<'_>) -> bool {
 /// Registers the UI on the main origin: `/assets/{name}`, every page template, and the default service, which
 /// shows the 404 page for other page paths and answers everything else (reserved prefixes, other methods) with
 /// `api_not_found`, the API's JSON 404. Register it after the API's routes and after the application's default
-/// service, so that the API keeps every path it serves.
+/// service, so that the API keeps every path it serves. Without [`Services`], the upload, notification and settings
+/// pages answer with the 503 page; [`configure_with`] wires them.
 pub fn configure(state: Data<WebState>, api_not_found: fn() -> HttpResponse) -> impl FnOnce(&mut ServiceConfig) {
+    configure_all(state, None, api_not_found)
+}
+
+/// [`configure`] with the services of the upload, notification and settings pages, the bell and the framed report.
+pub fn configure_with(
+    state: Data<WebState>,
+    services: Data<Services>,
+    api_not_found: fn() -> HttpResponse,
+) -> impl FnOnce(&mut ServiceConfig) {
+    configure_all(state, Some(services), api_not_found)
+}
+
+fn configure_all(
+    state: Data<WebState>,
+    services: Option<Data<Services>>,
+    api_not_found: fn() -> HttpResponse,
+) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
-        cfg.app_data(state).service(web::resource("/assets/{name}").guard(guard::fn_guard(is_read)).to(assets::serve));
+        cfg.app_data(state);
+        if let Some(services) = services {
+            cfg.app_data(services);
+        }
+        cfg.service(web::resource("/assets/{name}").guard(guard::fn_guard(is_read)).to(assets::serve));
         for pattern in routes::PAGE_PATTERNS {
             cfg.service(web::resource(*pattern).guard(guard::fn_guard(is_read)).to(pages::dispatch));
         }

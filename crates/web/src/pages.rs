@@ -13,16 +13,18 @@ use hub_domain::model::access::{Permission, Principal, PrincipalRef};
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
+use hub_domain::ports::{NotificationViewer, UploadFilter};
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
 
 use crate::chart::{Column, Frame, donut, pass_rate, pass_rate_line, stacked_bars};
 use crate::html::{query_value, safe_next};
-use crate::routes::Route;
-use crate::state::WebState;
+use crate::routes::{Route, SettingsTab};
+use crate::state::{Services, WebState};
 use crate::views::{
-    BuildPage, BuildRow, Choice, EnvCard, EnvironmentPage, EnvironmentsPage, ErrorPage, FailingRow, GateRow, Layout,
-    LoginPage, OverviewPage, ProfilePage, ProjectPage, ProjectRow, ProviderLink, Tile, duration_text, project_url,
-    rate_text, time_text,
+    BuildPage, BuildRow, Choice, DiskRow, EnvCard, EnvironmentPage, EnvironmentsPage, ErrorPage, FailingRow, GateRow,
+    KeyRow, Layout, LoginPage, NotificationRow, NotificationsPage, OverviewPage, ProfilePage, ProjectPage, ProjectRow,
+    ProviderLink, RunRow, SettingsBody, SettingsPage, TabLink, Tile, UploadRow, UploadsPage, UserRow, bytes_text,
+    duration_text, project_url, rate_text, time_text,
 };
 use crate::{assets, icons};
 
@@ -37,11 +39,38 @@ pub const PAGE_SIZE: i64 = 20;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// What a page handler reads from: the UI's state (through `Deref`), the optional services of the upload,
+/// notification and settings pages, and the main origin the request was sent to.
+pub(crate) struct Ctx<'a> {
+    state: &'a WebState,
+    services: Option<&'a Services>,
+    origin: String,
+}
+
+impl std::ops::Deref for Ctx<'_> {
+    type Target = WebState;
+
+    fn deref(&self) -> &WebState {
+        self.state
+    }
+}
+
+impl Ctx<'_> {
+    /// The services of the upload, notification and settings pages, or the 503 page's error.
+    fn services(&self) -> Result<&Services, PageError> {
+        self.services.ok_or(PageError::Unavailable)
+    }
+}
+
 /// Why a page could not be shown.
 #[derive(Debug)]
 enum PageError {
     /// The environment, project or build does not exist.
     NotFound,
+    /// The role lacks the permission the page needs.
+    Forbidden,
+    /// The server wired no [`Services`] for this page.
+    Unavailable,
     /// Something failed; logged, never shown.
     Internal(String),
 }
@@ -87,10 +116,21 @@ impl From<askama::Error> for PageError {
 
 /// An HTML response with the page headers.
 fn html(status: StatusCode, body: String) -> HttpResponse {
+    html_with(status, body, CSP)
+}
+
+/// The policy of a page that frames the report origin `report_origin`, and nothing else (`'self'` is the start of
+/// the frame's navigation: the main origin's `/reports/…` redirects to the report origin with a grant).
+pub fn framing_csp(report_origin: &str) -> String {
+    format!("{CSP}; frame-src 'self' {report_origin}")
+}
+
+/// An HTML response with the page headers and the policy `csp`.
+fn html_with(status: StatusCode, body: String, csp: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header(("Content-Security-Policy", CSP))
+        .insert_header(("Content-Security-Policy", csp))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Referrer-Policy", "same-origin"))
         .body(body)
@@ -114,7 +154,7 @@ fn display(principal: &Principal) -> String {
     }
 }
 
-async fn layout(state: &WebState, title: impl Into<String>, nav: &'static str, who: Option<&Principal>) -> Layout {
+async fn layout(state: &Ctx<'_>, title: impl Into<String>, nav: &'static str, who: Option<&Principal>) -> Layout {
     Layout {
         title: title.into(),
         nav,
@@ -125,6 +165,16 @@ async fn layout(state: &WebState, title: impl Into<String>, nav: &'static str, w
         logo: icons::LOGO,
         user_icon: icons::USER,
         theme_icon: icons::THEME,
+        bell_icon: icons::BELL,
+        manage: who.is_some_and(|p| p.can(Permission::Manage)),
+        upload: who.is_some_and(|p| p.can(Permission::Upload)),
+        admin: who.is_some_and(Principal::is_admin),
+        unread: match (who, state.services) {
+            (Some(p), Some(services)) if p.can(Permission::View) => {
+                services.notifications.unread_count(&notification_viewer(p)).await.ok()
+            }
+            _ => None,
+        },
         version: state.version.clone(),
         // Every page shows it: a database that hangs must not hang the page too (2 s, as `/api/healthz`).
         healthy: matches!(
@@ -135,10 +185,11 @@ async fn layout(state: &WebState, title: impl Into<String>, nav: &'static str, w
 }
 
 /// The 404, 403 or 500 page.
-async fn error_page(state: &WebState, status: StatusCode, who: Option<&Principal>) -> HttpResponse {
+async fn error_page(state: &Ctx<'_>, status: StatusCode, who: Option<&Principal>) -> HttpResponse {
     let (heading, message) = match status.as_u16() {
         404 => ("Page not found", "There is nothing at this address. It may have been deleted or mistyped."),
         403 => ("Not allowed", "Your role does not allow you to see this page."),
+        503 => ("Not available", "This server does not offer this page."),
         _ => ("Something went wrong", "The server could not show this page. Try again in a moment."),
     };
     let page = ErrorPage { layout: layout(state, heading, "", who).await, status: status.as_u16(), heading, message };
@@ -158,7 +209,7 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 
 /// The principal of the session cookie, if it names a live session. API keys are not accepted by pages: a
 /// browser navigation carries a cookie, and a key belongs to CI.
-async fn viewer(req: &HttpRequest, state: &WebState) -> Result<Option<Principal>, PageError> {
+async fn viewer(req: &HttpRequest, state: &Ctx<'_>) -> Result<Option<Principal>, PageError> {
     match req.cookie(SESSION_COOKIE) {
         Some(cookie) => {
             state.auth.authenticate_session(cookie.value()).await.map_err(|e| PageError::Internal(e.to_string()))
@@ -169,38 +220,52 @@ async fn viewer(req: &HttpRequest, state: &WebState) -> Result<Option<Principal>
 
 /// `GET` of every page path (see [`Route`]).
 pub async fn dispatch(req: HttpRequest, state: Data<WebState>) -> HttpResponse {
+    let services = req.app_data::<Data<Services>>().map(|s| s.get_ref());
+    let origin = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let cx = Ctx { state: state.get_ref(), services, origin };
     let route = Route::parse(req.path());
     let query = query_of(&req);
-    let who = match viewer(&req, &state).await {
+    let who = match viewer(&req, &cx).await {
         Ok(who) => who,
         Err(e) => {
             tracing::error!(error = ?e, "session lookup failed");
-            return error_page(&state, StatusCode::INTERNAL_SERVER_ERROR, None).await;
+            return error_page(&cx, StatusCode::INTERNAL_SERVER_ERROR, None).await;
         }
     };
     let rendered = match (&route, &who) {
-        (Route::Login, _) => login(&state, who.as_ref(), &query).await,
-        (Route::NotFound, _) => return error_page(&state, StatusCode::NOT_FOUND, who.as_ref()).await,
+        (Route::Login, _) => login(&cx, who.as_ref(), &query).await,
+        (Route::NotFound, _) => return error_page(&cx, StatusCode::NOT_FOUND, who.as_ref()).await,
         (_, None) => {
             let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             return redirect(&login_location(target));
         }
         (_, Some(p)) if !p.can(Permission::View) => {
-            return error_page(&state, StatusCode::FORBIDDEN, who.as_ref()).await;
+            return error_page(&cx, StatusCode::FORBIDDEN, who.as_ref()).await;
         }
-        (Route::Overview, Some(p)) => overview(&state, p, &query).await,
-        (Route::Environments, Some(p)) => environments(&state, p).await,
-        (Route::Environment(env), Some(p)) => environment(&state, p, env).await,
-        (Route::Project(env, id), Some(p)) => project(&state, p, env, id, &query).await,
-        (Route::Build(env, id, build_id), Some(p)) => build(&state, p, env, id, build_id).await,
-        (Route::Profile, Some(p)) => profile(&state, p).await,
+        (Route::Overview, Some(p)) => overview(&cx, p, &query).await,
+        (Route::Environments, Some(p)) => environments(&cx, p).await,
+        (Route::Environment(env), Some(p)) => environment(&cx, p, env).await,
+        (Route::Project(env, id), Some(p)) => project(&cx, p, env, id, &query).await,
+        (Route::Build(env, id, build_id), Some(p)) => build(&cx, p, env, id, build_id).await,
+        (Route::Profile, Some(p)) => profile(&cx, p).await,
+        (Route::Uploads, Some(p)) => uploads(&cx, p, &query).await,
+        (Route::Notifications, Some(p)) => notifications(&cx, p, &query).await,
+        // Settings are for `manage` only: others get the 403 page wherever they type the URL.
+        (Route::Settings | Route::SettingsTab(_), Some(p)) if !p.can(Permission::Manage) => Err(PageError::Forbidden),
+        (Route::Settings, Some(_)) => Ok(redirect(&format!("/settings/{}", SettingsTab::ApiKeys.slug()))),
+        (Route::SettingsTab(tab), Some(p)) => settings(&cx, p, *tab, &query).await,
     };
     match rendered {
         Ok(response) => response,
-        Err(PageError::NotFound) => error_page(&state, StatusCode::NOT_FOUND, who.as_ref()).await,
+        Err(PageError::NotFound) => error_page(&cx, StatusCode::NOT_FOUND, who.as_ref()).await,
+        Err(PageError::Forbidden) => error_page(&cx, StatusCode::FORBIDDEN, who.as_ref()).await,
+        Err(PageError::Unavailable) => error_page(&cx, StatusCode::SERVICE_UNAVAILABLE, who.as_ref()).await,
         Err(PageError::Internal(e)) => {
             tracing::error!(error = %e, path = req.path(), "page failed");
-            error_page(&state, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
+            error_page(&cx, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
         }
     }
 }
@@ -219,7 +284,7 @@ fn sign_in_error(code: &str) -> Option<String> {
 }
 
 async fn login(
-    state: &WebState,
+    state: &Ctx<'_>,
     who: Option<&Principal>,
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
@@ -257,7 +322,7 @@ fn overview_tiles(s: &hub_domain::model::overview::OverviewSummary) -> Vec<Tile>
 }
 
 async fn overview(
-    state: &WebState,
+    state: &Ctx<'_>,
     who: &Principal,
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
@@ -321,7 +386,7 @@ async fn overview(
     Ok(html(StatusCode::OK, page.render()?))
 }
 
-async fn environments(state: &WebState, who: &Principal) -> Result<HttpResponse, PageError> {
+async fn environments(state: &Ctx<'_>, who: &Principal) -> Result<HttpResponse, PageError> {
     let envs = state.environments.list().await?;
     let page = EnvironmentsPage {
         layout: layout(state, "Environments", "environments", Some(who)).await,
@@ -339,15 +404,16 @@ async fn environments(state: &WebState, who: &Principal) -> Result<HttpResponse,
 }
 
 /// The display name of an environment.
-async fn env_name(state: &WebState, env: &EnvId) -> Result<String, PageError> {
+async fn env_name(state: &Ctx<'_>, env: &EnvId) -> Result<String, PageError> {
     Ok(state.environments.get(env).await?.environment.name.as_str().to_owned())
 }
 
-async fn environment(state: &WebState, who: &Principal, env: &EnvId) -> Result<HttpResponse, PageError> {
+async fn environment(state: &Ctx<'_>, who: &Principal, env: &EnvId) -> Result<HttpResponse, PageError> {
     let name = env_name(state, env).await?;
     let projects = state.projects.list(env).await?;
     let page = EnvironmentPage {
         layout: layout(state, name.clone(), "environments", Some(who)).await,
+        env_id: env.to_string(),
         env_name: name,
         projects: projects
             .iter()
@@ -388,7 +454,7 @@ pub fn page_count(total: i64) -> i64 {
 }
 
 async fn project(
-    state: &WebState,
+    state: &Ctx<'_>,
     who: &Principal,
     env: &EnvId,
     project: &ProjectId,
@@ -440,6 +506,8 @@ async fn project(
         layout: layout(state, project_name.clone(), "environments", Some(who)).await,
         env_name,
         env_url: format!("/environments/{env}"),
+        env_id: env.to_string(),
+        project_id: project.to_string(),
         project_name,
         tiles: vec![
             Tile { value: stats.total_builds.to_string(), label: "Builds" },
@@ -471,12 +539,12 @@ async fn project(
 }
 
 /// The display name of a project.
-async fn project_name(state: &WebState, env: &EnvId, project: &ProjectId) -> Result<String, PageError> {
+async fn project_name(state: &Ctx<'_>, env: &EnvId, project: &ProjectId) -> Result<String, PageError> {
     Ok(state.projects.get(env, project).await?.project.name.as_str().to_owned())
 }
 
 async fn build(
-    state: &WebState,
+    state: &Ctx<'_>,
     who: &Principal,
     env: &EnvId,
     project: &ProjectId,
@@ -489,13 +557,21 @@ async fn build(
     let env_name = env_name(state, env).await?;
     let project_name = project_name(state, env, project).await?;
     let s = &found.stats;
+    let row = BuildRow::of(&found);
+    // The report is framed from its own origin when there is one; the page's policy then allows that origin.
+    let report_origin = state.services.and_then(|services| services.report_origin.resolve(&state.origin));
+    let frame = report_origin.filter(|_| row.report_url.is_some());
+    let (newer_url, older_url) = neighbours(state, env, project, id).await?;
     let page = BuildPage {
         layout: layout(state, format!("Build {id}"), "environments", Some(who)).await,
+        framed: frame.is_some(),
+        newer_url,
+        older_url,
         env_name,
         env_url: format!("/environments/{env}"),
         project_name,
         project_url: project_url(env.as_str(), project.as_str()),
-        build: BuildRow::of(&found),
+        build: row,
         tiles: vec![
             Tile { value: s.total.to_string(), label: "Tests" },
             Tile { value: s.passed.to_string(), label: "Passed" },
@@ -536,10 +612,37 @@ async fn build(
         error: found.error.clone(),
         config: format!("{:#}", found.config),
     };
-    Ok(html(StatusCode::OK, page.render()?))
+    Ok(match frame {
+        Some(origin) => html_with(StatusCode::OK, page.render()?, &framing_csp(&origin)),
+        None => html(StatusCode::OK, page.render()?),
+    })
 }
 
-async fn profile(state: &WebState, who: &Principal) -> Result<HttpResponse, PageError> {
+/// Builds searched for a build's neighbours: the newest ones of its project. Older builds get no previous/next
+/// links rather than a scan of a long history on every view.
+pub const NEIGHBOUR_WINDOW: i64 = 200;
+
+/// The pages of the newer and the older build next to `id`, when `id` is among the newest [`NEIGHBOUR_WINDOW`].
+async fn neighbours(
+    state: &Ctx<'_>,
+    env: &EnvId,
+    project: &ProjectId,
+    id: &BuildId,
+) -> Result<(Option<String>, Option<String>), PageError> {
+    let recent = state
+        .reports
+        .list(env, project, OutcomeFilter::All, PageRequest { limit: NEIGHBOUR_WINDOW, offset: 0 })
+        .await?;
+    let ids: Vec<&BuildId> = recent.items.iter().map(|b| &b.build_id).collect();
+    let base = project_url(env.as_str(), project.as_str());
+    let url = |b: &BuildId| format!("{base}/builds/{b}");
+    Ok(match ids.iter().position(|b| *b == id) {
+        Some(at) => (at.checked_sub(1).and_then(|i| ids.get(i)).map(|b| url(b)), ids.get(at + 1).map(|b| url(b))),
+        None => (None, None),
+    })
+}
+
+async fn profile(state: &Ctx<'_>, who: &Principal) -> Result<HttpResponse, PageError> {
     let user = match &who.identity {
         PrincipalRef::User(email) => state.auth.user(email).await.map_err(|e| PageError::Internal(e.to_string()))?,
         PrincipalRef::ApiKey { .. } => None,
@@ -556,6 +659,231 @@ async fn profile(state: &WebState, who: &Principal) -> Result<HttpResponse, Page
         },
         provider: who.session.as_ref().map_or_else(|| "API key".to_owned(), |s| s.provider.as_str().to_owned()),
         expires: who.session.as_ref().map_or_else(|| "–".to_owned(), |s| time_text(&s.expires_at)),
+    };
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// Who reads notifications: the principal's own read state, and operational ones only with `manage` (§10).
+fn notification_viewer(who: &Principal) -> NotificationViewer {
+    NotificationViewer { principal: who.identity.owner_key(), operational: who.can(Permission::Manage) }
+}
+
+/// Environment filter choices, `selected` marking `env`.
+async fn env_choices(state: &Ctx<'_>, env: Option<&EnvId>) -> Result<Vec<Choice>, PageError> {
+    Ok(state
+        .environments
+        .list()
+        .await?
+        .iter()
+        .map(|e| Choice {
+            id: e.environment.id.to_string(),
+            name: e.environment.name.as_str().to_owned(),
+            selected: env == Some(&e.environment.id),
+        })
+        .collect())
+}
+
+/// Upload sessions listed on `/uploads`.
+pub const UPLOADS_SHOWN: i64 = 100;
+
+async fn uploads(state: &Ctx<'_>, who: &Principal, query: &HashMap<String, String>) -> Result<HttpResponse, PageError> {
+    let services = state.services()?;
+    let param = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let env = param("envId").and_then(|v| EnvId::parse(v).ok());
+    let project = param("projectId").and_then(|v| ProjectId::parse(v).ok());
+    let sessions = services
+        .uploads
+        .list(UploadFilter { env: env.clone(), project: project.clone() }, UPLOADS_SHOWN)
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let mut stream_query = Vec::new();
+    if let Some(env) = &env {
+        stream_query.push(format!("envId={env}"));
+    }
+    if let Some(project) = &project {
+        stream_query.push(format!("projectId={project}"));
+    }
+    let stream_url = match stream_query.is_empty() {
+        true => "/api/uploads/stream".to_owned(),
+        false => format!("/api/uploads/stream?{}", stream_query.join("&")),
+    };
+    let page = UploadsPage {
+        layout: layout(state, "Uploads", "uploads", Some(who)).await,
+        env_options: env_choices(state, env.as_ref()).await?,
+        project_filter: project.as_ref().map(ToString::to_string).unwrap_or_default(),
+        filtered: env.is_some() || project.is_some(),
+        stream_url,
+        uploads: sessions.iter().map(UploadRow::of).collect(),
+    };
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// Notifications listed on `/notifications`.
+pub const NOTIFICATIONS_SHOWN: i64 = 100;
+
+async fn notifications(
+    state: &Ctx<'_>,
+    who: &Principal,
+    query: &HashMap<String, String>,
+) -> Result<HttpResponse, PageError> {
+    let services = state.services()?;
+    let unread_only = query.get("unread").is_some_and(|v| v == "true");
+    let items = services
+        .notifications
+        .list(&notification_viewer(who), unread_only, NOTIFICATIONS_SHOWN)
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let page = NotificationsPage {
+        layout: layout(state, "Notifications", "notifications", Some(who)).await,
+        unread_only,
+        items: items.iter().map(NotificationRow::of).collect(),
+    };
+    Ok(html(StatusCode::OK, page.render()?))
+}
+
+/// Rows listed on a settings tab with a search (the API's maximum page).
+const SETTINGS_ROWS: i64 = 100;
+
+/// Whether version `latest` (`MAJOR.MINOR.PATCH`) is newer than `installed`; unknown versions never are.
+pub fn is_newer(latest: &str, installed: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = v.trim().split('.').map(|p| p.parse::<u64>().ok());
+        let version = (parts.next()??, parts.next()??, parts.next()??);
+        parts.next().is_none().then_some(version)
+    };
+    match (parse(latest), parse(installed)) {
+        (Some(latest), Some(installed)) => latest > installed,
+        (Some(_), None) => installed.trim().is_empty(),
+        _ => false,
+    }
+}
+
+async fn settings(
+    state: &Ctx<'_>,
+    who: &Principal,
+    tab: SettingsTab,
+    query: &HashMap<String, String>,
+) -> Result<HttpResponse, PageError> {
+    let services = state.services()?;
+    let internal = |e: &dyn std::fmt::Display| PageError::Internal(e.to_string());
+    let search = query.get("search").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let rows = PageRequest { limit: SETTINGS_ROWS, offset: 0 };
+    let body = match tab {
+        SettingsTab::ApiKeys => {
+            let keys = services.api_keys.list(search.clone(), rows).await.map_err(|e| internal(&e))?;
+            SettingsBody::ApiKeys {
+                search: search.unwrap_or_default(),
+                total: keys.total,
+                keys: keys
+                    .items
+                    .iter()
+                    .map(|k| KeyRow {
+                        id: k.id.to_string(),
+                        name: k.name.clone(),
+                        role: k.role.as_str().to_owned(),
+                        prefix: k.prefix.clone(),
+                        created_by: k.created_by.to_string(),
+                        created: time_text(&k.created_at),
+                        last_used: k.last_used_at.as_ref().map_or_else(|| "never".to_owned(), time_text),
+                        revoked: k.revoked_at.as_ref().map(time_text),
+                        auto_create: k.auto_create,
+                        actionable: who.is_admin() || !k.role.is_admin(),
+                    })
+                    .collect(),
+            }
+        }
+        SettingsTab::Users => {
+            let users = services.users.list(search.clone(), rows).await.map_err(|e| internal(&e))?;
+            let me = match &who.identity {
+                PrincipalRef::User(email) => Some(email.to_string()),
+                PrincipalRef::ApiKey { .. } => None,
+            };
+            let mut roles: Vec<String> = ["admin", "developer", "viewer"].map(str::to_owned).to_vec();
+            for role in users.items.iter().filter_map(|u| u.role.as_ref()) {
+                if !roles.iter().any(|r| r == role.as_str()) {
+                    roles.push(role.as_str().to_owned());
+                }
+            }
+            SettingsBody::Users {
+                search: search.unwrap_or_default(),
+                total: users.total,
+                roles,
+                users: users
+                    .items
+                    .iter()
+                    .map(|u| UserRow {
+                        email: u.user.email.to_string(),
+                        email_path: query_value(&u.user.email.to_string()),
+                        name: u.user.name.clone(),
+                        provider: u.user.provider.as_str().to_owned(),
+                        role: u.role.as_ref().map_or_else(|| "none".to_owned(), |r| r.as_str().to_owned()),
+                        source: u.role_source.as_str().to_owned(),
+                        last_login: time_text(&u.user.last_login_at),
+                        is_self: me.as_deref() == Some(u.user.email.as_str()),
+                    })
+                    .collect(),
+            }
+        }
+        SettingsTab::Disk => {
+            let usage = services.disk.usage().await;
+            let threshold = services.disk.threshold().await.map_err(|e| internal(&e))?;
+            let used = usage.used_bytes.max(1);
+            SettingsBody::Disk {
+                used: bytes_text(usage.used_bytes),
+                free: bytes_text(usage.free_bytes),
+                total: bytes_text(usage.total_bytes),
+                percent: (usage.total_bytes > 0)
+                    .then(|| 100 * (usage.total_bytes - usage.free_bytes).max(0) / usage.total_bytes),
+                breakdown: usage
+                    .breakdown
+                    .iter()
+                    .map(|d| DiskRow { path: d.path.clone(), size: bytes_text(d.bytes), percent: 100 * d.bytes / used })
+                    .collect(),
+                computed: time_text(&usage.computed_at),
+                threshold,
+            }
+        }
+        SettingsTab::Allure => {
+            let status = services.allure.status().await;
+            SettingsBody::Allure {
+                update: is_newer(&status.latest, &status.version),
+                version: status.version,
+                latest: status.latest,
+                managed: status.managed,
+                installing: status.installing,
+            }
+        }
+        SettingsTab::Retention => {
+            let (settings, next) = services.retention.settings_and_next_run().await.map_err(|e| internal(&e))?;
+            let runs = services.retention.runs(5).await.map_err(|e| internal(&e))?;
+            SettingsBody::Retention {
+                days: settings.retention_days,
+                hours: settings.interval_hours,
+                dry_run: settings.dry_run,
+                next_run: next.as_ref().map_or_else(|| "not scheduled".to_owned(), time_text),
+                runs: runs
+                    .iter()
+                    .map(|r| RunRow {
+                        started: time_text(&r.started_at),
+                        status: r.status.as_str(),
+                        trigger: r.trigger.as_str(),
+                        deleted: r.deleted_count,
+                        skipped: r.skipped_count,
+                        freed: bytes_text(r.freed_bytes),
+                        dry_run: r.dry_run,
+                        error: r.error_message.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    };
+    let page = SettingsPage {
+        layout: layout(state, format!("Settings: {}", tab.label()), "settings", Some(who)).await,
+        tabs: SettingsTab::ALL
+            .into_iter()
+            .map(|t| TabLink { url: format!("/settings/{}", t.slug()), label: t.label(), current: t == tab })
+            .collect(),
+        body,
     };
     Ok(html(StatusCode::OK, page.render()?))
 }
@@ -587,6 +915,24 @@ mod tests {
         assert_eq!(page_count(0), 1);
         assert_eq!(page_count(PAGE_SIZE), 1);
         assert_eq!(page_count(PAGE_SIZE + 1), 2);
+    }
+
+    #[test]
+    fn newer_allure_versions_are_recognised() {
+        assert!(is_newer("3.19.1", "3.18.0"));
+        assert!(is_newer("3.10.0", "3.9.9"), "numeric, not text, order");
+        assert!(!is_newer("3.18.0", "3.18.0"));
+        assert!(!is_newer("3.17.0", "3.18.0"));
+        assert!(!is_newer("", "3.18.0"), "an unknown latest is never an update");
+        assert!(is_newer("3.18.0", ""), "any version beats no working CLI");
+        assert!(!is_newer("3.18.0-beta.1", "3.0.0"));
+    }
+
+    #[test]
+    fn a_framing_page_allows_the_report_origin_only_besides_its_own_redirect() {
+        let csp = framing_csp("https://reports.example.com");
+        assert!(csp.ends_with("; frame-src 'self' https://reports.example.com"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
     }
 
     #[test]

@@ -18,7 +18,53 @@ pub const PAGE_PATTERNS: &[&str] = &[
     "/environments/{envId}/projects/{projectId}",
     "/environments/{envId}/projects/{projectId}/builds/{buildId}",
     "/profile",
+    "/uploads",
+    "/notifications",
+    "/settings",
+    "/settings/{tab}",
 ];
+
+/// A tab of the settings page, named by the path segment after `/settings/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsTab {
+    /// `/settings/api-keys`.
+    ApiKeys,
+    /// `/settings/users`.
+    Users,
+    /// `/settings/disk`.
+    Disk,
+    /// `/settings/allure`.
+    Allure,
+    /// `/settings/retention`.
+    Retention,
+}
+
+impl SettingsTab {
+    /// Every tab, in the order shown.
+    pub const ALL: [Self; 5] = [Self::ApiKeys, Self::Users, Self::Disk, Self::Allure, Self::Retention];
+
+    /// Its path segment.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::ApiKeys => "api-keys",
+            Self::Users => "users",
+            Self::Disk => "disk",
+            Self::Allure => "allure",
+            Self::Retention => "retention",
+        }
+    }
+
+    /// Its label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ApiKeys => "API keys",
+            Self::Users => "Users",
+            Self::Disk => "Disk",
+            Self::Allure => "Allure CLI",
+            Self::Retention => "Retention",
+        }
+    }
+}
 
 /// Whether `path` lies under a reserved prefix (the prefix itself or below it).
 pub fn is_reserved(path: &str) -> bool {
@@ -44,6 +90,14 @@ pub enum Route {
     Build(EnvId, ProjectId, BuildId),
     /// `/profile`.
     Profile,
+    /// `/uploads`.
+    Uploads,
+    /// `/notifications`.
+    Notifications,
+    /// `/settings`: sends on to its first tab.
+    Settings,
+    /// `/settings/{tab}`.
+    SettingsTab(SettingsTab),
     /// Anything else: the 404 page.
     NotFound,
 }
@@ -57,6 +111,12 @@ impl Route {
             ["login"] => Self::Login,
             ["environments"] => Self::Environments,
             ["profile"] => Self::Profile,
+            ["uploads"] => Self::Uploads,
+            ["notifications"] => Self::Notifications,
+            ["settings"] => Self::Settings,
+            ["settings", tab] => {
+                SettingsTab::ALL.into_iter().find(|t| t.slug() == *tab).map_or(Self::NotFound, Self::SettingsTab)
+            }
             ["environments", env] => EnvId::parse(env).map_or(Self::NotFound, Self::Environment),
             ["environments", env, "projects", project] => match (EnvId::parse(env), ProjectId::parse(project)) {
                 (Ok(env), Ok(project)) => Self::Project(env, project),
@@ -85,6 +145,12 @@ mod tests {
         assert_eq!(Route::parse("/login"), Route::Login);
         assert_eq!(Route::parse("/environments"), Route::Environments);
         assert_eq!(Route::parse("/profile"), Route::Profile);
+        assert_eq!(Route::parse("/uploads"), Route::Uploads);
+        assert_eq!(Route::parse("/notifications"), Route::Notifications);
+        assert_eq!(Route::parse("/settings"), Route::Settings);
+        for tab in SettingsTab::ALL {
+            assert_eq!(Route::parse(&format!("/settings/{}", tab.slug())), Route::SettingsTab(tab));
+        }
         assert_eq!(Route::parse("/environments/staging"), Route::Environment(EnvId::parse("staging").unwrap()));
         assert_eq!(
             Route::parse("/environments/staging/projects/checkout"),
@@ -103,7 +169,11 @@ mod tests {
     #[test]
     fn every_registered_template_names_a_page() {
         for pattern in PAGE_PATTERNS {
-            let path = pattern.replace("{envId}", "e").replace("{projectId}", "p").replace("{buildId}", "b");
+            let path = pattern
+                .replace("{envId}", "e")
+                .replace("{projectId}", "p")
+                .replace("{buildId}", "b")
+                .replace("{tab}", "disk");
             assert_ne!(Route::parse(&path), Route::NotFound, "{pattern}");
             assert!(!is_reserved(&path), "{pattern}");
         }
@@ -121,6 +191,10 @@ mod tests {
             "/environments/bad id/projects/x",
             "/environments/staging/projects/checkout/builds/latest",
             "/environments/staging/projects/checkout/builds",
+            "/settings/",
+            "/settings/nope",
+            "/settings/disk/x",
+            "/uploads/1",
         ] {
             assert_eq!(Route::parse(path), Route::NotFound, "{path}");
         }

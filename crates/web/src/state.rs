@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use hub_domain::ports::StoreHealth;
+use hub_domain::ports::allure_cli::AllureCliManager;
 use hub_domain::ports::identity::IdentityProvider;
-use hub_domain::services::{AuthService, EnvironmentService, OverviewService, ProjectService, ReportService};
+use hub_domain::services::{
+    ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
+    ReportService, RetentionService, UploadService, UserService,
+};
 
 /// Shared by every worker of the main origin.
 pub struct WebState {
@@ -30,5 +34,94 @@ pub struct WebState {
 impl std::fmt::Debug for WebState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebState").field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
+/// The services behind the upload, notification and settings pages, the bell and the framed report. Kept apart
+/// from [`WebState`] so that a server wiring only [`WebState`] (through [`crate::configure`]) still runs: those
+/// pages then answer with the 503 page and the header shows no bell.
+pub struct Services {
+    /// Upload sessions.
+    pub uploads: UploadService,
+    /// Notifications and their read state.
+    pub notifications: NotificationService,
+    /// API keys.
+    pub api_keys: ApiKeyService,
+    /// Users and role overrides.
+    pub users: UserService,
+    /// Disk usage and its notification threshold.
+    pub disk: DiskService,
+    /// Retention settings and cleanup runs.
+    pub retention: RetentionService,
+    /// The Allure CLI's installed and latest versions.
+    pub allure: Arc<dyn AllureCliManager>,
+    /// Where reports are served, for the build page's frame and its `frame-src`.
+    pub report_origin: ReportOrigin,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("report_origin", &self.report_origin).finish_non_exhaustive()
+    }
+}
+
+/// How the report origin is known (the API's `REPORTS_BASE_URL` rule, contract §8.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportOrigin {
+    /// `REPORTS_BASE_URL`, fixed.
+    Fixed(String),
+    /// The main origin of the request (from `BASE_URL`, else the `Host` header) with this port: the report
+    /// listener's own port.
+    Port {
+        /// `BASE_URL`, when set.
+        base_url: Option<String>,
+        /// The report listener's port.
+        port: u16,
+    },
+    /// No separate report origin: reports are not framed.
+    None,
+}
+
+impl ReportOrigin {
+    /// The report origin for a request whose main origin is `request_origin` (`scheme://host[:port]`), without a
+    /// trailing slash.
+    pub fn resolve(&self, request_origin: &str) -> Option<String> {
+        match self {
+            Self::Fixed(url) => Some(origin_of(url)),
+            Self::Port { base_url, port } => {
+                let main = base_url.as_deref().map_or_else(|| request_origin.to_owned(), origin_of);
+                let (scheme, authority) = main.split_once("://").unwrap_or(("http", main.as_str()));
+                let host = match authority.rsplit_once(':') {
+                    Some((host, p)) if p.bytes().all(|b| b.is_ascii_digit()) => host,
+                    _ => authority,
+                };
+                Some(format!("{scheme}://{host}:{port}"))
+            }
+            Self::None => None,
+        }
+    }
+}
+
+/// `scheme://authority` of a URL: its path, query and trailing slash dropped.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_origin_is_the_fixed_url_or_the_main_host_with_the_report_port() {
+        let fixed = ReportOrigin::Fixed("https://reports.example.com/".into());
+        assert_eq!(fixed.resolve("http://ignored").as_deref(), Some("https://reports.example.com"));
+        let port = ReportOrigin::Port { base_url: None, port: 9001 };
+        assert_eq!(port.resolve("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:9001"));
+        assert_eq!(port.resolve("http://[::1]:8080").as_deref(), Some("http://[::1]:9001"));
+        let based = ReportOrigin::Port { base_url: Some("https://hub.example.com/x".into()), port: 8443 };
+        assert_eq!(based.resolve("http://internal:1").as_deref(), Some("https://hub.example.com:8443"));
+        assert_eq!(ReportOrigin::None.resolve("http://a"), None);
     }
 }
