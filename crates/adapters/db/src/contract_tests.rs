@@ -104,7 +104,13 @@ mod migrations {
         let url = DatabaseUrl::Sqlite(dir.path().join("a.db"));
         let store =
             Store::open(DbConfig { url, max_connections: 2, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap().len(), 3);
+        // Every migration folder of the backend, applied once.
+        let folders = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../migrations/sqlite"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("up.sql").is_file())
+            .count();
+        assert!(folders >= 4);
+        assert_eq!(store.migrate().await.unwrap().len(), folders);
         assert!(store.migrate().await.unwrap().is_empty());
     }
 

@@ -212,6 +212,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    build_env_days (env_id, day) {
+        env_id -> Text,
+        day -> Text,
+        build_count -> BigInt,
+        passed -> BigInt,
+        failed -> BigInt,
+        skipped -> BigInt,
+    }
+}
+
 diesel::joinable!(projects -> environments (env_id));
 diesel::joinable!(notification_states -> notifications (notification_id));
 diesel::joinable!(login_sessions -> users (email));
@@ -233,4 +244,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_states,
     build_totals,
     build_days,
+    build_env_days,
 );

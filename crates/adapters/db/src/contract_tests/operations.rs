@@ -856,6 +856,7 @@ pub async fn overview_matches_figures_computed_from_the_seed(store: &Store) {
     ] {
         assert_overview(store, &seeds, &PROJECTS, scope).await;
     }
+    assert_env_days_sum_project_days(store).await;
     // The project stats read the same totals.
     let stats = store.stats(&env_id("alpha"), &project_id("web")).await.unwrap();
     let web: Vec<&Seed> = seeds.iter().filter(|s| s.env == "alpha" && s.project == "web").collect();
@@ -933,10 +934,10 @@ pub async fn overview_follows_deletions_and_replaced_results(store: &Store) {
             "{scope:?}"
         );
     }
-    // Nothing is left over for what was deleted.
-    let (totals, days): (i64, i64) = store
+    // Nothing is left over for what was deleted, and the environments' days are the sums of their projects' days.
+    let (totals, days, env_days): (i64, i64, i64) = store
         .run(|conn| {
-            use crate::schema::{build_days, build_totals};
+            use crate::schema::{build_days, build_env_days, build_totals};
             let totals = build_totals::table
                 .filter(
                     build_totals::env_id
@@ -951,11 +952,61 @@ pub async fn overview_follows_deletions_and_replaced_results(store: &Store) {
                 .count()
                 .get_result(conn)
                 .map_err(crate::errors::from_diesel)?;
-            Ok((totals, days))
+            let env_days = build_env_days::table
+                .filter(build_env_days::build_count.le(0).or(build_env_days::env_id.eq("gamma")))
+                .count()
+                .get_result(conn)
+                .map_err(crate::errors::from_diesel)?;
+            Ok((totals, days, env_days))
         })
         .await
         .unwrap();
-    assert_eq!((totals, days), (0, 0));
+    assert_eq!((totals, days, env_days), (0, 0, 0));
+    assert_env_days_sum_project_days(store).await;
+}
+
+/// Every row of the per-environment rollup equals the sum of its environment's per-project rows of that day, and
+/// no day is missing from either side.
+async fn assert_env_days_sum_project_days(store: &Store) {
+    type Day = (String, String, i64, i64, i64, i64);
+    let (mut rollup, projects): (Vec<Day>, Vec<Day>) = store
+        .run(|conn| {
+            use crate::schema::{build_days, build_env_days};
+            let rollup = build_env_days::table
+                .select((
+                    build_env_days::env_id,
+                    build_env_days::day,
+                    build_env_days::build_count,
+                    build_env_days::passed,
+                    build_env_days::failed,
+                    build_env_days::skipped,
+                ))
+                .load(conn)
+                .map_err(crate::errors::from_diesel)?;
+            let projects = build_days::table
+                .select((
+                    build_days::env_id,
+                    build_days::day,
+                    build_days::build_count,
+                    build_days::passed,
+                    build_days::failed,
+                    build_days::skipped,
+                ))
+                .load(conn)
+                .map_err(crate::errors::from_diesel)?;
+            Ok((rollup, projects))
+        })
+        .await
+        .unwrap();
+    let mut summed: std::collections::BTreeMap<(String, String), (i64, i64, i64, i64)> = Default::default();
+    for (env, day, builds, passed, failed, skipped) in projects {
+        let entry = summed.entry((env, day)).or_default();
+        *entry = (entry.0 + builds, entry.1 + passed, entry.2 + failed, entry.3 + skipped);
+    }
+    let summed: Vec<Day> = summed.into_iter().map(|((env, day), (b, p, f, s))| (env, day, b, p, f, s)).collect();
+    rollup.sort();
+    assert!(!summed.is_empty());
+    assert_eq!(rollup, summed);
 }
 
 /// Builds saved before the totals existed are counted by the migration that adds them.
@@ -979,9 +1030,11 @@ pub async fn totals_are_built_from_builds_saved_before_the_migration(store: &Sto
         .unwrap();
     let seeds = overview_seed();
     seed_overview(&old, &seeds).await;
-    assert_eq!(old.migrate().await.unwrap().len(), 1);
+    // The overview's totals, then the per-environment days.
+    assert_eq!(old.migrate().await.unwrap().len(), 2);
     for scope in [(None, None), (Some("beta"), None), (None, Some("web"))] {
         assert_overview(&old, &seeds, &PROJECTS, scope).await;
     }
+    assert_env_days_sum_project_days(&old).await;
     drop(old);
 }

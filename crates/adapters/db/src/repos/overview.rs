@@ -1,13 +1,16 @@
 //! [`OverviewQueries`] on the store: the dashboard of contract §11.1, every figure summed, grouped, ranked and
 //! limited by the database in a handful of indexed queries on one snapshot, the same SQL on SQLite and PostgreSQL.
 //!
-//! Sums come from the running totals that triggers keep per project (`build_totals`) and per project and UTC day
-//! (`build_days`), so their cost follows the number of projects and days, not of builds.
+//! Sums come from the running totals that triggers keep per project (`build_totals`), per project and UTC day
+//! (`build_days`) and per environment and UTC day (`build_env_days`), so their cost follows the number of projects
+//! or environments and days, not of builds.
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
-use diesel::dsl::sql;
+use diesel::backend::Backend;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool};
 use hub_domain::ids::{EnvId, ProjectId};
 use hub_domain::model::build::{Build, TREND_BUILDS, pass_rate};
@@ -19,7 +22,7 @@ use hub_domain::ports::{OverviewQueries, StoreError};
 use super::builds::{BuildRow, rows_into};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
-use crate::schema::{build_days, build_totals, builds, environments, projects};
+use crate::schema::{build_days, build_env_days, build_totals, builds, environments, projects};
 use crate::store::{Store, read_snapshot};
 
 /// Days in `dailyTrends`, ending today.
@@ -29,11 +32,35 @@ const TOP_FAILING: i64 = 5;
 /// Entries of `recentBuilds` (the newest of the trend's builds).
 const RECENT_BUILDS: usize = 10;
 
-// SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer the same type.
-const SUM_BUILDS: &str = "CAST(COALESCE(SUM(build_count), 0) AS BIGINT)";
-const SUM_PASSED: &str = "CAST(COALESCE(SUM(passed), 0) AS BIGINT)";
-const SUM_FAILED: &str = "CAST(COALESCE(SUM(failed), 0) AS BIGINT)";
-const SUM_SKIPPED: &str = "CAST(COALESCE(SUM(skipped), 0) AS BIGINT)";
+/// `CAST(COALESCE(SUM(column), 0) AS BIGINT)`: the sum of a BIGINT column as a BIGINT on both databases (on
+/// PostgreSQL `SUM(bigint)` is NUMERIC), 0 for no rows.
+///
+/// A typed expression instead of a `dsl::sql` literal because diesel never caches a statement containing a literal
+/// as a prepared statement: on PostgreSQL every overview request then paid the parse and plan of its two sum
+/// queries again.
+#[derive(Debug, Clone, Copy, QueryId)]
+struct SumBigInt<C>(C);
+
+impl<C: Expression<SqlType = BigInt>> Expression for SumBigInt<C> {
+    type SqlType = BigInt;
+}
+
+impl<C: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for SumBigInt<C> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("CAST(COALESCE(SUM(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql("), 0) AS BIGINT)");
+        Ok(())
+    }
+}
+
+impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for SumBigInt<C> where Self: AppearsOnTable<QS> {}
+
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for SumBigInt<C> where Self: Expression {}
+
+impl<C, GroupBy> ValidGrouping<GroupBy> for SumBigInt<C> {
+    type IsAggregate = is_aggregate::Yes;
+}
 
 /// The filters as column values.
 #[derive(Debug, Clone)]
@@ -75,7 +102,11 @@ fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, S
     let total_projects = projects_q.count().get_result(conn).map_err(from_diesel)?;
     let (total_builds, total_passed, total_failed): (i64, i64, i64) = scoped!(
         build_totals,
-        build_totals::table.select((sql::<BigInt>(SUM_BUILDS), sql::<BigInt>(SUM_PASSED), sql::<BigInt>(SUM_FAILED))),
+        build_totals::table.select((
+            SumBigInt(build_totals::build_count),
+            SumBigInt(build_totals::passed),
+            SumBigInt(build_totals::failed),
+        )),
         scope
     )
     .first(conn)
@@ -90,24 +121,43 @@ fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, S
     })
 }
 
-/// One entry per UTC day from `today − 29` to `today`, days without builds at zero.
+/// One entry per UTC day from `today − 29` to `today`, days without builds at zero. Without a project filter the
+/// figures come from the per-environment rollup (`build_env_days`), so their cost follows environments, not
+/// projects; with one, from the per-project days.
 fn daily_trends(conn: &mut AnyConnection, scope: &Scope, today: NaiveDate) -> Result<Vec<DailyTrend>, StoreError> {
     let first = today.checked_sub_days(Days::new(TREND_DAYS - 1)).unwrap_or(today);
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let rows: Vec<(String, i64, i64, i64, i64)> = scoped!(
-        build_days,
-        build_days::table.group_by(build_days::day).select((
-            build_days::day,
-            sql::<BigInt>(SUM_BUILDS),
-            sql::<BigInt>(SUM_PASSED),
-            sql::<BigInt>(SUM_FAILED),
-            sql::<BigInt>(SUM_SKIPPED),
-        )),
-        scope
-    )
-    .filter(build_days::day.ge(day(first)))
-    .filter(build_days::day.le(day(today)))
-    .load(conn)
+    let (from, to) = (first.format("%Y-%m-%d").to_string(), today.format("%Y-%m-%d").to_string());
+    let rows: Vec<(String, i64, i64, i64, i64)> = if scope.project.is_some() {
+        scoped!(
+            build_days,
+            build_days::table.group_by(build_days::day).select((
+                build_days::day,
+                SumBigInt(build_days::build_count),
+                SumBigInt(build_days::passed),
+                SumBigInt(build_days::failed),
+                SumBigInt(build_days::skipped),
+            )),
+            scope
+        )
+        .filter(build_days::day.between(from, to))
+        .load(conn)
+    } else {
+        let mut query = build_env_days::table
+            .group_by(build_env_days::day)
+            .select((
+                build_env_days::day,
+                SumBigInt(build_env_days::build_count),
+                SumBigInt(build_env_days::passed),
+                SumBigInt(build_env_days::failed),
+                SumBigInt(build_env_days::skipped),
+            ))
+            .filter(build_env_days::day.between(from, to))
+            .into_boxed();
+        if let Some(env) = &scope.env {
+            query = query.filter(build_env_days::env_id.eq(env.clone()));
+        }
+        query.load(conn)
+    }
     .map_err(from_diesel)?;
     let mut days: Vec<DailyTrend> = first
         .iter_days()
