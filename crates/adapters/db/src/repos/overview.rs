@@ -11,7 +11,7 @@ use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::BigInt;
 use hub_domain::ids::{EnvId, ProjectId};
 use hub_domain::model::build::{Build, TREND_BUILDS, pass_rate};
 use hub_domain::model::overview::{
@@ -172,44 +172,38 @@ fn daily_trends(conn: &mut AnyConnection, scope: &Scope, today: NaiveDate) -> Re
     Ok(days)
 }
 
-/// Up to five projects with failures, most failures first, ties by environment then project id, with names.
+/// Up to five projects with failures, most failures first, ties by environment then project id, with names (one
+/// statement: the totals joined to their project and environment).
 fn top_failing(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<FailingProject>, StoreError> {
-    let ranked: Vec<(String, String, i64, i64, i64)> = scoped!(
-        build_totals,
-        build_totals::table.select((
+    let mut query = build_totals::table
+        .inner_join(
+            projects::table
+                .on(projects::env_id.eq(build_totals::env_id).and(projects::id.eq(build_totals::project_id))),
+        )
+        .inner_join(environments::table.on(environments::id.eq(build_totals::env_id)))
+        .select((
             build_totals::env_id,
             build_totals::project_id,
+            projects::name,
+            environments::name,
             build_totals::build_count,
             build_totals::passed,
             build_totals::failed,
-        )),
-        scope
-    )
-    .filter(build_totals::failed.gt(0))
-    .order((build_totals::failed.desc(), build_totals::env_id.asc(), build_totals::project_id.asc()))
-    .limit(TOP_FAILING)
-    .load(conn)
-    .map_err(from_diesel)?;
-    if ranked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut names_q = projects::table
-        .inner_join(environments::table)
-        .select((projects::env_id, projects::id, projects::name, environments::name))
-        .filter(false.into_sql::<Bool>())
+        ))
+        .filter(build_totals::failed.gt(0))
+        .order((build_totals::failed.desc(), build_totals::env_id.asc(), build_totals::project_id.asc()))
+        .limit(TOP_FAILING)
         .into_boxed();
-    for (env, project, ..) in &ranked {
-        names_q = names_q.or_filter(projects::env_id.eq(env.clone()).and(projects::id.eq(project.clone())));
+    if let Some(env) = &scope.env {
+        query = query.filter(build_totals::env_id.eq(env.clone()));
     }
-    let names: Vec<(String, String, String, String)> = names_q.load(conn).map_err(from_diesel)?;
+    if let Some(project) = &scope.project {
+        query = query.filter(build_totals::project_id.eq(project.clone()));
+    }
+    let ranked: Vec<(String, String, String, String, i64, i64, i64)> = query.load(conn).map_err(from_diesel)?;
     ranked
         .into_iter()
-        .map(|(env, project, total_builds, passed, total_failed)| {
-            let (project_name, env_name) = names
-                .iter()
-                .find(|n| n.0 == env && n.1 == project)
-                .map(|n| (n.2.clone(), n.3.clone()))
-                .unwrap_or_default();
+        .map(|(env, project, project_name, env_name, total_builds, passed, total_failed)| {
             Ok(FailingProject {
                 env_id: EnvId::parse(&env).map_err(|e| corrupt("build env", e))?,
                 project_id: ProjectId::parse(&project).map_err(|e| corrupt("build project", e))?,
