@@ -151,9 +151,12 @@
         }
       });
     }
+    uploader();
+  });
+  // Event streams never end: opened after `load`, they cannot hold the page's load event back.
+  window.addEventListener('load', () => {
     liveBell();
     liveUploads();
-    uploader();
 
     const toggle = document.getElementById('theme-toggle');
     if (toggle) {
@@ -428,7 +431,9 @@
         const done = await send('POST', `${base}/${saved.uploadId}/complete`);
         if (!done.ok) throw new Error(await errorText(done));
         remember(file, null);
-        say(`Phase: ${(await done.json()).phase}…`);
+        const accepted = await done.json();
+        // The stream may already have reported a later phase.
+        if (!/^(Done|Failed)/.test(status.textContent)) say(`Phase: ${accepted.phase}…`);
       } catch (e) {
         if (!controller.signal.aborted) say(`Upload failed: ${e.message}. Upload again to resume.`);
       } finally {

@@ -2,10 +2,19 @@
 // environment and a project, check keyboard focus is visible, and write screenshots. Prints one JSON object with
 // what the browser saw; the Rust test (tests/api/web_ui.rs) decides what it means.
 //
-// Environment: HUB (main origin), EMAIL, PASSWORD, SHOTS (directory for screenshots).
+// Then the management pages: create an environment and a project, upload a zip through the project page while
+// /uploads shows the phases live, the notification arriving at the bell, an API key created and revoked, the
+// retention settings changed and a sweep run; a viewer's pages without management controls and its 403 pages; and
+// axe-core run inside every page in both themes (the report is written next to the screenshots as a11y.json).
+//
+// Environment: HUB (main origin), REPORTS (report origin), EMAIL, PASSWORD, SHOTS (directory for screenshots),
+// VIEWER_COOKIE (a session of a user with the viewer role), ZIP (a results archive to upload).
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
-const { HUB, EMAIL, PASSWORD, SHOTS } = process.env;
+const { HUB, REPORTS, EMAIL, PASSWORD, SHOTS, VIEWER_COOKIE, ZIP } = process.env;
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -15,6 +24,7 @@ const browser = await chromium.launch({
 });
 const seen = { errors: [], foreign: [], failed: [], shots: [] };
 const hub = new URL(HUB);
+const reportHost = REPORTS ? new URL(REPORTS).host : hub.host;
 const shot = async (page, name) => {
   const path = `${SHOTS}/${name}.png`;
   await page.screenshot({ path, fullPage: true });
@@ -31,11 +41,29 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
   const page = await context.newPage();
   page.on('pageerror', (err) => seen.errors.push(`pageerror ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error') seen.errors.push(`console ${msg.text()}`); });
-  page.on('request', (req) => { if (new URL(req.url()).host !== hub.host) seen.foreign.push(req.url()); });
-  page.on('response', (res) => {
-    if (res.status() >= 400 && !res.url().endsWith('/nope')) seen.failed.push(`${res.status()} ${res.url()}`);
+  // Messages about another host's resources come from the framed report (its own requests), not from the UI.
+  seen.reportFrameConsole = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const from = msg.location().url || '';
+    const host = (() => { try { return new URL(from).host; } catch { return hub.host; } })();
+    if (host !== hub.host) seen.reportFrameConsole.push(`${msg.text()} ${from}`);
+    else seen.errors.push(`console ${msg.text()} ${from}`);
   });
+  // The pages' own requests and messages are checked; what the framed Allure report does inside its frame (on the
+  // report origin) is recorded apart, as it is the report's, not the UI's.
+  seen.reportFrameRequests = [];
+  const watch = (p) => {
+    p.on('request', (req) => {
+      if (req.frame() !== p.mainFrame()) { seen.reportFrameRequests.push(req.url()); return; }
+      if (new URL(req.url()).host !== hub.host) seen.foreign.push(req.url());
+    });
+    p.on('response', (res) => {
+      if (res.request().frame() !== p.mainFrame()) return;
+      if (res.status() >= 400 && !res.url().endsWith('/nope')) seen.failed.push(`${res.status()} ${res.url()}`);
+    });
+  };
+  watch(page);
 
   // An anonymous visit is sent to sign in, and comes back to the page asked for.
   await page.goto(`${HUB}/environments/staging`);
@@ -96,6 +124,12 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'project-phone-dark');
   seen.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  if (seen.phoneOverflow) {
+    seen.phoneWide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((el) => { for (let a = el.parentElement; a; a = a.parentElement) { if (['auto', 'hidden', 'scroll'].includes(getComputedStyle(a).overflowX)) return false; } return true; })
+      .slice(0, 8).map((el) => `${el.tagName}#${el.id}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`));
+  }
   await page.setViewportSize({ width: 1280, height: 900 });
 
   // A build, from the project's table.
@@ -103,7 +137,121 @@ try {
     page.waitForURL(`${HUB}/environments/staging/projects/checkout/builds/b1`), page.click('table >> text=b1'),
   ]);
   seen.buildTitle = (await page.textContent('h1')).replace(/\s+/g, ' ').trim();
+  // The report is framed from the report origin.
+  await page.waitForSelector('iframe.report-frame');
+  const reportFrame = await (async () => {
+    for (let i = 0; i < 100; i += 1) {
+      const frame = page.frames().find((f) => f.url().startsWith(`${REPORTS}/reports/`));
+      if (frame) return frame;
+      await page.waitForTimeout(100);
+    }
+    return null;
+  })();
+  seen.reportFrame = reportFrame ? new URL(reportFrame.url()).origin : null;
   await shot(page, 'build-dark');
+
+  // --- Management: an environment and a project, created through the pages. ---
+  await page.goto(`${HUB}/environments`);
+  await page.fill('#env-id', 'qa');
+  await page.fill('#env-name', 'QA');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#new-env button[type=submit]')]);
+  seen.envCreated = await page.locator('.env-card[data-id=qa]').count();
+  await page.goto(`${HUB}/environments/qa`);
+  await page.fill('#project-id', 'web');
+  await page.fill('#project-name', 'Web');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#new-project button[type=submit]')]);
+  seen.projectCreated = await page.locator('tr[data-id=web]').count();
+  await page.fill('#env-rename', 'QA team');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#rename-env button[type=submit]')]);
+  seen.envRenamed = await page.textContent('h1');
+
+  // The confirmation dialog: focus stays inside it, and Escape closes it without deleting.
+  await page.click('#delete-env');
+  await page.waitForSelector('#confirm-dialog[open]');
+  const inDialog = [];
+  for (let i = 0; i < 3; i += 1) {
+    await page.keyboard.press('Tab');
+    inDialog.push(await page.evaluate(() => Boolean(document.activeElement.closest('#confirm-dialog'))));
+  }
+  seen.dialogTrapsFocus = inDialog.every(Boolean);
+  await shot(page, 'dialog-dark');
+  await page.keyboard.press('Escape');
+  seen.dialogClosedByEscape = !(await page.locator('#confirm-dialog[open]').count());
+  seen.envAfterEscape = (await page.goto(`${HUB}/environments/qa`)).status();
+
+  // --- An upload through the project page, watched live on /uploads in a second tab. ---
+  const uploadsTab = await context.newPage();
+  watch(uploadsTab);
+  uploadsTab.on('pageerror', (err) => seen.errors.push(`pageerror ${err.message}`));
+  await uploadsTab.goto(`${HUB}/uploads?envId=qa`);
+  await uploadsTab.waitForFunction(() => document.getElementById('uploads-table').dataset.live === 'true');
+  seen.bellBefore = Number(await uploadsTab.textContent('#bell-count'));
+  await uploadsTab.evaluate(() => {
+    window.phasesSeen = [];
+    new MutationObserver(() => {
+      for (const pill of document.querySelectorAll('#upload-rows tr .u-phase .status')) {
+        const phase = pill.textContent;
+        if (window.phasesSeen[window.phasesSeen.length - 1] !== phase) window.phasesSeen.push(phase);
+      }
+    }).observe(document.getElementById('upload-rows'), { childList: true, subtree: true, characterData: true });
+  });
+  await page.goto(`${HUB}/environments/qa/projects/web`);
+  // Small parts, so that the archive travels in several chunks.
+  await page.evaluate(() => localStorage.setItem('upload.chunkBytes', '512'));
+  await page.setInputFiles('#upload-file', ZIP);
+  await page.fill('#upload-build', 'u1');
+  await page.click('#upload-start');
+  await page.waitForFunction(() => /Done|failed/i.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 120000 });
+  seen.uploadStatus = await page.textContent('#upload-status');
+  await shot(page, 'project-uploaded-dark');
+  await uploadsTab.waitForFunction(() => window.phasesSeen.includes('done'), null, { timeout: 60000 });
+  seen.uploadPhases = await uploadsTab.evaluate(() => window.phasesSeen);
+  seen.uploadRows = await uploadsTab.locator('#upload-rows tr').count();
+
+  // --- The notification: the bell counts it live, the list links to the build and marks read. ---
+  await uploadsTab.waitForFunction((before) => Number(document.getElementById('bell-count').textContent) > before,
+    seen.bellBefore, { timeout: 60000 });
+  seen.bellLive = Number(await uploadsTab.textContent('#bell-count'));
+  await uploadsTab.close();
+  await page.goto(`${HUB}/notifications`);
+  seen.notifications = await page.locator('#notes .note h3').allTextContents();
+  await Promise.all([
+    page.waitForURL(`${HUB}/environments/qa/projects/web/builds/u1`),
+    page.click('#notes .note >> text=Report ready: u1'),
+  ]);
+  seen.notificationTarget = page.url().slice(HUB.length);
+  await page.goto(`${HUB}/notifications`);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#mark-all')]);
+  seen.unreadAfterMarkAll = await page.locator('#notes .note.unread').count();
+  seen.bellHiddenAfterMarkAll = await page.locator('#bell-count').isHidden();
+
+  // --- An API key: created (the secret shown once), then revoked after confirming. ---
+  await page.goto(`${HUB}/settings`);
+  seen.settingsUrl = page.url().slice(HUB.length);
+  await page.fill('#key-name', 'ci-browser');
+  await page.selectOption('#key-role', 'developer');
+  await page.click('#new-key button[type=submit]');
+  await page.waitForSelector('#new-key-result:not([hidden])');
+  seen.newKey = (await page.textContent('#new-key-value')).slice(0, 3);
+  await shot(page, 'settings-key-created-dark');
+  await page.reload();
+  const keyRow = page.locator('tr', { hasText: 'ci-browser' });
+  await keyRow.locator('button', { hasText: 'Revoke' }).click();
+  await page.waitForSelector('#confirm-dialog[open]');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#confirm-ok')]);
+  seen.keyState = (await page.locator('tr', { hasText: 'ci-browser' }).locator('td').nth(6).textContent()).trim();
+
+  // --- Retention: new values saved, then a sweep run now. ---
+  await page.goto(`${HUB}/settings/retention`);
+  await page.fill('#r-days', '45');
+  await page.check('#retention-form input[name=dryRun]');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#retention-form button[type=submit]')]);
+  seen.retentionDays = await page.textContent('#retention-days');
+  await page.click('#run-now');
+  await page.waitForSelector('#confirm-dialog[open]');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#confirm-ok')]);
+  seen.runs = await page.locator('#runs tbody tr').count();
 
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
   const before = seen.errors.length;
@@ -117,7 +265,9 @@ try {
   const pages = {
     overview: '/', environments: '/environments', environment: '/environments/staging',
     project: '/environments/staging/projects/checkout', build: '/environments/staging/projects/checkout/builds/b1',
-    profile: '/profile', 'not-found': '/nope',
+    profile: '/profile', 'not-found': '/nope', uploads: '/uploads', notifications: '/notifications',
+    'settings-api-keys': '/settings/api-keys', 'settings-users': '/settings/users', 'settings-disk': '/settings/disk',
+    'settings-allure': '/settings/allure', 'settings-retention': '/settings/retention', login: '/login',
   };
   seen.noScript = {};
   for (const colorScheme of ['light', 'dark']) {
@@ -125,6 +275,7 @@ try {
     await nojs.addCookies(await context.cookies());
     const plain = await nojs.newPage();
     for (const [name, path] of Object.entries(pages)) {
+      if (name === 'login') continue;
       const res = await plain.goto(`${HUB}${path}`);
       seen.noScript[path] = { status: res.status(), title: (await plain.textContent('h1')).replace(/\s+/g, ' ').trim(),
         charts: await plain.locator('svg.chart').count() };
@@ -133,12 +284,67 @@ try {
     await nojs.close();
   }
 
+  // axe-core inside every page, in both themes, with scripts on (the live parts included); serious and critical
+  // violations are what the Rust test fails on, all of them go to a11y.json.
+  seen.a11y = {};
+  const report = {};
+  for (const colorScheme of ['light', 'dark']) {
+    const ctx = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 900 } });
+    const signedIn = (await context.cookies()).filter((c) => c.name === 'allure_hub_session');
+    for (const [name, path] of Object.entries(pages)) {
+      await ctx.clearCookies();
+      if (name !== 'login') await ctx.addCookies(signedIn);
+      const p = await ctx.newPage();
+      await p.goto(`${HUB}${path}`);
+      await p.addScriptTag({ path: axePath });
+      const result = await p.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+      });
+      report[`${name}-${colorScheme}`] = result;
+      seen.a11y[`${name}-${colorScheme}`] = result.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.nodes.join(', ')}`);
+      await p.close();
+    }
+    await ctx.close();
+  }
+  writeFileSync(`${SHOTS}/a11y.json`, `${JSON.stringify(report, null, 2)}\n`);
+  seen.a11yReport = `${SHOTS}/a11y.json`;
+
+  // --- A viewer: no management controls, and the 403 page on settings URLs. ---
+  const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await viewerCtx.addCookies([{ name: 'allure_hub_session', value: VIEWER_COOKIE, url: HUB }]);
+  const viewer = await viewerCtx.newPage();
+  seen.viewer = { controls: {}, forbidden: {} };
+  for (const path of ['/environments', '/environments/staging', '/environments/staging/projects/checkout',
+    '/environments/staging/projects/checkout/builds/b1', '/uploads', '/notifications']) {
+    await viewer.goto(`${HUB}${path}`);
+    seen.viewer.controls[path] = await viewer.locator(
+      '[data-call], #upload-form, #new-env, #new-project, a[href^="/settings"]').count();
+  }
+  for (const path of ['/settings', '/settings/api-keys', '/settings/users', '/settings/disk', '/settings/allure',
+    '/settings/retention']) {
+    const res = await viewer.goto(`${HUB}${path}`);
+    seen.viewer.forbidden[path] = { status: res.status(), title: await viewer.textContent('h1') };
+  }
+  await shot(viewer, 'viewer-forbidden');
+  await viewerCtx.close();
+
   // Sign out from the profile page: back to sign-in, and pages need signing in again.
   await page.goto(`${HUB}/profile`);
   seen.profileTitle = await page.textContent('h1');
   await Promise.all([page.waitForURL(`${HUB}/login`), page.click('#sign-out')]);
   await page.goto(`${HUB}/`);
   seen.afterSignOut = page.url().slice(HUB.length);
+} catch (e) {
+  // The Rust test prints what was seen up to the failure, with the page's state.
+  seen.fatal = `${e.message}`;
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    seen[`fatalPage${i}`] = { url: p.url(), status: await p.textContent('#upload-status').catch(() => null),
+      flash: await p.textContent('#flash').catch(() => null) };
+    await p.screenshot({ path: `${SHOTS}/fatal-${i}.png`, fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }
