@@ -84,25 +84,32 @@ macro_rules! scoped {
     }};
 }
 
+/// The summary in one statement: the environment and project counts as subqueries beside the sums of the totals.
 fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, StoreError> {
     // With an environment filter: 1 if it exists, else 0; otherwise every environment (a project filter alone
     // does not narrow them).
-    let total_environments = match &scope.env {
-        Some(env) => environments::table.filter(environments::id.eq(env)).count().get_result(conn),
-        None => environments::table.count().get_result(conn),
+    let mut environments_q = environments::table.count().into_boxed();
+    if let Some(env) = &scope.env {
+        environments_q = environments_q.filter(environments::id.eq(env.clone()));
     }
-    .map_err(from_diesel)?;
-    let mut projects_q = projects::table.into_boxed();
+    let mut projects_q = projects::table.count().into_boxed();
     if let Some(env) = &scope.env {
         projects_q = projects_q.filter(projects::env_id.eq(env.clone()));
     }
     if let Some(project) = &scope.project {
         projects_q = projects_q.filter(projects::id.eq(project.clone()));
     }
-    let total_projects = projects_q.count().get_result(conn).map_err(from_diesel)?;
-    let (total_builds, total_passed, total_failed): (i64, i64, i64) = scoped!(
+    let (total_environments, total_projects, total_builds, total_passed, total_failed): (
+        Option<i64>,
+        Option<i64>,
+        i64,
+        i64,
+        i64,
+    ) = scoped!(
         build_totals,
         build_totals::table.select((
+            environments_q.single_value(),
+            projects_q.single_value(),
             SumBigInt(build_totals::build_count),
             SumBigInt(build_totals::passed),
             SumBigInt(build_totals::failed),
@@ -112,8 +119,8 @@ fn summary(conn: &mut AnyConnection, scope: &Scope) -> Result<OverviewSummary, S
     .first(conn)
     .map_err(from_diesel)?;
     Ok(OverviewSummary {
-        total_environments,
-        total_projects,
+        total_environments: total_environments.unwrap_or(0),
+        total_projects: total_projects.unwrap_or(0),
         total_builds,
         total_passed,
         total_failed,
