@@ -1,6 +1,7 @@
 //! The web UI (hub-web) over HTTP and in a real browser (Debian's Chromium driven by npm `playwright-core`, never a
 //! downloaded browser): sign in through the page, the overview, an environment and a project, keyboard focus,
-//! screenshots, the 404 page, and the paths it must leave to the API.
+//! screenshots, the 404 page, and the paths it must leave to the API; the upload, notification and settings pages,
+//! actions through the JSON API, live updates, a viewer's view and 403 pages, and axe-core in every page.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::archives::zip_of;
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, TestServer, login};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -25,7 +26,9 @@ fn browser_fixture() -> Option<PathBuf> {
                 assert!(!crate::support::node_required(), "{CHROMIUM} is required (Debian package chromium)");
                 return None;
             }
-            crate::support::npm_fixture("web-ui-tests", FIXTURE, "web UI browser")
+            // Named after its dependencies: `npm_fixture` installs a directory only once, and axe-core joined
+            // playwright-core.
+            crate::support::npm_fixture("web-ui-tests-axe", FIXTURE, "web UI browser")
         })
         .clone()
 }
@@ -33,7 +36,18 @@ fn browser_fixture() -> Option<PathBuf> {
 /// A server with the environment `staging`, its project `checkout` and one build `b1` (2 passed, 1 failed,
 /// 1 skipped), left pending: the test server never finishes installing the Allure CLI.
 async fn seeded() -> TestServer {
-    let s = TestServer::sqlite().await;
+    seeded_with(&[]).await
+}
+
+/// [`seeded`] with extra server variables.
+async fn seeded_with(vars: &[(&str, &str)]) -> TestServer {
+    let s = TestServer::sqlite_with(vars).await;
+    seed(&s).await;
+    s
+}
+
+/// Creates `staging`, `checkout` and the build `b1` on `s`.
+async fn seed(s: &TestServer) {
     let res = s.post("/api/environments", json!({"id": "staging", "name": "Staging"})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let res = s.post("/api/environments/staging/projects", json!({"id": "checkout", "name": "Checkout"})).await;
@@ -56,7 +70,23 @@ async fn seeded() -> TestServer {
     )
     .await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
-    s
+}
+
+/// The viewer's email: a second local account, made by restarting with it as `ADMIN_EMAIL`, then demoted.
+const VIEWER_EMAIL: &str = "viewer@example.com";
+
+/// Restarts `s` so that a second local account exists, gives it the `viewer` role through the admin's session
+/// (as an admin does on the Users tab), and signs it in.
+async fn with_viewer(s: TestServer) -> (TestServer, Session) {
+    let s = s.restart_with(&[("ADMIN_EMAIL", VIEWER_EMAIL)]).await;
+    let res = TestServer::read(
+        s.as_session(&s.admin, Method::PATCH, "/api/settings/users/viewer%40example.com/role")
+            .json(&json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
+    let viewer = login(&s.client, &s.base, VIEWER_EMAIL, ADMIN_PASSWORD).await;
+    (s, viewer)
 }
 
 /// A page as the admin's browser session sees it.
@@ -156,23 +186,92 @@ async fn assets_are_hashed_and_cached_and_api_paths_keep_json() {
 }
 
 #[tokio::test]
+async fn upload_notification_and_settings_pages_render_and_settings_are_for_managers_only() {
+    let (s, viewer) = with_viewer(seeded().await).await;
+    let uploads = page(&s, "/uploads?envId=staging").await;
+    assert_eq!(uploads.status, StatusCode::OK, "{}", uploads.text);
+    assert!(uploads.text.contains(r#"data-stream="/api/uploads/stream?envId=staging""#), "{}", uploads.text);
+    assert!(uploads.text.contains(r#"href="/environments/staging/projects/checkout/builds/b1""#));
+    assert!(uploads.text.contains(r#"<span class="status s-generating">generating</span>"#), "{}", uploads.text);
+    let other = page(&s, "/uploads?envId=default").await;
+    assert!(other.text.contains("No uploads match.") && !other.text.contains("builds/b1\""), "{}", other.text);
+
+    let notes = page(&s, "/notifications").await;
+    assert_eq!(notes.status, StatusCode::OK, "{}", notes.text);
+    assert!(notes.text.contains("No notifications."), "nothing has finished yet: {}", notes.text);
+    assert!(notes.text.contains(r#"id="bell""#), "the header shows the bell");
+
+    let settings = page(&s, "/settings").await;
+    assert_eq!((settings.status, settings.header("location")), (StatusCode::SEE_OTHER, Some("/settings/api-keys")));
+    for (tab, expect) in [
+        ("api-keys", "test-admin"),
+        ("users", VIEWER_EMAIL),
+        ("disk", "Disk warning"),
+        ("allure", "Allure CLI"),
+        ("retention", "Recent runs"),
+    ] {
+        let res = page(&s, &format!("/settings/{tab}")).await;
+        assert_eq!(res.status, StatusCode::OK, "{tab}: {}", res.text);
+        assert!(res.text.contains(expect), "{tab}: {}", res.text);
+        assert!(res.text.contains(&format!(r#"<a href="/settings/{tab}" aria-current="page">"#)), "{tab}");
+    }
+    let keys = page(&s, "/settings/api-keys?search=nothing-like-this").await;
+    assert!(keys.text.contains("No API keys."), "{}", keys.text);
+
+    // The viewer reads the pages without management controls, and gets the 403 page on every settings URL.
+    let as_viewer = |path: &str| TestServer::read(s.as_session(&viewer, Method::GET, path));
+    for path in ["/environments", "/environments/staging", "/environments/staging/projects/checkout", "/uploads"] {
+        let res = as_viewer(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert!(!res.text.contains("data-call="), "{path} shows an action to a viewer: {}", res.text);
+        assert!(!res.text.contains(r#"href="/settings"#), "{path}");
+        assert!(!res.text.contains(r#"id="upload-form""#), "{path}");
+    }
+    for path in ["/settings", "/settings/api-keys", "/settings/users", "/settings/disk", "/settings/retention"] {
+        let res = as_viewer(path).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(res.text.contains("Not allowed"), "{path}");
+    }
+    assert_eq!(as_viewer("/settings/nope").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     let Some(fixture) = browser_fixture() else { return };
-    let s = seeded().await;
+    // The real Allure CLI turns uploads into reports, so that the report is framed and notifications arrive.
+    let Some(bin) = crate::generation::allure_bin().await else { return };
+    let s = TestServer::sqlite_with(&[("ALLURE_BIN", &bin.display().to_string())]).await;
+    let (s, viewer) = with_viewer(s).await;
+    seed(&s).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let b1 = s.get("/api/environments/staging/projects/checkout/reports/b1").await;
+        if b1.json()["status"] == "ready" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "b1 was not generated: {}", b1.text);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let zip = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-ui-results.zip");
+    std::fs::write(&zip, crate::archives::results_zip()).unwrap();
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg(fixture.join("web-ui.mjs"))
+    let mut node = Command::new("node");
+    node.arg(fixture.join("web-ui.mjs"))
         .current_dir(&fixture)
         .env("HUB", &s.base)
+        .env("REPORTS", &s.reports)
+        .env("VIEWER_COOKIE", &viewer.cookie)
+        .env("ZIP", &zip)
         .env("EMAIL", ADMIN_EMAIL)
         .env("PASSWORD", ADMIN_PASSWORD)
-        .env("SHOTS", &shots)
-        .output()
-        .unwrap();
+        .env("SHOTS", &shots);
+    // Off the test's runtime: the server's generation jobs run on it while the browser waits for them.
+    let out = tokio::task::spawn_blocking(move || node.output()).await.unwrap().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     eprintln!("web UI screenshots: {}", shots.display());
+    assert_eq!(seen.get("fatal"), None, "the browser walk stopped: {seen}");
 
     assert_eq!(seen["loginUrl"], "/login?next=/environments/staging", "{seen}");
     assert_eq!(seen["afterLogin"], "/environments/staging", "the page asked for is restored: {seen}");
@@ -190,16 +289,21 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["projectCharts"], 2, "{seen}");
     assert_eq!((seen["theme"].as_str(), seen["themePressed"].as_str()), (Some("dark"), Some("true")), "{seen}");
     assert_eq!(seen["phoneOverflow"], false, "no sideways scrolling of the page on a phone: {seen}");
-    assert_eq!(seen["buildTitle"], "Build b1 pending", "{seen}");
+    assert_eq!(seen["buildTitle"], "Build b1 ready", "{seen}");
+    assert_eq!(seen["reportFrame"].as_str(), Some(s.reports.as_str()), "the report is framed from its origin: {seen}");
     let no_script = &seen["noScript"];
     for (path, title, charts) in [
         ("/", "Overview", 1),
         ("/environments", "Environments", 0),
         ("/environments/staging", "Staging", 0),
         ("/environments/staging/projects/checkout", "Checkout", 2),
-        ("/environments/staging/projects/checkout/builds/b1", "Build b1 pending", 1),
+        ("/environments/staging/projects/checkout/builds/b1", "Build b1 ready", 1),
         ("/profile", "Profile", 0),
         ("/nope", "Page not found", 0),
+        ("/uploads", "Uploads", 0),
+        ("/notifications", "Notifications", 0),
+        ("/settings/api-keys", "Settings", 0),
+        ("/settings/retention", "Settings", 0),
     ] {
         let got = &no_script[path];
         let status = if path == "/nope" { 404 } else { 200 };
@@ -207,6 +311,57 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
         assert_eq!(got["charts"], charts, "{path}: {seen}");
     }
     assert_eq!(seen["profileTitle"], "Profile");
+
+    // Management through the pages.
+    assert_eq!(seen["envCreated"], 1, "{seen}");
+    assert_eq!(seen["projectCreated"], 1, "{seen}");
+    assert_eq!(seen["envRenamed"], "QA team", "{seen}");
+    assert_eq!(seen["dialogTrapsFocus"], true, "{seen}");
+    assert_eq!(seen["dialogClosedByEscape"], true, "{seen}");
+    assert_eq!(seen["envAfterEscape"], 200, "Escape deleted nothing: {seen}");
+    let status = seen["uploadStatus"].as_str().unwrap();
+    assert!(status.starts_with("Done: the report of build u1 is ready"), "{seen}");
+    let phases: Vec<&str> = seen["uploadPhases"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(phases.first(), Some(&"uploading"), "the new session appears live: {seen}");
+    assert_eq!(phases.last(), Some(&"done"), "{seen}");
+    assert!(phases.contains(&"generating"), "{seen}");
+    assert_eq!(seen["uploadRows"], 1, "{seen}");
+    assert!(seen["bellLive"].as_u64().unwrap() > seen["bellBefore"].as_u64().unwrap(), "{seen}");
+    let notes: Vec<&str> = seen["notifications"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(notes.iter().any(|n| n.starts_with("Report ready: u1")), "{seen}");
+    assert_eq!(seen["notificationTarget"], "/environments/qa/projects/web/builds/u1", "{seen}");
+    assert_eq!(seen["unreadAfterMarkAll"], 0, "{seen}");
+    assert_eq!(seen["bellHiddenAfterMarkAll"], true, "{seen}");
+    assert_eq!(seen["settingsUrl"], "/settings/api-keys", "{seen}");
+    assert_eq!(seen["newKey"], "ah_", "the new key is shown once: {seen}");
+    assert!(seen["keyState"].as_str().unwrap().starts_with("revoked"), "{seen}");
+    assert_eq!(seen["retentionDays"], "45 days", "{seen}");
+    assert_eq!(seen["runs"], 1, "{seen}");
+    let keys = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys?search=ci-browser")).await;
+    assert!(keys.json()["items"][0]["revokedAt"].is_string(), "{}", keys.text);
+    let retention = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/retention")).await;
+    assert_eq!(
+        (retention.json()["retentionDays"].as_i64(), retention.json()["dryRun"].as_bool()),
+        (Some(45), Some(true))
+    );
+
+    // The viewer.
+    for (path, controls) in seen["viewer"]["controls"].as_object().unwrap() {
+        assert_eq!(controls, 0, "{path} shows management controls to a viewer: {seen}");
+    }
+    let forbidden = seen["viewer"]["forbidden"].as_object().unwrap();
+    assert_eq!(forbidden.len(), 6, "{seen}");
+    for (path, got) in forbidden {
+        assert_eq!((got["status"].as_u64(), got["title"].as_str()), (Some(403), Some("Not allowed")), "{path}");
+    }
+
+    // Accessibility: no serious or critical axe-core violation on any page, in either theme.
+    let a11y = seen["a11y"].as_object().unwrap();
+    assert!(a11y.len() >= 30, "every page in both themes: {seen}");
+    for (page, violations) in a11y {
+        assert_eq!(violations, &json!([]), "{page}: {seen}");
+    }
+    assert!(Path::new(seen["a11yReport"].as_str().unwrap()).exists());
     assert_eq!(seen["afterSignOut"], "/login?next=/", "signed out: {seen}");
     assert_eq!(seen["notFound"]["status"], 404, "{seen}");
     assert_eq!(seen["notFound"]["title"], "Page not found", "{seen}");
@@ -224,7 +379,22 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["foreign"], json!([]), "{seen}");
     let shots_taken = seen["shots"].as_array().unwrap();
     for theme in ["light", "dark"] {
-        for name in ["overview", "environments", "environment", "project", "build", "profile", "not-found"] {
+        for name in [
+            "overview",
+            "environments",
+            "environment",
+            "project",
+            "build",
+            "profile",
+            "not-found",
+            "uploads",
+            "notifications",
+            "settings-api-keys",
+            "settings-users",
+            "settings-disk",
+            "settings-allure",
+            "settings-retention",
+        ] {
             let file = format!("page-{name}-{theme}.png");
             assert!(shots_taken.iter().any(|s| s.as_str().unwrap().ends_with(&file)), "{file}: {seen}");
         }

@@ -27,7 +27,8 @@ const hub = new URL(HUB);
 const reportHost = REPORTS ? new URL(REPORTS).host : hub.host;
 const shot = async (page, name) => {
   const path = `${SHOTS}/${name}.png`;
-  await page.screenshot({ path, fullPage: true });
+  // Generous: on a loaded machine Chromium may take long to produce a stable frame.
+  await page.screenshot({ path, fullPage: true, timeout: 120000 });
   seen.shots.push(path);
 };
 // What the focused element looks like: its tag, text and outline.
@@ -39,6 +40,7 @@ const focused = (page) => page.evaluate(() => {
 });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+  context.setDefaultTimeout(60000);
   const page = await context.newPage();
   page.on('pageerror', (err) => seen.errors.push(`pageerror ${err.message}`));
   // Messages about another host's resources come from the framed report (its own requests), not from the UI.
@@ -289,7 +291,8 @@ try {
   seen.a11y = {};
   const report = {};
   for (const colorScheme of ['light', 'dark']) {
-    const ctx = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 900 } });
+    // The audit's own script is injected inline, which the pages' policy rightly refuses: bypassed for the audit only.
+    const ctx = await browser.newContext({ colorScheme, bypassCSP: true, viewport: { width: 1280, height: 900 } });
     const signedIn = (await context.cookies()).filter((c) => c.name === 'allure_hub_session');
     for (const [name, path] of Object.entries(pages)) {
       await ctx.clearCookies();
