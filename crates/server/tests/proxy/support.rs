@@ -90,7 +90,9 @@ pub fn server_binary() -> PathBuf {
 /// Starts the server with the variables the proxy recipes ask for; returns it with its main and report ports.
 pub fn start_server(dir: &Path, proxy_port: u16, allure: Option<&Path>) -> (Guard, u16, u16) {
     let log = dir.join("server.log");
-    let mut cmd = Command::new(server_binary());
+    let bin = server_binary();
+    eprintln!("proxy test: server binary {}", bin.display());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATA_DIR", dir.join("data"))
