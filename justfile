@@ -41,3 +41,7 @@ bench-generate tests="2000" runs="5":
 bench-api builds="100000" clients="8" pg="postgres://postgres@127.0.0.1:5432":
     cargo build --release -p hub-server
     python3 bench/api.py --builds {{builds}} --clients {{clients}} --pg-url {{pg}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
+
+# Build the mdBook documentation (into $CARGO_TARGET_DIR/book) and run every command it shows against a real server.
+docs:
+    bash .ci/docs-check
