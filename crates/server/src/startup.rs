@@ -414,9 +414,27 @@ impl Application {
             health: state.health.clone(),
             version: state.version.version.clone(),
         });
+        // The upload, notification and settings pages, the bell and the framed report, over the same instances.
+        let ui_services = Data::new(hub_web::Services {
+            uploads: state.uploads.clone(),
+            notifications: state.notifications.clone(),
+            api_keys: state.api_keys.clone(),
+            users: state.users.clone(),
+            disk: state.disk.clone(),
+            retention: state.retention.clone(),
+            allure: state.allure.clone(),
+            report_origin: match (&config.reports_base_url, state.config.reports_port) {
+                (Some(url), _) => hub_web::ReportOrigin::Fixed(url.clone()),
+                (None, Some(port)) => hub_web::ReportOrigin::Port { base_url: config.base_url.clone(), port },
+                (None, None) => hub_web::ReportOrigin::None,
+            },
+        });
         // Paths and methods that are not UI pages get the API's own JSON 404.
         let server = HttpServer::new(move || {
-            hub_http::build_app_with(state.clone(), hub_web::configure(ui.clone(), hub_http::route_not_found))
+            hub_http::build_app_with(
+                state.clone(),
+                hub_web::configure_with(ui.clone(), ui_services.clone(), hub_http::route_not_found),
+            )
         })
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .client_request_timeout(config.request_header_timeout)
