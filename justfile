@@ -45,3 +45,7 @@ bench-api builds="100000" clients="8" pg="postgres://postgres@127.0.0.1:5432":
 # Build the mdBook documentation (into $CARGO_TARGET_DIR/book) and run every command it shows against a real server.
 docs:
     bash .ci/docs-check
+
+# Deployment recipes: linters and validators, then the release binary behind nginx and Caddy.
+deploy-check:
+    bash .ci/deploy-check
