@@ -336,7 +336,16 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["newKey"], "ah_", "the new key is shown once: {seen}");
     assert!(seen["keyState"].as_str().unwrap().starts_with("revoked"), "{seen}");
     assert_eq!(seen["retentionDays"], "45 days", "{seen}");
-    assert_eq!(seen["runs"], 1, "{seen}");
+    assert_eq!(seen["partTries"], 4, "a failing part is tried four times: {seen}");
+    assert!(seen["resumeOffer"].as_str().unwrap().contains("for build u2"), "{seen}");
+    assert_eq!(seen["resumeBuild"], "u2", "{seen}");
+    assert!(seen["resumedStatus"].as_str().unwrap().starts_with("Done: the report of build u2"), "{seen}");
+    let resumed: Vec<&str> = seen["resumedParts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(!resumed.is_empty() && !resumed.contains(&"0") && !resumed.contains(&"1"), "only missing parts: {seen}");
+    let after_cancel: Vec<&str> = seen["afterCancel"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(after_cancel.contains(&"u2:done") && !after_cancel.iter().any(|u| u.starts_with("u3")), "{seen}");
+    // The schedule's first sweep (30 s after start-up) may be listed too.
+    assert!(seen["runTriggers"].as_array().unwrap().iter().any(|t| t == "manual"), "{seen}");
     let keys = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys?search=ci-browser")).await;
     assert!(keys.json()["items"][0]["revokedAt"].is_string(), "{}", keys.text);
     let retention = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/retention")).await;

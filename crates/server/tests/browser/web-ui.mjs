@@ -253,7 +253,52 @@ try {
   await page.click('#run-now');
   await page.waitForSelector('#confirm-dialog[open]');
   await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#confirm-ok')]);
-  seen.runs = await page.locator('#runs tbody tr').count();
+  seen.runTriggers = await page.locator('#runs tbody tr td:nth-child(3)').allTextContents();
+
+  // --- The upload survives a failing part (retried), a reload (resumed with only the missing parts), and can be
+  // cancelled. ---
+  const partUrl = /\/api\/environments\/qa\/projects\/web\/uploads\/[0-9A-Z]+$/;
+  // The parts failed or abandoned on purpose below are logged by Chromium: those messages are expected.
+  const errorsBefore = seen.errors.length;
+  await page.goto(`${HUB}/environments/qa/projects/web`);
+  let tries = 0;
+  await page.route(partUrl, (route) => {
+    if (route.request().method() !== 'PUT') { route.continue(); return; }
+    if (route.request().headers()['x-chunk-index'] === '2') { tries += 1; route.abort(); return; }
+    route.continue();
+  });
+  await page.setInputFiles('#upload-file', ZIP);
+  await page.fill('#upload-build', 'u2');
+  await page.click('#upload-start');
+  await page.waitForFunction(() => /Upload failed/.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 60000 });
+  seen.partTries = tries;
+  await page.unroute(partUrl);
+  await page.reload();
+  const sentAfterReload = [];
+  page.on('request', (req) => { if (req.method() === 'PUT' && partUrl.test(req.url())) sentAfterReload.push(req.headers()['x-chunk-index']); });
+  await page.setInputFiles('#upload-file', ZIP);
+  await page.waitForSelector('#upload-resume:not([hidden])');
+  seen.resumeOffer = await page.textContent('#upload-resume');
+  seen.resumeBuild = await page.inputValue('#upload-build');
+  await page.click('#upload-start');
+  await page.waitForFunction(() => /Done|failed/i.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 120000 });
+  seen.resumedStatus = await page.textContent('#upload-status');
+  seen.resumedParts = [...sentAfterReload];
+
+  // Cancel: a part that never answers, then "Cancel" deletes the session.
+  await page.route(partUrl, (route) => { if (route.request().method() !== 'PUT') route.continue(); });
+  await page.fill('#upload-build', 'u3');
+  await page.click('#upload-start');
+  await page.waitForSelector('#upload-cancel:not([hidden])');
+  await page.waitForFunction(() => /Uploading/.test(document.getElementById('upload-status').textContent));
+  await page.click('#upload-cancel');
+  await page.waitForFunction(() => /cancelled/.test(document.getElementById('upload-status').textContent));
+  await page.unroute(partUrl);
+  seen.afterCancel = await page.evaluate(async () => (await (await fetch('/api/uploads?envId=qa')).json())
+    .map((u) => `${u.buildId}:${u.phase}`));
+  seen.errors = seen.errors.filter((e, i) => i < errorsBefore || !/net::ERR_(FAILED|ABORTED)/.test(e));
 
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
   const before = seen.errors.length;
