@@ -49,3 +49,8 @@ docs:
 # Deployment recipes: linters and validators, then the release binary behind nginx and Caddy.
 deploy-check:
     bash .ci/deploy-check
+
+# Web UI benchmark: TTFB and transfer size of every page in Chromium, 50 projects and 10,000 builds (targets 100 ms, 150 KB).
+bench-ui builds="10000":
+    cargo build --release -p hub-server
+    python3 bench/ui.py --builds {{builds}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
