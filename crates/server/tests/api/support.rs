@@ -1,7 +1,7 @@
 //! Starting a server for a test and talking to it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hub_server::{Application, Config};
 use hub_test_support::pg::PgTestDatabase;
@@ -262,6 +262,9 @@ pub fn node_required() -> bool {
 /// and installs its locked dependencies there, once; `None` (tests skipped, with a message naming `what`) when
 /// npm is unusable and Node is not required.
 pub fn npm_fixture(name: &str, source: &str, what: &str) -> Option<PathBuf> {
+    // One install at a time: two tests sharing a fixture must not run `npm ci` in one folder together.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let result = (|| -> Result<PathBuf, String> {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -271,7 +274,10 @@ pub fn npm_fixture(name: &str, source: &str, what: &str) -> Option<PathBuf> {
                 std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default())).map_err(|e| e.to_string())?;
             }
         }
-        if !dir.join("node_modules").exists() {
+        // Installed once per lock file: a changed `package-lock.json` (a package added or upgraded) installs again.
+        let lock = std::fs::read(Path::new(source).join("package-lock.json")).map_err(|e| e.to_string())?;
+        let stamp = dir.join("node_modules").join(".installed-from-lock");
+        if std::fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
             let out = std::process::Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--silent"])
                 .current_dir(&dir)
@@ -281,6 +287,7 @@ pub fn npm_fixture(name: &str, source: &str, what: &str) -> Option<PathBuf> {
                 let _ = std::fs::remove_dir_all(dir.join("node_modules"));
                 return Err(format!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr)));
             }
+            std::fs::write(&stamp, &lock).map_err(|e| e.to_string())?;
         }
         Ok(dir.clone())
     })();
