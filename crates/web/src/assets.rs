@@ -33,13 +33,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 pub static CSS: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("app", "css", "text/css; charset=utf-8", include_str!("../assets/app.css")));
 
-/// The UI's script: theme toggle, sign-in, sign-out.
+/// The UI's script: theme, sign-in, actions, dialogs, live streams, the chunked upload.
 pub static JS: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("app", "js", "text/javascript; charset=utf-8", include_str!("../assets/app.js")));
 
+/// The streaming ZIP writer the project page uses to upload a folder (`HubZip`); apart from `app.js` so that only
+/// the page with the upload form loads it.
+pub static ZIP_JS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("zip", "js", "text/javascript; charset=utf-8", include_str!("../assets/zip.js")));
+
 /// The embedded asset served at `path`, if any.
 pub fn find(path: &str) -> Option<&'static Asset> {
-    [&*CSS, &*JS].into_iter().find(|asset| asset.url == path)
+    [&*CSS, &*JS, &*ZIP_JS].into_iter().find(|asset| asset.url == path)
 }
 
 /// `GET /assets/{name}`: an embedded asset with a year of immutable caching, or a plain 404.
@@ -64,6 +69,8 @@ mod tests {
         assert_eq!(CSS.url.len(), "/assets/app..css".len() + 16);
         assert_ne!(Asset::new("a", "css", "", "x").url, Asset::new("a", "css", "", "y").url);
         assert_eq!(find(&JS.url).map(|a| a.body), Some(JS.body));
+        assert!(ZIP_JS.url.starts_with("/assets/zip.") && ZIP_JS.url.ends_with(".js"), "{}", ZIP_JS.url);
+        assert_eq!(find(&ZIP_JS.url).map(|a| a.body), Some(ZIP_JS.body));
         assert!(find("/assets/app.css").is_none(), "unhashed names are not served");
     }
 }

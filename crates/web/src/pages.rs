@@ -162,6 +162,7 @@ async fn layout(state: &Ctx<'_>, title: impl Into<String>, nav: &'static str, wh
         csrf: who.and_then(|p| p.session.as_ref()).map(|s| s.csrf_token.clone()).unwrap_or_default(),
         css: &assets::CSS.url,
         js: &assets::JS.url,
+        zip_js: &assets::ZIP_JS.url,
         logo: icons::LOGO,
         user_icon: icons::USER,
         theme_icon: icons::THEME,

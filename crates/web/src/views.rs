@@ -21,6 +21,8 @@ pub struct Layout {
     pub css: &'static str,
     /// URL of the hashed script.
     pub js: &'static str,
+    /// URL of the hashed ZIP writer (loaded by the project page for folder uploads).
+    pub zip_js: &'static str,
     /// Inline SVG of the logo.
     pub logo: &'static str,
     /// Inline SVG of the user icon.
@@ -786,6 +788,7 @@ mod tests {
             csrf: user.map(|_| "tok\"en".to_owned()).unwrap_or_default(),
             css: "/assets/app.1.css",
             js: "/assets/app.1.js",
+            zip_js: "/assets/zip.1.js",
             logo: "",
             user_icon: "",
             theme_icon: "",
