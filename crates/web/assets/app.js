@@ -296,18 +296,23 @@
   }
 
   // The project page's upload: the chunked API (§6) with a retry per chunk, resume after a reload (the session id
-  // is kept in localStorage per file), cancel, and the phases from the upload stream once the archive is sent.
+  // is kept in localStorage per file), cancel, and the phases from the upload stream once the archive is sent. A
+  // folder (picked, or dropped) is zipped here while it is sent (zip.js): its archive's size is known before any
+  // byte is read, and it is produced one part at a time. The browser forgets a folder on reload, so a folder's
+  // session is remembered in this page only: uploading the same folder again resends only the missing parts.
   function uploader() {
     const form = document.getElementById('upload-form');
     if (!form) return;
     const { env, project } = form.dataset;
     const base = `/api/environments/${env}/projects/${project}/uploads`;
     const fileInput = form.elements.file;
+    const folderInput = form.elements.folder;
     const status = document.getElementById('upload-status');
     const bar = document.getElementById('upload-progress');
     const cancelButton = document.getElementById('upload-cancel');
     const startButton = document.getElementById('upload-start');
     const resume = document.getElementById('upload-resume');
+    const chosenText = document.getElementById('upload-chosen');
     const chunkBytes = () => {
       const wanted = Number.parseInt((() => { try { return localStorage.getItem('upload.chunkBytes'); } catch { return null; } })(), 10);
       return wanted > 0 ? wanted : 8 * 1024 * 1024;
@@ -317,21 +322,107 @@
       try { if (value) localStorage.setItem(keyOf(file), JSON.stringify(value)); else localStorage.removeItem(keyOf(file)); } catch { /* no storage: no resume */ }
     };
     const recall = (file) => { try { return JSON.parse(localStorage.getItem(keyOf(file)) || 'null'); } catch { return null; } };
+    // Sessions of folders chosen on this page (a folder cannot be found again after a reload).
+    const folderSessions = new WeakMap();
     let running = null;
+    // What Upload sends: { kind: 'zip', file } or { kind: 'folder', name, files: [{ path, file }], archive }.
+    let chosen = null;
 
     const say = (text) => { status.textContent = text; };
+    const sizeText = (n) => (n < 1024 ? `${n} bytes` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`);
+    const fileNameOf = (name) => {
+      const clean = `${name}`.replace(/[\u0000-\u001f\u007f/\\]/g, '_').slice(0, 251);
+      return clean ? `${clean}.zip` : 'results.zip';
+    };
+
+    const chooseFolder = (name, files) => {
+      resume.hidden = true;
+      if (!files.length) {
+        chosen = null;
+        chosenText.textContent = `The folder ${name} has no files.`;
+        chosenText.hidden = false;
+        return;
+      }
+      // Sorted, so that the same folder always makes the same archive.
+      files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const archive = typeof HubZip === 'object' ? HubZip.plan(files) : null;
+      chosen = { kind: 'folder', name, files, archive };
+      const bytes = files.reduce((n, f) => n + f.file.size, 0);
+      chosenText.textContent = `Folder ${name}: ${files.length} files, ${sizeText(bytes)}, zipped while it uploads.`;
+      chosenText.hidden = false;
+    };
+
+    // The files of a dropped folder: directory readers hand out their entries in batches until an empty one.
+    const walk = async (entry, prefix, out) => {
+      if (entry.isFile) {
+        const file = await new Promise((resolve, reject) => { entry.file(resolve, reject); });
+        out.push({ path: `${prefix}${entry.name}`, file });
+      } else if (entry.isDirectory) {
+        const reader = entry.createReader();
+        for (;;) {
+          const batch = await new Promise((resolve, reject) => { reader.readEntries(resolve, reject); });
+          if (!batch.length) break;
+          for (const child of batch) await walk(child, `${prefix}${entry.name}/`, out);
+        }
+      }
+    };
+
     const drop = document.getElementById('upload-drop');
     drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-    drop.addEventListener('drop', (event) => {
+    drop.addEventListener('drop', async (event) => {
       event.preventDefault();
       drop.classList.remove('over');
-      if (event.dataTransfer.files.length) { fileInput.files = event.dataTransfer.files; fileInput.dispatchEvent(new Event('change')); }
+      // Entries must be taken while the event is dispatched: the data transfer is emptied afterwards.
+      const entries = [...(event.dataTransfer.items || [])].filter((item) => item.kind === 'file')
+        .map((item) => (typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null))
+        .filter(Boolean);
+      const files = event.dataTransfer.files;
+      const oneZip = files.length === 1 && (!entries.length || entries[0].isFile) && /\.zip$/i.test(files[0].name);
+      if (!entries.length || oneZip) {
+        if (files.length) { fileInput.files = files; fileInput.dispatchEvent(new Event('change')); }
+        return;
+      }
+      fileInput.value = '';
+      folderInput.value = '';
+      const found = [];
+      try {
+        // One folder: paths inside it. Several items: paths from where they were dropped.
+        if (entries.length === 1 && entries[0].isDirectory) {
+          const reader = entries[0].createReader();
+          for (;;) {
+            const batch = await new Promise((resolve, reject) => { reader.readEntries(resolve, reject); });
+            if (!batch.length) break;
+            for (const child of batch) await walk(child, '', found);
+          }
+          chooseFolder(entries[0].name, found);
+        } else {
+          for (const entry of entries) await walk(entry, '', found);
+          chooseFolder('results', found);
+        }
+      } catch (e) {
+        chosen = null;
+        say(`The dropped folder could not be read: ${e.message || e}`);
+      }
+    });
+    folderInput.addEventListener('change', () => {
+      const files = [...folderInput.files];
+      if (!files.length) return;
+      fileInput.value = '';
+      // Paths relative to the chosen folder: its own name is the first segment of each relative path.
+      const name = (files[0].webkitRelativePath || '').split('/')[0] || 'results';
+      chooseFolder(name, files.map((file) => ({
+        path: (file.webkitRelativePath || file.name).split('/').slice(1).join('/') || file.name, file,
+      })));
     });
     fileInput.addEventListener('change', async () => {
       resume.hidden = true;
       const file = fileInput.files[0];
       if (!file) return;
+      folderInput.value = '';
+      chosen = { kind: 'zip', file };
+      chosenText.hidden = true;
       const saved = recall(file);
       if (!saved) return;
       const res = await send('GET', `${base}/${saved.uploadId}`);
@@ -342,6 +433,24 @@
       resume.textContent = `An upload of this file for build ${saved.buildId} was interrupted with ${session.receivedChunks} of ${session.totalChunks} parts sent: Upload resumes it.`;
       resume.hidden = false;
     });
+
+    // What the upload reads from: the .zip's bytes as they are, or the folder's archive made part by part (in
+    // order; parts already on the server are still made, as each entry's CRC needs all of its bytes).
+    const sourceOf = (what) => {
+      if (what.kind === 'zip') {
+        return { name: what.file.name, size: what.file.size, inOrder: false,
+          recall: () => recall(what.file), remember: (v) => remember(what.file, v),
+          part: async (start, end) => what.file.slice(start, end) };
+      }
+      const reader = what.archive.reader();
+      return { name: fileNameOf(what.name), size: what.archive.size, inOrder: true,
+        recall: () => folderSessions.get(what) || null,
+        remember: (v) => { if (v) folderSessions.set(what, v); else folderSessions.delete(what); },
+        part: async (start, end) => {
+          if (reader.position !== start) throw new Error('archive parts out of order');
+          return new Blob([await reader.next(end - start)]);
+        } };
+    };
 
     // One chunk, tried up to four times with growing pauses; client errors other than a timeout are final.
     const putChunk = async (uploadId, index, total, blob, signal) => {
@@ -377,9 +486,9 @@
     cancelButton.addEventListener('click', async () => {
       if (!running) return;
       running.controller.abort();
-      const { uploadId, file } = running;
+      const { uploadId, source } = running;
       running = null;
-      remember(file, null);
+      source.remember(null);
       if (uploadId) await send('DELETE', `/api/uploads/${uploadId}`);
       say('Upload cancelled.');
       bar.hidden = true;
@@ -389,19 +498,24 @@
 
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const file = fileInput.files[0];
-      if (!file || running) return;
+      if (running) return;
+      if (!chosen || (chosen.kind === 'folder' && !chosen.archive)) {
+        say('Choose a .zip file or a results folder first.');
+        fileInput.focus();
+        return;
+      }
+      const source = sourceOf(chosen);
       const buildId = form.elements.buildId.value.trim();
       const size = chunkBytes();
-      const total = Math.max(1, Math.ceil(file.size / size));
+      const total = Math.max(1, Math.ceil(source.size / size));
       const controller = new AbortController();
-      running = { controller, file, uploadId: null };
+      running = { controller, source, uploadId: null };
       startButton.disabled = true;
       cancelButton.hidden = false;
       bar.hidden = false;
       bar.value = 0;
       try {
-        let saved = recall(file);
+        let saved = source.recall();
         let missing = null;
         if (saved && saved.buildId === buildId && saved.totalChunks === total) {
           const res = await send('GET', `${base}/${saved.uploadId}`);
@@ -411,18 +525,24 @@
           }
         }
         if (!missing) {
-          const res = await send('POST', base, { buildId, fileName: file.name, totalSize: file.size, totalChunks: total });
+          const res = await send('POST', base, { buildId, fileName: source.name, totalSize: source.size, totalChunks: total });
           if (!res.ok) throw new Error(await errorText(res));
           saved = { uploadId: (await res.json()).uploadId, buildId, totalChunks: total };
-          remember(file, saved);
+          source.remember(saved);
           missing = [...Array(total).keys()];
         }
         running.uploadId = saved.uploadId;
-        let sent = total - missing.length;
+        const wanted = new Set(missing);
+        let sent = total - wanted.size;
         bar.value = Math.round((100 * sent) / total);
         say(`Uploading: ${sent} of ${total} parts sent.`);
-        for (const index of missing) {
-          await putChunk(saved.uploadId, index, total, file.slice(index * size, Math.min(file.size, (index + 1) * size)), controller.signal);
+        for (let index = 0; index < total; index += 1) {
+          if (!wanted.has(index) && !source.inOrder) continue;
+          // Only this part is held: a failing part is retried from it.
+          const part = await source.part(index * size, Math.min(source.size, (index + 1) * size));
+          if (controller.signal.aborted) return;
+          if (!wanted.has(index)) continue;
+          await putChunk(saved.uploadId, index, total, part, controller.signal);
           sent += 1;
           bar.value = Math.round((100 * sent) / total);
           say(`Uploading: ${sent} of ${total} parts sent.`);
@@ -430,12 +550,15 @@
         follow(saved.uploadId);
         const done = await send('POST', `${base}/${saved.uploadId}/complete`);
         if (!done.ok) throw new Error(await errorText(done));
-        remember(file, null);
+        source.remember(null);
         const accepted = await done.json();
         // The stream may already have reported a later phase.
         if (!/^(Done|Failed)/.test(status.textContent)) say(`Phase: ${accepted.phase}…`);
       } catch (e) {
-        if (!controller.signal.aborted) say(`Upload failed: ${e.message}. Upload again to resume.`);
+        if (!controller.signal.aborted) {
+          say(`Upload failed: ${e.message}. ${source.inOrder
+            ? 'Upload the same folder again from this page to resume.' : 'Upload again to resume.'}`);
+        }
       } finally {
         if (running && running.controller === controller) running = null;
         startButton.disabled = false;

@@ -254,6 +254,7 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     }
     let zip = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-ui-results.zip");
     std::fs::write(&zip, crate::archives::results_zip()).unwrap();
+    let folder = results_folder("web-ui-results-folder");
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let mut node = Command::new("node");
@@ -263,6 +264,7 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
         .env("REPORTS", &s.reports)
         .env("VIEWER_COOKIE", &viewer.cookie)
         .env("ZIP", &zip)
+        .env("FOLDER", &folder)
         .env("EMAIL", ADMIN_EMAIL)
         .env("PASSWORD", ADMIN_PASSWORD)
         .env("SHOTS", &shots);
@@ -344,6 +346,18 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert!(!resumed.is_empty() && !resumed.contains(&"0") && !resumed.contains(&"1"), "only missing parts: {seen}");
     let after_cancel: Vec<&str> = seen["afterCancel"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(after_cancel.contains(&"u2:done") && !after_cancel.iter().any(|u| u.starts_with("u3")), "{seen}");
+    // The results folder, zipped by the page: the server extracted it into the same build as the zip's.
+    assert!(seen["folderChosen"].as_str().unwrap().starts_with("Folder allure-results: 9 files"), "{seen}");
+    assert_eq!(seen["folderTries"], 4, "a failing part of the folder's archive is tried four times: {seen}");
+    assert!(seen["folderFailed"].as_str().unwrap().contains("Upload the same folder again"), "{seen}");
+    let resent: Vec<&str> = seen["folderResent"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(resent.contains(&"2") && !resent.contains(&"0") && !resent.contains(&"1"), "only missing parts: {seen}");
+    assert!(seen["folderStatus"].as_str().unwrap().starts_with("Done: the report of build f1"), "{seen}");
+    assert_eq!(seen["folderUpload"]["fileName"], "allure-results.zip", "{seen}");
+    assert_eq!(seen["folderUpload"]["phase"], "done", "{seen}");
+    assert!(seen["folderUpload"]["totalChunks"].as_u64().unwrap() > 3, "{seen}");
+    assert!(seen["folderStats"]["total"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(seen["folderStats"], seen["zipStats"], "the same results as the zip: {seen}");
     // The schedule's first sweep (30 s after start-up) may be listed too.
     assert!(seen["runTriggers"].as_array().unwrap().iter().any(|t| t == "manual"), "{seen}");
     let keys = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys?search=ci-browser")).await;
@@ -410,6 +424,76 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     }
     for shot in shots_taken {
         assert!(Path::new(shot.as_str().unwrap()).exists(), "{shot}");
+    }
+}
+
+/// The results of [`crate::archives::results_zip`] as a folder: `<tmp>/<name>/allure-results` (returned), with the
+/// archive's other top-level entries beside it.
+fn results_folder(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&root);
+    zip::ZipArchive::new(std::io::Cursor::new(crate::archives::results_zip())).unwrap().extract(&root).unwrap();
+    root.join("allure-results")
+}
+
+/// The UI's ZIP writer (`crates/web/assets/zip.js`, run in Node) makes archives a zip reader and the server accept:
+/// every file with its relative path and bytes, the size it planned, and with forced ZIP64 records as well.
+#[tokio::test]
+async fn the_ui_zip_writer_makes_archives_readers_and_the_server_accept() {
+    if Command::new("node").arg("--version").output().is_err() {
+        assert!(!crate::support::node_required(), "node is required");
+        return;
+    }
+    let folder = results_folder("zip-writer-results");
+    // An attachment larger than one piece, with bytes of every value.
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(folder.join("data/big-attachment.bin"), &big).unwrap();
+    std::fs::write(folder.join("empty.txt"), b"").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/tests/zip-folder.mjs");
+    let s = seeded().await;
+    for (mode, build) in [("", "z1"), ("zip64", "z2")] {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("zip-writer-{build}.zip"));
+        let run = Command::new("node").arg(script).arg(&folder).arg(&out).arg("4093").arg(mode).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(report["planned"].as_u64(), Some(bytes.len() as u64), "{report}");
+        assert_eq!(report["written"], report["planned"], "{report}");
+        assert_eq!(report["zip64"], mode == "zip64", "{report}");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let mut names: Vec<String> = archive.file_names().map(str::to_owned).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ".DS_Store",
+                "abc-container.json",
+                "broken-result.json",
+                "cart-result.json",
+                "data/big-attachment.bin",
+                "data/login1-attachment.txt",
+                "empty.txt",
+                "login1-result.json",
+                "login2-result.json",
+                "pay-result.json",
+                "search-result.json",
+            ],
+            "paths relative to the folder"
+        );
+        for name in names {
+            let mut entry = archive.by_name(&name).unwrap();
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut got).unwrap();
+            assert_eq!(got, std::fs::read(folder.join(&name)).unwrap(), "{name} ({mode})");
+        }
+        let res = TestServer::read(
+            s.request(Method::POST, &format!("/api/environments/staging/projects/checkout/results?buildId={build}"))
+                .bearer_auth(&s.key)
+                .header("Content-Type", "application/zip")
+                .body(bytes),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{mode}: {}", res.text);
     }
 }
 

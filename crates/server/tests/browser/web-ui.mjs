@@ -4,16 +4,19 @@
 //
 // Then the management pages: create an environment and a project, upload a zip through the project page while
 // /uploads shows the phases live, the notification arriving at the bell, an API key created and revoked, the
-// retention settings changed and a sweep run; a viewer's pages without management controls and its 403 pages; and
-// axe-core run inside every page in both themes (the report is written next to the screenshots as a11y.json).
+// retention settings changed and a sweep run, a failing part retried, a resumed and a cancelled upload, a results
+// folder zipped by the page and uploaded (resent after a failure with only its missing parts); a viewer's pages
+// without management controls and its 403 pages; and axe-core run inside every page in both themes (the report is
+// written next to the screenshots as a11y.json).
 //
 // Environment: HUB (main origin), REPORTS (report origin), EMAIL, PASSWORD, SHOTS (directory for screenshots),
-// VIEWER_COOKIE (a session of a user with the viewer role), ZIP (a results archive to upload).
+// VIEWER_COOKIE (a session of a user with the viewer role), ZIP (a results archive to upload), FOLDER (the same
+// results as a folder, uploaded through the folder input).
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
-const { HUB, REPORTS, EMAIL, PASSWORD, SHOTS, VIEWER_COOKIE, ZIP } = process.env;
+const { HUB, REPORTS, EMAIL, PASSWORD, SHOTS, VIEWER_COOKIE, ZIP, FOLDER } = process.env;
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const browser = await chromium.launch({
@@ -298,6 +301,43 @@ try {
   await page.unroute(partUrl);
   seen.afterCancel = await page.evaluate(async () => (await (await fetch('/api/uploads?envId=qa')).json())
     .map((u) => `${u.buildId}:${u.phase}`));
+
+  // A results folder, picked with the folder input: zipped in the page and sent in parts, with a failing part
+  // retried and, after the upload gave up, the same folder uploaded again sending only the missing parts.
+  await page.goto(`${HUB}/environments/qa/projects/web`);
+  let folderTries = 0;
+  await page.route(partUrl, (route) => {
+    if (route.request().method() !== 'PUT') { route.continue(); return; }
+    if (route.request().headers()['x-chunk-index'] === '2') { folderTries += 1; route.abort(); return; }
+    route.continue();
+  });
+  await page.setInputFiles('#upload-folder', FOLDER);
+  seen.folderChosen = await page.textContent('#upload-chosen');
+  await page.fill('#upload-build', 'f1');
+  await page.click('#upload-start');
+  await page.waitForFunction(() => /Upload failed/.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 60000 });
+  seen.folderFailed = await page.textContent('#upload-status');
+  seen.folderTries = folderTries;
+  await page.unroute(partUrl);
+  const folderResent = [];
+  page.on('request', (req) => { if (req.method() === 'PUT' && partUrl.test(req.url())) folderResent.push(req.headers()['x-chunk-index']); });
+  await page.click('#upload-start');
+  // The previous failure stays on screen until the new attempt reports.
+  await page.waitForFunction(() => !/Upload failed/.test(document.getElementById('upload-status').textContent));
+  await page.waitForFunction(() => /Done|failed/i.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 120000 });
+  seen.folderStatus = await page.textContent('#upload-status');
+  seen.folderResent = [...folderResent];
+  await shot(page, 'project-folder-uploaded-dark');
+  seen.folderUpload = await page.evaluate(async () => {
+    const u = (await (await fetch('/api/uploads?envId=qa')).json()).find((s) => s.buildId === 'f1');
+    return u && { fileName: u.fileName, totalSize: u.totalSize, totalChunks: u.totalChunks, phase: u.phase };
+  });
+  const statsOf = (build) => page.evaluate(async (b) => (await (await fetch(
+    `/api/environments/qa/projects/web/reports/${b}`)).json()).stats, build);
+  seen.folderStats = await statsOf('f1');
+  seen.zipStats = await statsOf('u1');
   seen.errors = seen.errors.filter((e, i) => i < errorsBefore || !/net::ERR_(FAILED|ABORTED)/.test(e));
 
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
