@@ -358,6 +358,16 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert!(seen["folderUpload"]["totalChunks"].as_u64().unwrap() > 3, "{seen}");
     assert!(seen["folderStats"]["total"].as_u64().unwrap() > 0, "{seen}");
     assert_eq!(seen["folderStats"], seen["zipStats"], "the same results as the zip: {seen}");
+    // A dropped folder (its entries walked, sub-folder included).
+    assert!(seen["droppedChosen"].as_str().unwrap().starts_with("Folder dropped: 3 files"), "{seen}");
+    assert!(seen["droppedStatus"].as_str().unwrap().starts_with("Done: the report of build f2"), "{seen}");
+    assert_eq!(seen["droppedFiles"], "dropped.zip", "{seen}");
+    let dropped = &seen["droppedStats"];
+    assert_eq!(
+        (dropped["total"].as_u64(), dropped["passed"].as_u64(), dropped["failed"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{seen}"
+    );
     // The schedule's first sweep (30 s after start-up) may be listed too.
     assert!(seen["runTriggers"].as_array().unwrap().iter().any(|t| t == "manual"), "{seen}");
     let keys = TestServer::read(s.as_session(&s.admin, Method::GET, "/api/settings/apikeys?search=ci-browser")).await;

@@ -338,6 +338,37 @@ try {
     `/api/environments/qa/projects/web/reports/${b}`)).json()).stats, build);
   seen.folderStats = await statsOf('f1');
   seen.zipStats = await statsOf('u1');
+
+  // A folder dropped on the drop zone. A test cannot drag a real folder into Chromium, so the directory entries
+  // are stood in for, handing out their children one per batch as real directory readers do in batches.
+  await page.goto(`${HUB}/environments/qa/projects/web`);
+  await page.evaluate(() => {
+    const result = (id, status) => new File([JSON.stringify({ uuid: id, name: id, historyId: id, status,
+      start: 1000, stop: 2000 })], `${id}-result.json`, { lastModified: 0 });
+    const fileEntry = (file) => ({ isFile: true, isDirectory: false, name: file.name,
+      file: (ok) => { setTimeout(() => ok(file)); } });
+    const dirEntry = (name, children) => ({ isFile: false, isDirectory: true, name, createReader: () => {
+      let at = 0;
+      return { readEntries: (ok) => { setTimeout(() => ok(children.slice(at, (at += 1)))); } };
+    } });
+    const root = dirEntry('dropped', [fileEntry(result('d1', 'passed')), fileEntry(result('d2', 'failed')),
+      dirEntry('data', [fileEntry(new File(['attached'], 'd1-attachment.txt'))])]);
+    const event = new Event('drop', { cancelable: true });
+    Object.defineProperty(event, 'dataTransfer', { value: {
+      items: [{ kind: 'file', webkitGetAsEntry: () => root }], files: [new File([], 'dropped')],
+    } });
+    document.getElementById('upload-drop').dispatchEvent(event);
+  });
+  await page.waitForSelector('#upload-chosen:not([hidden])');
+  seen.droppedChosen = await page.textContent('#upload-chosen');
+  await page.fill('#upload-build', 'f2');
+  await page.click('#upload-start');
+  await page.waitForFunction(() => /Done|failed/i.test(document.getElementById('upload-status').textContent),
+    null, { timeout: 120000 });
+  seen.droppedStatus = await page.textContent('#upload-status');
+  seen.droppedStats = await statsOf('f2');
+  seen.droppedFiles = await page.evaluate(async () => (await (await fetch(
+    '/api/uploads?envId=qa')).json()).find((s) => s.buildId === 'f2').fileName);
   seen.errors = seen.errors.filter((e, i) => i < errorsBefore || !/net::ERR_(FAILED|ABORTED)/.test(e));
 
   // The 404 page. Chromium logs the 404 status of the document itself as a console error: that one is expected.
