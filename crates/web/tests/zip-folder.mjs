@@ -3,7 +3,7 @@
 // 1000 bytes) as the upload does. With `zip64` as fourth argument every ZIP64 record is forced. Prints one JSON
 // line: the planned size, the bytes written, and the entry count. Used by the hub-server web UI tests, which check
 // the archive with a real zip reader.
-import { openAsBlob, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openAsBlob, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -26,12 +26,14 @@ const walk = async (abs, rel) => {
 await walk(dir, '');
 const archive = HubZip.plan(entries, { zip64: mode === 'zip64' });
 const reader = archive.reader();
-const pieces = [];
+// Each piece is written out before the next is made, as the upload sends one part before making the next.
+const fd = openSync(out, 'w');
+let total = 0;
 for (;;) {
   const bytes = await reader.next(Number(piece));
   if (!bytes.length) break;
-  pieces.push(bytes);
+  writeSync(fd, bytes);
+  total += bytes.length;
 }
-const total = pieces.reduce((n, p) => n + p.length, 0);
-writeFileSync(out, Buffer.concat(pieces));
+closeSync(fd);
 process.stdout.write(`${JSON.stringify({ planned: archive.size, written: total, entries: archive.count, zip64: archive.zip64 })}\n`);
