@@ -876,6 +876,23 @@ pub async fn builds_are_listed_newest_first_filtered_by_outcome_and_paged(f: &St
         Some("tie-b"),
         "newest ready build, ties by id"
     );
+    // Neighbours follow the unfiltered list, across ties, and stay inside the project.
+    let beside = |id: &str| {
+        let id = BuildId::parse(id).unwrap();
+        let builds = f.builds.clone();
+        let (env, p) = (env.clone(), p.clone());
+        async move {
+            let n = builds.neighbours(&env, &p, &id).await.unwrap();
+            (n.newer.map(|b| b.to_string()), n.older.map(|b| b.to_string()))
+        }
+    };
+    let ids = build_ids(&all);
+    for (at, id) in ids.iter().enumerate() {
+        let expected = (at.checked_sub(1).map(|i| ids[i].to_owned()), ids.get(at + 1).map(|b| (*b).to_owned()));
+        assert_eq!(beside(id).await, expected, "neighbours of {id}");
+    }
+    assert_eq!(beside("elsewhere").await, (None, None), "a build of another project has none here");
+    assert_eq!(beside("missing").await, (None, None));
 }
 
 /// §8.5: sums over every build whatever its status, failed = failed + broken, the newest build in full, and

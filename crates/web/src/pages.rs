@@ -619,28 +619,17 @@ async fn build(
     })
 }
 
-/// Builds searched for a build's neighbours: the newest ones of its project. Older builds get no previous/next
-/// links rather than a scan of a long history on every view.
-pub const NEIGHBOUR_WINDOW: i64 = 200;
-
-/// The pages of the newer and the older build next to `id`, when `id` is among the newest [`NEIGHBOUR_WINDOW`].
+/// The pages of the newer and the older build next to `id` in the project's build list.
 async fn neighbours(
     state: &Ctx<'_>,
     env: &EnvId,
     project: &ProjectId,
     id: &BuildId,
 ) -> Result<(Option<String>, Option<String>), PageError> {
-    let recent = state
-        .reports
-        .list(env, project, OutcomeFilter::All, PageRequest { limit: NEIGHBOUR_WINDOW, offset: 0 })
-        .await?;
-    let ids: Vec<&BuildId> = recent.items.iter().map(|b| &b.build_id).collect();
+    let beside = state.reports.neighbours(env, project, id).await?;
     let base = project_url(env.as_str(), project.as_str());
-    let url = |b: &BuildId| format!("{base}/builds/{b}");
-    Ok(match ids.iter().position(|b| *b == id) {
-        Some(at) => (at.checked_sub(1).and_then(|i| ids.get(i)).map(|b| url(b)), ids.get(at + 1).map(|b| url(b))),
-        None => (None, None),
-    })
+    let url = |b: BuildId| format!("{base}/builds/{b}");
+    Ok((beside.newer.map(url), beside.older.map(url)))
 }
 
 async fn profile(state: &Ctx<'_>, who: &Principal) -> Result<HttpResponse, PageError> {

@@ -121,6 +121,16 @@ pub enum OutcomeFilter {
     Failed,
 }
 
+/// The builds beside one build in its project's list order (newest `createdAt` first, ties by build id
+/// descending), for a build page's links to the newer and the older build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildNeighbours {
+    /// The next newer build, if any.
+    pub newer: Option<BuildId>,
+    /// The next older build, if any.
+    pub older: Option<BuildId>,
+}
+
 /// The path of a build's report on the main origin: `/reports/{envId}/{projectId}/{buildId}/index.html`.
 pub fn report_url(env: &EnvId, project: &ProjectId, build: &BuildId) -> String {
     format!("/reports/{env}/{project}/{build}/index.html")

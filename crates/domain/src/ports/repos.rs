@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
-use crate::model::build::{Build, BuildStatus, OutcomeFilter, ProjectStats};
+use crate::model::build::{Build, BuildNeighbours, BuildStatus, OutcomeFilter, ProjectStats};
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
 use crate::model::job::GenerationJob;
 use crate::model::notification::{Notification, NotificationView};
@@ -126,6 +126,15 @@ pub trait BuildRepo: Send + Sync + 'static {
         filter: OutcomeFilter,
         page: PageRequest,
     ) -> Result<Page<Build>, StoreError>;
+
+    /// The newer and the older build next to `build` in the order of [`BuildRepo::list`] (unfiltered), each read
+    /// from the project's index; both `None` when the build does not exist.
+    async fn neighbours(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+    ) -> Result<BuildNeighbours, StoreError>;
 
     /// Totals, the newest build and the trend of the project, summed by the database.
     async fn stats(&self, env: &EnvId, project: &ProjectId) -> Result<ProjectStats, StoreError>;

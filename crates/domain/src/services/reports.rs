@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
 use crate::model::access::Principal;
-use crate::model::build::{Build, OutcomeFilter, ProjectStats, report_url};
+use crate::model::build::{Build, BuildNeighbours, OutcomeFilter, ProjectStats, report_url};
 use crate::model::job::{GenerationJob, JobState};
 use crate::model::page::{Page, PageRequest};
 use crate::model::report_config::ReportConfigPolicy;
@@ -241,6 +241,20 @@ impl ReportService {
         }
         self.require_project(env, project).await?;
         Err(ReportError::BuildNotFound(build.clone()))
+    }
+
+    /// The builds beside `build` in the project's list, for the build page's newer/older links.
+    ///
+    /// # Errors
+    /// The project's 404s, or a database failure.
+    pub async fn neighbours(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+    ) -> Result<BuildNeighbours, ReportError> {
+        self.require_project(env, project).await?;
+        Ok(self.ports.builds.neighbours(env, project, build).await?)
     }
 
     /// The build a `latest` report URL stands for: the project's newest ready one.

@@ -72,6 +72,35 @@ async fn seed(s: &TestServer) {
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
 }
 
+/// Uploads the seed's results again as build `id` of staging/checkout.
+async fn upload_again(s: &TestServer, id: &str) {
+    let result = json!({"uuid": id, "name": id, "historyId": id, "status": "passed", "start": 1000, "stop": 2000});
+    let zip = zip_of(&[("r-result.json", result.to_string().as_bytes())]);
+    let res = TestServer::read(
+        s.request(Method::POST, &format!("/api/environments/staging/projects/checkout/results?buildId={id}"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body(zip),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+}
+
+#[tokio::test]
+async fn a_build_page_links_to_the_newer_and_the_older_build() {
+    let s = seeded().await;
+    upload_again(&s, "b2").await;
+    upload_again(&s, "b3").await;
+    let link =
+        |rel: &str, id: &str| format!(r#"<a href="/environments/staging/projects/checkout/builds/{id}" rel="{rel}">"#);
+    let middle = page(&s, "/environments/staging/projects/checkout/builds/b2").await;
+    assert!(middle.text.contains(&link("prev", "b3")) && middle.text.contains(&link("next", "b1")), "{}", middle.text);
+    let oldest = page(&s, "/environments/staging/projects/checkout/builds/b1").await;
+    assert!(oldest.text.contains(&link("prev", "b2")) && !oldest.text.contains("Older build"), "{}", oldest.text);
+    let newest = page(&s, "/environments/staging/projects/checkout/builds/b3").await;
+    assert!(newest.text.contains(&link("next", "b2")) && !newest.text.contains("Newer build"), "{}", newest.text);
+}
+
 /// The viewer's email: a second local account, made by restarting with it as `ADMIN_EMAIL`, then demoted.
 const VIEWER_EMAIL: &str = "viewer@example.com";
 

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::build::{
-    Build, BuildStats, BuildStatus, OutcomeFilter, ProjectStats, QualityGateFailure, QualityGateResult, TREND_BUILDS,
-    TrendPoint,
+    Build, BuildNeighbours, BuildStats, BuildStatus, OutcomeFilter, ProjectStats, QualityGateFailure,
+    QualityGateResult, TREND_BUILDS, TrendPoint,
 };
 use hub_domain::model::page::{Page, PageRequest};
 use hub_domain::ports::{BuildDeletion, BuildKey, BuildRepo, StoreError};
@@ -267,6 +267,61 @@ impl BuildRepo for Store {
                         .unwrap_or_default();
                 let (trend, latest) = trend_and_latest(conn, &env, &project)?;
                 Ok(ProjectStats { total_builds, total_passed, total_failed, total_skipped, latest, trend })
+            })
+        })
+        .await
+    }
+
+    async fn neighbours(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+    ) -> Result<BuildNeighbours, StoreError> {
+        let k = key(env, project, build);
+        self.run(move |conn| {
+            read_snapshot(conn, |conn| {
+                let Some(created) = builds::table
+                    .find(k.clone())
+                    .select(builds::created_at)
+                    .first::<NaiveDateTime>(conn)
+                    .optional()
+                    .map_err(from_diesel)?
+                else {
+                    return Ok(BuildNeighbours::default());
+                };
+                let (env, project, id) = k;
+                // The list is (created_at, build_id) descending: the newer neighbour is the smallest key above
+                // this one, the older the largest below; each is one step of the project's index.
+                let in_project = || {
+                    builds::table
+                        .filter(builds::env_id.eq(env.clone()))
+                        .filter(builds::project_id.eq(project.clone()))
+                        .select(builds::build_id)
+                };
+                let newer = in_project()
+                    .filter(
+                        builds::created_at
+                            .gt(created)
+                            .or(builds::created_at.eq(created).and(builds::build_id.gt(id.clone()))),
+                    )
+                    .order((builds::created_at.asc(), builds::build_id.asc()))
+                    .first::<String>(conn)
+                    .optional()
+                    .map_err(from_diesel)?;
+                let older = in_project()
+                    .filter(
+                        builds::created_at
+                            .lt(created)
+                            .or(builds::created_at.eq(created).and(builds::build_id.lt(id.clone()))),
+                    )
+                    .order((builds::created_at.desc(), builds::build_id.desc()))
+                    .first::<String>(conn)
+                    .optional()
+                    .map_err(from_diesel)?;
+                let parse =
+                    |b: Option<String>| b.map(|b| BuildId::parse(&b).map_err(|e| corrupt("build id", e))).transpose();
+                Ok(BuildNeighbours { newer: parse(newer)?, older: parse(older)? })
             })
         })
         .await
