@@ -62,27 +62,25 @@ async fn seed(s: &TestServer) {
         ("c-result.json", c.as_bytes()),
         ("d-result.json", d.as_bytes()),
     ]);
-    let res = TestServer::read(
-        s.request(Method::POST, "/api/environments/staging/projects/checkout/results?buildId=b1")
-            .bearer_auth(&s.key)
-            .header("Content-Type", "application/zip")
-            .body(zip),
-    )
-    .await;
+    let res = upload_zip(s, "b1", zip).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
 }
 
-/// Uploads the seed's results again as build `id` of staging/checkout.
-async fn upload_again(s: &TestServer, id: &str) {
-    let result = json!({"uuid": id, "name": id, "historyId": id, "status": "passed", "start": 1000, "stop": 2000});
-    let zip = zip_of(&[("r-result.json", result.to_string().as_bytes())]);
-    let res = TestServer::read(
+/// Uploads `zip` as build `id` of staging/checkout with the admin key.
+async fn upload_zip(s: &TestServer, id: &str, zip: Vec<u8>) -> crate::support::Reply {
+    TestServer::read(
         s.request(Method::POST, &format!("/api/environments/staging/projects/checkout/results?buildId={id}"))
             .bearer_auth(&s.key)
             .header("Content-Type", "application/zip")
             .body(zip),
     )
-    .await;
+    .await
+}
+
+/// Uploads the seed's results again as build `id` of staging/checkout.
+async fn upload_again(s: &TestServer, id: &str) {
+    let result = json!({"uuid": id, "name": id, "historyId": id, "status": "passed", "start": 1000, "stop": 2000});
+    let res = upload_zip(s, id, zip_of(&[("r-result.json", result.to_string().as_bytes())])).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
 }
 
@@ -525,13 +523,7 @@ async fn the_ui_zip_writer_makes_archives_readers_and_the_server_accept() {
             std::io::Read::read_to_end(&mut entry, &mut got).unwrap();
             assert_eq!(got, std::fs::read(folder.join(&name)).unwrap(), "{name} ({mode})");
         }
-        let res = TestServer::read(
-            s.request(Method::POST, &format!("/api/environments/staging/projects/checkout/results?buildId={build}"))
-                .bearer_auth(&s.key)
-                .header("Content-Type", "application/zip")
-                .body(bytes),
-        )
-        .await;
+        let res = upload_zip(&s, build, bytes).await;
         assert_eq!(res.status, StatusCode::ACCEPTED, "{mode}: {}", res.text);
     }
 }
