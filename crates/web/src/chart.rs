@@ -96,14 +96,7 @@ fn labelled(count: usize) -> Vec<usize> {
 /// A stacked bar chart of passed (bottom), failed and skipped counts per column, with a titled tooltip per bar
 /// and an accessible name summarising the whole chart.
 pub fn stacked_bars(title: &str, columns: &[Column], frame: Frame) -> String {
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        w = num(frame.width),
-        h = num(frame.height),
-        t = escape(title),
-    );
+    let mut svg = open_chart(title, frame);
     let max = columns.iter().map(Column::total).max().unwrap_or(0);
     if max == 0 {
         let _ = write!(
@@ -161,30 +154,13 @@ pub fn stacked_bars(title: &str, columns: &[Column], frame: Frame) -> String {
         }
         svg.push_str("</g>");
     }
-    for i in labelled(columns.len()) {
-        let _ = write!(
-            svg,
-            r#"<text class="chart-axis" x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            num(frame.x_center(i, columns.len())),
-            num(frame.height - 8.0),
-            escape(&columns[i].label)
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+    close_chart(svg, columns, frame)
 }
 
 /// A line of pass rates (0–100 %) per column, with a dot and tooltip per point. Columns without passed or failed
 /// tests have no rate and break the line.
 pub fn pass_rate_line(title: &str, columns: &[Column], frame: Frame) -> String {
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
-        w = num(frame.width),
-        h = num(frame.height),
-        t = escape(title),
-    );
+    let mut svg = open_chart(title, frame);
     for tick in [0, 25, 50, 75, 100] {
         let y = num(frame.y(f64::from(tick), 100.0));
         let _ = write!(
@@ -219,6 +195,24 @@ pub fn pass_rate_line(title: &str, columns: &[Column], frame: Frame) -> String {
             );
         }
     }
+    close_chart(svg, columns, frame)
+}
+
+/// The opening of a column chart: its view box and its accessible name.
+fn open_chart(title: &str, frame: Frame) -> String {
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        w = num(frame.width),
+        h = num(frame.height),
+        t = escape(title),
+    );
+    svg
+}
+
+/// The end of a column chart: the labels of the columns [`labelled`] picks under the axis.
+fn close_chart(mut svg: String, columns: &[Column], frame: Frame) -> String {
     for i in labelled(columns.len()) {
         let _ = write!(
             svg,
