@@ -433,7 +433,7 @@ impl Application {
         let server = HttpServer::new(move || {
             hub_http::build_app_with(
                 state.clone(),
-                hub_web::configure_with(ui.clone(), ui_services.clone(), hub_http::route_not_found),
+                hub_web::configure(ui.clone(), ui_services.clone(), hub_http::route_not_found),
             )
         })
         .shutdown_timeout(config.shutdown_timeout.as_secs())

@@ -32,38 +32,28 @@ fn is_read(ctx: &GuardContext<'_>) -> bool {
 /// Registers the UI on the main origin: `/assets/{name}`, every page template, and the default service, which
 /// shows the 404 page for other page paths and answers everything else (reserved prefixes, other methods) with
 /// `api_not_found`, the API's JSON 404. Register it after the API's routes and after the application's default
-/// service, so that the API keeps every path it serves. Without [`Services`], the upload, notification and settings
-/// pages answer with the 503 page; [`configure_with`] wires them.
-pub fn configure(state: Data<WebState>, api_not_found: fn() -> HttpResponse) -> impl FnOnce(&mut ServiceConfig) {
-    configure_all(state, None, api_not_found)
-}
-
-/// [`configure`] with the services of the upload, notification and settings pages, the bell and the framed report.
-pub fn configure_with(
+/// service, so that the API keeps every path it serves.
+pub fn configure(
     state: Data<WebState>,
     services: Data<Services>,
     api_not_found: fn() -> HttpResponse,
 ) -> impl FnOnce(&mut ServiceConfig) {
-    configure_all(state, Some(services), api_not_found)
-}
-
-fn configure_all(
-    state: Data<WebState>,
-    services: Option<Data<Services>>,
-    api_not_found: fn() -> HttpResponse,
-) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.app_data(state);
-        if let Some(services) = services {
-            cfg.app_data(services);
-        }
+        cfg.app_data(services);
         cfg.service(web::resource("/assets/{name}").guard(guard::fn_guard(is_read)).to(assets::serve));
         for pattern in routes::PAGE_PATTERNS {
             cfg.service(web::resource(*pattern).guard(guard::fn_guard(is_read)).to(pages::dispatch));
         }
-        cfg.default_service(web::to(move |req: HttpRequest, state: Data<WebState>| async move {
-            let read = matches!(req.method().as_str(), "GET" | "HEAD");
-            if read && !routes::is_reserved(req.path()) { pages::dispatch(req, state).await } else { api_not_found() }
-        }));
+        cfg.default_service(web::to(
+            move |req: HttpRequest, state: Data<WebState>, services: Data<Services>| async move {
+                let read = matches!(req.method().as_str(), "GET" | "HEAD");
+                if read && !routes::is_reserved(req.path()) {
+                    pages::dispatch(req, state, services).await
+                } else {
+                    api_not_found()
+                }
+            },
+        ));
     }
 }

@@ -39,11 +39,11 @@ pub const PAGE_SIZE: i64 = 20;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// What a page handler reads from: the UI's state (through `Deref`), the optional services of the upload,
-/// notification and settings pages, and the main origin the request was sent to.
+/// What a page handler reads from: the UI's state (through `Deref`), the services of the upload, notification
+/// and settings pages, and the main origin the request was sent to.
 pub(crate) struct Ctx<'a> {
     state: &'a WebState,
-    services: Option<&'a Services>,
+    services: &'a Services,
     origin: String,
 }
 
@@ -55,13 +55,6 @@ impl std::ops::Deref for Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
-    /// The services of the upload, notification and settings pages, or the 503 page's error.
-    fn services(&self) -> Result<&Services, PageError> {
-        self.services.ok_or(PageError::Unavailable)
-    }
-}
-
 /// Why a page could not be shown.
 #[derive(Debug)]
 enum PageError {
@@ -69,8 +62,6 @@ enum PageError {
     NotFound,
     /// The role lacks the permission the page needs.
     Forbidden,
-    /// The server wired no [`Services`] for this page.
-    Unavailable,
     /// Something failed; logged, never shown.
     Internal(String),
 }
@@ -170,9 +161,9 @@ async fn layout(state: &Ctx<'_>, title: impl Into<String>, nav: &'static str, wh
         manage: who.is_some_and(|p| p.can(Permission::Manage)),
         upload: who.is_some_and(|p| p.can(Permission::Upload)),
         admin: who.is_some_and(Principal::is_admin),
-        unread: match (who, state.services) {
-            (Some(p), Some(services)) if p.can(Permission::View) => {
-                services.notifications.unread_count(&notification_viewer(p)).await.ok()
+        unread: match who {
+            Some(p) if p.can(Permission::View) => {
+                state.services.notifications.unread_count(&notification_viewer(p)).await.ok()
             }
             _ => None,
         },
@@ -190,7 +181,6 @@ async fn error_page(state: &Ctx<'_>, status: StatusCode, who: Option<&Principal>
     let (heading, message) = match status.as_u16() {
         404 => ("Page not found", "There is nothing at this address. It may have been deleted or mistyped."),
         403 => ("Not allowed", "Your role does not allow you to see this page."),
-        503 => ("Not available", "This server does not offer this page."),
         _ => ("Something went wrong", "The server could not show this page. Try again in a moment."),
     };
     let page = ErrorPage { layout: layout(state, heading, "", who).await, status: status.as_u16(), heading, message };
@@ -220,8 +210,8 @@ async fn viewer(req: &HttpRequest, state: &Ctx<'_>) -> Result<Option<Principal>,
 }
 
 /// `GET` of every page path (see [`Route`]).
-pub async fn dispatch(req: HttpRequest, state: Data<WebState>) -> HttpResponse {
-    let services = req.app_data::<Data<Services>>().map(|s| s.get_ref());
+pub async fn dispatch(req: HttpRequest, state: Data<WebState>, services: Data<Services>) -> HttpResponse {
+    let services = services.get_ref();
     let origin = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
@@ -263,7 +253,6 @@ pub async fn dispatch(req: HttpRequest, state: Data<WebState>) -> HttpResponse {
         Ok(response) => response,
         Err(PageError::NotFound) => error_page(&cx, StatusCode::NOT_FOUND, who.as_ref()).await,
         Err(PageError::Forbidden) => error_page(&cx, StatusCode::FORBIDDEN, who.as_ref()).await,
-        Err(PageError::Unavailable) => error_page(&cx, StatusCode::SERVICE_UNAVAILABLE, who.as_ref()).await,
         Err(PageError::Internal(e)) => {
             tracing::error!(error = %e, path = req.path(), "page failed");
             error_page(&cx, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
@@ -560,7 +549,7 @@ async fn build(
     let s = &found.stats;
     let row = BuildRow::of(&found);
     // The report is framed from its own origin when there is one; the page's policy then allows that origin.
-    let report_origin = state.services.and_then(|services| services.report_origin.resolve(&state.origin));
+    let report_origin = state.services.report_origin.resolve(&state.origin);
     let frame = report_origin.filter(|_| row.report_url.is_some());
     let (newer_url, older_url) = neighbours(state, env, project, id).await?;
     let page = BuildPage {
@@ -677,7 +666,7 @@ async fn env_choices(state: &Ctx<'_>, env: Option<&EnvId>) -> Result<Vec<Choice>
 pub const UPLOADS_SHOWN: i64 = 100;
 
 async fn uploads(state: &Ctx<'_>, who: &Principal, query: &HashMap<String, String>) -> Result<HttpResponse, PageError> {
-    let services = state.services()?;
+    let services = state.services;
     let param = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let env = param("envId").and_then(|v| EnvId::parse(v).ok());
     let project = param("projectId").and_then(|v| ProjectId::parse(v).ok());
@@ -716,7 +705,7 @@ async fn notifications(
     who: &Principal,
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
-    let services = state.services()?;
+    let services = state.services;
     let unread_only = query.get("unread").is_some_and(|v| v == "true");
     let items = services
         .notifications
@@ -754,7 +743,7 @@ async fn settings(
     tab: SettingsTab,
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
-    let services = state.services()?;
+    let services = state.services;
     let internal = |e: &dyn std::fmt::Display| PageError::Internal(e.to_string());
     let search = query.get("search").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let rows = PageRequest { limit: SETTINGS_ROWS, offset: 0 };

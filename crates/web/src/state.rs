@@ -37,9 +37,8 @@ impl std::fmt::Debug for WebState {
     }
 }
 
-/// The services behind the upload, notification and settings pages, the bell and the framed report. Kept apart
-/// from [`WebState`] so that a server wiring only [`WebState`] (through [`crate::configure`]) still runs: those
-/// pages then answer with the 503 page and the header shows no bell.
+/// The services behind the upload, notification and settings pages, the bell and the framed report, shared with
+/// the API like those of [`WebState`].
 pub struct Services {
     /// Upload sessions.
     pub uploads: UploadService,
