@@ -6,19 +6,39 @@
 //! the archive is read by seeking, not as a stream; the `zip` crate's `Read + Seek` interface lets the same code
 //! read one received file or, through [`crate::chain::ChainedFiles`], the chunks of a chunked upload in place,
 //! without joining them into another copy. (`async_zip` 0.0.19 deprecates its reading API.) Memory stays bounded:
-//! entries are copied through a fixed buffer, and sizes are counted on the bytes actually produced, never on what
-//! the archive declares.
+//! entries are copied through a fixed buffer, and sizes are counted on the bytes actually produced and consumed,
+//! never on what the archive declares.
+//!
+//! The `zip` crate is trusted to decode, not to judge the archive's shape: it keeps one entry per name, and reads
+//! each entry from wherever its record points for as many bytes as the record declares. So the central directory
+//! is first read as stored ([`central`]: the entry count before anything is allocated per entry, and every record,
+//! duplicates included); the crate may then parse only that directory ([`meter`]); and the bytes of the entries
+//! must lie apart, inside the archive ([`layout`]), before anything is written.
+
+mod central;
+#[cfg(test)]
+mod forge;
+mod layout;
+mod meter;
+mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::rc::Rc;
 
-use hub_domain::model::stats::{ResultSummary, compute_stats, longest_test_ms, unreadable_warnings};
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{ArchiveError, Extracted};
 use zip::CompressionMethod;
+use zip::read::{ArchiveOffset, Config};
+
+use layout::Span;
+use meter::{Meter, Metered};
+pub use stats::statistics;
 
 /// Entries below this size are never refused for their compression ratio (§7 rule 6).
 const RATIO_MIN_BYTES: u64 = 1024 * 1024;
@@ -27,6 +47,8 @@ const MAX_NAME_BYTES: usize = 1024;
 const MAX_SEGMENTS: usize = 32;
 /// The folder a zipped results directory usually has, stripped when everything is under it (§7 rule 7).
 const RESULTS_FOLDER: &str = "allure-results";
+/// Why the parsed directory is refused when it is not the one [`central`] read.
+const OTHER_DIRECTORY: &str = "the central directory is not the one the end record describes";
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;
@@ -66,22 +88,35 @@ fn extract_inner<R: Read + Seek>(
     staging: &Path,
     limits: UploadLimits,
 ) -> Result<Extracted, ArchiveError> {
-    // Checked before the central directory is parsed: the parser keeps every entry in memory, so a forged count of
-    // millions of tiny entries would exhaust memory before any limit could apply.
-    if declared_entries(&mut reader).is_some_and(|n| n > limits.max_zip_entries) {
+    let end = central::find_end(&mut reader).map_err(ArchiveError::Invalid)?;
+    // Checked before any record is read: the parser keeps every entry in memory, so a forged count of millions of
+    // tiny entries would exhaust memory before any limit could apply.
+    if end.entries > limits.max_zip_entries {
         return Err(ArchiveError::TooManyEntries(limits.max_zip_entries));
     }
-    let mut archive = zip::ZipArchive::new(reader).map_err(|e| invalid(zip_reason(&e)))?;
-    if archive.len() as u64 > limits.max_zip_entries {
-        return Err(ArchiveError::TooManyEntries(limits.max_zip_entries));
+    let records = central::read_records(&mut reader, &end, MAX_NAME_BYTES)?;
+    let meter = Rc::new(Meter::default());
+    meter.allow(Some(end.parse_budget()));
+    // The archive starts at its first byte: by default the crate looks elsewhere for a directory when the end
+    // record's offset does not point at one, and would parse records that were never counted or read above.
+    let config = Config { archive_offset: ArchiveOffset::Known(0) };
+    let parsed = zip::ZipArchive::with_config(config, Metered::new(reader, Rc::clone(&meter)));
+    meter.allow(None);
+    let mut archive =
+        parsed.map_err(|e| if meter.exceeded() { invalid(OTHER_DIRECTORY) } else { invalid(zip_reason(&e)) })?;
+    if archive.central_directory_start() != end.offset {
+        return Err(invalid(OTHER_DIRECTORY));
     }
-    let planned = plan(&mut archive)?;
+    let planned = plan(&mut archive, &records, &end)?;
     fs::DirBuilder::new().mode(0o755).create(staging).map_err(storage)?;
     let mut total = 0u64;
     let mut buffer = vec![0u8; 64 * 1024];
     for entry in &planned {
         let mut file = archive.by_index(entry.index).map_err(|e| invalid(zip_reason(&e)))?;
-        let compressed = file.compressed_size().max(1);
+        // The entry's compressed bytes, counted as the decoder takes them from the archive: what it consumed, plus at
+        // most the 8 KiB the crate reads ahead into its buffer, and never past the declared data, which `plan` has
+        // kept inside the archive and apart from the other entries.
+        let start = meter.read();
         let mut path = staging.to_path_buf();
         for segment in &entry.segments[..entry.segments.len() - 1] {
             path.push(segment);
@@ -105,9 +140,10 @@ fn extract_inner<R: Read + Seek>(
                 return Err(ArchiveError::TooLarge(limits.max_decompressed_bytes));
             }
             // Checked while copying, so a bomb is stopped at the first megabyte past the ratio, not at its end.
+            let consumed = (meter.read() - start).max(1);
             if limits.max_compression_ratio > 0
                 && written >= RATIO_MIN_BYTES
-                && written / compressed > limits.max_compression_ratio
+                && written / consumed > limits.max_compression_ratio
             {
                 return Err(ArchiveError::Ratio(entry.name.clone()));
             }
@@ -117,40 +153,29 @@ fn extract_inner<R: Read + Seek>(
     Ok(statistics(staging))
 }
 
-/// The number of entries the archive's end-of-central-directory record declares (its ZIP64 form when present);
-/// `None` when there is no such record (the zip parser then reports the archive as invalid).
-fn declared_entries<R: Read + Seek>(reader: &mut R) -> Option<u64> {
-    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
-    const ZIP64_LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
-    const ZIP64_EOCD: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
-    let len = reader.seek(io::SeekFrom::End(0)).ok()?;
-    // The record is 22 bytes plus a comment of at most 65,535 bytes, at the very end.
-    let tail_len = len.min(22 + 65_535 + 20);
-    reader.seek(io::SeekFrom::Start(len - tail_len)).ok()?;
-    let mut tail = vec![0u8; usize::try_from(tail_len).ok()?];
-    reader.read_exact(&mut tail).ok()?;
-    let at = (0..=tail.len().checked_sub(22)?).rev().find(|&i| tail[i..i + 4] == EOCD)?;
-    let count = u64::from(u16::from_le_bytes([tail[at + 10], tail[at + 11]]));
-    if count != 0xFFFF || at < 20 || tail[at - 20..at - 16] != ZIP64_LOCATOR {
-        return Some(count);
-    }
-    let zip64_offset = u64::from_le_bytes(tail[at - 12..at - 4].try_into().ok()?);
-    reader.seek(io::SeekFrom::Start(zip64_offset)).ok()?;
-    let mut record = [0u8; 40];
-    reader.read_exact(&mut record).ok()?;
-    if record[..4] != ZIP64_EOCD {
-        return Some(count);
-    }
-    Some(u64::from_le_bytes(record[32..40].try_into().ok()?))
-}
-
 /// First pass over the central directory: every rule that needs no decompression, so nothing is written for an
 /// archive that is refused on form.
-fn plan<R: Read + Seek>(archive: &mut zip::ZipArchive<R>) -> Result<Vec<Planned>, ArchiveError> {
+fn plan<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    records: &[central::Record],
+    end: &central::End,
+) -> Result<Vec<Planned>, ArchiveError> {
+    let stored: HashSet<u64> = records.iter().map(|r| r.at).collect();
+    let mut kept = HashSet::new();
+    let mut spans = Vec::with_capacity(archive.len());
+    let mut directories = Vec::new();
     let mut planned = Vec::new();
     for index in 0..archive.len() {
         let file = archive.by_index_raw(index).map_err(|e| invalid(zip_reason(&e)))?;
         let name = file.name().to_owned();
+        // Every entry the crate parsed must be one of the records read as stored, or the duplicate check below
+        // would be about another directory.
+        if !stored.contains(&file.central_header_start()) {
+            return Err(invalid(OTHER_DIRECTORY));
+        }
+        kept.insert(file.central_header_start());
+        let data_end = file.data_start().checked_add(file.compressed_size());
+        spans.push(Span { name: name.clone(), start: file.header_start(), end: data_end });
         let unsafe_entry = |reason| ArchiveError::Unsafe { name: name.clone(), reason };
         let segments = normalise(&name).map_err(unsafe_entry)?;
         let mode = file.unix_mode().map(|m| m & S_IFMT);
@@ -166,18 +191,23 @@ fn plan<R: Read + Seek>(archive: &mut zip::ZipArchive<R>) -> Result<Vec<Planned>
         if !matches!(file.compression(), CompressionMethod::Stored | CompressionMethod::Deflated) {
             return Err(unsafe_entry("unsupported compression method"));
         }
-        let ignored = is_dir
-            || segments.is_empty()
-            || segments[0] == "__MACOSX"
-            || segments.last().is_some_and(|s| s == ".DS_Store");
-        if !ignored {
+        let ignored =
+            segments.is_empty() || segments[0] == "__MACOSX" || segments.last().is_some_and(|s| s == ".DS_Store");
+        if is_dir {
+            // Not extracted, but a file may not take its path (below).
+            directories.push(segments);
+        } else if !ignored {
             planned.push(Planned { index, name, segments });
         }
+    }
+    layout::check(&mut spans, end.offset, end.len).map_err(ArchiveError::Invalid)?;
+    if let Some(record) = central::duplicate(records, &kept) {
+        return Err(ArchiveError::Duplicate(record.name()));
     }
     if planned.is_empty() {
         return Err(ArchiveError::NoFiles);
     }
-    check_duplicates(&planned)?;
+    check_duplicates(&planned, &directories)?;
     if planned.iter().all(|p| p.segments.len() > 1 && p.segments[0] == RESULTS_FOLDER) {
         for p in &mut planned {
             p.segments.remove(0);
@@ -207,10 +237,11 @@ fn normalise(name: &str) -> Result<Vec<String>, &'static str> {
     Ok(segments)
 }
 
-/// Two files with one path, or a file whose path another file needs as a directory (§7 rule 5).
-fn check_duplicates(planned: &[Planned]) -> Result<(), ArchiveError> {
+/// Two files with one path, or a file whose path another file or a directory entry needs as a directory (§7
+/// rule 5).
+fn check_duplicates(planned: &[Planned], directories: &[Vec<String>]) -> Result<(), ArchiveError> {
     let mut files = HashSet::new();
-    let mut dirs = HashSet::new();
+    let mut dirs: HashSet<String> = directories.iter().map(|d| d.join("/")).collect();
     for p in planned {
         if !files.insert(p.segments.join("/")) {
             return Err(ArchiveError::Duplicate(p.name.clone()));
@@ -231,87 +262,5 @@ fn zip_reason(e: &zip::result::ZipError) -> String {
         zip::result::ZipError::UnsupportedArchive(reason) => reason.to_string(),
         zip::result::ZipError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => "unexpected end of data".into(),
         other => other.to_string(),
-    }
-}
-
-/// The fields of a result file the statistics read; any JSON object parses (unknown fields ignored, odd types
-/// count as missing).
-#[derive(serde::Deserialize)]
-struct ResultFile {
-    #[serde(default, rename = "historyId")]
-    history_id: serde_json::Value,
-    #[serde(default)]
-    status: serde_json::Value,
-    #[serde(default)]
-    start: serde_json::Value,
-    #[serde(default)]
-    stop: serde_json::Value,
-}
-
-/// §8.6: the statistics of the `*-result.json` files at the top level of `results`.
-pub fn statistics(results: &Path) -> Extracted {
-    let mut summaries = Vec::new();
-    let mut unreadable = Vec::new();
-    let Ok(entries) = fs::read_dir(results) else { return Extracted::default() };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.ends_with("-result.json"))
-        .collect();
-    names.sort();
-    for name in names {
-        let parsed = fs::File::open(results.join(&name))
-            .ok()
-            .and_then(|f| serde_json::from_reader::<_, ResultFile>(io::BufReader::new(f)).ok());
-        match parsed {
-            Some(r) => summaries.push(ResultSummary {
-                file_name: name,
-                history_id: r.history_id.as_str().map(str::to_owned),
-                status: r.status.as_str().map(str::to_owned),
-                start: r.start.as_i64(),
-                stop: r.stop.as_i64(),
-            }),
-            None => unreadable.push(name),
-        }
-    }
-    Extracted {
-        longest_test_ms: longest_test_ms(&summaries),
-        stats: compute_stats(summaries),
-        warnings: unreadable_warnings(&unreadable),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_declared_entry_count_is_read_before_parsing() {
-        let mut writer = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
-        for i in 0..25 {
-            writer.start_file(format!("f{i}.txt"), zip::write::SimpleFileOptions::default()).unwrap();
-        }
-        writer.set_comment("a comment moves the record away from the end");
-        let mut zip = writer.finish().unwrap();
-        assert_eq!(declared_entries(&mut zip), Some(25));
-        assert_eq!(declared_entries(&mut io::Cursor::new(b"not a zip".to_vec())), None);
-        let dir = tempfile::tempdir().unwrap();
-        let limits = UploadLimits { max_zip_entries: 20, ..UploadLimits::default() };
-        zip.set_position(0);
-        assert_eq!(extract(zip, &dir.path().join("s"), limits).unwrap_err(), ArchiveError::TooManyEntries(20));
-        assert!(!dir.path().join("s").exists());
-    }
-
-    #[test]
-    fn names_are_normalised_or_refused() {
-        assert_eq!(normalise("a\\b/./c"), Ok(vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]));
-        assert_eq!(normalise("/etc/passwd"), Err("absolute path"));
-        assert_eq!(normalise("C:\\x"), Err("absolute path"));
-        assert_eq!(normalise("a/../../b"), Err("parent directory reference"));
-        assert_eq!(normalise("a\0b"), Err("invalid name"));
-        assert_eq!(normalise(&"a/".repeat(33)), Err("invalid name"));
-        assert_eq!(normalise(&"x".repeat(1025)), Err("invalid name"));
-        assert_eq!(normalise("..."), Ok(vec!["...".to_owned()]), "only `..` itself is a parent reference");
     }
 }
