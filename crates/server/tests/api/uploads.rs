@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::archives::{
-    corrupt_first_entry, empty_zip, mark_encrypted, results_zip, stored_zip_of, zip_of, zip_with_symlink,
+    Forged, corrupt_first_entry, empty_zip, forge, mark_encrypted, overstated_bomb, results_zip, stored_zip_of, zip_of,
+    zip_with_symlink,
 };
 use crate::support::{Reply, TestServer, assert_timestamp};
 
@@ -425,6 +426,63 @@ async fn hostile_archives_are_refused_and_leave_nothing_behind() {
             StatusCode::BAD_REQUEST,
             "archive contains no files".into(),
         ),
+        // The ratio is measured on the compressed bytes consumed, not on the size the record declares.
+        (
+            "overstated",
+            forge(&[overstated_bomb()]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "archive entry \"zeros.bin\" exceeds the compression ratio limit".into(),
+        ),
+        (
+            "overstated64",
+            forge(&[overstated_bomb().zip64()]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "archive entry \"zeros.bin\" exceeds the compression ratio limit".into(),
+        ),
+        (
+            "unfit",
+            forge(&[Forged::deflated("a.txt", b"hello").declaring(100_000)]),
+            StatusCode::BAD_REQUEST,
+            "invalid zip archive: data of \"a.txt\" runs past the end of the archive".into(),
+        ),
+        (
+            "unfit64",
+            forge(&[Forged::deflated("a.txt", b"hello").declaring(1 << 40).zip64()]),
+            StatusCode::BAD_REQUEST,
+            "invalid zip archive: data of \"a.txt\" runs past the end of the archive".into(),
+        ),
+        (
+            "shared",
+            forge(&[Forged::stored("a.txt", b"hello"), Forged::stored("b.txt", b"").record_of(0)]),
+            StatusCode::BAD_REQUEST,
+            "invalid zip archive: entries \"a.txt\" and \"b.txt\" overlap".into(),
+        ),
+        // Duplicates in every form: stored twice (which the zip reader would merge, keeping the last), and equal
+        // once normalised.
+        (
+            "twice",
+            forge(&[Forged::stored("a.txt", b"1"), Forged::stored("a.txt", b"2")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate archive entry \"a.txt\"".into(),
+        ),
+        (
+            "backslash",
+            forge(&[Forged::stored("a\\b.txt", b"1"), Forged::stored("a/b.txt", b"2")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate archive entry \"a/b.txt\"".into(),
+        ),
+        (
+            "stripped",
+            forge(&[Forged::stored("allure-results/x", b"1"), Forged::stored("allure-results//x", b"2")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate archive entry \"allure-results//x\"".into(),
+        ),
+        (
+            "direntry",
+            forge(&[Forged::stored("x", b"1"), Forged::stored("x/", b"")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate archive entry \"x\"".into(),
+        ),
     ];
     for (build, body, status, message) in cases {
         let res = upload(&s, build, body).await;
@@ -444,6 +502,72 @@ async fn hostile_archives_are_refused_and_leave_nothing_behind() {
         assert!(!s.data_dir.join(escaped).exists(), "{escaped}");
     }
     assert!(!Path::new("/tmp/evil.txt").exists());
+    assert!(!s.data_dir.join("envs/staging/checkout/builds").exists());
+    assert_tmp_empties(&s).await;
+}
+
+/// Sends `body` as a chunked upload of three chunks and completes it.
+async fn upload_in_chunks(s: &TestServer, build: &str, body: &[u8]) -> (String, Reply) {
+    let parts: Vec<&[u8]> = body.chunks(body.len() / 3 + 1).collect();
+    let init = s
+        .post(
+            &format!("{PROJECT}/uploads"),
+            json!({"buildId": build, "totalSize": body.len(), "totalChunks": parts.len()}),
+        )
+        .await;
+    assert_eq!(init.status, StatusCode::CREATED, "{build}: {}", init.text);
+    let id = init.json()["uploadId"].as_str().unwrap().to_owned();
+    for (index, part) in parts.iter().enumerate() {
+        let res = TestServer::read(
+            s.request(Method::PUT, &format!("{PROJECT}/uploads/{id}"))
+                .bearer_auth(&s.key)
+                .header("X-Chunk-Index", index.to_string())
+                .header("X-Total-Chunks", parts.len().to_string())
+                .body(part.to_vec()),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{build}: {}", res.text);
+    }
+    (id.clone(), s.post(&format!("{PROJECT}/uploads/{id}/complete"), json!({})).await)
+}
+
+/// The archive of a chunked upload is read in place across its chunks: the same hostile archives are refused.
+#[tokio::test]
+async fn hostile_archives_sent_in_chunks_are_refused_and_leave_nothing_behind() {
+    let s = TestServer::sqlite_with(&[
+        ("MAX_COMPRESSION_RATIO", "100"),
+        ("MAX_DECOMPRESSED_BYTES", "3000000"),
+        ("MAX_ZIP_ENTRIES", "20"),
+    ])
+    .await;
+    with_project(&s).await;
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "overstated",
+            forge(&[overstated_bomb().zip64()]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "archive entry \"zeros.bin\" exceeds the compression ratio limit",
+        ),
+        (
+            "shared",
+            forge(&[Forged::stored("a.txt", b"hello"), Forged::stored("b.txt", b"").record_of(0)]),
+            StatusCode::BAD_REQUEST,
+            "invalid zip archive: entries \"a.txt\" and \"b.txt\" overlap",
+        ),
+        (
+            "twice",
+            forge(&[Forged::stored("a.txt", b"1"), Forged::stored("a.txt", b"2")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate archive entry \"a.txt\"",
+        ),
+    ];
+    for (build, body, status, message) in cases {
+        let (id, res) = upload_in_chunks(&s, build, &body).await;
+        assert_eq!((res.status, res.error().as_str()), (status, message), "{build}");
+        let session = s.get(&format!("{PROJECT}/uploads/{id}")).await.json();
+        assert_eq!((session["phase"].as_str(), session["error"].as_str()), (Some("failed"), Some(message)), "{build}");
+        assert!(!s.data_dir.join("envs/staging/checkout/uploads").join(&id).exists(), "{build}: chunks are removed");
+    }
     assert!(!s.data_dir.join("envs/staging/checkout/builds").exists());
     assert_tmp_empties(&s).await;
 }
