@@ -29,6 +29,8 @@ use crate::error::ApiError;
 const TEXT_LIKE: [&str; 10] = ["html", "js", "mjs", "css", "json", "svg", "txt", "csv", "xml", "map"];
 /// Extensions whose hashed names mark a bundled asset that never changes under the same name.
 const BUNDLED: [&str; 7] = ["js", "mjs", "css", "woff", "woff2", "ttf", "otf"];
+/// The longest file name (in bytes) of the filesystems a report is stored on (`NAME_MAX` of Linux).
+const MAX_SEGMENT_BYTES: usize = 255;
 /// Below this size gzip saves too little to be worth a compressor per request.
 const GZIP_MIN_SIZE: u64 = 1024;
 /// Read size of file bodies; also the size of the compressed chunks handed to the connection.
@@ -70,13 +72,26 @@ async fn respond(req: &HttpRequest, report_dir: &Path, raw_path: &str) -> Result
     let (segments, trailing_slash) = parse_path(raw_path).ok_or_else(|| ApiError::bad_request("invalid path"))?;
     let dir = report_dir.to_path_buf();
     let found = web::block(move || resolve(dir, &segments, trailing_slash)).await.map_err(ApiError::internal)?;
-    match found.map_err(|err| match err.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => ApiError::new(StatusCode::NOT_FOUND, "not found"),
-        _ => ApiError::internal(err),
+    match found.map_err(|err| {
+        if names_nothing(&err) { ApiError::new(StatusCode::NOT_FOUND, "not found") } else { ApiError::internal(err) }
     })? {
         Found::Directory => Ok(redirect_to_directory(req)),
         Found::File(file) => file_response(req, file).await,
     }
+}
+
+/// Whether a failed lookup means the client's path names no file (404), as opposed to a fault of the server's disk
+/// (500). The path is the client's choice, so every error its shape can cause counts as "no such file": a name too
+/// long for the filesystem, a file used as a directory.
+fn names_nothing(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::InvalidFilename
+            | io::ErrorKind::InvalidInput
+    )
 }
 
 /// Splits and percent-decodes the path per segment; `None` when a segment is empty, `.`, `..`, or holds NUL, `\` or
@@ -133,7 +148,9 @@ fn resolve(dir: PathBuf, segments: &[String], trailing_slash: bool) -> io::Resul
         return Err(io::ErrorKind::NotFound.into());
     }
     for segment in segments {
-        if !meta.is_dir() {
+        // No file of a report has a longer name than the filesystem allows; such a segment names nothing, and is
+        // answered before the filesystem has to say so.
+        if !meta.is_dir() || segment.len() > MAX_SEGMENT_BYTES {
             return Err(io::ErrorKind::NotFound.into());
         }
         path.push(segment);
@@ -556,6 +573,22 @@ mod tests {
         std::fs::remove_file(report.join("sub/index.html")).unwrap();
         std::os::unix::fs::symlink(report.join("index.html"), report.join("sub/index.html")).unwrap();
         assert_eq!(fx.get("sub/").await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[actix_web::test]
+    async fn names_longer_than_the_filesystem_allows_are_404_not_500() {
+        let fx = Fixture::new();
+        let long = "a".repeat(256);
+        for raw in [format!("{long}.html"), format!("sub/{long}"), format!("{long}/index.html"), format!("{long}/")] {
+            let (status, _, body) = fx.get(&raw).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{raw}");
+            assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"], "not found");
+        }
+        // The filesystem's own refusal of such a name (reached by a path that passes the segment check) is no
+        // server fault either.
+        let too_long = std::fs::metadata(fx.report().join("x".repeat(300))).unwrap_err();
+        assert!(names_nothing(&too_long), "{too_long:?}");
+        assert!(!names_nothing(&io::Error::other("disk failed")));
     }
 
     #[actix_web::test]

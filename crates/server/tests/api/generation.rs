@@ -195,6 +195,16 @@ async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
     assert_eq!((latest.status(), location(&latest)), (StatusCode::FOUND, page.to_owned()));
     let escape = with_cookie("/reports/staging/checkout/b1/..%2F..%2Fresults/cart-result.json").send().await.unwrap();
     assert_eq!(escape.status(), StatusCode::BAD_REQUEST);
+    // Names longer than the filesystem allows name nothing: a 404 in the contract's form, never the filesystem's
+    // "name too long" as a 500 (the path is the client's choice).
+    let long = "a".repeat(256);
+    for path in [format!("{long}.html"), format!("{long}/index.html"), format!("data/{long}"), format!("{long}/")] {
+        let res = with_cookie(&format!("/reports/staging/checkout/b1/{path}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(res.text().await.unwrap(), r#"{"error":"not found"}"#, "{path}");
+    }
+    let res = with_cookie(&format!("/reports/staging/checkout/{long}/index.html")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "a build id no build can have");
     let post = s.client.post(format!("{}{page}", s.reports)).header("Cookie", cookie.clone()).send().await.unwrap();
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 
