@@ -6,11 +6,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use hub_domain::ports::{ArchiveError, CliInstallError};
-use hub_domain::ports::{StorageError, StoreError};
+use hub_domain::ports::{INTERNAL_MESSAGE, StorageError, StoreError, UNAVAILABLE_MESSAGE};
 use hub_domain::services::{
     ApiKeyError, AuthError, DiskError, EnvironmentError, NotificationError, OverviewError, ProjectError, ReportError,
     RetentionError, UploadError, UserError,
 };
+
+/// `Retry-After` of a 503: long enough for a writer holding the database to finish, short enough for a CI retry.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// An error response of the API.
 #[derive(Debug)]
@@ -21,7 +24,7 @@ pub struct ApiError {
     cause: Option<String>,
     /// Value of the `Allow` header of a 405.
     allow: Option<String>,
-    /// Value of the `Retry-After` header of a 429, in seconds.
+    /// Value of the `Retry-After` header of a 429 or 503, in seconds.
     retry_after: Option<u64>,
     /// Members sent beside `error` by the few errors that have them (§1.7): `missingChunks` of an incomplete
     /// chunked upload, `detail` of a failed Allure CLI installation.
@@ -66,12 +69,17 @@ impl ApiError {
 
     /// 500 `internal server error`, keeping `cause` for the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
+        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE) }
     }
 
-    /// 503 `service unavailable`, keeping `cause` for the log.
+    /// 503 `service unavailable` with `Retry-After`, keeping `cause` for the log. The condition is passing (a
+    /// database busy with a writer, a pool without a free connection), so clients are told when to try again.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable") }
+        Self {
+            cause: Some(cause.to_string()),
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+        }
     }
 }
 

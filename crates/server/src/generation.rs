@@ -97,10 +97,15 @@ pub async fn run_jobs(
                         let (build, id) = (job.build_id.clone(), job.id);
                         let started = std::time::Instant::now();
                         match service.run(job).await {
-                            Ok(success) => metrics::record_generation(
-                                GenerationResult::from(success),
-                                started.elapsed().as_secs_f64(),
-                            ),
+                            Ok(summary) => {
+                                if let Some(cause) = &summary.fault {
+                                    tracing::error!(%build, job = %id, error = %cause, "generation failed on a server fault");
+                                }
+                                metrics::record_generation(
+                                    GenerationResult::from(summary.generated),
+                                    started.elapsed().as_secs_f64(),
+                                );
+                            }
                             Err(e) => {
                                 tracing::error!(%build, job = %id, error = %e, "cannot store a generation outcome");
                             }

@@ -2,6 +2,12 @@
 
 use thiserror::Error;
 
+/// What a client (and anyone reading a stored record of the failure) is told of a server fault; the cause goes to
+/// the log only (contract §1.7: 5xx bodies are generic).
+pub const INTERNAL_MESSAGE: &str = "internal server error";
+/// What a client is told when the database is unreachable or busy: a passing condition, worth a retry.
+pub const UNAVAILABLE_MESSAGE: &str = "service unavailable";
+
 /// A failure of a repository (the database).
 #[derive(Debug, Error)]
 pub enum StoreError {

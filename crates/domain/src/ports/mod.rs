@@ -19,7 +19,7 @@ pub use allure_cli::{AllureCliManager, CliInstallError, CliStatus};
 pub use auth::{PasswordHasher, PolicySource, SecretSource};
 pub use clock::{Clock, IdGenerator};
 pub use disk::DiskProbe;
-pub use errors::{StorageError, StoreError};
+pub use errors::{INTERNAL_MESSAGE, StorageError, StoreError, UNAVAILABLE_MESSAGE};
 pub use events::{EventBus, EventStream, Lagged, NotificationBus, NotificationStream, UploadEvent};
 pub use files::ResultStore;
 pub use generator::{

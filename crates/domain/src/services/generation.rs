@@ -8,12 +8,28 @@ use crate::model::build::QualityGateResult;
 use crate::model::job::GenerationJob;
 use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
-    BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, JobOutcome, JobQueue, ReportGenerator, StoreError,
-    UploadEvent,
+    BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, INTERNAL_MESSAGE, JobOutcome, JobQueue, PrepareError,
+    ReportGenerator, StoreError, UploadEvent,
 };
 
 /// Interrupted runs after which a job fails instead of being queued again.
 pub const MAX_ATTEMPTS: i64 = 3;
+
+/// How a run ended, for the worker's metrics and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// A report was generated.
+    pub generated: bool,
+    /// The internal cause of a server fault (storage, database), which the build and its session show only as
+    /// `internal server error`: for the log, never for viewers.
+    pub fault: Option<String>,
+}
+
+/// Why a run failed: a contract text (§8.3) that viewers see, or a server fault whose detail stays in the log.
+enum Failure {
+    Shown(String),
+    Fault(String),
+}
 
 /// The generation use cases.
 #[derive(Clone)]
@@ -77,13 +93,17 @@ impl GenerationService {
         self.queue.claim_next(max_running, self.clock.now()).await
     }
 
-    /// Runs a claimed job to its end and stores the outcome; `true` when a report was generated (for the
-    /// outcome metrics).
+    /// Runs a claimed job to its end and stores the outcome.
     ///
     /// # Errors
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
-    pub async fn run(&self, job: GenerationJob) -> Result<bool, StoreError> {
+    pub async fn run(&self, job: GenerationJob) -> Result<RunSummary, StoreError> {
         let (result, mut warnings) = self.generate(&job).await;
+        let (result, fault) = match result {
+            Ok(point) => (Ok(point), None),
+            Err(Failure::Shown(text)) => (Err(text), None),
+            Err(Failure::Fault(cause)) => (Err(INTERNAL_MESSAGE.to_owned()), Some(cause)),
+        };
         let quality_gate = match result {
             Ok(_) => self.quality_gate(&job, &mut warnings).await?,
             Err(_) => None,
@@ -92,7 +112,7 @@ impl GenerationService {
         if let Some(session) = self.queue.finish(&job, &outcome).await? {
             self.events.publish(UploadEvent::Updated(session));
         }
-        Ok(outcome.result.is_ok())
+        Ok(RunSummary { generated: outcome.result.is_ok(), fault })
     }
 
     /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's
@@ -113,14 +133,15 @@ impl GenerationService {
     }
 
     /// Steps 2–7 of §8.3 for one job: the new history point, or the failure text; and the warnings.
-    async fn generate(&self, job: &GenerationJob) -> (Result<Option<String>, String>, Vec<String>) {
+    async fn generate(&self, job: &GenerationJob) -> (Result<Option<String>, Failure>, Vec<String>) {
         let leave_out = match self.queue.history_entry(job).await {
             Ok(entry) => entry,
-            Err(e) => return (Err(e.to_string()), Vec::new()),
+            Err(e) => return (Err(Failure::Fault(e.to_string())), Vec::new()),
         };
         let workspace = match self.files.prepare(job, leave_out, self.history_limit).await {
             Ok(workspace) => workspace,
-            Err(e) => return (Err(e.to_string()), Vec::new()),
+            Err(e @ PrepareError::ResultsMissing(_)) => return (Err(Failure::Shown(e.to_string())), Vec::new()),
+            Err(PrepareError::Storage(cause)) => return (Err(Failure::Fault(cause)), Vec::new()),
         };
         let mut config = match &job.config {
             serde_json::Value::Object(map) => map.clone(),
@@ -139,9 +160,9 @@ impl GenerationService {
         let outcome = match self.generator.generate(request).await {
             Ok(generated) => match self.files.publish(job, &workspace).await {
                 Ok(entry) => (Ok(entry), generated.warnings),
-                Err(e) => (Err(e.to_string()), generated.warnings),
+                Err(e) => (Err(Failure::Fault(e.to_string())), generated.warnings),
             },
-            Err(e) => (Err(e.to_string()), Vec::new()),
+            Err(e) => (Err(Failure::Shown(e.to_string())), Vec::new()),
         };
         self.files.discard(&workspace).await;
         outcome

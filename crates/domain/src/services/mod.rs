@@ -17,7 +17,7 @@ pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
 pub use disk::{DiskError, DiskService};
 pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
-pub use generation::GenerationService;
+pub use generation::{GenerationService, RunSummary};
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};
 pub use overview::{OverviewError, OverviewService};
 pub use projects::{NewProject, ProjectError, ProjectService};

@@ -23,8 +23,8 @@ use crate::model::syntax::format_duration;
 use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
 use crate::ports::{
     ArchiveError, ArchiveSource, BodyError, BuildRepo, ByteStream, ChunkRecord, ChunkWrite, Clock, EnvironmentRepo,
-    EventBus, Extracted, IdGenerator, ProjectRepo, ReceiveError, StorageError, StoreError, UploadEvent, UploadFiles,
-    UploadFilter, UploadSessionRepo,
+    EventBus, Extracted, INTERNAL_MESSAGE, IdGenerator, ProjectRepo, ReceiveError, StorageError, StoreError,
+    UNAVAILABLE_MESSAGE, UploadEvent, UploadFiles, UploadFilter, UploadSessionRepo,
 };
 
 /// Most missing indices named in the message of an incomplete chunked upload (all are listed in the field).
@@ -118,6 +118,24 @@ pub enum UploadError {
     /// 503 / 500.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl UploadError {
+    /// The message the client receives and the failed session keeps: the error itself, except for server faults,
+    /// whose details (a full disk, a database message, a path) are for the log and never shown to viewers.
+    pub fn client_message(&self) -> String {
+        match self {
+            Self::Storage(_) | Self::Archive(ArchiveError::Storage(_)) => INTERNAL_MESSAGE.to_owned(),
+            Self::Store(StoreError::Unavailable(_)) => UNAVAILABLE_MESSAGE.to_owned(),
+            Self::Store(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The 409 for a build another upload is busy with: a replacement waits for it, a plain upload finds it taken.
+fn in_flight(build: &BuildId, replace: bool) -> UploadError {
+    if replace { UploadError::UploadInProgress(build.clone()) } else { UploadError::BuildExists(build.clone()) }
 }
 
 fn missing_list(missing: &[i64]) -> String {
@@ -350,10 +368,7 @@ impl UploadService {
         id: UploadId,
         chunk: ChunkUpload,
     ) -> Result<UploadSession, UploadError> {
-        let session = self.owned_chunked(principal, env, project, id).await?;
-        if session.phase != Phase::Uploading {
-            return Err(UploadError::NotAccepting(id, session.phase));
-        }
+        let session = self.precheck_chunk(principal, env, project, id).await?;
         if !(0..session.total_chunks).contains(&chunk.index) {
             return Err(UploadError::Invalid(format!(
                 "X-Chunk-Index must be an integer between 0 and {}",
@@ -527,24 +542,7 @@ impl UploadService {
         sha256: Option<String>,
     ) -> Result<UploadSession, UploadError> {
         self.ensure_target(principal, &target.env, &target.project).await?;
-        let in_flight = |build: &BuildId| {
-            if options.replace {
-                UploadError::UploadInProgress(build.clone())
-            } else {
-                UploadError::BuildExists(build.clone())
-            }
-        };
-        if self.sessions.has_active(&target.env, &target.project, &target.build).await? {
-            return Err(in_flight(&target.build));
-        }
-        match self.builds.status(&target.env, &target.project, &target.build).await? {
-            None => {}
-            Some(_) if !options.replace => return Err(UploadError::BuildExists(target.build.clone())),
-            Some(BuildStatus::Pending | BuildStatus::Generating) => {
-                return Err(UploadError::BeingGenerated(target.build.clone()));
-            }
-            Some(BuildStatus::Ready | BuildStatus::Failed) => {}
-        }
+        self.build_is_free(target, options.replace).await?;
         let now = self.clock.now();
         let session = UploadSession {
             id: UploadId::from(self.ids.ulid()),
@@ -573,13 +571,72 @@ impl UploadService {
         match self.sessions.insert(&session).await {
             Ok(()) => {}
             // Another upload of the same build won the race between the check and the insert.
-            Err(StoreError::Conflict) => return Err(in_flight(&target.build)),
+            Err(StoreError::Conflict) => return Err(in_flight(&target.build, options.replace)),
             Err(StoreError::MissingParent) => {
                 return Err(UploadError::ProjectNotFound { env: target.env.clone(), project: target.project.clone() });
             }
             Err(e) => return Err(e.into()),
         }
         self.events.publish(UploadEvent::Updated(session.clone()));
+        Ok(session)
+    }
+
+    /// §5.1 step 4: no upload of the build is in flight, and the build does not exist (or may be replaced).
+    async fn build_is_free(&self, target: &Target, replace: bool) -> Result<(), UploadError> {
+        if self.sessions.has_active(&target.env, &target.project, &target.build).await? {
+            return Err(in_flight(&target.build, replace));
+        }
+        match self.builds.status(&target.env, &target.project, &target.build).await? {
+            None => Ok(()),
+            Some(_) if !replace => Err(UploadError::BuildExists(target.build.clone())),
+            Some(BuildStatus::Pending | BuildStatus::Generating) => {
+                Err(UploadError::BeingGenerated(target.build.clone()))
+            }
+            Some(BuildStatus::Ready | BuildStatus::Failed) => Ok(()),
+        }
+    }
+
+    /// The checks of a streaming upload that need no body (§5.1 steps 3–4, without creating anything): answered
+    /// before a client that asked to be invited (`Expect: 100-continue`) sends its archive, so a refused upload
+    /// costs it nothing. The upload itself checks again.
+    ///
+    /// # Errors
+    /// [`UploadError`]: 404 for a missing environment or project (unless the principal may create them), 409 for a
+    /// build that exists or is in flight.
+    pub async fn precheck_stream(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        replace: bool,
+    ) -> Result<(), UploadError> {
+        if !principal.auto_create {
+            if !self.envs.exists(&target.env).await? {
+                return Err(UploadError::EnvironmentNotFound(target.env.clone()));
+            }
+            if !self.projects.exists(&target.env, &target.project).await? {
+                return Err(UploadError::ProjectNotFound { env: target.env.clone(), project: target.project.clone() });
+            }
+        }
+        self.build_is_free(target, replace).await
+    }
+
+    /// The checks of a chunk that need no body (§6.2): the session exists in this project, `principal` may feed
+    /// it, and it still takes chunks. Used by [`UploadService::put_chunk`] and, before the body is invited, for
+    /// `Expect: 100-continue`.
+    ///
+    /// # Errors
+    /// [`UploadError`]: 404, 403 or 409.
+    pub async fn precheck_chunk(
+        &self,
+        principal: &Principal,
+        env: &EnvId,
+        project: &ProjectId,
+        id: UploadId,
+    ) -> Result<UploadSession, UploadError> {
+        let session = self.owned_chunked(principal, env, project, id).await?;
+        if session.phase != Phase::Uploading {
+            return Err(UploadError::NotAccepting(id, session.phase));
+        }
         Ok(session)
     }
 
@@ -701,7 +758,7 @@ impl UploadService {
         let now = self.clock.now();
         session.phase = Phase::Failed;
         session.failed_at_phase = Some(at);
-        session.error = Some(error.to_string());
+        session.error = Some(error.client_message());
         session.updated_at = now;
         session.completed_at = Some(now);
         // Best effort: whatever a failed removal leaves is swept at start-up (tmp/) or as an orphan.

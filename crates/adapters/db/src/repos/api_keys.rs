@@ -14,7 +14,7 @@ use super::time::{from_db, to_db};
 use super::{like_pattern, lower};
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::api_keys;
-use crate::store::{Store, transaction};
+use crate::store::{Store, read_snapshot, transaction};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -102,7 +102,7 @@ impl ApiKeyRepo for Store {
 
     async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let filtered = || {
                     let mut q = api_keys::table.into_boxed();
                     if let Some(s) = search.as_deref().filter(|s| !s.is_empty()) {

@@ -15,7 +15,7 @@ use super::time::{from_db, to_db};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{environments, projects};
-use crate::store::{Store, transaction};
+use crate::store::{Store, read_snapshot, transaction};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = environments)]
@@ -60,7 +60,7 @@ fn get_view(conn: &mut AnyConnection, id: &str) -> Result<Option<EnvironmentView
 impl EnvironmentRepo for Store {
     async fn list(&self) -> Result<Vec<EnvironmentView>, StoreError> {
         self.run(|conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let rows = environments::table
                     .order((environments::created_at.desc(), environments::id.asc()))
                     .load::<EnvironmentRow>(conn)

@@ -16,7 +16,7 @@ use super::time::{from_db, to_db};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{builds, environments, projects};
-use crate::store::{Store, transaction};
+use crate::store::{Store, read_snapshot};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = projects)]
@@ -168,7 +168,7 @@ impl ProjectRepo for Store {
     async fn list(&self, env: &EnvId) -> Result<Vec<ProjectView>, StoreError> {
         let env = env.clone();
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let rows = projects::table
                     .filter(projects::env_id.eq(env.as_str()))
                     .order((projects::created_at.desc(), projects::id.asc()))
@@ -183,7 +183,7 @@ impl ProjectRepo for Store {
 
     async fn list_all_ids(&self) -> Result<Vec<(EnvId, Vec<ProjectId>)>, StoreError> {
         self.run(|conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let envs: Vec<String> = environments::table.select(environments::id).load(conn).map_err(from_diesel)?;
                 let pairs: Vec<(String, String)> =
                     projects::table.select((projects::env_id, projects::id)).load(conn).map_err(from_diesel)?;
@@ -206,7 +206,7 @@ impl ProjectRepo for Store {
     async fn get(&self, env: &EnvId, id: &ProjectId) -> Result<Option<ProjectView>, StoreError> {
         let (env, id) = (env.clone(), id.clone());
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let Some(row) = projects::table
                     .find((env.as_str(), id.as_str()))
                     .first::<ProjectRow>(conn)

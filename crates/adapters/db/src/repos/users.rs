@@ -15,7 +15,7 @@ use super::{like_pattern, lower};
 use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{login_sessions, role_overrides, users};
-use crate::store::{Store, transaction};
+use crate::store::{Store, read_snapshot, transaction};
 
 #[derive(Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = users, treat_none_as_null = true)]
@@ -107,7 +107,7 @@ impl UserRepo for Store {
 
     async fn list(&self, search: Option<String>, page: PageRequest) -> Result<Page<User>, StoreError> {
         self.run(move |conn| {
-            transaction(conn, |conn| {
+            read_snapshot(conn, |conn| {
                 let filtered = || {
                     let mut q = users::table.into_boxed();
                     if let Some(s) = search.as_deref().filter(|s| !s.is_empty()) {
