@@ -11,7 +11,7 @@ use std::future::{Ready, ready};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{AUTHORIZATION, HeaderMap, ORIGIN, REFERER};
+use actix_web::http::header::{AUTHORIZATION, COOKIE, HeaderMap, ORIGIN, REFERER};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
@@ -114,26 +114,65 @@ fn is_main(url: &str, main: Option<&str>) -> bool {
     origin_of(url).is_some_and(|origin| Some(origin.as_str()) == main)
 }
 
+/// What the access rules read of a request: its head, so they can be checked before any body is read, by
+/// [`enforce`] and by the `Expect: 100-continue` gate ([`crate::expect`]) alike.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The method (same-origin proof is needed for changes).
+    pub method: &'a Method,
+    /// The headers (credentials, `Origin`, `Referer`, `Host`).
+    pub headers: &'a HeaderMap,
+    /// Whether the connection itself is TLS (the scheme of the main origin when no proxy says otherwise).
+    pub secure: bool,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The head of an application request.
+    pub fn of(req: &'a HttpRequest) -> Self {
+        Self { method: req.method(), headers: req.headers(), secure: req.app_config().secure() }
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the session cookie, read from the `Cookie` headers as `HttpRequest::cookie` reads them (pairs
+    /// split at `;`, percent-decoded, the first of the name wins).
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(COOKIE)
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .flat_map(|v| v.split(';').map(str::trim).filter(|pair| !pair.is_empty()))
+            .filter_map(|pair| actix_web::cookie::Cookie::parse_encoded(pair).ok())
+            .find(|c| c.name() == SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+    }
+}
+
 /// The main origin: that of `BASE_URL`, or the one the request was addressed to.
 pub fn main_origin(req: &HttpRequest, state: &AppState) -> Option<String> {
+    main_origin_of(RequestHead::of(req), state)
+}
+
+fn main_origin_of(head: RequestHead<'_>, state: &AppState) -> Option<String> {
     if let Some(base) = &state.config.base_url {
         return origin_of(base);
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &str| head.header(name);
     // Behind trusted proxies, the address the browser used is in the forwarded headers (the last proxy's).
     let forwarded = |name: &str| {
         (state.config.trust_proxy > 0).then(|| header(name)).flatten().and_then(|v| v.rsplit(',').next()).map(str::trim)
     };
     let host = forwarded("x-forwarded-host").or_else(|| header("host"))?;
-    let scheme = forwarded("x-forwarded-proto").unwrap_or(if req.app_config().secure() { "https" } else { "http" });
+    let scheme = forwarded("x-forwarded-proto").unwrap_or(if head.secure { "https" } else { "http" });
     Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 /// Whether a request carries same-origin proof: a main-origin `Origin`, or (without `Origin`) a main-origin
 /// `Referer`, or the session's CSRF token.
-fn same_origin(req: &HttpRequest, state: &AppState, csrf_token: Option<&str>) -> bool {
-    let main = main_origin(req, state);
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+fn same_origin(head: RequestHead<'_>, state: &AppState, csrf_token: Option<&str>) -> bool {
+    let main = main_origin_of(head, state);
+    let header = |name: &str| head.header(name);
     let by_origin = match header(ORIGIN.as_str()) {
         Some(origin) => is_main(origin, main.as_deref()),
         None => header(REFERER.as_str()).is_some_and(|referer| is_main(referer, main.as_deref())),
@@ -161,10 +200,18 @@ pub async fn principal_of(
     state: &AppState,
     ignore_keys: bool,
 ) -> Result<Option<access::Principal>, ApiError> {
-    match api_key_of(req.headers()).filter(|_| !ignore_keys) {
+    principal_of_head(RequestHead::of(req), state, ignore_keys).await
+}
+
+async fn principal_of_head(
+    head: RequestHead<'_>,
+    state: &AppState,
+    ignore_keys: bool,
+) -> Result<Option<access::Principal>, ApiError> {
+    match api_key_of(head.headers).filter(|_| !ignore_keys) {
         Some(key) => Ok(Some(state.auth.authenticate_api_key(key).await?)),
-        None => match req.cookie(SESSION_COOKIE) {
-            Some(cookie) => Ok(state.auth.authenticate_session(cookie.value()).await?),
+        None => match head.session_cookie() {
+            Some(cookie) => Ok(state.auth.authenticate_session(&cookie).await?),
             None => Ok(None),
         },
     }
@@ -172,12 +219,15 @@ pub async fn principal_of(
 
 /// Resolves and checks the credential of a request against the route's rule, before any extractor or handler
 /// runs (which gives 401 and 403 their precedence over every other error).
-async fn authorize(
+///
+/// # Errors
+/// The contract's 401 or 403, or a database failure.
+pub async fn authorize(
     access: Access,
-    req: &ServiceRequest,
+    head: RequestHead<'_>,
     state: &AppState,
 ) -> Result<Option<access::Principal>, ApiError> {
-    let principal = principal_of(req.request(), state, access.ignores_api_keys()).await?;
+    let principal = principal_of_head(head, state, access.ignores_api_keys()).await?;
     // Only API keys authenticate without a session.
     if access.session_only() && principal.as_ref().is_some_and(|p| p.session.is_none()) {
         return Err(ApiError::forbidden("settings require a browser session"));
@@ -197,8 +247,8 @@ async fn authorize(
         return Err(ApiError::forbidden("admin role required"));
     }
     if let Some(session) = &principal.session
-        && is_mutating(req.method())
-        && !same_origin(req.request(), state, Some(&session.csrf_token))
+        && is_mutating(head.method)
+        && !same_origin(head, state, Some(&session.csrf_token))
     {
         return Err(ApiError::forbidden("cross-site request rejected"));
     }
@@ -217,7 +267,7 @@ pub async fn enforce(
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
         return Ok(req.into_response(ApiError::internal("application state missing").error_response()));
     };
-    match authorize(access, &req, &state).await {
+    match authorize(access, RequestHead::of(req.request()), &state).await {
         Ok(Some(principal)) => {
             req.extensions_mut().insert(principal);
             next.call(req).await

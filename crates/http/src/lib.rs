@@ -10,6 +10,7 @@ pub mod client_ip;
 pub mod cors;
 pub mod dto;
 pub mod error;
+pub mod expect;
 pub mod extract;
 mod handlers;
 pub mod metrics;

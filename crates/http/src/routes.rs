@@ -34,6 +34,11 @@ const fn endpoint(method: Method, path: &'static str, access: Access, handler: f
     Endpoint { method, path, access, handler }
 }
 
+/// The streaming upload, whose body is an archive (also read by the `Expect: 100-continue` gate).
+pub(crate) const RESULTS: &str = "/api/environments/{envId}/projects/{projectId}/results";
+/// A chunked upload's session; `PUT` sends a chunk (also read by the `Expect: 100-continue` gate).
+pub(crate) const UPLOAD_ID: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}";
+
 const VIEW: Access = Access::Any(Permission::View);
 const UPLOAD: Access = Access::Any(Permission::Upload);
 const MANAGE: Access = Access::Any(Permission::Manage);
@@ -46,9 +51,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     const ENV: &str = "/api/environments/{envId}";
     const PROJECTS: &str = "/api/environments/{envId}/projects";
     const PROJECT: &str = "/api/environments/{envId}/projects/{projectId}";
-    const RESULTS: &str = "/api/environments/{envId}/projects/{projectId}/results";
     const UPLOADS: &str = "/api/environments/{envId}/projects/{projectId}/uploads";
-    const UPLOAD_ID: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}";
     const COMPLETE: &str = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete";
     const REPORTS: &str = "/api/environments/{envId}/projects/{projectId}/reports";
     const REPORT_STATS: &str = "/api/environments/{envId}/projects/{projectId}/reports/stats";

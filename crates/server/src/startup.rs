@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_service::ServiceFactoryExt as _;
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use actix_web::web::Data;
@@ -22,7 +23,7 @@ use hub_http::cors::CorsConfig;
 use hub_http::rate_limit::{RateLimit, RateLimiter};
 use hub_http::{AppState, HttpConfig, VersionInfo};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
-use hub_storage_fs::{FsDiskProbe, FsResultStore};
+use hub_storage_fs::{DataDirLock, FsDiskProbe, FsResultStore};
 
 use crate::config::Config;
 use crate::events::BroadcastBus;
@@ -104,6 +105,8 @@ pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// The job dispatcher, awaited at the end so stopped jobs are back in the queue before the process exits.
     dispatcher: tokio::task::JoinHandle<()>,
+    /// This process's hold on `DATA_DIR`, released when everything above has stopped.
+    data_lock: DataDirLock,
 }
 
 impl std::fmt::Debug for Application {
@@ -135,6 +138,8 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+        // Before anything touches the database or the files: a second process on the same directory stops here.
+        let data_lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Arc::new(open_database(&config).await?);
 
         let files = Arc::new(
@@ -388,6 +393,7 @@ impl Application {
             }),
         });
 
+        let gate_state = state.clone();
         let report_server = match report_listener {
             Some((listener, report_port)) => {
                 let state = state.clone();
@@ -430,21 +436,15 @@ impl Application {
             },
         });
         // Paths and methods that are not UI pages get the API's own JSON 404.
-        let server = HttpServer::new(move || {
+        let app = move || {
             hub_http::build_app_with(
                 state.clone(),
                 hub_web::configure(ui.clone(), ui_services.clone(), hub_http::route_not_found),
             )
-        })
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .client_request_timeout(config.request_header_timeout)
-        .keep_alive(config.idle_timeout)
-        // Signals are handled in `run_until_stopped`, which first tells event streams to end.
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        };
+        let server = main_server(listener, &config, gate_state, app)?;
         tracing::info!(addr = %config.addr, port, "listening");
-        Ok(Self { port, server, report_server, shutdown, dispatcher })
+        Ok(Self { port, server, report_server, shutdown, dispatcher, data_lock })
     }
 
     /// The bound port.
@@ -486,8 +486,63 @@ impl Application {
             let _ = task.await;
         }
         let _ = self.dispatcher.await;
+        drop(self.data_lock);
         result
     }
+}
+
+/// The main listener's server: what `HttpServer` builds, plus the `Expect: 100-continue` gate of hub-http, which
+/// `HttpServer` offers no way to set (it invites every body at once, before authentication and size checks).
+fn main_server<F, A, B>(
+    listener: TcpListener,
+    config: &Config,
+    state: Data<AppState>,
+    app: F,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> actix_web::App<A> + Send + Clone + 'static,
+    A: actix_service::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let addr = listener.local_addr()?;
+    let (keep_alive, header_timeout) = (config.idle_timeout, config.request_header_timeout);
+    let builder = Server::build();
+    // Tells each connection that the server is stopping, so idle keep-alive connections close at once instead of
+    // holding a worker for the whole grace period (as `HttpServer` wires it).
+    let stopping = builder.graceful_shutdown_signal();
+    Ok(builder
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        // Signals are handled in `run_until_stopped`, which first tells event streams to end.
+        .disable_signals()
+        .listen("allure-hub", listener, move || {
+            let app = actix_service::IntoServiceFactory::into_factory(app())
+                .map_err(|err: actix_web::Error| err.error_response());
+            let stopping = stopping.clone();
+            actix_http::HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(keep_alive)
+                .client_request_timeout(header_timeout)
+                // `HttpServer`'s default: a closing client gets a second to read the end of its response.
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .expect(hub_http::expect::expect_gate(state.clone()))
+                // The connection facts the application reads (`HttpServer` fills in the same): a plain-text
+                // listener, the bound address as the host of last resort.
+                .finish(actix_service::map_config(app, move |()| {
+                    actix_web::dev::AppConfig::__priv_test_new(false, addr.to_string(), addr)
+                }))
+                .tcp()
+        })?
+        .run())
 }
 
 /// Resolves at the first SIGINT or SIGTERM.

@@ -49,6 +49,32 @@ fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
     }
 }
 
+/// Two processes on one data directory would run two schedulers, dispatchers and sweeps over one database and
+/// one tree: the second is refused at start, naming the holder; once the holder has gone (however it went, `kill
+/// -9` included), a new process starts.
+#[test]
+fn a_second_process_on_the_same_data_directory_is_refused_while_the_first_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = allure_hub(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
+    let (port, _) = wait_for_port(&mut first);
+
+    let second = allure_hub(dir.path()).output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    let output = format!("{}{}", String::from_utf8_lossy(&second.stdout), String::from_utf8_lossy(&second.stderr));
+    assert!(
+        output.contains(&format!("is in use by another allure-hub process (process id {})", first.id())),
+        "{output}"
+    );
+    assert_eq!(http1::request(port, "GET", "/api/healthz", "").0, 200, "the first one is untouched");
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = allure_hub(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
+    wait_for_port(&mut third);
+    third.kill().unwrap();
+    third.wait().unwrap();
+}
+
 #[test]
 fn serves_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

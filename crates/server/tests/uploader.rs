@@ -21,6 +21,7 @@ struct Hub {
     key: String,
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
+    task: Running,
     /// The variables it runs with, for [`Hub::restart`].
     vars: HashMap<String, String>,
     dir: tempfile::TempDir,
@@ -51,7 +52,7 @@ impl Hub {
         for (k, v) in extra {
             vars.insert((*k).into(), (*v).into());
         }
-        let (base, handle) = serve(&vars).await;
+        let (base, handle, task) = serve(&vars).await;
         let client = reqwest::Client::new();
         let res = client
             .post(format!("{base}/auth/login"))
@@ -78,7 +79,7 @@ impl Hub {
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
         let key = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
-        let hub = Self { base, key, client, handle, vars, dir };
+        let hub = Self { base, key, client, handle, task, vars, dir };
         assert_eq!(hub.post("/api/environments", json!({"id": "staging", "name": "Staging"})).await.0, 201);
         let project = json!({"id": "checkout", "name": "Checkout"});
         assert_eq!(hub.post("/api/environments/staging/projects", project).await.0, 201);
@@ -88,11 +89,12 @@ impl Hub {
     /// Stops the server and starts it again on the same port, data directory and database.
     async fn restart(&mut self) {
         self.handle.stop(true).await;
+        (&mut self.task).await.unwrap().unwrap();
         let port = self.base.rsplit(':').next().unwrap().to_owned();
         self.vars.insert("ADDR".into(), format!("127.0.0.1:{port}"));
-        let (base, handle) = serve(&self.vars).await;
+        let (base, handle, task) = serve(&self.vars).await;
         assert_eq!(base, self.base, "the same URL after the restart");
-        self.handle = handle;
+        (self.handle, self.task) = (handle, task);
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -129,14 +131,17 @@ impl Hub {
     }
 }
 
-async fn serve(vars: &HashMap<String, String>) -> (String, actix_web::dev::ServerHandle) {
+/// A running server: its URL, its handle, and its task (which holds the data directory until it has ended).
+async fn serve(vars: &HashMap<String, String>) -> (String, actix_web::dev::ServerHandle, Running) {
     let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let app = Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    (base, handle)
+    let task = tokio::spawn(app.run_until_stopped());
+    (base, handle, task)
 }
+
+type Running = tokio::task::JoinHandle<std::io::Result<()>>;
 
 fn result(name: &str, status: &str, start: i64, stop: i64) -> Vec<u8> {
     json!({"uuid": name, "name": name, "historyId": name, "status": status, "start": start, "stop": stop})

@@ -4,6 +4,7 @@
 //! ```text
 //! envs/<env>/<project>/...   everything of one project (builds, chunks of uploads; see [`uploads`])
 //! tmp/                       in-flight work and trash; emptied at start-up
+//! allure-hub.lock            held by the one process using the directory (see [`lock`])
 //! ```
 //! Removal is made atomic by renaming a directory into `tmp/` (one `rename`, so readers see all or nothing)
 //! and deleting it from there in the background; a crash mid-way leaves only `tmp/` entries, swept at start.
@@ -11,6 +12,7 @@
 pub mod archive;
 pub mod chain;
 mod disk;
+pub mod lock;
 mod reports;
 mod uploads;
 pub mod workers;
@@ -24,6 +26,7 @@ use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::ports::{ResultStore, StorageError};
 
 pub use disk::FsDiskProbe;
+pub use lock::{DataDirLock, LockError};
 
 /// The filesystem adapter of [`ResultStore`].
 #[derive(Debug, Clone)]

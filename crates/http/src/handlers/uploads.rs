@@ -3,6 +3,7 @@
 //! Request bodies are forwarded block by block from actix's payload (which lives on the worker thread) through a
 //! small bounded channel to the upload use case, so a slow disk slows the client down instead of filling memory.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -35,7 +36,7 @@ const BODY_CHANNEL_BLOCKS: usize = 8;
 /// §5.2: the space written while a `wait=true` request waits.
 const WAIT_HEARTBEAT: Duration = Duration::from_secs(15);
 
-fn boolean(query: &QueryMap, name: &str) -> Result<bool, ApiError> {
+fn boolean(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     match query.get(name) {
         None => Ok(false),
         Some(v) => hub_domain::model::syntax::boolean(v)
@@ -175,8 +176,23 @@ fn wait_response(state: Data<AppState>, session: UploadSession) -> HttpResponse 
     HttpResponse::Ok().content_type("application/json; charset=utf-8").streaming(body)
 }
 
-/// Query and headers of `POST …/results`, validated in the contract's order.
-fn stream_request(req: &HttpRequest, query: &QueryMap) -> Result<(BuildId, UploadOptions, bool), ApiError> {
+/// What `POST …/results` learns before its body (§5.1).
+pub(crate) struct StreamRequest {
+    pub(crate) build: BuildId,
+    pub(crate) options: UploadOptions,
+    pub(crate) wait: bool,
+    /// `Content-Length`, when sent.
+    pub(crate) declared: Option<u64>,
+}
+
+/// Everything `POST …/results` checks before its body, in the contract's order: the query, `X-Filename`, the media
+/// type, the declared length against `max_upload_bytes`. Shared by the handler and the `Expect: 100-continue` gate
+/// ([`crate::expect`]), so both refuse alike.
+pub(crate) fn stream_request(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    max_upload_bytes: u64,
+) -> Result<StreamRequest, ApiError> {
     let build = build_id(query.get("buildId").map(String::as_str))?;
     let report_name = match query.get("reportName") {
         Some(name) if (1..=200).contains(&name.chars().count()) => Some(name.clone()),
@@ -185,14 +201,27 @@ fn stream_request(req: &HttpRequest, query: &QueryMap) -> Result<(BuildId, Uploa
     };
     let replace = boolean(query, "replace")?;
     let wait = boolean(query, "wait")?;
-    let file_name = match header_str(req.headers(), "x-filename") {
+    let file_name = match header_str(headers, "x-filename") {
         Some(name) if valid_file_name(name) => Some(name.to_owned()),
         Some(_) => return Err(ApiError::bad_request("invalid X-Filename")),
-        None if req.headers().contains_key("x-filename") => return Err(ApiError::bad_request("invalid X-Filename")),
+        None if headers.contains_key("x-filename") => return Err(ApiError::bad_request("invalid X-Filename")),
         None => None,
     };
+    if !matches!(
+        media_type(headers).as_deref(),
+        Some("application/zip" | "application/x-zip-compressed" | "application/octet-stream")
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/zip or application/octet-stream",
+        ));
+    }
+    let declared = content_length(headers);
+    if declared.is_some_and(|n| n > max_upload_bytes) {
+        return Err(UploadError::TooLarge(max_upload_bytes).into());
+    }
     let report_config = report_name.map(|name| serde_json::json!({ "name": name }));
-    Ok((build, UploadOptions { file_name, replace, report_config }, wait))
+    Ok(StreamRequest { build, options: UploadOptions { file_name, replace, report_config }, wait, declared })
 }
 
 /// `POST /api/environments/{envId}/projects/{projectId}/results` (§5.1).
@@ -221,21 +250,8 @@ pub async fn upload_results(
     query: QueryMap,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (build, options, wait) = stream_request(&req, &query)?;
-    if !matches!(
-        media_type(req.headers()).as_deref(),
-        Some("application/zip" | "application/x-zip-compressed" | "application/octet-stream")
-    ) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/zip or application/octet-stream",
-        ));
-    }
-    let declared = content_length(req.headers());
-    let max = state.uploads.limits().max_upload_bytes;
-    if declared.is_some_and(|n| n > max) {
-        return Err(UploadError::TooLarge(max).into());
-    }
+    let StreamRequest { build, options, wait, declared } =
+        stream_request(req.headers(), &query, state.uploads.limits().max_upload_bytes)?;
     let target = Target { env, project, build };
     let principal = principal.0;
     let session = with_body(payload, state.config.upload_idle_timeout, async |body| {
@@ -337,6 +353,39 @@ pub async fn init_upload(
     Ok(with_location(response, &session))
 }
 
+/// The chunk headers of `PUT …/uploads/{uploadId}` (§6.2).
+pub(crate) struct ChunkRequest {
+    pub(crate) index: i64,
+    pub(crate) total_chunks: i64,
+    pub(crate) sha256: Option<String>,
+}
+
+/// Everything a chunk checks before its body, in the contract's order: the chunk headers, the media type, the
+/// declared length against `max_chunk_bytes`. Shared by the handler and the `Expect: 100-continue` gate.
+pub(crate) fn chunk_request(headers: &HeaderMap, max_chunk_bytes: u64) -> Result<ChunkRequest, ApiError> {
+    let index =
+        header_str(headers, "x-chunk-index").ok_or_else(|| ApiError::bad_request("X-Chunk-Index is required"))?;
+    let total =
+        header_str(headers, "x-total-chunks").ok_or_else(|| ApiError::bad_request("X-Total-Chunks is required"))?;
+    // Range errors need the session's totalChunks: the use case words them; a non-number can never be in range.
+    let index: i64 = index.trim().parse().unwrap_or(-1);
+    let total_chunks: i64 = total.trim().parse().unwrap_or(-1);
+    let sha256 = match header_str(headers, "x-chunk-sha256") {
+        None => None,
+        Some(v) => Some(sha256_value(v.trim()).ok_or_else(|| ApiError::bad_request("invalid X-Chunk-Sha256"))?),
+    };
+    if let Some(media) = media_type(headers)
+        && media != "application/octet-stream"
+        && media != "application/zip"
+    {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/octet-stream"));
+    }
+    if content_length(headers).is_some_and(|n| n > max_chunk_bytes) {
+        return Err(UploadError::ChunkTooLarge(max_chunk_bytes).into());
+    }
+    Ok(ChunkRequest { index, total_chunks, sha256 })
+}
+
 /// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.2).
 #[utoipa::path(put, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
     params(UploadParams, ChunkHeaders),
@@ -360,28 +409,8 @@ pub async fn put_chunk(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = upload_id(&req, "uploadId")?;
-    let headers = req.headers();
-    let index =
-        header_str(headers, "x-chunk-index").ok_or_else(|| ApiError::bad_request("X-Chunk-Index is required"))?;
-    let total =
-        header_str(headers, "x-total-chunks").ok_or_else(|| ApiError::bad_request("X-Total-Chunks is required"))?;
-    // Range errors need the session's totalChunks: the use case words them; a non-number can never be in range.
-    let index: i64 = index.trim().parse().unwrap_or(-1);
-    let total_chunks: i64 = total.trim().parse().unwrap_or(-1);
-    let sha256 = match header_str(headers, "x-chunk-sha256") {
-        None => None,
-        Some(v) => Some(sha256_value(v.trim()).ok_or_else(|| ApiError::bad_request("invalid X-Chunk-Sha256"))?),
-    };
-    if let Some(media) = media_type(headers)
-        && media != "application/octet-stream"
-        && media != "application/zip"
-    {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/octet-stream"));
-    }
-    let max_chunk = state.uploads.limits().max_chunk_bytes;
-    if content_length(headers).is_some_and(|n| n > max_chunk) {
-        return Err(UploadError::ChunkTooLarge(max_chunk).into());
-    }
+    let ChunkRequest { index, total_chunks, sha256 } =
+        chunk_request(req.headers(), state.uploads.limits().max_chunk_bytes)?;
     let principal = principal.0;
     let session = with_body(payload, state.config.upload_idle_timeout, async |body| {
         let chunk = ChunkUpload { index, total_chunks, sha256, body };

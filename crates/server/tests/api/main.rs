@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod environments;
 mod errors;
+mod faults;
 mod generation;
 mod github;
 mod health;

@@ -35,6 +35,8 @@ pub struct TestServer {
     /// The variables it was started with, for [`TestServer::restart`].
     vars: HashMap<String, String>,
     handle: actix_web::dev::ServerHandle,
+    /// The running server; it holds the data directory's lock until it has ended.
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -113,11 +115,11 @@ impl TestServer {
         let base = format!("http://127.0.0.1:{}", app.port());
         let reports = app.report_port().map(|p| format!("http://127.0.0.1:{p}")).unwrap_or_default();
         let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let task = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let key = mint_key(&client, &base, &admin, "test-admin", "admin").await;
-        Self { base, reports, key, admin, data_dir, client, pg, vars, handle, _dir: dir }
+        Self { base, reports, key, admin, data_dir, client, pg, vars, handle, task, _dir: dir }
     }
 
     /// Stops the server and starts a new process-equivalent on the same data directory and database (a restart);
@@ -129,6 +131,8 @@ impl TestServer {
     /// [`TestServer::restart`] with some variables changed.
     pub async fn restart_with(mut self, changed: &[(&str, &str)]) -> Self {
         self.handle.stop(false).await;
+        // A process-equivalent: the old one has let go of everything (the data directory's lock included).
+        (&mut self.task).await.unwrap().unwrap();
         for (k, v) in changed {
             self.vars.insert((*k).into(), (*v).into());
         }
@@ -139,7 +143,7 @@ impl TestServer {
         self.base = format!("http://127.0.0.1:{}", app.port());
         self.reports = app.report_port().map(|p| format!("http://127.0.0.1:{p}")).unwrap_or_default();
         self.handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        self.task = tokio::spawn(app.run_until_stopped());
         self
     }
 
