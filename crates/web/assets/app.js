@@ -23,6 +23,20 @@
     try { return (await res.json()).error || `Request failed (${res.status})`; } catch { return `Request failed (${res.status})`; }
   };
 
+  // Where the script may send the browser: a path of this origin, as an absolute URL of this origin; anything
+  // else is the overview. The server only hands the page values it has checked (`next` after sign-in, `go:`
+  // targets), so this is the second line: the script never lets the browser re-read a value into another origin
+  // (`//host`, `/\host`, a tab or newline that URL parsing drops).
+  const sameOrigin = (value) => {
+    const home = new URL('/', window.location.origin).href;
+    if (typeof value !== 'string' || !/^\/[\x21-\x7e]*$/.test(value) || /^\/[/\\]/.test(value)
+      || value.includes('\\')) return home;
+    let url;
+    try { url = new URL(value, window.location.origin); } catch { return home; }
+    if (url.origin !== window.location.origin || url.pathname.startsWith('//')) return home;
+    return url.href;
+  };
+
   const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
   // A short message at the top of the page, read out by screen readers.
@@ -94,7 +108,7 @@
       flash('Deleted.');
       return;
     }
-    if (then.startsWith('go:')) { window.location.assign(then.slice(3)); return; }
+    if (then.startsWith('go:')) { window.location.assign(sameOrigin(then.slice(3))); return; }
     if (then.startsWith('flash:')) { flash(then.slice(6)); return; }
     if (then === 'key') {
       const created = await res.json();
@@ -179,7 +193,7 @@
         const res = await send('POST', '/auth/login',
           { email: form.elements.email.value, password: form.elements.password.value });
         if (res.ok) {
-          window.location.assign(form.dataset.next || '/');
+          window.location.assign(sameOrigin(form.dataset.next || '/'));
           return;
         }
         error.textContent = res.status === 401 ? 'Wrong email or password.' : await errorText(res);

@@ -13,11 +13,12 @@ use hub_domain::model::access::{Permission, Principal, PrincipalRef};
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
+use hub_domain::model::return_path::ReturnPath;
 use hub_domain::ports::{NotificationViewer, UploadFilter};
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
 
 use crate::chart::{Column, Frame, donut, pass_rate, pass_rate_line, stacked_bars};
-use crate::html::{query_value, safe_next};
+use crate::html::query_value;
 use crate::routes::{Route, SettingsTab};
 use crate::state::{Services, WebState};
 use crate::views::{
@@ -278,9 +279,17 @@ async fn login(
     who: Option<&Principal>,
     query: &HashMap<String, String>,
 ) -> Result<HttpResponse, PageError> {
-    let next = safe_next(query.get("next").map(String::as_str)).unwrap_or("/");
+    // One check for every use below: the redirect, the form's target and the provider links (§14.2).
+    let next = match query.get("next").map(|n| ReturnPath::parse(n)) {
+        Some(Ok(next)) => next,
+        Some(Err(why)) => {
+            tracing::info!(reason = %why, "sign-in page: next refused");
+            ReturnPath::root()
+        }
+        None => ReturnPath::root(),
+    };
     if who.is_some() {
-        return Ok(redirect(next));
+        return Ok(redirect(next.as_str()));
     }
     let page = LoginPage {
         layout: layout(state, "Sign in", "", None).await,
@@ -291,8 +300,8 @@ async fn login(
             .map(|(provider, name)| ProviderLink { id: provider.as_str().to_owned(), name })
             .collect(),
         local: state.auth.local_login_enabled(),
-        next: next.to_owned(),
-        next_query: query_value(next),
+        next: next.as_str().to_owned(),
+        next_query: query_value(next.as_str()),
         error: query.get("error").and_then(|code| sign_in_error(code)),
     };
     Ok(html(StatusCode::OK, page.render()?))

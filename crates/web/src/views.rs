@@ -243,7 +243,8 @@ pub struct LoginPage {
     pub providers: Vec<ProviderLink>,
     /// Whether the local form is shown.
     pub local: bool,
-    /// Where to go after sign-in.
+    /// Where to go after sign-in, already checked as a path of this origin
+    /// ([`hub_domain::model::return_path::ReturnPath`]); the page's script checks it again before following it.
     pub next: String,
     /// `next`, encoded for a query.
     pub next_query: String,

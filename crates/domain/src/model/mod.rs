@@ -18,6 +18,7 @@ pub mod project;
 pub mod quality_gate;
 pub mod report_config;
 pub mod retention;
+pub mod return_path;
 pub mod secret;
 pub mod stats;
 pub mod syntax;

@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
+use hub_domain::model::return_path::ReturnPath;
 use hub_domain::model::user::Provider;
 use hub_domain::ports::IdentityError;
 use hub_domain::services::AuthError;
@@ -50,11 +51,16 @@ fn redirect_uri(state: &AppState, provider: Provider) -> Result<String, ApiError
     Ok(format!("{base}/auth/{provider}/callback"))
 }
 
-/// `next` is kept when it is a local path: one leading `/`, no `\`, at most 2048 characters.
-fn safe_next(next: Option<&String>, fallback: &str) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() <= 2048 => n.clone(),
-        _ => fallback.to_owned(),
+/// `next` when a browser will read it as a path of this origin ([`ReturnPath`]), else `fallback`
+/// (`AUTH_AFTER_LOGIN_URL`).
+fn safe_next(next: Option<&str>, fallback: &str) -> String {
+    match next.map(ReturnPath::parse) {
+        Some(Ok(next)) => next.as_str().to_owned(),
+        Some(Err(why)) => {
+            tracing::info!(reason = %why, "sign-in: next refused");
+            fallback.to_owned()
+        }
+        None => fallback.to_owned(),
     }
 }
 
@@ -104,7 +110,7 @@ pub async fn start_oauth(
         state: request.state,
         verifier: request.pkce_verifier,
         nonce: request.nonce,
-        next: safe_next(query.get("next"), &state.config.after_login_url),
+        next: safe_next(query.get("next").map(String::as_str), &state.config.after_login_url),
         expires: now_secs() + FLOW_TTL_SECS,
     };
     let mut jar = CookieJar::new();
@@ -176,7 +182,9 @@ pub async fn oauth_callback(
     };
     let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
     let session = super::auth::session_cookie(&state, signed_in.token, max_age);
-    Ok(finish(&state, &flow.next).cookie(session).finish())
+    // Checked again: a flow cookie sealed by an earlier version, under a weaker rule, is valid for ten minutes.
+    let next = safe_next(Some(&flow.next), &state.config.after_login_url);
+    Ok(finish(&state, &next).cookie(session).finish())
 }
 
 #[cfg(test)]
@@ -185,10 +193,17 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_kept_as_next() {
-        let keep = |n: &str| safe_next(Some(&n.to_owned()), "/");
+        let keep = |n: &str| safe_next(Some(n), "/");
         assert_eq!(keep("/environments/staging?x=1"), "/environments/staging?x=1");
-        for bad in ["//evil.example/x", "https://evil.example", "/a\\b", "relative", &format!("/{}", "a".repeat(2048))]
-        {
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/a\\b",
+            "relative",
+            "/\t/evil.example/x",
+            "/.//evil.example",
+            &format!("/{}", "a".repeat(2048)),
+        ] {
             assert_eq!(keep(bad), "/", "{bad}");
         }
         assert_eq!(safe_next(None, "/home"), "/home");

@@ -275,3 +275,61 @@ async fn a_changed_policy_file_applies_without_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
+
+/// `next` values a browser would follow to another host, written as they appear in a query (percent-encoded):
+/// controls that URL parsing drops (tab, newline), other controls and Unicode spaces, backslashes that read as
+/// slashes, dot segments that resolve to `//`, and plain protocol-relative and absolute URLs.
+pub(crate) const HOSTILE_NEXT: &[&str] = &[
+    "/%09/evil.example/x",
+    "/%0a/evil.example/x",
+    "/%0d%0a/evil.example/x",
+    "/%00/evil.example/x",
+    "/%7f/evil.example/x",
+    "/%C2%85/evil.example/x",
+    "/%E2%80%A8/evil.example/x",
+    "%20//evil.example/x",
+    "/%20/evil.example/x",
+    "/%5Cevil.example/x",
+    "%5C/evil.example/x",
+    "/%5C/evil.example/x",
+    "//evil.example/x",
+    "/.//evil.example/x",
+    "/..//evil.example/x",
+    "/%252e//evil.example/x",
+    "https://evil.example/x",
+];
+
+/// A legitimate `next` (a page with a query), encoded as the sign-in redirect encodes it, and the path it names.
+pub(crate) const LOCAL_NEXT: (&str, &str) = ("/environments/default%3Fy%3D1", "/environments/default?y=1");
+
+#[tokio::test]
+async fn signed_in_the_sign_in_page_sends_on_only_to_paths_of_this_origin() {
+    let s = TestServer::sqlite().await;
+    let visit = |next: &str| TestServer::read(s.as_session(&s.admin, Method::GET, &format!("/login?next={next}")));
+    for next in HOSTILE_NEXT {
+        let res = visit(next).await;
+        assert_eq!((res.status, res.header("location")), (StatusCode::SEE_OTHER, Some("/")), "{next}: {}", res.text);
+    }
+    let res = visit(LOCAL_NEXT.0).await;
+    assert_eq!((res.status, res.header("location")), (StatusCode::SEE_OTHER, Some(LOCAL_NEXT.1)));
+    // Dot segments are resolved as the browser would, so the target sent is the one checked.
+    let res = visit("/environments/x/../default").await;
+    assert_eq!(res.header("location"), Some("/environments/default"));
+}
+
+#[tokio::test]
+async fn signed_out_the_sign_in_page_hands_its_form_and_links_only_checked_paths() {
+    // GitHub sign-in is enabled for its link; nothing here talks to it.
+    let github = [("GITHUB_CLIENT_ID", "id"), ("GITHUB_CLIENT_SECRET", "secret"), ("BASE_URL", "http://127.0.0.1:1")];
+    let s = TestServer::sqlite_with(&github).await;
+    for next in HOSTILE_NEXT {
+        let res = TestServer::read(s.request(Method::GET, &format!("/login?next={next}"))).await;
+        assert_eq!(res.status, StatusCode::OK, "{next}: {}", res.text);
+        assert!(res.text.contains(r#"data-next="/""#), "{next}: {}", res.text);
+        assert!(res.text.contains(r#"href="/auth/github?next=/""#), "{next}: {}", res.text);
+        assert!(!res.text.contains("evil.example"), "{next}: {}", res.text);
+    }
+    let res = TestServer::read(s.request(Method::GET, &format!("/login?next={}", LOCAL_NEXT.0))).await;
+    assert!(res.text.contains(r#"data-next="/environments/default?y=1""#), "{}", res.text);
+    assert!(res.text.contains(r#"href="/auth/github?next=/environments/default%3Fy%3D1""#), "{}", res.text);
+}

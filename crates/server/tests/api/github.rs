@@ -157,7 +157,12 @@ async fn setup(emails: Value, secret: &str) -> TestServer {
 
 /// Starts a sign-in at the hub and lets the stand-in approve it: the callback URL and the flow cookie.
 async fn approved(s: &TestServer) -> (String, String) {
-    let res = TestServer::read(s.request(Method::GET, "/auth/github?next=/uploads")).await;
+    approved_with_next(s, "/uploads").await
+}
+
+/// [`approved`] for a sign-in started with `next` (as written in the query).
+async fn approved_with_next(s: &TestServer, next: &str) -> (String, String) {
+    let res = TestServer::read(s.request(Method::GET, &format!("/auth/github?next={next}"))).await;
     assert_eq!(res.status, StatusCode::FOUND, "{}", res.text);
     let (flow, _) = set_cookie(&res.headers, "allure_hub_oauth").expect("flow cookie");
     let authorize = res.header("location").unwrap().to_owned();
@@ -217,4 +222,18 @@ async fn a_refused_github_token_exchange_is_a_provider_error() {
     let (back, flow) = approved(&s).await;
     let res = callback(&s, &back, Some(&flow)).await;
     assert_eq!(res.header("location"), Some("/login?error=provider_error"));
+}
+
+#[tokio::test]
+async fn a_github_sign_in_started_with_a_hostile_next_ends_at_the_root() {
+    let s = setup(verified_primary(), CLIENT_SECRET).await;
+    for next in crate::auth::HOSTILE_NEXT {
+        let (back, flow) = approved_with_next(&s, next).await;
+        let res = callback(&s, &back, Some(&flow)).await;
+        assert_eq!((res.status, res.header("location")), (StatusCode::SEE_OTHER, Some("/")), "{next}: {}", res.text);
+        assert!(set_cookie(&res.headers, "allure_hub_session").is_some(), "{next}: signed in all the same");
+    }
+    let (back, flow) = approved_with_next(&s, crate::auth::LOCAL_NEXT.0).await;
+    let res = callback(&s, &back, Some(&flow)).await;
+    assert_eq!(res.header("location"), Some(crate::auth::LOCAL_NEXT.1));
 }

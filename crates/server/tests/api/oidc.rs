@@ -222,6 +222,17 @@ async fn a_full_sign_in_through_a_real_provider_opens_a_session() {
 }
 
 #[tokio::test]
+async fn a_sign_in_started_with_a_hostile_next_ends_at_the_root() {
+    let Some((s, _provider)) = setup(&[]).await else { return };
+    for next in crate::auth::HOSTILE_NEXT {
+        let (authorize, flow) = start(&s, next).await;
+        let back = through_provider(&s.client, authorize, &s.base).await;
+        let res = callback(&s, &back, Some(&flow)).await;
+        assert_eq!((res.status, res.header("location")), (StatusCode::SEE_OTHER, Some("/")), "{next}: {}", res.text);
+    }
+}
+
+#[tokio::test]
 async fn a_callback_without_the_matching_flow_is_refused() {
     let Some((s, _provider)) = setup(&[]).await else { return };
     let (authorize, flow) = start(&s, "/").await;

@@ -464,6 +464,37 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     }
 }
 
+#[tokio::test]
+async fn a_browser_signing_in_with_a_hostile_next_stays_on_this_origin() {
+    let Some(fixture) = browser_fixture() else { return };
+    let s = TestServer::sqlite().await;
+    let (local, local_path) = crate::auth::LOCAL_NEXT;
+    let nexts: Vec<&str> = crate::auth::HOSTILE_NEXT.iter().copied().chain([local]).collect();
+    // Decoded values in the form itself, as if the server had not checked them: the script's own guard.
+    let tampered =
+        ["/\t/evil.example/x", "//evil.example/x", "/\\evil.example/x", "/.//evil.example/x", "https://evil.example/x"];
+    let mut node = Command::new("node");
+    node.arg(fixture.join("login-next.mjs"))
+        .current_dir(&fixture)
+        .env("HUB", &s.base)
+        .env("EMAIL", ADMIN_EMAIL)
+        .env("PASSWORD", ADMIN_PASSWORD)
+        .env("NEXTS", json!(nexts).to_string())
+        .env("TAMPERED", json!(tampered).to_string());
+    let out = tokio::task::spawn_blocking(move || node.output()).await.unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen.get("fatal"), None, "{seen}");
+    assert_eq!(seen["foreign"], json!([]), "nothing went to another host: {seen}");
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    let results = seen["results"].as_array().unwrap();
+    assert_eq!(results.len(), nexts.len() + tampered.len(), "{seen}");
+    for result in results {
+        let expected = if result["next"] == local { format!("{}{local_path}", s.base) } else { format!("{}/", s.base) };
+        assert_eq!(result["landed"], expected.as_str(), "{result}");
+    }
+}
+
 /// The results of [`crate::archives::results_zip`] as a folder: `<tmp>/<name>/allure-results` (returned), with the
 /// archive's other top-level entries beside it.
 fn results_folder(name: &str) -> PathBuf {
