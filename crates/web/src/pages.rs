@@ -177,6 +177,11 @@ async fn layout(state: &Ctx<'_>, title: impl Into<String>, nav: &'static str, wh
     }
 }
 
+/// What is sent when even the error page cannot be rendered: still HTML, as every page error is.
+const BARE_ERROR_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went \
+    wrong</title></head><body><h1>Something went wrong</h1><p>The server could not show this page. Try again in a \
+    moment.</p></body></html>\n";
+
 /// The 404, 403 or 500 page.
 async fn error_page(state: &Ctx<'_>, status: StatusCode, who: Option<&Principal>) -> HttpResponse {
     let (heading, message) = match status.as_u16() {
@@ -189,7 +194,7 @@ async fn error_page(state: &Ctx<'_>, status: StatusCode, who: Option<&Principal>
         Ok(body) => html(status, body),
         Err(e) => {
             tracing::error!(error = %e, "error page failed to render");
-            HttpResponse::InternalServerError().finish()
+            html(status, BARE_ERROR_PAGE.to_owned())
         }
     }
 }
@@ -210,7 +215,19 @@ async fn viewer(req: &HttpRequest, state: &Ctx<'_>) -> Result<Option<Principal>,
     }
 }
 
-/// `GET` of every page path (see [`Route`]).
+/// Whether `response` is an error without the HTML of a page: one that actix made itself, such as the `500` of a
+/// response builder given a header value it could not encode.
+fn is_bare_error(response: &HttpResponse) -> bool {
+    let status = response.status();
+    let html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    (status.is_client_error() || status.is_server_error()) && !html
+}
+
+/// `GET` of every page path (see [`Route`]). Every error it answers is the HTML error page.
 pub async fn dispatch(req: HttpRequest, state: Data<WebState>, services: Data<Services>) -> HttpResponse {
     let services = services.get_ref();
     let origin = {
@@ -218,45 +235,58 @@ pub async fn dispatch(req: HttpRequest, state: Data<WebState>, services: Data<Se
         format!("{}://{}", info.scheme(), info.host())
     };
     let cx = Ctx { state: state.get_ref(), services, origin };
+    let response = respond(&req, &cx).await;
+    if !is_bare_error(&response) {
+        return response;
+    }
+    match response.error() {
+        Some(e) => tracing::error!(error = %e, path = req.path(), "page response could not be built"),
+        None => tracing::error!(status = response.status().as_u16(), path = req.path(), "page answered a bare error"),
+    }
+    error_page(&cx, response.status(), None).await
+}
+
+/// The page, redirect or error page for `req`.
+async fn respond(req: &HttpRequest, cx: &Ctx<'_>) -> HttpResponse {
     let route = Route::parse(req.path());
-    let query = query_of(&req);
-    let who = match viewer(&req, &cx).await {
+    let query = query_of(req);
+    let who = match viewer(req, cx).await {
         Ok(who) => who,
         Err(e) => {
             tracing::error!(error = ?e, "session lookup failed");
-            return error_page(&cx, StatusCode::INTERNAL_SERVER_ERROR, None).await;
+            return error_page(cx, StatusCode::INTERNAL_SERVER_ERROR, None).await;
         }
     };
     let rendered = match (&route, &who) {
-        (Route::Login, _) => login(&cx, who.as_ref(), &query).await,
-        (Route::NotFound, _) => return error_page(&cx, StatusCode::NOT_FOUND, who.as_ref()).await,
+        (Route::Login, _) => login(cx, who.as_ref(), &query).await,
+        (Route::NotFound, _) => return error_page(cx, StatusCode::NOT_FOUND, who.as_ref()).await,
         (_, None) => {
             let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             return redirect(&login_location(target));
         }
         (_, Some(p)) if !p.can(Permission::View) => {
-            return error_page(&cx, StatusCode::FORBIDDEN, who.as_ref()).await;
+            return error_page(cx, StatusCode::FORBIDDEN, who.as_ref()).await;
         }
-        (Route::Overview, Some(p)) => overview(&cx, p, &query).await,
-        (Route::Environments, Some(p)) => environments(&cx, p).await,
-        (Route::Environment(env), Some(p)) => environment(&cx, p, env).await,
-        (Route::Project(env, id), Some(p)) => project(&cx, p, env, id, &query).await,
-        (Route::Build(env, id, build_id), Some(p)) => build(&cx, p, env, id, build_id).await,
-        (Route::Profile, Some(p)) => profile(&cx, p).await,
-        (Route::Uploads, Some(p)) => uploads(&cx, p, &query).await,
-        (Route::Notifications, Some(p)) => notifications(&cx, p, &query).await,
+        (Route::Overview, Some(p)) => overview(cx, p, &query).await,
+        (Route::Environments, Some(p)) => environments(cx, p).await,
+        (Route::Environment(env), Some(p)) => environment(cx, p, env).await,
+        (Route::Project(env, id), Some(p)) => project(cx, p, env, id, &query).await,
+        (Route::Build(env, id, build_id), Some(p)) => build(cx, p, env, id, build_id).await,
+        (Route::Profile, Some(p)) => profile(cx, p).await,
+        (Route::Uploads, Some(p)) => uploads(cx, p, &query).await,
+        (Route::Notifications, Some(p)) => notifications(cx, p, &query).await,
         // Settings are for `manage` only: others get the 403 page wherever they type the URL.
         (Route::Settings | Route::SettingsTab(_), Some(p)) if !p.can(Permission::Manage) => Err(PageError::Forbidden),
         (Route::Settings, Some(_)) => Ok(redirect(&format!("/settings/{}", SettingsTab::ApiKeys.slug()))),
-        (Route::SettingsTab(tab), Some(p)) => settings(&cx, p, *tab, &query).await,
+        (Route::SettingsTab(tab), Some(p)) => settings(cx, p, *tab, &query).await,
     };
     match rendered {
         Ok(response) => response,
-        Err(PageError::NotFound) => error_page(&cx, StatusCode::NOT_FOUND, who.as_ref()).await,
-        Err(PageError::Forbidden) => error_page(&cx, StatusCode::FORBIDDEN, who.as_ref()).await,
+        Err(PageError::NotFound) => error_page(cx, StatusCode::NOT_FOUND, who.as_ref()).await,
+        Err(PageError::Forbidden) => error_page(cx, StatusCode::FORBIDDEN, who.as_ref()).await,
         Err(PageError::Internal(e)) => {
             tracing::error!(error = %e, path = req.path(), "page failed");
-            error_page(&cx, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
+            error_page(cx, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
         }
     }
 }
@@ -921,6 +951,15 @@ mod tests {
         let csp = framing_csp("https://reports.example.com");
         assert!(csp.ends_with("; frame-src 'self' https://reports.example.com"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn a_response_actix_could_not_build_is_a_bare_error_and_pages_are_not() {
+        assert!(is_bare_error(&redirect("/\n")), "a Location that cannot be encoded");
+        assert!(is_bare_error(&HttpResponse::InternalServerError().finish()));
+        assert!(!is_bare_error(&redirect("/environments")));
+        assert!(!is_bare_error(&html(StatusCode::NOT_FOUND, String::new())));
+        assert!(!is_bare_error(&html(StatusCode::INTERNAL_SERVER_ERROR, BARE_ERROR_PAGE.to_owned())));
     }
 
     #[test]

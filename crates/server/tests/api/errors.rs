@@ -137,3 +137,25 @@ async fn api_responses_are_not_cached_or_sniffed() {
         assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     }
 }
+
+#[tokio::test]
+async fn errors_that_actix_answers_itself_are_json_too() {
+    let s = TestServer::sqlite().await;
+    // A body above the default limit of a raw-body handler: actix's own 413, which was plain text.
+    let res = TestServer::read(
+        s.as_session(&s.admin, Method::POST, "/api/settings/retention/run")
+            .header("Content-Type", "application/json")
+            .body(vec![b' '; 300 * 1024]),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        (res.header("content-type"), res.error()),
+        (Some("application/json"), "request body too large".to_owned())
+    );
+    assert!(res.header("x-request-id").is_some());
+    // The UI's asset path is not a page: its 404 is the API's JSON, like other reserved prefixes.
+    let res = s.get("/assets/app.css").await;
+    assert_eq!((res.status, res.header("content-type")), (StatusCode::NOT_FOUND, Some("application/json")));
+    assert_eq!(res.error(), "not found");
+}
