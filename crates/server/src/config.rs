@@ -456,6 +456,13 @@ impl AuthConfig {
             return Err(ConfigError { name: "SESSION_SECRET", reason: "must be at least 32 bytes".into() });
         }
         let after_login_url = vars.get("AUTH_AFTER_LOGIN_URL").unwrap_or_else(|| "/".into());
+        // It becomes a `Location` header: a space or control character would make every sign-in a 500.
+        if after_login_url.is_empty() || !after_login_url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError {
+                name: "AUTH_AFTER_LOGIN_URL",
+                reason: "must be a path or URL of visible ASCII characters (percent-encode the rest)".into(),
+            });
+        }
         let secure_cookie = match vars.get("SECURE_COOKIE").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("auto") => base_url.is_some_and(|u| u.starts_with("https://")),
             Some(v) => parse::boolean(v)
@@ -670,6 +677,15 @@ mod tests {
         assert!(c.auth.secure_cookie, "auto turns Secure on for an https BASE_URL");
         let c = config(&[("BASE_URL", "https://hub.example.com"), ("SECURE_COOKIE", "false")]).unwrap();
         assert!(!c.auth.secure_cookie);
+    }
+
+    #[test]
+    fn the_after_login_url_must_be_usable_as_a_location_header() {
+        assert_eq!(config(&[]).unwrap().auth.after_login_url, "/");
+        assert_eq!(config(&[("AUTH_AFTER_LOGIN_URL", "/environments")]).unwrap().auth.after_login_url, "/environments");
+        for bad in ["", "/a b", "/a\tb", "/\n", "/café"] {
+            assert_eq!(config(&[("AUTH_AFTER_LOGIN_URL", bad)]).unwrap_err().name, "AUTH_AFTER_LOGIN_URL", "{bad:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,9 +58,13 @@ fn a_second_process_on_the_same_data_directory_is_refused_while_the_first_runs()
     let mut first = allure_hub(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
     let (port, _) = wait_for_port(&mut first);
 
-    let second = allure_hub(dir.path()).output().unwrap();
-    assert_eq!(second.status.code(), Some(1), "{second:?}");
-    let output = format!("{}{}", String::from_utf8_lossy(&second.stdout), String::from_utf8_lossy(&second.stderr));
+    let mut second = allure_hub(dir.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // A second process that starts anyway would run until killed: bounded, so that is a failure, not a hang.
+    let status = wait_for_exit(&mut second, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{status}");
+    let mut output = String::new();
+    second.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    second.stderr.take().unwrap().read_to_string(&mut output).unwrap();
     assert!(
         output.contains(&format!("is in use by another allure-hub process (process id {})", first.id())),
         "{output}"
