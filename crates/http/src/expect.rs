@@ -11,8 +11,10 @@
 
 use std::rc::Rc;
 
+use actix_web::ResponseError;
 use actix_web::dev::{Path, ResourceDef, ServiceFactory, Url, fn_service};
-use actix_web::http::Method;
+use actix_web::error::InternalError;
+use actix_web::http::{ConnectionType, Method};
 use actix_web::web::{Data, Query};
 use hub_domain::ids::{EnvId, ProjectId, UploadId};
 use hub_domain::services::Target;
@@ -68,7 +70,11 @@ pub fn expect_gate(
                 Err(err) => {
                     tracing::info!(method = %req.method(), path = %req.path(), error = %err,
                         "refused before inviting the body");
-                    Err(err.into())
+                    // The body was never invited, and a client may send it anyway (RFC 9110 lets it after a
+                    // while): closing the connection keeps those bytes from being read as the next request.
+                    let mut response = err.error_response();
+                    response.head_mut().set_connection_type(ConnectionType::Close);
+                    Err(InternalError::from_response(err, response).into())
                 }
             }
         }

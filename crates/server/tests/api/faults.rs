@@ -103,6 +103,10 @@ fn first_answer(base: &str, head: &str) -> (String, String) {
     };
     let head = String::from_utf8_lossy(&received[..end]).into_owned();
     let status = head.lines().next().unwrap().to_owned();
+    if !status.contains(" 100 ") {
+        // A body the client may still send must not be read as its next request.
+        assert!(head.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{head}");
+    }
     let length: usize = head
         .lines()
         .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
