@@ -20,7 +20,7 @@ macro_rules! string_enum {
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
 
             /// The name used in the API and the database.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text,)+
                 }

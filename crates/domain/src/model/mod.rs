@@ -9,6 +9,7 @@ pub mod enums;
 pub mod environment;
 pub mod grant;
 pub mod job;
+pub mod lifecycle;
 pub mod names;
 pub mod notification;
 pub mod overview;

@@ -9,6 +9,7 @@ use hub_domain::model::build::{
     Build, BuildNeighbours, BuildStats, BuildStatus, OutcomeFilter, ProjectStats, QualityGateFailure,
     QualityGateResult, TREND_BUILDS, TrendPoint,
 };
+use hub_domain::model::job::JobState;
 use hub_domain::model::page::{Page, PageRequest};
 use hub_domain::ports::{BuildDeletion, BuildKey, BuildRepo, StoreError};
 use serde_json::{Value, json};
@@ -152,7 +153,7 @@ fn has_pending_job(conn: &mut AnyConnection, k: &Key) -> Result<bool, StoreError
             .filter(generation_jobs::env_id.eq(&k.0))
             .filter(generation_jobs::project_id.eq(&k.1))
             .filter(generation_jobs::build_id.eq(&k.2))
-            .filter(generation_jobs::state.eq_any(["queued", "running"])),
+            .filter(generation_jobs::state.eq_any([JobState::Queued.as_str(), JobState::Running.as_str()])),
     ))
     .get_result(conn)
     .map_err(from_diesel)
@@ -333,7 +334,7 @@ impl BuildRepo for Store {
             builds::table
                 .filter(builds::env_id.eq(env))
                 .filter(builds::project_id.eq(project))
-                .filter(builds::status.eq("ready"))
+                .filter(builds::status.eq(BuildStatus::Ready.as_str()))
                 .order((builds::created_at.desc(), builds::build_id.desc()))
                 .select(builds::build_id)
                 .first::<String>(conn)
@@ -377,7 +378,7 @@ impl BuildRepo for Store {
         self.run(move |conn| {
             let mut q = builds::table
                 .filter(builds::created_at.lt(cutoff))
-                .filter(builds::status.eq_any(["ready", "failed"]))
+                .filter(builds::status.eq_any([BuildStatus::Ready.as_str(), BuildStatus::Failed.as_str()]))
                 .into_boxed();
             if let Some(a) = after {
                 // (created_at, env, project, build) > the last key, spelled out: row values are not portable DSL.

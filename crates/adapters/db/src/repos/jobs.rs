@@ -6,7 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
-use hub_domain::model::job::GenerationJob;
+use hub_domain::model::job::{GenerationJob, JobState};
+use hub_domain::model::lifecycle::{
+    self, BuildJobs, CLAIMED, INTERRUPTED, RELEASED, Recovery, RegenerationPlan, merge_warnings,
+};
 use hub_domain::model::upload::{Phase, UploadSession};
 use hub_domain::ports::{JobCounts, JobOutcome, JobQueue, Regeneration, RegenerationRequest, StoreError};
 
@@ -17,9 +20,6 @@ use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::{builds, generation_jobs, upload_sessions};
 use crate::store::{Store, transaction};
-
-/// The failure text of a job interrupted too often.
-const INTERRUPTED: &str = "generation interrupted by server restarts";
 
 #[derive(Queryable)]
 struct JobRow {
@@ -60,10 +60,12 @@ fn build_key(job: &GenerationJob) -> Key {
     (job.env_id.as_str().to_owned(), job.project_id.as_str().to_owned(), job.build_id.as_str().to_owned())
 }
 
-/// Ends the job's session, if it has one still generating, and returns it as stored.
+/// Ends the job's session in `phase` (with `error` when it failed), if it has one still generating, and returns it
+/// as stored.
 fn finish_session(
     conn: &mut AnyConnection,
     job: &GenerationJob,
+    phase: Phase,
     error: Option<&str>,
     at: Timestamp,
 ) -> Result<Option<UploadSession>, StoreError> {
@@ -77,8 +79,8 @@ fn finish_session(
     if session.phase != Phase::Generating {
         return Ok(None);
     }
-    session.phase = if error.is_some() { Phase::Failed } else { Phase::Done };
-    session.failed_at_phase = error.map(|_| Phase::Generating);
+    session.phase = phase;
+    session.failed_at_phase = (phase == Phase::Failed).then_some(Phase::Generating);
     session.error = error.map(str::to_owned);
     session.updated_at = hub_domain::model::time::truncate_to_millis(at);
     session.completed_at = Some(session.updated_at);
@@ -92,20 +94,15 @@ fn finish_session(
 /// Whether another job of the build waits (a follow-up queued while this one ran).
 fn follow_up_queued(conn: &mut AnyConnection, job: &GenerationJob) -> Result<bool, StoreError> {
     diesel::select(diesel::dsl::exists(
-        build_jobs(&build_key(job), "queued").filter(generation_jobs::id.ne(job.id.to_string())),
+        build_jobs(&build_key(job), JobState::Queued).filter(generation_jobs::id.ne(job.id.to_string())),
     ))
     .get_result(conn)
     .map_err(from_diesel)
 }
 
 /// The stored form of a build's warnings with `extra` added (each remark once).
-fn merged_warnings(mut warnings: Vec<String>, extra: &[String]) -> String {
-    for w in extra {
-        if !warnings.contains(w) {
-            warnings.push(w.clone());
-        }
-    }
-    serde_json::Value::from(warnings).to_string()
+fn merged_warnings(warnings: Vec<String>, extra: &[String]) -> String {
+    serde_json::Value::from(merge_warnings(warnings, extra)).to_string()
 }
 
 /// The query of [`build_jobs`]; `auto_type` names its type, which a plain function could not spell.
@@ -119,38 +116,63 @@ fn jobs_in_state(env: String, project: String, build: String, state: &'static st
 }
 
 /// The jobs of one build in one state, as a query that reads, counts and updates alike.
-fn build_jobs(key: &Key, state: &'static str) -> jobs_in_state {
+fn build_jobs(key: &Key, state: JobState) -> jobs_in_state {
     let (env, project, build) = key.clone();
-    jobs_in_state(env, project, build, state)
+    jobs_in_state(env, project, build, state.as_str())
 }
 
-/// §8.1 inside one transaction; see [`JobQueue::queue_regeneration`].
+/// §8.1 inside one transaction; see [`JobQueue::queue_regeneration`]. The facts are read here, the decision is the
+/// domain's ([`lifecycle::plan_regeneration`]).
 fn regenerate(conn: &mut AnyConnection, request: &RegenerationRequest) -> Result<Regeneration, StoreError> {
     let key = build_key(&request.job);
-    if has_unfinished_upload(conn, &key)? {
-        return Ok(Regeneration::UploadInProgress);
-    }
-    let Some(build) = find(conn, &key)? else { return Ok(Regeneration::BuildNotFound) };
+    let upload_in_progress = has_unfinished_upload(conn, &key)?;
+    let build = find(conn, &key)?;
     let mut session = request.session.clone();
-    session.stats = Some(build.stats);
-    // The update is the check: it locks a still-queued job, so one claimed meanwhile is followed up instead of
-    // being reconfigured after it started.
-    let reconfigured = diesel::update(build_jobs(&key, "queued"))
-        .set(generation_jobs::config.eq(request.config.to_string()))
-        .execute(conn)
-        .map_err(from_diesel)?;
-    let outcome = if reconfigured > 0 {
-        reconfigure_session(conn, &key, session)?
-    } else {
-        queue_job(conn, &key, &request.job, session)?
+    // The update is how a waiting job is found: it locks a still-queued job, so one claimed meanwhile counts as
+    // running (and is followed up) instead of being reconfigured after it started. It changes nothing unless the
+    // plan is to reconfigure, which is exactly when it matched a row.
+    let queued = build.is_some()
+        && !upload_in_progress
+        && diesel::update(build_jobs(&key, JobState::Queued))
+            .set(generation_jobs::config.eq(request.config.to_string()))
+            .execute(conn)
+            .map_err(from_diesel)?
+            > 0;
+    let running = build_jobs(&key, JobState::Running).count().get_result::<i64>(conn).map_err(from_diesel)? > 0;
+    let facts = BuildJobs { exists: build.is_some(), upload_in_progress, queued, running };
+    let plan = lifecycle::plan_regeneration(facts);
+    let outcome = match (plan, build) {
+        (RegenerationPlan::RefuseUploadInProgress, _) => return Ok(Regeneration::UploadInProgress),
+        (RegenerationPlan::RefuseNotFound, _) | (_, None) => return Ok(Regeneration::BuildNotFound),
+        (plan, Some(build)) => {
+            session.stats = Some(build.stats);
+            let outcome = match plan {
+                RegenerationPlan::Reconfigure => reconfigure_session(conn, &key, session)?,
+                _ => {
+                    insert_session(conn, &session)?;
+                    insert_job(conn, &request.job)?;
+                    Regeneration::Started(session)
+                }
+            };
+            let warnings = merged_warnings(build.warnings, &request.warnings);
+            let target = builds::table.find(key);
+            let config = builds::config.eq(request.config.to_string());
+            match plan.build_status() {
+                // A build that starts over loses the error of its last failure.
+                Some(status) => diesel::update(target)
+                    .set((
+                        config,
+                        builds::warnings.eq(warnings),
+                        builds::status.eq(status.as_str()),
+                        builds::error.eq(None::<String>),
+                    ))
+                    .execute(conn),
+                None => diesel::update(target).set((config, builds::warnings.eq(warnings))).execute(conn),
+            }
+            .map_err(from_diesel)?;
+            outcome
+        }
     };
-    diesel::update(builds::table.find(key))
-        .set((
-            builds::config.eq(request.config.to_string()),
-            builds::warnings.eq(merged_warnings(build.warnings, &request.warnings)),
-        ))
-        .execute(conn)
-        .map_err(from_diesel)?;
     Ok(outcome)
 }
 
@@ -161,7 +183,7 @@ fn reconfigure_session(
     key: &Key,
     session: UploadSession,
 ) -> Result<Regeneration, StoreError> {
-    let (job_id, upload_id): (String, Option<String>) = build_jobs(key, "queued")
+    let (job_id, upload_id): (String, Option<String>) = build_jobs(key, JobState::Queued)
         .select((generation_jobs::id, generation_jobs::upload_id))
         .first(conn)
         .map_err(from_diesel)?;
@@ -176,26 +198,6 @@ fn reconfigure_session(
         .set(generation_jobs::upload_id.eq(Some(session.id.to_string())))
         .execute(conn)
         .map_err(from_diesel)?;
-    Ok(Regeneration::Started(session))
-}
-
-/// Queues `job` with its new `session`: after the running job (a follow-up), or on an idle build, which becomes
-/// `pending` without its old error (§17.3); a generating build becomes `pending` when its running job finishes.
-fn queue_job(
-    conn: &mut AnyConnection,
-    key: &Key,
-    job: &GenerationJob,
-    session: UploadSession,
-) -> Result<Regeneration, StoreError> {
-    let running: i64 = build_jobs(key, "running").count().get_result(conn).map_err(from_diesel)?;
-    insert_session(conn, &session)?;
-    insert_job(conn, job)?;
-    if running == 0 {
-        diesel::update(builds::table.find(key.clone()))
-            .set((builds::status.eq("pending"), builds::error.eq(None::<String>)))
-            .execute(conn)
-            .map_err(from_diesel)?;
-    }
     Ok(Regeneration::Started(session))
 }
 
@@ -214,7 +216,7 @@ impl JobQueue for Store {
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let running: Vec<(String, String)> = generation_jobs::table
-                    .filter(generation_jobs::state.eq("running"))
+                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
                     .select((generation_jobs::env_id, generation_jobs::project_id))
                     .load(conn)
                     .map_err(from_diesel)?;
@@ -223,7 +225,8 @@ impl JobQueue for Store {
                 }
                 // One job per project at a time: the project's history file is shared. The busy projects are at most
                 // `max_running`, so they are excluded in the query rather than by loading the whole backlog.
-                let mut query = generation_jobs::table.filter(generation_jobs::state.eq("queued")).into_boxed();
+                let mut query =
+                    generation_jobs::table.filter(generation_jobs::state.eq(JobState::Queued.as_str())).into_boxed();
                 for (env, project) in running {
                     query = query.filter(generation_jobs::env_id.ne(env).or(generation_jobs::project_id.ne(project)));
                 }
@@ -235,11 +238,13 @@ impl JobQueue for Store {
                 else {
                     return Ok(None);
                 };
-                let claimed =
-                    diesel::update(generation_jobs::table.find(&next.id).filter(generation_jobs::state.eq("queued")))
-                        .set((generation_jobs::state.eq("running"), generation_jobs::started_at.eq(Some(to_db(now)))))
-                        .execute(conn)
-                        .map_err(from_diesel)?;
+                let (job_state, build_status) = CLAIMED;
+                let claimed = diesel::update(
+                    generation_jobs::table.find(&next.id).filter(generation_jobs::state.eq(JobState::Queued.as_str())),
+                )
+                .set((generation_jobs::state.eq(job_state.as_str()), generation_jobs::started_at.eq(Some(to_db(now)))))
+                .execute(conn)
+                .map_err(from_diesel)?;
                 if claimed == 0 {
                     return Ok(None);
                 }
@@ -247,7 +252,7 @@ impl JobQueue for Store {
                 let job = generation_jobs::table.find(&next.id).first::<JobRow>(conn).map_err(from_diesel)?;
                 let job = job.into_domain()?;
                 diesel::update(builds::table.find(build_key(&job)))
-                    .set(builds::status.eq("generating"))
+                    .set(builds::status.eq(build_status.as_str()))
                     .execute(conn)
                     .map_err(from_diesel)?;
                 Ok(Some(job))
@@ -276,19 +281,16 @@ impl JobQueue for Store {
             transaction(conn, |conn| {
                 let at = to_db(outcome.finished_at);
                 let error = outcome.result.as_ref().err().cloned();
+                let settled = lifecycle::settle(error.is_none(), follow_up_queued(conn, &job)?);
                 diesel::update(generation_jobs::table.find(job.id.to_string()))
                     .set((
-                        generation_jobs::state.eq(if error.is_some() { "failed" } else { "succeeded" }),
+                        generation_jobs::state.eq(settled.job.as_str()),
                         generation_jobs::finished_at.eq(Some(at)),
                         generation_jobs::error.eq(error.clone()),
                     ))
                     .execute(conn)
                     .map_err(from_diesel)?;
-                let status = match (&error, follow_up_queued(conn, &job)?) {
-                    (_, true) => "pending",
-                    (None, false) => "ready",
-                    (Some(_), false) => "failed",
-                };
+                let status = settled.build.as_str();
                 let key = build_key(&job);
                 let stored: Option<String> = builds::table
                     .find(key.clone())
@@ -321,7 +323,7 @@ impl JobQueue for Store {
                         .execute(conn),
                 }
                 .map_err(from_diesel)?;
-                finish_session(conn, &job, error.as_deref(), outcome.finished_at)
+                finish_session(conn, &job, settled.session, error.as_deref(), outcome.finished_at)
             })
         })
         .await
@@ -331,15 +333,21 @@ impl JobQueue for Store {
         let job = job.clone();
         self.run(move |conn| {
             transaction(conn, |conn| {
+                let (job_state, build_status) = RELEASED;
                 let released = diesel::update(
-                    generation_jobs::table.find(job.id.to_string()).filter(generation_jobs::state.eq("running")),
+                    generation_jobs::table
+                        .find(job.id.to_string())
+                        .filter(generation_jobs::state.eq(JobState::Running.as_str())),
                 )
-                .set((generation_jobs::state.eq("queued"), generation_jobs::started_at.eq(None::<NaiveDateTime>)))
+                .set((
+                    generation_jobs::state.eq(job_state.as_str()),
+                    generation_jobs::started_at.eq(None::<NaiveDateTime>),
+                ))
                 .execute(conn)
                 .map_err(from_diesel)?;
                 if released > 0 {
                     diesel::update(builds::table.find(build_key(&job)))
-                        .set(builds::status.eq("pending"))
+                        .set(builds::status.eq(build_status.as_str()))
                         .execute(conn)
                         .map_err(from_diesel)?;
                 }
@@ -353,46 +361,51 @@ impl JobQueue for Store {
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let running: Vec<JobRow> = generation_jobs::table
-                    .filter(generation_jobs::state.eq("running"))
+                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
                     .load(conn)
                     .map_err(from_diesel)?;
                 let mut failed = Vec::new();
                 for row in running {
                     let job = row.into_domain()?;
-                    let attempts = job.attempts + 1;
+                    let recovery = lifecycle::recover(job.attempts, max_attempts);
+                    let (job_state, build_status) = recovery.states();
                     let target = generation_jobs::table.find(job.id.to_string());
-                    if attempts >= max_attempts {
-                        diesel::update(target)
-                            .set((
-                                generation_jobs::state.eq("failed"),
-                                generation_jobs::attempts.eq(attempts),
-                                generation_jobs::finished_at.eq(Some(to_db(now))),
-                                generation_jobs::error.eq(Some(INTERRUPTED)),
-                            ))
-                            .execute(conn)
-                            .map_err(from_diesel)?;
-                        diesel::update(builds::table.find(build_key(&job)))
-                            .set((
-                                builds::status.eq("failed"),
-                                builds::completed_at.eq(Some(to_db(now))),
-                                builds::error.eq(Some(INTERRUPTED)),
-                            ))
-                            .execute(conn)
-                            .map_err(from_diesel)?;
-                        failed.extend(finish_session(conn, &job, Some(INTERRUPTED), now)?);
-                    } else {
-                        diesel::update(target)
-                            .set((
-                                generation_jobs::state.eq("queued"),
-                                generation_jobs::attempts.eq(attempts),
-                                generation_jobs::started_at.eq(None::<NaiveDateTime>),
-                            ))
-                            .execute(conn)
-                            .map_err(from_diesel)?;
-                        diesel::update(builds::table.find(build_key(&job)))
-                            .set(builds::status.eq("pending"))
-                            .execute(conn)
-                            .map_err(from_diesel)?;
+                    let build = builds::table.find(build_key(&job));
+                    match recovery {
+                        Recovery::Fail { attempts } => {
+                            diesel::update(target)
+                                .set((
+                                    generation_jobs::state.eq(job_state.as_str()),
+                                    generation_jobs::attempts.eq(attempts),
+                                    generation_jobs::finished_at.eq(Some(to_db(now))),
+                                    generation_jobs::error.eq(Some(INTERRUPTED)),
+                                ))
+                                .execute(conn)
+                                .map_err(from_diesel)?;
+                            diesel::update(build)
+                                .set((
+                                    builds::status.eq(build_status.as_str()),
+                                    builds::completed_at.eq(Some(to_db(now))),
+                                    builds::error.eq(Some(INTERRUPTED)),
+                                ))
+                                .execute(conn)
+                                .map_err(from_diesel)?;
+                            failed.extend(finish_session(conn, &job, Phase::Failed, Some(INTERRUPTED), now)?);
+                        }
+                        Recovery::Requeue { attempts } => {
+                            diesel::update(target)
+                                .set((
+                                    generation_jobs::state.eq(job_state.as_str()),
+                                    generation_jobs::attempts.eq(attempts),
+                                    generation_jobs::started_at.eq(None::<NaiveDateTime>),
+                                ))
+                                .execute(conn)
+                                .map_err(from_diesel)?;
+                            diesel::update(build)
+                                .set(builds::status.eq(build_status.as_str()))
+                                .execute(conn)
+                                .map_err(from_diesel)?;
+                        }
                     }
                 }
                 Ok(failed)
@@ -410,15 +423,15 @@ impl JobQueue for Store {
         self.run(|conn| {
             // One grouped count over the (state, created_at) index instead of a query per state.
             let rows: Vec<(String, i64)> = generation_jobs::table
-                .filter(generation_jobs::state.eq_any(["queued", "running"]))
+                .filter(generation_jobs::state.eq_any([JobState::Queued.as_str(), JobState::Running.as_str()]))
                 .group_by(generation_jobs::state)
                 .select((generation_jobs::state, diesel::dsl::count_star()))
                 .load(conn)
                 .map_err(from_diesel)?;
             let mut counts = JobCounts::default();
             for (state, n) in rows {
-                match state.as_str() {
-                    "queued" => counts.queued = n,
+                match state.parse::<JobState>().map_err(|e| corrupt("job state", e))? {
+                    JobState::Queued => counts.queued = n,
                     _ => counts.running = n,
                 }
             }

@@ -8,7 +8,7 @@ use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
 use hub_domain::model::build::{Build, BuildStats};
 use hub_domain::model::job::GenerationJob;
-use hub_domain::model::upload::{Phase, UploadSession};
+use hub_domain::model::upload::{Phase, UploadKind, UploadSession};
 use hub_domain::ports::{ChunkRecord, StoreError, UploadFilter, UploadSessionRepo};
 use serde_json::json;
 
@@ -19,9 +19,9 @@ use crate::schema::{builds, generation_jobs, upload_chunks, upload_sessions};
 use crate::store::{Store, transaction};
 
 /// Phases in which a session can still receive bytes or be assembled.
-pub(super) const UNFINISHED: [&str; 2] = ["uploading", "assembling"];
+pub(super) const UNFINISHED: [&str; 2] = [Phase::Uploading.as_str(), Phase::Assembling.as_str()];
 /// Phases of an upload in flight (the partial unique index of the schema uses the same list).
-const ACTIVE: [&str; 3] = ["uploading", "assembling", "generating"];
+const ACTIVE: [&str; 3] = [Phase::Uploading.as_str(), Phase::Assembling.as_str(), Phase::Generating.as_str()];
 
 #[derive(Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = upload_sessions, treat_none_as_null = true)]
@@ -248,7 +248,7 @@ impl UploadSessionRepo for Store {
                     .filter(upload_sessions::env_id.eq(env))
                     .filter(upload_sessions::project_id.eq(project))
                     .filter(upload_sessions::build_id.eq(build))
-                    .filter(upload_sessions::kind.ne("regenerate"))
+                    .filter(upload_sessions::kind.ne(UploadKind::Regenerate.as_str()))
                     .filter(upload_sessions::phase.eq_any(ACTIVE)),
             ))
             .get_result(conn)
@@ -407,7 +407,7 @@ impl UploadSessionRepo for Store {
             transaction(conn, |conn| {
                 let finished = || {
                     upload_sessions::table
-                        .filter(upload_sessions::phase.eq_any(["done", "failed"]))
+                        .filter(upload_sessions::phase.eq_any([Phase::Done.as_str(), Phase::Failed.as_str()]))
                         .filter(upload_sessions::completed_at.lt(before))
                 };
                 // Chunk records normally go when results are saved; any left over go with their session.
