@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::access::{Permission, Principal, PrincipalRef};
+use hub_domain::model::allure_version::is_newer_release;
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
@@ -762,17 +763,12 @@ async fn notifications(
 /// Rows listed on a settings tab with a search (the API's maximum page).
 const SETTINGS_ROWS: i64 = 100;
 
-/// Whether version `latest` (`MAJOR.MINOR.PATCH`) is newer than `installed`; unknown versions never are.
+/// Whether the Allure tab offers `latest`: a release newer than the installed version, or any release when no
+/// working CLI is installed (`installed` empty).
 pub fn is_newer(latest: &str, installed: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64, u64)> {
-        let mut parts = v.trim().split('.').map(|p| p.parse::<u64>().ok());
-        let version = (parts.next()??, parts.next()??, parts.next()??);
-        parts.next().is_none().then_some(version)
-    };
-    match (parse(latest), parse(installed)) {
-        (Some(latest), Some(installed)) => latest > installed,
-        (Some(_), None) => installed.trim().is_empty(),
-        _ => false,
+    match is_newer_release(latest, installed) {
+        Some(newer) => newer,
+        None => installed.trim().is_empty() && is_newer_release(latest, "0.0.0") == Some(true),
     }
 }
 
@@ -943,7 +939,9 @@ mod tests {
         assert!(!is_newer("3.17.0", "3.18.0"));
         assert!(!is_newer("", "3.18.0"), "an unknown latest is never an update");
         assert!(is_newer("3.18.0", ""), "any version beats no working CLI");
-        assert!(!is_newer("3.18.0-beta.1", "3.0.0"));
+        assert!(!is_newer("3.18.0-beta.1", "3.0.0"), "a pre-release is never offered");
+        assert!(!is_newer("3.18.0-beta.1", ""), "not even without a CLI");
+        assert!(is_newer("3.19.0", "3.19.0-beta.1"), "a release is newer than its pre-release");
     }
 
     #[test]

@@ -70,9 +70,51 @@ pub fn first_version_in(text: &str) -> Option<String> {
     })
 }
 
+/// The version a text names, with its pre-release part: what a CLI prints for `--version` (`3.18.0`,
+/// `allure 3.18.0`, `v3.19.0-beta.1`) or the registry reports as its latest release.
+pub fn version_in(text: &str) -> Option<semver::Version> {
+    let spelled = text.split_whitespace().find_map(|word| {
+        let word = word.trim_start_matches('v').trim_end_matches(['.', ',', ';', ')']);
+        semver::Version::parse(word).ok()
+    });
+    spelled.or_else(|| semver::Version::parse(&first_version_in(text)?).ok())
+}
+
+/// Whether `latest` is a release later than the `installed` one, by semantic-versioning precedence (numbers, not
+/// text, and `3.19.0` is later than an installed `3.19.0-beta.1`). A pre-release is never offered as an update:
+/// choosing one is the operator's decision. `None` when either text names no version, for the caller to decide
+/// what an unknown installation means.
+pub fn is_newer_release(latest: &str, installed: &str) -> Option<bool> {
+    let (latest, installed) = (version_in(latest)?, version_in(installed)?);
+    Some(latest.pre.is_empty() && latest > installed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_release_is_recognised_by_precedence() {
+        // (latest, installed) → newer release?
+        let cases = [
+            ("3.19.1", "3.18.0", Some(true)),
+            ("3.10.0", "3.9.9", Some(true)),
+            ("3.18.0", "3.18.0", Some(false)),
+            ("3.17.0", "3.18.0", Some(false)),
+            ("3.19.0", "3.19.0-beta.1", Some(true)),
+            ("3.19.0", "allure 3.18.0\n", Some(true)),
+            ("3.18.0-beta.1", "3.0.0", Some(false)),
+            ("3.20.0-rc.1", "3.19.0", Some(false)),
+            ("", "3.18.0", None),
+            ("3.18.0", "", None),
+            ("latest", "3.18.0", None),
+        ];
+        for (latest, installed, expected) in cases {
+            assert_eq!(is_newer_release(latest, installed), expected, "{latest:?} over {installed:?}");
+        }
+        assert_eq!(version_in("v3.19.0-beta.1").map(|v| v.to_string()).as_deref(), Some("3.19.0-beta.1"));
+        assert_eq!(version_in("node 20.1 / allure 3.18.0.").map(|v| v.to_string()).as_deref(), Some("3.18.0"));
+    }
 
     #[test]
     fn requested_versions_follow_the_contracts_rules() {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::ids::{EnvId, NotificationId, ProjectId};
-use crate::model::allure_version::first_version_in;
+use crate::model::allure_version::is_newer_release;
 use crate::model::build::{BuildStats, report_url};
 use crate::model::disk::format_binary_bytes;
 use crate::model::notification::{Category, Notification, NotificationView, Severity};
@@ -263,7 +263,8 @@ impl NotificationService {
         installed: &str,
         latest: &str,
     ) -> Result<Option<Notification>, NotificationError> {
-        if !is_newer(latest, installed) {
+        // No version installed (or none readable): nothing to compare, nothing to announce.
+        if is_newer_release(latest, installed) != Some(true) {
             return Ok(None);
         }
         let mut announced: Vec<String> = match self.ports.settings.get(ANNOUNCED_ALLURE_VERSIONS_KEY).await? {
@@ -390,23 +391,6 @@ fn stats_payload(stats: &BuildStats) -> serde_json::Map<String, Value> {
         map.insert(key.into(), json!(value));
     }
     map
-}
-
-/// Whether `latest` names a later release than `installed`, comparing `MAJOR.MINOR.PATCH` numerically; `false`
-/// when either is missing or not a version (nothing can be said then).
-fn is_newer(latest: &str, installed: &str) -> bool {
-    fn numbers(text: &str) -> Option<(u64, u64, u64)> {
-        let version = first_version_in(text)?;
-        let mut parts = version.split('.').map(str::parse::<u64>);
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(a)), Some(Ok(b)), Some(Ok(c))) => Some((a, b, c)),
-            _ => None,
-        }
-    }
-    match (numbers(latest), numbers(installed)) {
-        (Some(latest), Some(installed)) => latest > installed,
-        _ => false,
-    }
 }
 
 /// A subscription with the notifications outside a viewer's audience left out.
@@ -875,10 +859,11 @@ mod tests {
     async fn nothing_is_announced_without_a_newer_version() {
         // No settings expectations: only a newer version is looked up.
         let service = NotificationService::new(ports());
-        for (installed, latest) in [("3.19.1", "3.19.1"), ("3.19.1", "3.18.0"), ("3.18.0", ""), ("", "3.19.1")] {
+        for (installed, latest) in
+            [("3.19.1", "3.19.1"), ("3.19.1", "3.18.0"), ("3.18.0", ""), ("", "3.19.1"), ("3.18.0", "3.19.0-beta.1")]
+        {
             assert_eq!(service.allure_available(installed, latest).await.unwrap(), None, "{installed} {latest}");
         }
-        assert!(is_newer("3.10.0", "3.9.9"), "numbers, not text, are compared");
     }
 
     fn viewer(operational: bool) -> NotificationViewer {
