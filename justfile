@@ -18,6 +18,10 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     bash .ci/check-deps
 
+# Dependency checks: cargo-deny (licences, advisories, duplicates, sources) and cargo-machete (unused dependencies).
+deps:
+    bash .ci/deps-check
+
 # Format the code.
 fmt:
     cargo fmt --all
