@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::ids::ApiKeyId;
+use crate::ids::{BuildId, EnvId, ProjectId, UploadId};
 use crate::model::access::{Permission, Principal, PrincipalRef};
 use crate::model::build::{Build, BuildStats, BuildStatus};
 use crate::model::job::{GenerationJob, JobState};
+use crate::model::upload::{Phase, UploadKind, UploadSession};
 use crate::ports::clock::{MockClock, MockIdGenerator};
 use crate::ports::events::MockEventBus;
 use crate::ports::repos::{MockBuildRepo, MockEnvironmentRepo, MockProjectRepo, MockUploadSessionRepo};

@@ -18,12 +18,10 @@ mod sessions;
 mod types;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::ids::{BuildId, EnvId, ProjectId, UploadId};
 use crate::model::names::DisplayName;
 use crate::model::report_config::ReportConfigPolicy;
-use crate::model::upload::{Phase, UploadKind, UploadLimits, UploadSession};
+use crate::model::upload::UploadLimits;
 use crate::ports::{
     BuildRepo, Clock, EnvironmentRepo, EventBus, IdGenerator, ProjectRepo, UploadFiles, UploadSessionRepo,
 };

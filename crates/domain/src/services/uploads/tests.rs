@@ -1,8 +1,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::*;
+use crate::ids::{BuildId, EnvId, ProjectId, UploadId};
+use crate::model::upload::{Phase, UploadKind, UploadSession};
 use crate::ports::clock::{MockClock, MockIdGenerator};
 use crate::ports::events::MockEventBus;
 use crate::ports::repos::{MockBuildRepo, MockEnvironmentRepo, MockProjectRepo, MockUploadSessionRepo};
