@@ -20,8 +20,7 @@ use hub_domain::model::access::{self, Permission};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "allure_hub_session";
+pub use hub_domain::model::access::SESSION_COOKIE;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

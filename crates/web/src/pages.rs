@@ -14,6 +14,7 @@ use hub_domain::model::allure_version::is_newer_release;
 use hub_domain::model::build::{OutcomeFilter, TREND_BUILDS};
 use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
+use hub_domain::model::policy::BUILTIN_ROLES;
 use hub_domain::model::return_path::ReturnPath;
 use hub_domain::ports::{NotificationViewer, UploadFilter};
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
@@ -30,8 +31,7 @@ use crate::views::{
 };
 use crate::{assets, icons};
 
-/// Name of the session cookie set by `POST /auth/login` and the OAuth callback.
-pub const SESSION_COOKIE: &str = "allure_hub_session";
+pub use hub_domain::model::access::SESSION_COOKIE;
 
 /// Builds per page of a project's build table.
 pub const PAGE_SIZE: i64 = 20;
@@ -812,7 +812,7 @@ async fn settings(
                 PrincipalRef::User(email) => Some(email.to_string()),
                 PrincipalRef::ApiKey { .. } => None,
             };
-            let mut roles: Vec<String> = ["admin", "developer", "viewer"].map(str::to_owned).to_vec();
+            let mut roles: Vec<String> = BUILTIN_ROLES.map(str::to_owned).to_vec();
             for role in users.items.iter().filter_map(|u| u.role.as_ref()) {
                 if !roles.iter().any(|r| r == role.as_str()) {
                     roles.push(role.as_str().to_owned());

@@ -2,6 +2,9 @@
 
 use crate::ids::{ApiKeyId, Email};
 
+/// Name of the browser session cookie: set by sign-in, read by the API and the web UI alike.
+pub const SESSION_COOKIE: &str = "allure_hub_session";
+
 crate::string_enum! {
     /// A permission granted by a role.
     Permission {

@@ -69,6 +69,10 @@ pub struct Policy {
     member_index: HashMap<Email, usize>,
 }
 
+/// The roles every installation has (the policy file may add more): `admin` manages everything, `developer` reads
+/// and uploads, `viewer` reads. API keys take one of these.
+pub const BUILTIN_ROLES: [&str; 3] = ["admin", "developer", "viewer"];
+
 impl Policy {
     /// Checks and indexes a policy.
     ///
@@ -110,10 +114,11 @@ impl Policy {
             permissions: perms.iter().copied().map(PermissionOrd::from).collect(),
             members: Vec::new(),
         };
+        let [admin, developer, viewer] = BUILTIN_ROLES;
         let roles = vec![
-            role("admin", Permission::ALL),
-            role("developer", &[Permission::View, Permission::Upload]),
-            role("viewer", &[Permission::View]),
+            role(admin, Permission::ALL),
+            role(developer, &[Permission::View, Permission::Upload]),
+            role(viewer, &[Permission::View]),
         ];
         Self::new(roles, None).unwrap_or_else(|_| unreachable!("the built-in policy is valid"))
     }
