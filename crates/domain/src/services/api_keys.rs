@@ -14,6 +14,16 @@ use crate::ports::{ApiKeyRepo, Clock, IdGenerator, SecretSource, StoreError};
 /// The roles a key may have.
 pub const KEY_ROLES: [&str; 3] = ["admin", "developer", "viewer"];
 
+/// The role of a key created without one: it can read and upload, not manage.
+pub const DEFAULT_KEY_ROLE: &str = "developer";
+
+/// The role a new key gets: the requested one, or [`DEFAULT_KEY_ROLE`] when none was asked for; `None` when the
+/// request names something other than one of [`KEY_ROLES`].
+pub fn key_role(requested: Option<&str>) -> Option<RoleName> {
+    let name = requested.unwrap_or(DEFAULT_KEY_ROLE);
+    KEY_ROLES.contains(&name).then(|| RoleName::parse(name).ok()).flatten()
+}
+
 /// Why an API key operation failed. The messages are the contract's.
 #[derive(Debug, Error)]
 pub enum ApiKeyError {
@@ -175,6 +185,17 @@ mod tests {
 
     fn new_key(role: &str) -> NewApiKey {
         NewApiKey { name: "ci".into(), role: RoleName::parse(role).unwrap(), auto_create: false }
+    }
+
+    #[test]
+    fn a_key_without_a_role_is_a_developer_key() {
+        assert_eq!(key_role(None).map(|r| r.as_str().to_owned()).as_deref(), Some("developer"));
+        for role in KEY_ROLES {
+            assert_eq!(key_role(Some(role)).map(|r| r.as_str().to_owned()).as_deref(), Some(role));
+        }
+        for other in ["", "Admin", "owner", "developer "] {
+            assert!(key_role(Some(other)).is_none(), "{other:?}");
+        }
     }
 
     #[tokio::test]

@@ -4,10 +4,9 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json};
 use hub_domain::ids::{ApiKeyId, Email};
-use hub_domain::model::access::RoleName;
 use hub_domain::model::allure_version::AllureVersion;
 use hub_domain::services::NewApiKey;
-use hub_domain::services::api_keys::KEY_ROLES;
+use hub_domain::services::api_keys::{DEFAULT_KEY_ROLE, key_role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,17 +20,16 @@ use crate::state::AppState;
 /// Longest API key name, in characters after trimming.
 const MAX_KEY_NAME_CHARS: usize = 64;
 
-/// Body of `POST /api/settings/apikeys`. `autoCreate` is read loosely so that a wrong type gets the contract's
-/// own message rather than the JSON parser's.
+// `autoCreate` is read loosely so that a wrong type gets the contract's own message rather than the JSON parser's.
+/// Body of `POST /api/settings/apikeys`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateKeyBody {
     /// 1–64 characters after trimming, unique among active keys.
     #[serde(default)]
     #[schema(required = true, nullable = false, min_length = 1, max_length = 64)]
     name: Option<String>,
-    /// Only an admin may create an `admin` key.
     #[serde(default)]
-    #[schema(required = true, schema_with = crate::dto::names::key_role)]
+    #[schema(schema_with = new_key_role)]
     role: Option<String>,
     /// Uploads with this key create missing environments and projects (default `false`).
     #[serde(default, rename = "autoCreate")]
@@ -39,7 +37,16 @@ pub struct CreateKeyBody {
     auto_create: Option<serde_json::Value>,
 }
 
-/// The creation response of an API key (§13.1): the only one that contains the secret.
+/// `role` of a new key, which may be left out (`schema_with` replaces the field's own description).
+fn new_key_role() -> utoipa::openapi::schema::Object {
+    let mut schema = crate::dto::names::key_role();
+    schema.description =
+        Some(format!("The key's role, `{DEFAULT_KEY_ROLE}` when left out. Only an admin may create an `admin` key."));
+    schema.default = Some(serde_json::Value::from(DEFAULT_KEY_ROLE));
+    schema
+}
+
+/// A new API key with its secret: the only response that ever contains it. The server keeps only its SHA-256 hash.
 #[derive(Serialize, ToSchema)]
 #[schema(as = ApiKeyCreated)]
 struct CreatedKeyDto {
@@ -83,7 +90,7 @@ pub async fn list_api_keys(state: Data<AppState>, query: QueryMap) -> Result<Htt
 #[utoipa::path(post, path = "/api/settings/apikeys", tag = "settings", request_body = CreateKeyBody,
     responses(
         (status = 201, description = "the new key with its secret", body = CreatedKeyDto),
-        (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role is required`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`, invalid JSON"),
+        (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`, invalid JSON"),
         (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `only admins can create admin keys`, `cross-site request rejected`"),
         (status = 409, description = "`an active API key named <name> already exists`"),
     ))]
@@ -98,10 +105,7 @@ pub async fn create_api_key(
     if name.chars().count() > MAX_KEY_NAME_CHARS {
         return Err(ApiError::bad_request("name must be at most 64 characters"));
     }
-    let role = body.role.ok_or_else(|| ApiError::bad_request("role is required"))?;
-    let role = RoleName::parse(&role)
-        .ok()
-        .filter(|r| KEY_ROLES.contains(&r.as_str()))
+    let role = key_role(body.role.as_deref())
         .ok_or_else(|| ApiError::bad_request("role must be one of admin, developer, viewer"))?;
     let auto_create = match body.auto_create {
         None | Some(serde_json::Value::Null) => false,
@@ -207,7 +211,7 @@ pub struct AllureVersionBody {
     version: Option<String>,
 }
 
-/// §13.5: the active and latest Allure CLI versions (§16.12 AllureVersion).
+/// The Allure CLI that generates reports: the version in use and the newest one published.
 #[derive(Serialize, ToSchema)]
 #[schema(as = AllureVersion)]
 struct AllureStatusDto {

@@ -24,7 +24,7 @@ fn permissions_of(role: &str) -> &'static [&'static str] {
     }
 }
 
-/// The contract's route index (§2), for the routes that exist so far: permission and accepted credentials.
+/// The contract's route index (§2): permission and accepted credentials.
 const CONTRACT: &[(&str, &str, &str, &str)] = &[
     ("GET", "/api/environments", "view", "any"),
     ("POST", "/api/environments", "manage", "any"),
@@ -214,4 +214,54 @@ async fn every_route_answers_every_principal_as_the_contract_says() {
         }
     }
     assert_eq!(checked, endpoints().len() * principals.len());
+}
+
+/// The original system's API reference documents `role` as optional, defaulting to `developer`: its clients send
+/// keys without one.
+#[tokio::test]
+async fn a_key_created_without_a_role_is_a_developer_key() {
+    let s = TestServer::sqlite().await;
+    for (name, body) in [
+        ("no-role", serde_json::json!({"name": "no-role"})),
+        ("null-role", serde_json::json!({"name": "null-role", "role": null})),
+    ] {
+        let res = TestServer::read(s.as_session(&s.admin, Method::POST, "/api/settings/apikeys").json(&body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{name}: {}", res.text);
+        let created = res.json();
+        assert_eq!(created["role"], "developer", "{created}");
+        let key = created["key"].as_str().unwrap();
+        let listed =
+            TestServer::read(s.as_session(&s.admin, Method::GET, &format!("/api/settings/apikeys?search={name}")))
+                .await
+                .json();
+        assert_eq!(listed["items"][0]["role"], "developer", "{listed}");
+        // It reads and uploads (a missing project is a 404, past the permission check), and cannot manage.
+        let read = TestServer::read(s.request(Method::GET, "/api/environments").bearer_auth(key)).await;
+        assert_eq!(read.status, StatusCode::OK);
+        let upload = TestServer::read(
+            s.request(Method::POST, "/api/environments/default/projects/none/results?buildId=b1")
+                .bearer_auth(key)
+                .header("Content-Type", "application/zip")
+                .body(vec![0u8; 4]),
+        )
+        .await;
+        assert_eq!(upload.status, StatusCode::NOT_FOUND, "{}", upload.text);
+        let manage = TestServer::read(
+            s.request(Method::POST, "/api/environments")
+                .bearer_auth(key)
+                .json(&serde_json::json!({"id": "x", "name": "X"})),
+        )
+        .await;
+        assert_eq!((manage.status, manage.error()), (StatusCode::FORBIDDEN, "missing permission: manage".to_owned()));
+    }
+    // A role that is given must still be one of the three.
+    let res = TestServer::read(
+        s.as_session(&s.admin, Method::POST, "/api/settings/apikeys")
+            .json(&serde_json::json!({"name": "x", "role": ""})),
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.error()),
+        (StatusCode::BAD_REQUEST, "role must be one of admin, developer, viewer".to_owned())
+    );
 }
