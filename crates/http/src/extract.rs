@@ -1,8 +1,9 @@
-//! Extractors that parse path identifiers at the edge, giving the contract's `400 invalid <name>`.
+//! Extractors that parse path identifiers at the edge, giving the contract's `400 invalid <name>`, and the query map.
 //!
 //! They run before body extractors in a handler's argument list, which gives path errors precedence over
 //! `415` and `413` as the contract orders them.
 
+use std::collections::HashMap;
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
@@ -77,7 +78,7 @@ where
 
 /// `limit` and `offset` of a paginated list (§1.8), validated against the endpoint's default and maximum.
 pub fn page_request(
-    query: &std::collections::HashMap<String, String>,
+    query: &HashMap<String, String>,
     default_limit: i64,
     max_limit: i64,
 ) -> Result<hub_domain::model::page::PageRequest, ApiError> {
@@ -98,5 +99,56 @@ pub fn page_request(
     Ok(hub_domain::model::page::PageRequest { limit, offset })
 }
 
-/// The query string as a map; unknown parameters are ignored by callers.
-pub type QueryMap = actix_web::web::Query<std::collections::HashMap<String, String>>;
+/// The query string as a map, without the parameters given with an empty value: `?search=&offset=` means the
+/// same as no query at all, everywhere (clients fill a form's empty fields in). Of a name given twice, the last
+/// non-empty value counts. Unknown parameters are ignored by callers.
+#[derive(Debug, Default)]
+pub struct QueryMap(HashMap<String, String>);
+
+impl QueryMap {
+    /// Parses a raw query string (without `?`); the `Expect: 100-continue` gate reads queries with it too, so it
+    /// judges them as the handler will.
+    ///
+    /// # Errors
+    /// A query string that does not decode as `name=value` pairs.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+        Ok(Self(pairs.into_inner().into_iter().filter(|(_, value)| !value.is_empty()).collect()))
+    }
+}
+
+impl std::ops::Deref for QueryMap {
+    type Target = HashMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest for QueryMap {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req.query_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_query_values_are_not_given() {
+        let query = QueryMap::parse("search=&offset=&limit=5&flag").unwrap();
+        assert_eq!(query.get("limit").map(String::as_str), Some("5"));
+        for name in ["search", "offset", "flag", "absent"] {
+            assert_eq!(query.get(name), None, "{name}");
+        }
+        assert_eq!(page_request(&query, 20, 100).unwrap().offset, 0);
+        let twice = QueryMap::parse("status=failed&status=").unwrap();
+        assert_eq!(twice.get("status").map(String::as_str), Some("failed"));
+        assert_eq!(QueryMap::parse("a=%20").unwrap().get("a").map(String::as_str), Some(" "));
+    }
+}

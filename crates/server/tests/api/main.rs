@@ -21,6 +21,7 @@ mod oidc;
 mod openapi;
 mod operations;
 mod projects;
+mod queries;
 mod reports;
 mod schemathesis;
 mod support;
