@@ -96,25 +96,26 @@ pub mod names {
     }
 }
 
-/// `error` and the extra members a few errors have (§1.7); every 4xx and 5xx body has this shape. Documentation
-/// only: [`crate::error::ApiError`] writes the same members.
+// Documentation only: `crate::error::ApiError` writes the same members (§1.7).
+/// The body of every error response (4xx and 5xx): the message, and on a few errors one more member. 5xx bodies
+/// say only `internal server error` or `service unavailable`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Error)]
 pub struct ErrorDto {
     /// What went wrong; 5xx bodies are `internal server error` or `service unavailable`.
     pub error: String,
-    /// Indices still missing from a chunked upload (§6.4 only).
+    /// Only when a chunked upload is completed before all its chunks arrived: the 0-based indices still missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub missing_chunks: Option<Vec<i64>>,
-    /// Details of a failed Allure CLI installation (§13.5 only).
+    /// Only when installing an Allure CLI version failed: the end of npm's error output, or the timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub detail: Option<String>,
 }
 
-/// §16.1 Environment.
+/// An environment, such as staging or production: a group of projects.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Environment)]
@@ -141,7 +142,7 @@ impl From<EnvironmentView> for EnvironmentDto {
     }
 }
 
-/// §16.3 BuildStats.
+/// The test results of a build counted by status (`total` is their sum), and the time the tests took.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = BuildStats)]
@@ -169,7 +170,7 @@ impl From<BuildStats> for BuildStatsDto {
     }
 }
 
-/// §16.2 BuildSummary.
+/// The short form of a build, as a project's `latestBuild`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = BuildSummary)]
@@ -198,7 +199,7 @@ impl From<BuildSummary> for BuildSummaryDto {
     }
 }
 
-/// §16.3 QualityGateResult.
+/// The outcome of a build's quality gate: whether every rule held, and the rules that failed.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = QualityGateResult)]
 pub struct QualityGateDto {
@@ -206,7 +207,7 @@ pub struct QualityGateDto {
     failures: Vec<QualityGateFailureDto>,
 }
 
-/// One failed rule of a quality gate (§16.3).
+/// One failed rule of a quality gate.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = QualityGateFailure)]
 pub struct QualityGateFailureDto {
@@ -233,7 +234,7 @@ impl From<QualityGateResult> for QualityGateDto {
     }
 }
 
-/// §16.3 Build.
+/// A build of a project: the test results of one upload, and the state of the report generated from them.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Build)]
@@ -282,7 +283,7 @@ impl From<Build> for BuildDto {
     }
 }
 
-/// §8.5 aggregated stats of a project (§16.12 ReportStats).
+/// Figures over every build of a project: totals, the pass rate, the newest build and the per-build trend.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = ReportStats)]
@@ -298,7 +299,7 @@ pub struct ProjectStatsDto {
     trend: Vec<TrendPointDto>,
 }
 
-/// One build of a project's trend (§8.5).
+/// One build of a project's trend.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = TrendPoint)]
@@ -337,7 +338,7 @@ impl From<ProjectStats> for ProjectStatsDto {
     }
 }
 
-/// §16.2 Project.
+/// A project of an environment, with its number of builds and its newest build.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Project)]
@@ -382,16 +383,16 @@ mod tests {
     }
 }
 
-/// A page of a paginated list (§1.8).
+/// A page of a list: at most `limit` items from `offset` on, and how many items match in all.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageDto<T> {
     /// The items.
     pub items: Vec<T>,
-    /// Items matching the filters.
+    /// How many items match the filters, ignoring `limit` and `offset`.
     pub total: i64,
 }
 
-/// §16.6 ApiKey.
+/// An API key as listed. Its secret is shown only once, when it is created.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = ApiKey)]
@@ -427,7 +428,7 @@ impl From<hub_domain::model::api_key::ApiKey> for ApiKeyDto {
     }
 }
 
-/// §16.7 User.
+/// A user who has signed in at least once, with the role they would receive now.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = User)]
@@ -463,7 +464,7 @@ impl From<hub_domain::services::UserView> for UserDto {
     }
 }
 
-/// §16.7 Me.
+/// The signed-in user of the current session.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Me)]
@@ -496,7 +497,8 @@ fn permissions() -> utoipa::openapi::schema::Array {
     utoipa::openapi::schema::ArrayBuilder::new().items(names::permission()).build()
 }
 
-/// §16.4 UploadSession (plus `missingChunks` on the status endpoint).
+/// An upload session: the progress of one upload (streaming or chunked) or report regeneration, from receiving
+/// the archive to the finished report.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = UploadSession)]
@@ -531,7 +533,7 @@ pub struct UploadSessionDto {
     report_url: Option<String>,
     #[schema(required = true)]
     stats: Option<BuildStatsDto>,
-    /// Present on the status endpoint (§6.3) only.
+    /// Only from the session's status endpoint (`GET …/uploads/{uploadId}`): the chunk indices not received yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     missing_chunks: Option<Vec<i64>>,
@@ -570,8 +572,7 @@ impl From<hub_domain::services::SessionStatus> for UploadSessionDto {
     }
 }
 
-/// §16.12 UploadAccepted (also ReportTriggered): the session reporting a queued generation, and where its report
-/// will be.
+/// Accepted work: the upload session that reports the queued report generation, and where the report will be.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = UploadAccepted)]
@@ -595,7 +596,7 @@ impl From<&hub_domain::model::upload::UploadSession> for UploadAcceptedDto {
     }
 }
 
-/// Answer of a chunked upload's initialisation (§6.1).
+/// A chunked upload session that was just opened.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = UploadCreated)]
@@ -604,7 +605,7 @@ pub struct UploadCreatedDto {
     pub upload_id: String,
 }
 
-/// §16.12 ChunkAck: a stored chunk and the session's progress (§6.2).
+/// A chunk was stored: the progress of its session.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = ChunkAck)]

@@ -20,6 +20,11 @@
 //!    route-specific error status of the contract with its messages as the description. Errors without a `body`
 //!    get the `Error` schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless the
 //!    attribute already lists them (list them when the contract words them specially).
+//!
+//!    Descriptions, and the `///` lines of handlers, schemas and their fields (utoipa copies them into the
+//!    document), are read by people who have only this document: say what the route or field does, its rules and
+//!    its messages, and never point to a section of the design documents. Notes for developers go in `//`
+//!    comments. The test `the_document_refers_to_no_outside_specification` fails on `§` or "contract".
 //! 3. Add the handler to `paths(...)` of [`ApiDoc`]. The test `every_route_of_the_table_is_documented` fails
 //!    until you do; schemathesis (`crates/server/tests/api/schemathesis.rs`) then checks that the responses match.
 //!
@@ -59,8 +64,14 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "allure-hub", description = "Self-hosted Allure 3 report server: the JSON API under `/api`, \
-        the sign-in endpoints under `/auth` and the report links under `/reports`. Errors are \
-        `{\"error\": \"<message>\"}` (§1.7)."),
+        the sign-in endpoints under `/auth` and the report links under `/reports`.\n\n\
+        Every error (4xx and 5xx) has the JSON body `{\"error\": \"<message>\"}`; a few add members, such as \
+        `missingChunks`. 5xx bodies say only `internal server error` or `service unavailable`. Field names are \
+        camelCase (the notification API uses snake_case), absent values are `null` rather than omitted, and times \
+        are RFC 3339 in UTC with milliseconds (`2026-04-07T10:00:00.000Z`).\n\n\
+        Paginated lists answer `{\"items\": […], \"total\": <count>}` and take `limit` and `offset`. Boolean \
+        query parameters accept `true`, `false`, `1` and `0`. A query parameter given with an empty value \
+        (`?search=&offset=`) counts as not given."),
     paths(
         environments::list_environments,
         environments::create_environment,
@@ -120,23 +131,34 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
     ),
     components(schemas(ErrorDto)),
     tags(
-        (name = "environments", description = "§3"),
-        (name = "projects", description = "§4"),
-        (name = "uploads", description = "§5, §6: streaming and chunked uploads"),
-        (name = "reports", description = "§8: builds, their reports and report links"),
-        (name = "upload sessions", description = "§9"),
-        (name = "notifications", description = "§10: snake_case fields"),
-        (name = "overview", description = "§11"),
-        (name = "health", description = "§12"),
-        (name = "settings", description = "§13: browser session with `manage` only"),
-        (name = "auth", description = "§14"),
-        (name = "docs", description = "§15"),
+        (name = "environments", description = "Environments (for example staging or production), each holding \
+            projects. Reading needs `view`, changes need `manage`."),
+        (name = "projects", description = "The projects of an environment; builds are uploaded into a project. \
+            Reading needs `view`, changes need `manage`."),
+        (name = "uploads", description = "Uploading a zipped `allure-results` directory as a build: in one \
+            streaming request, or in resumable chunks (open a session, send the chunks, complete). Needs `upload`."),
+        (name = "reports", description = "Builds and their generated reports: the list, statistics, generating a \
+            report again, deleting a build, and the links that open a report."),
+        (name = "upload sessions", description = "Every upload and report generation is tracked as an upload \
+            session: the list, a live stream of changes, and deleting a finished session."),
+        (name = "notifications", description = "Notifications about finished or failed reports and operational \
+            events, with a read state of their own for each user or API key, and a live stream. Their fields are \
+            snake_case (`created_at`)."),
+        (name = "overview", description = "Dashboard figures over every build, or one environment or project."),
+        (name = "health", description = "Readiness, the server's version and Prometheus metrics."),
+        (name = "settings", description = "API keys, user roles, disk usage, data retention and the Allure CLI. \
+            Only with a browser session (API keys are refused) and the `manage` permission; some changes also \
+            need the `admin` role."),
+        (name = "auth", description = "Signing in (local account, or an OAuth or OpenID Connect provider), \
+            signing out and the current user."),
+        (name = "docs", description = "This document and the page that renders it."),
     )
 )]
 pub struct ApiDoc;
 
-/// `GET /metrics` (§12.3). Served outside the route table (its access depends on `METRICS_PUBLIC`), so its
-/// operation is declared here.
+// Served outside the route table (its access depends on `METRICS_PUBLIC`), so its operation is declared here.
+/// `GET /metrics`: the server's metrics in the Prometheus text format (requests, uploads, generations, event
+/// streams, disk, cleanup runs). Public with `METRICS_PUBLIC=true`, otherwise it needs `view`.
 #[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "get_metrics",
     security((), ("sessionCookie" = []), ("bearerApiKey" = []), ("headerApiKey" = [])),
     responses(
@@ -159,8 +181,9 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
         SESSION_SCHEME,
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             crate::access::SESSION_COOKIE,
-            "Browser session from `/auth` (§14); state-changing requests also need same-origin proof or \
-             `X-CSRF-Token` (§1.2).",
+            "Browser session cookie set by `POST /auth/login` or an OAuth sign-in. Requests that change \
+             something also need same-origin proof: an `Origin` or `Referer` header of this server, or the \
+             `csrfToken` of `GET /auth/me` in `X-CSRF-Token`.",
         ))),
     );
     components.add_security_scheme(
@@ -168,7 +191,10 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("API key `ah_…` from Settings (§13.1)"))
+                .description(Some(
+                    "API key `ah_…` created in the settings (`POST /api/settings/apikeys`), sent as \
+                     `Authorization: Bearer ah_…`",
+                ))
                 .build(),
         ),
     );
@@ -176,7 +202,7 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
         HEADER_SCHEME,
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "X-API-Key",
-            "API key `ah_…` from Settings (§13.1)",
+            "The same API key `ah_…`, sent as `X-API-Key: ah_…`",
         ))),
     );
     for endpoint in routes::endpoints() {
@@ -337,6 +363,31 @@ mod tests {
 
     fn doc() -> Value {
         serde_json::to_value(document("9.9.9")).unwrap()
+    }
+
+    /// The document is read by people who have only it: no text may point to a specification they do not have.
+    #[test]
+    fn the_document_refers_to_no_outside_specification() {
+        fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+            match value {
+                Value::String(text) if text.contains('§') || text.to_lowercase().contains("contract") => {
+                    found.push(format!("{at}: {text}"));
+                }
+                Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, &format!("{at}/{k}"), found)),
+                Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&doc(), "", &mut found);
+        assert!(found.is_empty(), "{} texts refer to the specification:\n{}", found.len(), found.join("\n"));
+    }
+
+    #[test]
+    fn an_api_key_needs_only_a_name_and_is_a_developer_key_by_default() {
+        let body = &doc()["components"]["schemas"]["CreateKeyBody"];
+        assert_eq!(body["required"], serde_json::json!(["name"]), "{body}");
+        assert_eq!(body["properties"]["role"]["default"], "developer", "{body}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// Longest password accepted in a request.
 const MAX_PASSWORD_CHARS: usize = 1024;
 
-/// §16.12 Provider: an enabled sign-in method.
+/// An enabled sign-in method.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Provider)]
 struct ProviderDto {

@@ -16,7 +16,8 @@ use crate::extract::{EnvPath, nullable_field};
 use crate::openapi::params::EnvParams;
 use crate::state::AppState;
 
-/// Body of `POST /api/environments`; fields are optional here so that a missing one gets the contract's message.
+// Fields are optional here so that a missing one gets the contract's message rather than the parser's.
+/// Body of `POST /api/environments`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateEnvironmentBody {
     /// Slug, immutable.

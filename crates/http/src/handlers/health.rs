@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// How long the readiness check waits for the database.
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// §12.1: readiness of the server and its database.
+/// Readiness of the server and its database.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Health<'a> {
@@ -30,7 +30,7 @@ struct Health<'a> {
     version: &'a str,
 }
 
-/// §12.2: build facts; unknown values are `unknown` (`version`: `dev`).
+/// What this server binary was built from; a value that is not known is `unknown` (`version`: `dev`).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Version<'a> {

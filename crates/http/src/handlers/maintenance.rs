@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::state::AppState;
 
-/// §16.10 one entry of `breakdown`.
+/// The disk space one project's files take.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = DiskUsageEntry)]
 pub struct DiskUsageEntryDto {
@@ -28,7 +28,7 @@ pub struct DiskUsageEntryDto {
     bytes: i64,
 }
 
-/// §16.10 DiskUsage.
+/// Disk usage of the data directory: its filesystem's figures and the largest projects.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = DiskUsage)]
@@ -57,7 +57,7 @@ impl From<DiskUsage> for DiskUsageDto {
     }
 }
 
-/// §13.4 body, both ways.
+/// The disk usage (in percent of the filesystem) at which users with `manage` are notified.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = DiskThreshold)]
@@ -66,7 +66,7 @@ pub struct ThresholdDto {
     threshold_percent: i64,
 }
 
-/// §16.9 RetentionSettings.
+/// Data retention: builds older than `retentionDays` are deleted by a sweep every `intervalHours`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = RetentionSettings)]
@@ -82,7 +82,7 @@ pub struct RetentionSettingsDto {
     next_run_at: Option<String>,
 }
 
-/// §16.8 CleanupRun.
+/// One sweep of data retention, scheduled or started by hand.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = CleanupRun)]
@@ -120,8 +120,8 @@ impl From<CleanupRun> for CleanupRunDto {
     }
 }
 
-/// §13.6 optional body of a manual sweep, for the OpenAPI document only: [`run_dry_run`] reads the body itself,
-/// because no body at all is valid too.
+// For the OpenAPI document only: [`run_dry_run`] reads the body itself, because no body at all is valid too.
+/// The optional body of a sweep started by hand.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = CleanupRunRequest)]
@@ -131,14 +131,14 @@ pub struct RunBody {
     dry_run: Option<bool>,
 }
 
-/// `GET /api/settings/disk` (§13.3).
+/// `GET /api/settings/disk`: how much space the data takes and how much is free.
 #[utoipa::path(get, path = "/api/settings/disk", tag = "settings",
     responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
 pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(json_response(StatusCode::OK, &DiskUsageDto::from(state.disk.usage().await)))
 }
 
-/// `GET /api/settings/disk/notification-threshold` (§13.4).
+/// `GET /api/settings/disk/notification-threshold`: the disk usage that triggers a warning notification.
 #[utoipa::path(get, path = "/api/settings/disk/notification-threshold", tag = "settings",
     responses((status = 200, description = "85 until a value has been saved", body = ThresholdDto)))]
 pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -146,7 +146,7 @@ pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, A
     Ok(json_response(StatusCode::OK, &ThresholdDto { threshold_percent }))
 }
 
-/// `PUT /api/settings/disk/notification-threshold` (§13.4).
+/// `PUT /api/settings/disk/notification-threshold`: sets the disk usage that triggers a warning notification.
 #[utoipa::path(put, path = "/api/settings/disk/notification-threshold", tag = "settings", request_body = ThresholdDto,
     responses(
         (status = 204, description = "saved"),
@@ -161,7 +161,7 @@ pub async fn put_disk_threshold(state: Data<AppState>, body: Json<Value>) -> Res
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/settings/retention` (§13.6).
+/// `GET /api/settings/retention`: the retention settings and when the next sweep is due.
 #[utoipa::path(get, path = "/api/settings/retention", tag = "settings",
     responses((status = 200, description = "stored settings and the next scheduled sweep", body = RetentionSettingsDto)))]
 pub async fn get_retention(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -185,7 +185,7 @@ fn ranged(body: &Value, name: &str, range: std::ops::RangeInclusive<i64>) -> Res
     }
 }
 
-/// `PUT /api/settings/retention` (§13.6): all three fields, stored together.
+/// `PUT /api/settings/retention`: all three fields, stored together.
 #[utoipa::path(put, path = "/api/settings/retention", tag = "settings", request_body = RetentionSettingsDto,
     responses(
         (status = 204, description = "saved"),
@@ -205,7 +205,7 @@ pub async fn put_retention(state: Data<AppState>, body: Json<Value>) -> Result<H
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/settings/retention/runs` (§13.6).
+/// `GET /api/settings/retention/runs`: the latest sweeps (the server keeps 5).
 #[utoipa::path(get, path = "/api/settings/retention/runs", tag = "settings",
     params(("limit" = Option<i64>, Query, description = "1–50, default 5")),
     responses(
@@ -241,7 +241,7 @@ fn run_dry_run(req: &HttpRequest, body: &Bytes, max: usize) -> Result<Option<boo
     }
 }
 
-/// `POST /api/settings/retention/run` (§13.6): one sweep now, answered when it has finished.
+/// `POST /api/settings/retention/run`: one sweep now, answered when it has finished.
 #[utoipa::path(post, path = "/api/settings/retention/run", tag = "settings", request_body(content = Option<RunBody>),
     responses(
         (status = 200, description = "the finished run", body = CleanupRunDto),

@@ -21,7 +21,7 @@ use crate::extract::QueryMap;
 use crate::sse::{self, SseStream};
 use crate::state::AppState;
 
-/// §16.5: a notification as one principal sees it (snake_case, §1.4).
+/// A notification as one user or API key sees it (its own read state). Fields are snake_case.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Notification)]
 pub struct NotificationDto {
@@ -32,7 +32,7 @@ pub struct NotificationDto {
     category: String,
     /// `info`, `success`, `warning` or `error`.
     severity: String,
-    /// Whether the requesting principal has read it.
+    /// Whether the requesting user or API key has read it.
     read: bool,
     created_at: String,
     /// Event details with snake_case keys; `{}` when there are none.
@@ -62,7 +62,7 @@ impl From<NotificationView> for NotificationDto {
     }
 }
 
-/// §10.2 body.
+/// How many visible notifications this user or API key has not read.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = UnreadCount)]
 pub struct UnreadCountDto {
@@ -79,18 +79,18 @@ fn notification_id(req: &HttpRequest) -> Result<NotificationId, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid id"))
 }
 
-/// `GET /api/notifications` (§10.1).
+/// `GET /api/notifications`: the notifications this user or API key can see, with its own read state.
 #[utoipa::path(
     get,
     path = "/api/notifications",
     tag = "notifications",
     params(
-        ("unread" = Option<bool>, Query, description = "only notifications this principal has not read"),
-        ("limit" = Option<i64>, Query, description = "non-negative; 0 or absent means no cap"),
+        ("unread" = Option<bool>, Query, description = "`true`: only notifications this user or API key has not read"),
+        ("limit" = Option<i64>, Query, description = "at most this many (non-negative); 0 or absent means no cap"),
     ),
     responses(
         (status = 200, description = "newest first", body = Vec<NotificationDto>),
-        (status = 400, description = "invalid unread or limit"),
+        (status = 400, description = "`invalid unread: must be true or false`, `invalid limit: must be a non-negative integer`"),
     )
 )]
 pub async fn list_notifications(
@@ -114,7 +114,7 @@ pub async fn list_notifications(
     Ok(json_response(StatusCode::OK, &list.into_iter().map(NotificationDto::from).collect::<Vec<_>>()))
 }
 
-/// `GET /api/notifications/unread` (§10.2).
+/// `GET /api/notifications/unread`: how many are unread.
 #[utoipa::path(
     get,
     path = "/api/notifications/unread",
@@ -128,7 +128,7 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
     Ok(json_response(StatusCode::OK, &UnreadCountDto { count }))
 }
 
-/// `PATCH /api/notifications/{id}/read` (§10.3).
+/// `PATCH /api/notifications/{id}/read`: marks one as read, for this user or API key only.
 #[utoipa::path(
     patch,
     path = "/api/notifications/{id}/read",
@@ -136,8 +136,8 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
     params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
         (status = 204, description = "read (idempotent)"),
-        (status = 400, description = "invalid id"),
-        (status = 404, description = "unknown, deleted by this principal, or outside its audience"),
+        (status = 400, description = "`invalid id`"),
+        (status = 404, description = "`notification <id> not found`: unknown, deleted by this user or API key, or not meant for it"),
     )
 )]
 pub async fn mark_read(
@@ -150,7 +150,7 @@ pub async fn mark_read(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/notifications/read` (§10.4).
+/// `POST /api/notifications/read`: marks every visible notification as read, for this user or API key only.
 #[utoipa::path(
     post,
     path = "/api/notifications/read",
@@ -164,16 +164,16 @@ pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Resul
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `DELETE /api/notifications/{id}` (§10.5).
+/// `DELETE /api/notifications/{id}`: removes one, for this user or API key only.
 #[utoipa::path(
     delete,
     path = "/api/notifications/{id}",
     tag = "notifications",
     params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
-        (status = 204, description = "deleted for this principal only"),
-        (status = 400, description = "invalid id"),
-        (status = 404, description = "notification not found"),
+        (status = 204, description = "deleted for this user or API key only"),
+        (status = 400, description = "`invalid id`"),
+        (status = 404, description = "`notification <id> not found`"),
     )
 )]
 pub async fn delete_notification(
@@ -186,7 +186,7 @@ pub async fn delete_notification(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/notifications/stream` (§10.6): `event: notification` for each new one in the principal's audience.
+/// `GET /api/notifications/stream`: `event: notification` for each new notification this user or API key can see.
 #[utoipa::path(
     get,
     path = "/api/notifications/stream",

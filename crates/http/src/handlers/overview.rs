@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::state::AppState;
 
-/// §16.11 `summary`.
+/// Totals over the filtered scope; "failed" counts failed and broken tests.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = OverviewSummary)]
@@ -28,7 +28,7 @@ pub struct SummaryDto {
     overall_pass_rate: i64,
 }
 
-/// §16.11 one of `dailyTrends`.
+/// Test results of the builds created on one day (UTC).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = DailyTrend)]
@@ -41,7 +41,7 @@ pub struct DailyTrendDto {
     build_count: i64,
 }
 
-/// §16.11 one of `topFailingProjects`.
+/// A project with failed tests, and how its builds went.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = FailingProject)]
@@ -55,7 +55,7 @@ pub struct FailingProjectDto {
     pass_rate: i64,
 }
 
-/// §16.11 one of `projectBuildTrend`.
+/// One build of the trend: its test results by status.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = BuildTrendPoint)]
@@ -69,7 +69,7 @@ pub struct BuildTrendPointDto {
     skipped: i64,
 }
 
-/// §16.11 Overview.
+/// Dashboard figures over every build of every status in the filtered scope.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Overview)]
@@ -168,7 +168,7 @@ fn overview_filter(query: &QueryMap) -> Result<OverviewFilter, ApiError> {
     Ok(OverviewFilter { env_id, project_id })
 }
 
-/// `GET /api/overview` (§11.1).
+/// `GET /api/overview`: dashboard figures; filters that match nothing give zeros and empty lists.
 #[utoipa::path(
     get,
     path = "/api/overview",

@@ -122,8 +122,9 @@ pub(crate) fn report_not_found() -> ApiError {
 
 /// Every `/reports/…` request of the main origin: `GET` and `HEAD` are redirected, other methods are 405.
 #[utoipa::path(get, path = "/reports/{envId}/{projectId}/{buildId}/{path}", tag = "reports",
-    description = "Report files are served by the report origin only (§8.9.2); the main origin checks the viewer \
-        and redirects there with a 60 s grant. Not rate limited.",
+    description = "Report files are served only by the report origin (its own port or host, so that a report's \
+        scripts cannot act on this API); this URL checks the viewer and redirects there with a grant valid for \
+        60 s. Not rate limited.",
     params(ReportFileParams),
     security((), ("sessionCookie" = []), ("bearerApiKey" = []), ("headerApiKey" = [])),
     responses(

@@ -30,8 +30,8 @@ fn outcome_filter(query: &QueryMap) -> Result<OutcomeFilter, ApiError> {
     }
 }
 
-/// Body of `POST …/reports` (§8.1). Fields stay raw JSON so a wrong type gets the contract's message rather than
-/// the parser's.
+// Fields stay raw JSON so a wrong type gets the contract's message rather than the parser's.
+/// Body of `POST …/reports`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateBody {
@@ -39,18 +39,22 @@ pub struct RegenerateBody {
     #[serde(default)]
     #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     build_id: Option<serde_json::Value>,
-    /// Report config override merged over the server's base config (§8.2).
+    /// Report config for this generation (the structure of an Allure 3 `allurerc`), applied as a JSON merge patch
+    /// over the server's base config. Allowed top-level keys: `name`, `plugins`, `qualityGate`, `variables`,
+    /// `environments`, `environment`, `allowedEnvironments`, `defaultLabels`, `hideLabels`, `categories`; the
+    /// server sets `output` and `historyPath` itself. Plugins must be allowed by the server, and their options may
+    /// not refer to files.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     report_config: Option<serde_json::Value>,
 }
 
-/// `POST …/reports` (§8.1).
+/// `POST …/reports`: generates the report of an existing build again, optionally with another report config.
 #[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/reports", tag = "reports",
     params(ProjectParams), request_body = RegenerateBody,
     responses(
         (status = 202, description = "generation queued (ReportTriggered)", body = UploadAcceptedDto),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `buildId is required`, `invalid buildId`, `reportConfig must be an object`, `reportConfig` errors (§8.2), invalid JSON"),
+        (status = 400, description = "`invalid envId`, `invalid projectId`, `buildId is required`, `invalid buildId`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, `reportConfig.plugins.<key>.options.<path> must not refer to files`, `reportConfig is nested too deeply`, …), invalid JSON"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
         (status = 409, description = "`build <buildId> has an upload in progress`"),
     ))]

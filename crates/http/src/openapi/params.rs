@@ -135,7 +135,9 @@ pub struct ResultsParams {
     pub report_name: Option<String>,
     /// Replace an existing `ready` or `failed` build with this id.
     pub replace: Option<bool>,
-    /// Hold the response until the report is finished (§5.2).
+    /// Hold the response until the report is finished or `UPLOAD_WAIT_TIMEOUT` has passed; the answer is then 200
+    /// with the session (phase `done`, `failed`, or `generating` after a timeout). A space is written every 15 s
+    /// before the JSON so that proxies keep the connection open.
     pub wait: Option<bool>,
 }
 
@@ -155,7 +157,9 @@ pub struct ResultsHeaders {
     pub x_filename: Option<String>,
 }
 
-/// The zip archive of an upload, as raw bytes (§7).
+/// A zip archive of an `allure-results` directory, as raw bytes. Entries with absolute paths, `..`, links or
+/// special files are refused; a single top-level `allure-results/` folder is removed; at least one file must
+/// remain.
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct ZipArchive(pub Vec<u8>);
@@ -172,7 +176,9 @@ pub struct ReplaceParams {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WaitParams {
-    /// Hold the response until the report is finished (§5.2).
+    /// Hold the response until the report is finished or `UPLOAD_WAIT_TIMEOUT` has passed; the answer is then 200
+    /// with the session (phase `done`, `failed`, or `generating` after a timeout). A space is written every 15 s
+    /// before the JSON so that proxies keep the connection open.
     pub wait: Option<bool>,
 }
 
@@ -274,7 +280,7 @@ pub struct ReportFileParams {
     pub env_id: String,
     /// Project id.
     pub project_id: String,
-    /// Build id, or `latest` for the project's newest ready build (§8.9.3).
+    /// Build id, or `latest` for the project's newest build whose report is ready.
     pub build_id: String,
     /// Path of the file inside the report (may have several segments, or be empty).
     pub path: String,
