@@ -450,3 +450,19 @@ fn every_page_is_in_the_summary() {
         }
     }
 }
+
+/// The book is read by people who have only the book (and the OpenAPI document the server serves): no page may
+/// point to a section of the design documents, which users do not have.
+#[test]
+fn no_page_refers_to_the_design_documents() {
+    let mut problems = Vec::new();
+    for page in pages() {
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        for (number, line) in read(&page).lines().enumerate() {
+            if line.contains('§') || line.contains("API.md") || line.contains("shared/spec") {
+                problems.push(format!("docs/{name}:{}: {line}", number + 1));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "pages that refer to the design documents:\n{}", problems.join("\n"));
+}
