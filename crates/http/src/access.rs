@@ -16,6 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use hub_domain::model::access::{self, Permission};
+use hub_domain::model::origin::Origin;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -101,16 +102,9 @@ pub fn api_key_of(headers: &HeaderMap) -> Option<&str> {
     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
 }
 
-/// The origin (`scheme://host[:port]`) of a URL, lower-cased.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
-    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
-}
-
 /// Whether the origin of `url` is the main origin (an unparsable URL, `null` say, never is).
-fn is_main(url: &str, main: Option<&str>) -> bool {
-    origin_of(url).is_some_and(|origin| Some(origin.as_str()) == main)
+fn is_main(url: &str, main: Option<&Origin>) -> bool {
+    Origin::parse(url).is_some_and(|origin| Some(&origin) == main)
 }
 
 /// What the access rules read of a request: its head, so they can be checked before any body is read, by
@@ -150,12 +144,12 @@ impl<'a> RequestHead<'a> {
 
 /// The main origin: that of `BASE_URL`, or the one the request was addressed to.
 pub fn main_origin(req: &HttpRequest, state: &AppState) -> Option<String> {
-    main_origin_of(RequestHead::of(req), state)
+    main_origin_of(RequestHead::of(req), state).map(|origin| origin.to_url())
 }
 
-fn main_origin_of(head: RequestHead<'_>, state: &AppState) -> Option<String> {
+fn main_origin_of(head: RequestHead<'_>, state: &AppState) -> Option<Origin> {
     if let Some(base) = &state.config.base_url {
-        return origin_of(base);
+        return Origin::parse(base);
     }
     let header = |name: &str| head.header(name);
     // Behind trusted proxies, the address the browser used is in the forwarded headers (the last proxy's).
@@ -164,7 +158,7 @@ fn main_origin_of(head: RequestHead<'_>, state: &AppState) -> Option<String> {
     };
     let host = forwarded("x-forwarded-host").or_else(|| header("host"))?;
     let scheme = forwarded("x-forwarded-proto").unwrap_or(if head.secure { "https" } else { "http" });
-    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+    Origin::parse(&format!("{scheme}://{host}"))
 }
 
 /// Whether a request carries same-origin proof: a main-origin `Origin`, or (without `Origin`) a main-origin
@@ -173,8 +167,8 @@ fn same_origin(head: RequestHead<'_>, state: &AppState, csrf_token: Option<&str>
     let main = main_origin_of(head, state);
     let header = |name: &str| head.header(name);
     let by_origin = match header(ORIGIN.as_str()) {
-        Some(origin) => is_main(origin, main.as_deref()),
-        None => header(REFERER.as_str()).is_some_and(|referer| is_main(referer, main.as_deref())),
+        Some(origin) => is_main(origin, main.as_ref()),
+        None => header(REFERER.as_str()).is_some_and(|referer| is_main(referer, main.as_ref())),
     };
     let by_token = csrf_token.is_some_and(|t| header("x-csrf-token").is_some_and(|h| h == t));
     by_origin || by_token
@@ -184,7 +178,7 @@ fn same_origin(head: RequestHead<'_>, state: &AppState, csrf_token: Option<&str>
 pub fn login_origin_ok(req: &HttpRequest, state: &AppState) -> bool {
     match req.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
-        Some(origin) => is_main(origin, main_origin(req, state).as_deref()),
+        Some(origin) => is_main(origin, main_origin_of(RequestHead::of(req), state).as_ref()),
     }
 }
 
@@ -305,9 +299,12 @@ mod tests {
     }
 
     #[test]
-    fn origins_keep_scheme_host_and_port_only() {
-        assert_eq!(origin_of("https://Hub.Example.com:8443/x?y").as_deref(), Some("https://hub.example.com:8443"));
-        assert_eq!(origin_of("http://localhost:8080").as_deref(), Some("http://localhost:8080"));
-        assert_eq!(origin_of("null"), None);
+    fn the_main_origin_is_recognised_in_any_spelling_of_it() {
+        let main = Origin::parse("https://hub.example.com");
+        assert!(is_main("https://Hub.Example.com:443/page?x", main.as_ref()), "case and the default port");
+        assert!(!is_main("https://hub.example.com:8443", main.as_ref()), "another port");
+        assert!(!is_main("http://hub.example.com", main.as_ref()), "another scheme");
+        assert!(!is_main("null", main.as_ref()));
+        assert!(!is_main("https://hub.example.com", None), "no main origin known");
     }
 }

@@ -5,48 +5,9 @@
 
 use std::net::SocketAddr;
 
+use hub_domain::model::origin::Origin;
+
 use crate::config::ConfigError;
-
-/// `scheme://host:port`, normalised for comparison (lower case, default port made explicit).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    scheme: String,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    /// Parses `scheme://host[:port]`; anything after the authority is ignored (callers check that separately).
-    pub fn parse(url: &str) -> Option<Self> {
-        let (scheme, rest) = url.split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "http" => 80,
-            "https" => 443,
-            _ => return None,
-        };
-        let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
-        // An IPv6 literal keeps its colons inside brackets.
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => (host.to_owned(), port.parse().ok()?),
-            _ => (authority, default_port),
-        };
-        (!host.is_empty()).then_some(Self { scheme, host, port })
-    }
-
-    /// The host name (or IP literal).
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// Back to `scheme://host[:port]`, omitting the scheme's default port.
-    pub fn to_url(&self) -> String {
-        match (self.scheme.as_str(), self.port) {
-            ("http", 80) | ("https", 443) => format!("{}://{}", self.scheme, self.host),
-            _ => format!("{}://{}:{}", self.scheme, self.host, self.port),
-        }
-    }
-}
 
 /// The report origin as configured: `REPORTS_BASE_URL`, or derived from `BASE_URL` with the port of
 /// `REPORTS_ADDR`; `None` when it is derived per request (neither URL set).
@@ -62,9 +23,8 @@ pub fn report_base_url(
     let derived = match (reports_base_url, base_url, reports_addr) {
         (Some(url), _, _) => Some(url.to_owned()),
         (None, Some(main), Some(addr)) => {
-            let mut origin = Origin::parse(main).ok_or_else(|| error("BASE_URL is not an origin"))?;
-            origin.port = addr.port();
-            Some(origin.to_url())
+            let origin = Origin::parse(main).ok_or_else(|| error("BASE_URL is not an origin"))?;
+            Some(origin.with_port(addr.port()).to_url())
         }
         (None, _, None) => return Err(error("is required when REPORTS_ADDR is empty")),
         (None, None, Some(_)) => None,
@@ -92,7 +52,7 @@ pub fn check_cors(
         let Some(origin) = Origin::parse(entry) else { continue };
         let clash = match &report {
             Some(report) => &origin == report,
-            None => reports_addr.is_some_and(|addr| addr.port() == origin.port),
+            None => reports_addr.is_some_and(|addr| addr.port() == origin.port()),
         };
         if clash {
             return Err(ConfigError {
@@ -110,15 +70,6 @@ mod tests {
 
     fn addr(port: u16) -> Option<SocketAddr> {
         Some(SocketAddr::from(([0, 0, 0, 0], port)))
-    }
-
-    #[test]
-    fn origins_compare_with_default_ports_and_case_folded() {
-        assert_eq!(Origin::parse("HTTPS://Hub.Example.com"), Origin::parse("https://hub.example.com:443"));
-        assert_ne!(Origin::parse("http://hub:8080"), Origin::parse("https://hub:8080"));
-        assert_eq!(Origin::parse("http://[::1]:8081").map(|o| o.port), Some(8081));
-        assert_eq!(Origin::parse("http://[::1]").map(|o| o.to_url()).as_deref(), Some("http://[::1]"));
-        assert_eq!(Origin::parse("ftp://x"), None);
     }
 
     #[test]

@@ -344,7 +344,7 @@ impl Application {
             None => None,
         };
         let report_host = match (&report_listener, config.reports_base_url.as_deref()) {
-            (None, Some(url)) => crate::origins::Origin::parse(url).map(|o| o.host().to_owned()),
+            (None, Some(url)) => hub_domain::model::origin::Origin::parse(url).map(|o| o.host().to_owned()),
             _ => None,
         };
         let files: Arc<dyn ResultStore> = files;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hub_domain::model::origin::Origin;
 use hub_domain::ports::StoreHealth;
 use hub_domain::ports::allure_cli::AllureCliManager;
 use hub_domain::ports::identity::IdentityProvider;
@@ -86,26 +87,14 @@ impl ReportOrigin {
     /// trailing slash.
     pub fn resolve(&self, request_origin: &str) -> Option<String> {
         match self {
-            Self::Fixed(url) => Some(origin_of(url)),
+            Self::Fixed(url) => Origin::parse(url).map(|origin| origin.to_url()),
             Self::Port { base_url, port } => {
-                let main = base_url.as_deref().map_or_else(|| request_origin.to_owned(), origin_of);
-                let (scheme, authority) = main.split_once("://").unwrap_or(("http", main.as_str()));
-                let host = match authority.rsplit_once(':') {
-                    Some((host, p)) if p.bytes().all(|b| b.is_ascii_digit()) => host,
-                    _ => authority,
-                };
-                Some(format!("{scheme}://{host}:{port}"))
+                let main = Origin::parse(base_url.as_deref().unwrap_or(request_origin))?;
+                Some(main.with_port(*port).to_url())
             }
             Self::None => None,
         }
     }
-}
-
-/// `scheme://authority` of a URL: its path, query and trailing slash dropped.
-fn origin_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    format!("{scheme}://{authority}")
 }
 
 #[cfg(test)]

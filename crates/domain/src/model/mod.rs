@@ -11,6 +11,7 @@ pub mod grant;
 pub mod job;
 pub mod lifecycle;
 pub mod names;
+pub mod origin;
 pub mod notification;
 pub mod overview;
 pub mod page;
