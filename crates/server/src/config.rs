@@ -1,6 +1,5 @@
 //! Typed configuration, read once at start-up from environment variables (names and defaults from the
-//! contract's Appendix A). An invalid value stops start-up with a message naming the variable. Variables of
-//! features that do not exist yet are read by the issues that bring them.
+//! contract's Appendix A). An invalid value stops start-up with a message naming the variable.
 
 use hub_domain::model::report_config::DEFAULT_ALLOWED_PLUGINS;
 use hub_domain::model::retention::RetentionSettings;

@@ -48,7 +48,7 @@ impl FsResultStore {
         self.envs.join(env.as_str()).join(project.as_str()).join("uploads").join(upload.to_string())
     }
 
-    /// The directory of a build's files (`results/` now, `report/` with report generation).
+    /// The directory of a build's files (`results/`, `report/`).
     pub fn build_dir(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> PathBuf {
         self.envs.join(env.as_str()).join(project.as_str()).join("builds").join(build.as_str())
     }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::ids::{BuildId, EnvId, ProjectId};
 use crate::ports::errors::StorageError;
 
-/// Where the files of environments and projects live. Grows with the upload and generation issues.
+/// Where the files of environments and projects live.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ResultStore: Send + Sync + 'static {

@@ -325,7 +325,7 @@ pub struct JobCounts {
     pub running: i64,
 }
 
-/// API keys. Implemented with the authentication issue.
+/// API keys.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ApiKeyRepo: Send + Sync + 'static {
@@ -354,7 +354,7 @@ pub trait ApiKeyRepo: Send + Sync + 'static {
     async fn delete(&self, id: ApiKeyId) -> Result<bool, StoreError>;
 }
 
-/// Users, their role overrides and login sessions. Implemented with the authentication issue.
+/// Users, their role overrides and login sessions.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepo: Send + Sync + 'static {
@@ -384,7 +384,7 @@ pub trait UserRepo: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 }
 
-/// Small persisted settings stored as JSON values by key. Implemented with the settings issue.
+/// Small persisted settings stored as JSON values by key.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SettingsRepo: Send + Sync + 'static {
@@ -395,7 +395,7 @@ pub trait SettingsRepo: Send + Sync + 'static {
     async fn put(&self, key: &str, value: &serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
 }
 
-/// Records of cleanup sweeps. Implemented with the retention issue.
+/// Records of cleanup sweeps.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CleanupRunRepo: Send + Sync + 'static {
@@ -458,7 +458,7 @@ pub trait NotificationRepo: Send + Sync + 'static {
     async fn prune(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
-/// Read-only analytics for the dashboard. Implemented with the overview issue.
+/// Read-only analytics for the dashboard.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait OverviewQueries: Send + Sync + 'static {
