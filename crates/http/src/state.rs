@@ -54,6 +54,9 @@ pub struct HttpConfig {
     pub report_host: Option<String>,
     /// Whether `/metrics` answers without credentials (`METRICS_PUBLIC`).
     pub metrics_public: bool,
+    /// What report pages may load: the `Content-Security-Policy` of every report-origin response, before its
+    /// `frame-ancestors` (`REPORT_CSP`).
+    pub report_policy: crate::report_files::ReportPolicy,
 }
 
 /// Everything a handler may need, shared by all workers.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hub_db::DatabaseUrl;
 use hub_domain::model::upload::UploadLimits;
+use hub_http::report_files::ReportPolicy;
 use thiserror::Error;
 
 use hub_domain::model::syntax as parse;
@@ -344,6 +345,8 @@ pub struct Config {
     /// Public URL of the report origin (`REPORTS_BASE_URL`, or derived from `BASE_URL`); `None` when derived per
     /// request.
     pub reports_base_url: Option<String>,
+    /// What report pages may load (`REPORT_CSP`, or the built-in policy); `frame-ancestors` is added per response.
+    pub report_policy: ReportPolicy,
     /// Authentication settings.
     pub auth: AuthConfig,
     /// Network protection (Appendix A.6).
@@ -371,6 +374,7 @@ impl std::fmt::Debug for Config {
             .field("base_url", &self.base_url)
             .field("reports_addr", &self.reports_addr)
             .field("reports_base_url", &self.reports_base_url)
+            .field("report_policy", &self.report_policy)
             .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
@@ -617,6 +621,10 @@ impl Config {
         let reports_base_url =
             crate::origins::report_base_url(reports_base_url.as_deref(), base_url.as_deref(), reports_addr)?;
         crate::origins::check_cors(&network.cors_allowed_origins, reports_base_url.as_deref(), reports_addr)?;
+        let report_policy = match vars.get("REPORT_CSP") {
+            None => ReportPolicy::default(),
+            Some(value) => ReportPolicy::parse(&value).map_err(|reason| ConfigError { name: "REPORT_CSP", reason })?,
+        };
 
         Ok(Self {
             addr,
@@ -630,6 +638,7 @@ impl Config {
             base_url,
             reports_addr,
             reports_base_url,
+            report_policy,
             auth,
             network,
             uploads: UploadConfig::from_vars(&vars)?,
@@ -684,6 +693,19 @@ mod tests {
         assert_eq!(config(&[("AUTH_AFTER_LOGIN_URL", "/environments")]).unwrap().auth.after_login_url, "/environments");
         for bad in ["/a b", "/a\tb", "/a\nb", "/café"] {
             assert_eq!(config(&[("AUTH_AFTER_LOGIN_URL", bad)]).unwrap_err().name, "AUTH_AFTER_LOGIN_URL", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_report_policy_is_built_in_unless_report_csp_replaces_it() {
+        assert_eq!(config(&[]).unwrap().report_policy, ReportPolicy::default());
+        assert_eq!(config(&[("REPORT_CSP", "  ")]).unwrap().report_policy, ReportPolicy::default(), "empty is unset");
+        let set = config(&[("REPORT_CSP", " default-src 'self'; img-src * ")]).unwrap().report_policy;
+        assert_eq!(set.as_str(), "default-src 'self'; img-src *");
+        for bad in ["default-src 'self'\nimg-src *", "default-src 'sélf'", "default-src 'self'; frame-ancestors *"] {
+            let err = config(&[("REPORT_CSP", bad)]).unwrap_err();
+            assert_eq!(err.name, "REPORT_CSP", "{bad:?}");
+            assert!(err.to_string().starts_with("invalid REPORT_CSP: "), "{err}");
         }
     }
 

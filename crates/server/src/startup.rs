@@ -384,6 +384,7 @@ impl Application {
                 main_port: port,
                 report_host,
                 metrics_public: config.metrics_public,
+                report_policy: config.report_policy.clone(),
             },
             limiter: (config.network.rate_limit_rate > 0.0).then(|| {
                 RateLimiter::new(RateLimit {

@@ -73,7 +73,8 @@ pub async fn serve_report(req: HttpRequest, state: Data<AppState>) -> HttpRespon
             Err(err) => HttpResponse::from_error(err),
         }
     };
-    crate::report_files::add_security_headers(res.headers_mut(), &main_origin_of(&req, &state));
+    let policy = &state.config.report_policy;
+    crate::report_files::add_security_headers(res.headers_mut(), &main_origin_of(&req, &state), policy);
     res
 }
 
@@ -106,7 +107,7 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
             }
             res
         } else {
-            crate::report_files::serve(req, &dir, tail, &main).await
+            crate::report_files::serve(req, &dir, tail, &main, &state.config.report_policy).await
         }
     };
     if let Some(cookie) = cookie {

@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use hub_http::report_files::ReportPolicy;
+
 use crate::archives::results_zip;
 use crate::support::TestServer;
 
@@ -186,7 +188,7 @@ async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Path=/reports/"), "{set_cookie}");
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert_eq!(csp, format!("frame-ancestors 'self' {}", s.base));
+    assert_eq!(csp, format!("{}; frame-ancestors 'self' {}", ReportPolicy::DEFAULT, s.base));
     assert!(res.text().await.unwrap().contains("<html"), "the report itself");
 
     let with_cookie = |path: &str| s.client.get(format!("{}{path}", s.reports)).header("Cookie", cookie.clone());
@@ -201,6 +203,7 @@ async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
     for path in [format!("{long}.html"), format!("{long}/index.html"), format!("data/{long}"), format!("{long}/")] {
         let res = with_cookie(&format!("/reports/staging/checkout/b1/{path}")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(res.headers()["content-security-policy"], csp.as_str(), "errors carry the policy too: {path}");
         assert_eq!(res.text().await.unwrap(), r#"{"error":"not found"}"#, "{path}");
     }
     let res = with_cookie(&format!("/reports/staging/checkout/{long}/index.html")).send().await.unwrap();
@@ -241,6 +244,33 @@ async fn reports_are_served_only_from_the_report_origin_to_granted_viewers() {
     assert_eq!(with_cookie(page).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     let res = s.client.get(format!("{}{page}", s.base)).bearer_auth(&s.key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn report_csp_replaces_the_policy_of_every_report_origin_response_but_not_its_framing() {
+    let policy = "default-src 'self' https://cdn.example.com; img-src * data:";
+    let Some(s) = server(&[("REPORT_CSP", policy)]).await else { return };
+    assert_eq!(upload_and_wait(&s, "b1").await["phase"], "done");
+    let expected = format!("{policy}; frame-ancestors 'self' {}", s.base);
+    let on_reports = |path: &str| s.client.get(format!("{}{path}", s.reports)).bearer_auth(&s.key);
+    for (path, status) in [
+        ("/reports/staging/checkout/b1/index.html", StatusCode::OK),
+        ("/reports/staging/checkout/b1/nope.js", StatusCode::NOT_FOUND),
+        ("/reports/staging/checkout/nope/index.html", StatusCode::NOT_FOUND),
+        ("/reports/staging/checkout/b1", StatusCode::MOVED_PERMANENTLY),
+        ("/api/environments", StatusCode::NOT_FOUND),
+    ] {
+        let res = on_reports(path).send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert_eq!(res.headers()["content-security-policy"], expected.as_str(), "{path}");
+    }
+    let anonymous = s.client.get(format!("{}/reports/staging/checkout/b1/index.html", s.reports)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["content-security-policy"], expected.as_str());
+    // The main origin keeps its own policy.
+    let page = s.client.get(format!("{}/login", s.base)).send().await.unwrap();
+    let main = page.headers().get("content-security-policy").map(|v| v.to_str().unwrap().to_owned());
+    assert!(main.is_some_and(|csp| !csp.contains("cdn.example.com")));
 }
 
 #[tokio::test]
