@@ -320,6 +320,11 @@ async fn a_browser_signs_in_and_walks_from_the_overview_to_a_project() {
     assert_eq!(seen["phoneOverflow"], false, "no sideways scrolling of the page on a phone: {seen}");
     assert_eq!(seen["buildTitle"], "Build b1 ready", "{seen}");
     assert_eq!(seen["reportFrame"].as_str(), Some(s.reports.as_str()), "the report is framed from its origin: {seen}");
+    assert_eq!(seen["reportFrameRendered"], true, "the report renders inside its frame: {seen}");
+    // Neither the pages nor the framed report sent a request to another host (the report's analytics are refused by
+    // the report origin's policy, which lets everything of the report itself load).
+    crate::browser::assert_nothing_left_for_another_host(&seen);
+    crate::browser::other_than_refusals_of_other_hosts(&seen["reportFrameConsole"], &s);
     let no_script = &seen["noScript"];
     for (path, title, charts) in [
         ("/", "Overview", 1),

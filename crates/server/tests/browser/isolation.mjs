@@ -2,11 +2,15 @@
 // then an HTML attachment whose script attacks the main origin with the viewer's browser state. Prints one JSON
 // object: what the browser saw. The Rust test decides what it means and checks the server side itself.
 //
-// Environment: HUB (main origin), EMAIL, PASSWORD, REPORT (main-origin path of the report's index.html),
-// ATTACHMENT (main-origin path of the attachment), MARKER (a test name the rendered report must show).
+// Environment: HUB (main origin), REPORTS (report origin), EMAIL, PASSWORD, REPORT (main-origin path of the
+// report's index.html), ATTACHMENT (main-origin path of the attachment), MARKER (a test name the rendered report must
+// show).
+//
+// Requests to any other origin are watched on the whole browser context (watch.mjs).
 import { chromium } from 'playwright-core';
+import { probeWatch, watchOtherHosts } from './watch.mjs';
 
-const { HUB, EMAIL, PASSWORD, REPORT, ATTACHMENT, MARKER } = process.env;
+const { HUB, REPORTS, EMAIL, PASSWORD, REPORT, ATTACHMENT, MARKER } = process.env;
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -18,6 +22,7 @@ const browser = await chromium.launch({
 const seen = {};
 try {
   const context = await browser.newContext();
+  const watch = await watchOtherHosts(context, [new URL(HUB).origin, new URL(REPORTS).origin]);
   const page = await context.newPage();
   await page.goto(`${HUB}/api/healthz`);
   seen.login = await page.evaluate(async ([email, password]) => {
@@ -52,6 +57,9 @@ try {
   await page.goto(`${HUB}/api/healthz`);
   seen.meAfter = await page.evaluate(async () => (await fetch('/auth/me')).status);
   seen.cookies = (await context.cookies()).map((c) => `${c.name}@${c.domain}:${c.path}:${c.httpOnly}`);
+
+  seen.watchCaughtProbe = await probeWatch(context, watch);
+  seen.otherHosts = watch;
 } finally {
   await browser.close();
 }

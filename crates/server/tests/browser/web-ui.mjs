@@ -9,12 +9,16 @@
 // without management controls and its 403 pages; and axe-core run inside every page in both themes (the report is
 // written next to the screenshots as a11y.json).
 //
+// Every context that runs the pages' scripts is watched for requests to other hosts (watch.mjs): neither the UI nor
+// the framed report may send any.
+//
 // Environment: HUB (main origin), REPORTS (report origin), EMAIL, PASSWORD, SHOTS (directory for screenshots),
 // VIEWER_COOKIE (a session of a user with the viewer role), ZIP (a results archive to upload), FOLDER (the same
 // results as a folder, uploaded through the folder input).
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { probeWatch, watchOtherHosts } from './watch.mjs';
 
 const { HUB, REPORTS, EMAIL, PASSWORD, SHOTS, VIEWER_COOKIE, ZIP, FOLDER } = process.env;
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -28,6 +32,12 @@ const browser = await chromium.launch({
 const seen = { errors: [], foreign: [], failed: [], shots: [] };
 const hub = new URL(HUB);
 const reportHost = REPORTS ? new URL(REPORTS).host : hub.host;
+const serverOrigins = [hub.origin, ...(REPORTS ? [new URL(REPORTS).origin] : [])];
+// One watch per context; those of the accessibility audit (which bypasses the pages' policies) are kept apart.
+const otherHosts = [];
+const auditOtherHosts = [];
+const merged = (watches) => ({ left: watches.flatMap((w) => w.left), blocked: watches.flatMap((w) => w.blocked),
+  otherFailures: watches.flatMap((w) => w.otherFailures) });
 const shot = async (page, name) => {
   const path = `${SHOTS}/${name}.png`;
   // Generous: on a loaded machine Chromium may take long to produce a stable frame.
@@ -44,6 +54,7 @@ const focused = (page) => page.evaluate(() => {
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
   context.setDefaultTimeout(60000);
+  otherHosts.push(await watchOtherHosts(context, serverOrigins));
   const page = await context.newPage();
   page.on('pageerror', (err) => seen.errors.push(`pageerror ${err.message}`));
   // Messages about another host's resources come from the framed report (its own requests), not from the UI.
@@ -153,6 +164,13 @@ try {
     return null;
   })();
   seen.reportFrame = reportFrame ? new URL(reportFrame.url()).origin : null;
+  // And renders there: the tree lists the build's four tests (named a, b, c and d). Chromium does not render a
+  // cross-origin frame out of view, so it is scrolled into view first.
+  await page.locator('iframe.report-frame').scrollIntoViewIfNeeded();
+  seen.reportFrameRendered = reportFrame ? await reportFrame.waitForFunction(() => {
+    const lines = document.body.innerText.split('\n').map((l) => l.trim());
+    return ['a', 'b', 'c', 'd'].every((name) => lines.includes(name));
+  }, null, { timeout: 30000 }).then(() => true, () => false) : false;
   await shot(page, 'build-dark');
 
   // --- Management: an environment and a project, created through the pages. ---
@@ -390,6 +408,7 @@ try {
   seen.noScript = {};
   for (const colorScheme of ['light', 'dark']) {
     const nojs = await browser.newContext({ javaScriptEnabled: false, colorScheme, viewport: { width: 1280, height: 900 } });
+    otherHosts.push(await watchOtherHosts(nojs, serverOrigins));
     await nojs.addCookies(await context.cookies());
     const plain = await nojs.newPage();
     for (const [name, path] of Object.entries(pages)) {
@@ -409,6 +428,8 @@ try {
   for (const colorScheme of ['light', 'dark']) {
     // The audit's own script is injected inline, which the pages' policy rightly refuses: bypassed for the audit only.
     const ctx = await browser.newContext({ colorScheme, bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    // Without the policies the framed report does try other hosts: stopped, listed, not held against anyone.
+    auditOtherHosts.push(await watchOtherHosts(ctx, serverOrigins));
     const signedIn = (await context.cookies()).filter((c) => c.name === 'allure_hub_session');
     for (const [name, path] of Object.entries(pages)) {
       await ctx.clearCookies();
@@ -433,6 +454,7 @@ try {
 
   // --- A viewer: no management controls, and the 403 page on settings URLs. ---
   const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  otherHosts.push(await watchOtherHosts(viewerCtx, serverOrigins));
   await viewerCtx.addCookies([{ name: 'allure_hub_session', value: VIEWER_COOKIE, url: HUB }]);
   const viewer = await viewerCtx.newPage();
   seen.viewer = { controls: {}, forbidden: {} };
@@ -458,6 +480,10 @@ try {
   await Promise.all([page.waitForURL(`${HUB}/login`), page.click('#sign-out')]);
   await page.goto(`${HUB}/`);
   seen.afterSignOut = page.url().slice(HUB.length);
+
+  seen.watchCaughtProbe = await probeWatch(context, otherHosts[0]);
+  seen.otherHosts = merged(otherHosts);
+  seen.auditOtherHosts = merged(auditOtherHosts);
 } catch (e) {
   // The Rust test prints what was seen up to the failure, with the page's state.
   seen.fatal = `${e.message}`;
