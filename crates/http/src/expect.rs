@@ -15,12 +15,13 @@ use actix_web::ResponseError;
 use actix_web::dev::{Path, ResourceDef, ServiceFactory, Url, fn_service};
 use actix_web::error::InternalError;
 use actix_web::http::{ConnectionType, Method};
-use actix_web::web::{Data, Query};
+use actix_web::web::Data;
 use hub_domain::ids::{EnvId, ProjectId, UploadId};
 use hub_domain::services::Target;
 
 use crate::access::{Access, RequestHead, authorize};
 use crate::error::ApiError;
+use crate::extract::QueryMap;
 use crate::handlers::uploads::{StreamRequest, chunk_request, stream_request};
 use crate::routes::{self, endpoints};
 use crate::state::AppState;
@@ -100,11 +101,7 @@ async fn precheck(state: &AppState, gated: &[Gated], req: &actix_http::Request) 
     let limits = state.uploads.limits();
     match route.kind {
         Kind::Stream => {
-            let Ok(query) =
-                Query::<std::collections::HashMap<String, String>>::from_query(head.uri.query().unwrap_or(""))
-            else {
-                return Ok(());
-            };
+            let Ok(query) = QueryMap::parse(head.uri.query().unwrap_or("")) else { return Ok(()) };
             let StreamRequest { build, options, .. } = stream_request(&head.headers, &query, limits.max_upload_bytes)?;
             let target = Target { env, project, build };
             state.uploads.precheck_stream(&principal, &target, options.replace).await?;

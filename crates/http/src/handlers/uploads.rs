@@ -224,7 +224,8 @@ pub(crate) fn stream_request(
     Ok(StreamRequest { build, options: UploadOptions { file_name, replace, report_config }, wait, declared })
 }
 
-/// `POST /api/environments/{envId}/projects/{projectId}/results` (§5.1).
+/// `POST /api/environments/{envId}/projects/{projectId}/results`: uploads a zipped `allure-results` directory as a
+/// build in one request and queues its report.
 #[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/results", tag = "uploads",
     params(ProjectParams, ResultsParams, ResultsHeaders),
     request_body(description = "the zipped allure-results directory",
@@ -232,13 +233,13 @@ pub(crate) fn stream_request(
             (ZipArchive = "application/octet-stream"))),
     responses(
         (status = 202, description = "results saved, generation queued", body = UploadAcceptedDto,
-            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
+            headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
         (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
-        (status = 400, description = "invalid path or query parameters, `invalid X-Filename`, `request body is empty`, archive errors (§7)"),
+        (status = 400, description = "invalid path or query parameters (`buildId is required`, `invalid buildId`, `invalid reportName`, `invalid replace: must be true or false`, …), `invalid X-Filename`, `request body is empty`, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
         (status = 408, description = "`upload stalled: no data received for <UPLOAD_IDLE_TIMEOUT>`"),
         (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
-        (status = 413, description = "`upload exceeds the maximum size of <MAX_UPLOAD_BYTES> bytes`, archive limits (§7)"),
+        (status = 413, description = "`upload exceeds the maximum size of <MAX_UPLOAD_BYTES> bytes`, `archive has more than <n> entries`, `archive expands beyond <n> bytes`, `archive entry \"<name>\" exceeds the compression ratio limit`"),
         (status = 415, description = "`Content-Type must be application/zip or application/octet-stream`"),
         (status = 503, description = "`service unavailable`: the database is unavailable"),
     ))]
@@ -261,7 +262,8 @@ pub async fn upload_results(
     Ok(if wait { wait_response(state, session) } else { accepted(&session) })
 }
 
-/// Body of `POST …/uploads` (§6.1). Fields stay raw JSON so a wrong type gets the contract's message.
+// Fields stay raw JSON so a wrong type gets the contract's message.
+/// Body of `POST …/uploads`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InitBody {
@@ -285,7 +287,7 @@ pub struct InitBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = r"^[0-9A-Fa-f]{64}$")]
     sha256: Option<serde_json::Value>,
-    /// Report config override for the generation queued at completion (§8.2).
+    /// Report config for the generation queued at completion, with the same rules as in `POST …/reports`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     report_config: Option<serde_json::Value>,
@@ -295,13 +297,13 @@ fn sha256_value(value: &str) -> Option<String> {
     (value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit())).then(|| value.to_ascii_lowercase())
 }
 
-/// `POST /api/environments/{envId}/projects/{projectId}/uploads` (§6.1).
+/// `POST /api/environments/{envId}/projects/{projectId}/uploads`: opens a chunked upload session.
 #[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads", tag = "uploads",
     params(ProjectParams, ReplaceParams), request_body = InitBody,
     responses(
         (status = 201, description = "the chunked upload session is open", body = UploadCreatedDto,
-            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
-        (status = 400, description = "invalid path parameters or `replace`, invalid or missing body fields (§6.1), `reportConfig` errors (§8.2), invalid JSON"),
+            headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
+        (status = 400, description = "invalid path parameters or `replace`, `buildId is required`, `invalid buildId`, `invalid fileName`, `totalSize is required`, `totalSize must be a positive integer`, `totalChunks is required`, `totalChunks must be between 1 and <MAX_CHUNKS>`, `invalid sha256`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, …), invalid JSON"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
         (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
         (status = 413, description = "`totalSize exceeds the maximum upload size of <MAX_UPLOAD_BYTES> bytes`, JSON body too large"),
@@ -386,7 +388,8 @@ pub(crate) fn chunk_request(headers: &HeaderMap, max_chunk_bytes: u64) -> Result
     Ok(ChunkRequest { index, total_chunks, sha256 })
 }
 
-/// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.2).
+/// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: stores one chunk; chunks may come in any
+/// order and be sent again.
 #[utoipa::path(put, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
     params(UploadParams, ChunkHeaders),
     request_body(description = "1 to `MAX_CHUNK_BYTES` bytes of the archive",
@@ -420,7 +423,8 @@ pub async fn put_chunk(
     Ok(json_response(StatusCode::OK, &ChunkAckDto::from(&session)))
 }
 
-/// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}` (§6.3).
+/// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: a session with the chunks it still
+/// misses, to resume an interrupted upload.
 #[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
     params(UploadParams),
     responses(
@@ -438,18 +442,19 @@ pub async fn upload_status(
     Ok(json_response(StatusCode::OK, &UploadSessionDto::from(status)))
 }
 
-/// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete` (§6.4).
+/// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete`: assembles the chunks, saves the
+/// results and queues the report.
 #[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete",
     tag = "uploads", params(UploadParams, WaitParams),
     responses(
         (status = 202, description = "assembled and saved, generation queued (or already completed)", body = UploadAcceptedDto,
-            headers(("Location" = String, description = "the session's status endpoint (§6.3)"))),
+            headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
         (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
-        (status = 400, description = "invalid path parameters or `wait`, missing chunks (with `missingChunks`), size or checksum mismatch, archive errors (§7)"),
+        (status = 400, description = "invalid path parameters or `wait`, missing chunks (with `missingChunks`), size or checksum mismatch, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
         (status = 403, description = "`missing permission: upload`, `upload <uploadId> belongs to another principal`"),
         (status = 404, description = "`upload <uploadId> not found`"),
         (status = 409, description = "`upload <uploadId> is not a chunked upload`, `upload <uploadId> is being assembled`, `upload <uploadId> has failed`"),
-        (status = 413, description = "archive limits (§7)"),
+        (status = 413, description = "`archive has more than <n> entries`, `archive expands beyond <n> bytes`, `archive entry \"<name>\" exceeds the compression ratio limit`"),
     ))]
 pub async fn complete_upload(
     req: HttpRequest,
@@ -478,7 +483,7 @@ fn filter(query: &QueryMap) -> Result<UploadFilter, ApiError> {
     })
 }
 
-/// `GET /api/uploads` (§9.1).
+/// `GET /api/uploads`: upload sessions of every kind, newest first.
 #[utoipa::path(get, path = "/api/uploads", tag = "upload sessions", params(UploadListParams),
     responses(
         (status = 200, description = "sessions, newest first", body = [UploadSessionDto]),
@@ -490,10 +495,10 @@ pub async fn list_uploads(state: Data<AppState>, query: QueryMap) -> Result<Http
     Ok(json_response(StatusCode::OK, &sessions.into_iter().map(UploadSessionDto::from).collect::<Vec<_>>()))
 }
 
-/// `GET /api/uploads/stream` (§9.2).
+/// `GET /api/uploads/stream`: every change of an upload session, live.
 #[utoipa::path(get, path = "/api/uploads/stream", tag = "upload sessions", params(UploadStreamParams),
     responses(
-        (status = 200, description = "server-sent events (§1.10): `update` and `deleted`, each with an UploadSession as `data`",
+        (status = 200, description = "server-sent events `update` and `deleted`, each with an UploadSession as `data`; a keep-alive comment every 15 s",
             content_type = "text/event-stream", body = String),
         (status = 400, description = "`invalid envId`, `invalid projectId`"),
     ))]
@@ -524,7 +529,7 @@ pub async fn upload_stream(
     Ok(sse::response(&req, state, principal.0, Box::pin(events)))
 }
 
-/// `DELETE /api/uploads/{id}` (§9.3).
+/// `DELETE /api/uploads/{id}`: deletes a session that is no longer in progress, with its own files.
 #[utoipa::path(delete, path = "/api/uploads/{id}", tag = "upload sessions", params(IdParams),
     responses(
         (status = 204, description = "the session record and its own files are deleted"),

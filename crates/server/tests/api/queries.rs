@@ -141,3 +141,25 @@ async fn empty_values_of_upload_and_action_parameters_are_not_given() {
     let res = TestServer::read(s.request(Method::GET, "/api/environments").bearer_auth(&key)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+/// The `Expect: 100-continue` gate reads the query as the handler does: an upload the handler would accept is
+/// invited to send its body, not refused for an empty value.
+#[tokio::test]
+async fn an_upload_with_empty_values_is_invited_to_send_its_body() {
+    use std::io::{Read, Write};
+    let s = TestServer::sqlite().await;
+    with_project(&s).await;
+    let mut stream = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST {PROJECT}/results?buildId=b1&reportName=&replace=&wait= HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/zip\r\nContent-Length: 10\r\n\
+         Expect: 100-continue\r\n\r\n",
+        s.key
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 100 "), "{answer}");
+}

@@ -595,7 +595,7 @@ async fn bodies_are_checked_before_and_while_they_are_read() {
         ("?buildId=latest", "invalid buildId: \"latest\" is reserved"),
         ("?buildId=a/b", "invalid buildId"),
         ("?buildId=ok&wait=maybe", "invalid wait: must be true or false"),
-        ("?buildId=ok&reportName=", "invalid reportName"),
+        ("?buildId=&wait=true", "buildId is required"),
     ] {
         let res = TestServer::read(
             s.request(Method::POST, &format!("{PROJECT}/results{query}"))
@@ -606,6 +606,15 @@ async fn bodies_are_checked_before_and_while_they_are_read() {
         .await;
         assert_eq!((res.status, res.error()), (StatusCode::BAD_REQUEST, message.to_owned()), "{query}");
     }
+    let long_name = format!("?buildId=ok&reportName={}", "n".repeat(201));
+    let res = TestServer::read(
+        s.request(Method::POST, &format!("{PROJECT}/results{long_name}"))
+            .bearer_auth(&s.key)
+            .header("Content-Type", "application/zip")
+            .body("x"),
+    )
+    .await;
+    assert_eq!((res.status, res.error()), (StatusCode::BAD_REQUEST, "invalid reportName".to_owned()));
     // Declared too large: refused before reading; streamed too large (no length): refused while reading.
     let res = upload(&s, "big", vec![0u8; 1001]).await;
     assert_eq!(
