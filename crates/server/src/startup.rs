@@ -139,7 +139,8 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
         // Before anything touches the database or the files: a second process on the same directory stops here.
-        let data_lock = DataDirLock::acquire(&config.data_dir)?;
+        let dir = config.data_dir.clone();
+        let data_lock = tokio::task::spawn_blocking(move || DataDirLock::acquire(&dir)).await??;
         let store = Arc::new(open_database(&config).await?);
 
         let files = Arc::new(

@@ -10,12 +10,17 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 /// The lock file's name inside the data directory.
 pub const LOCK_FILE: &str = "allure-hub.lock";
+/// How long a held lock is asked for again before the directory counts as in use.
+const HELD_GRACE: Duration = Duration::from_secs(2);
+/// The pause between two attempts.
+const HELD_RETRY: Duration = Duration::from_millis(50);
 
 /// The exclusive lock on a data directory; released when dropped.
 #[derive(Debug)]
@@ -49,7 +54,8 @@ pub enum LockError {
 }
 
 impl DataDirLock {
-    /// Takes the lock of `data_dir` (which must exist) without waiting, and records this process's id in it.
+    /// Takes the lock of `data_dir` (which must exist), asking again for up to two seconds while it is held, and
+    /// records this process's id in it. Called once at start-up (it blocks the thread while it waits).
     ///
     /// # Errors
     /// [`LockError::Held`] when another process (or another lock in this one) holds it; [`LockError::Io`] when
@@ -64,12 +70,23 @@ impl DataDirLock {
             .mode(0o644)
             .open(data_dir.join(LOCK_FILE))
             .map_err(io_error)?;
-        let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(locked) => locked,
-            Err((mut file, Errno::EWOULDBLOCK)) => {
-                return Err(LockError::Held { dir: data_dir.to_path_buf(), pid: holder(&mut file) });
+        // The kernel may release a dead holder's lock a moment after the process is gone (the last close of a
+        // file can be deferred past the exit a supervisor sees), so a restart right after a crash asks again for a
+        // short while before it calls the directory taken.
+        let deadline = Instant::now() + HELD_GRACE;
+        let mut file = file;
+        let mut locked = loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(locked) => break locked,
+                Err((back, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                    file = back;
+                    std::thread::sleep(HELD_RETRY);
+                }
+                Err((mut back, Errno::EWOULDBLOCK)) => {
+                    return Err(LockError::Held { dir: data_dir.to_path_buf(), pid: holder(&mut back) });
+                }
+                Err((_, errno)) => return Err(io_error(io::Error::from(errno))),
             }
-            Err((_, errno)) => return Err(io_error(io::Error::from(errno))),
         };
         // Only the holder writes, so the content is always the current holder's id (or empty just before).
         locked.set_len(0).map_err(io_error)?;
@@ -103,5 +120,18 @@ mod tests {
         drop(first);
         let again = DataDirLock::acquire(dir.path());
         assert!(again.is_ok(), "a released lock is free again; a stale lock file does not block");
+    }
+
+    #[test]
+    fn a_lock_released_while_a_start_waits_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDirLock::acquire(dir.path()).unwrap();
+        let releasing = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let second = DataDirLock::acquire(dir.path());
+        releasing.join().unwrap();
+        assert!(second.is_ok(), "{:?}", second.err());
     }
 }
