@@ -3,7 +3,8 @@
 //! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
 //! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
 //! * [`time`]: fixed UTC times for test data;
-//! * [`npm`]: a loopback npm registry and a fake npm, for the Allure CLI management.
+//! * [`npm`]: a loopback npm registry and a fake npm, for the Allure CLI management;
+//! * [`zip_forge`]: zip archives built byte by byte, in the hostile shapes a zip writer refuses to produce.
 
 // Test tooling: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,3 +13,4 @@ pub mod contract;
 pub mod npm;
 pub mod pg;
 pub mod time;
+pub mod zip_forge;

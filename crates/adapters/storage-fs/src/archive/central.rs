@@ -237,7 +237,7 @@ const CP437_HIGH: [char; 128] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::forge::{Entry, forge, with_zip64_end};
+    use hub_test_support::zip_forge::{Entry, forge, with_zip64_end};
 
     fn end_of(zip: &[u8]) -> Result<End, String> {
         find_end(&mut io::Cursor::new(zip))

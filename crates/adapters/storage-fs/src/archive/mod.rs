@@ -16,8 +16,6 @@
 //! must lie apart, inside the archive ([`layout`]), before anything is written.
 
 mod central;
-#[cfg(test)]
-mod forge;
 mod layout;
 mod meter;
 mod stats;

@@ -2,7 +2,7 @@
 
 use super::*;
 
-use forge::{Entry, forge, hidden_directory, with_zip64_end};
+use hub_test_support::zip_forge::{Entry, forge, hidden_directory, with_zip64_end};
 
 /// The limits of the black-box hostile-archive test.
 fn limits() -> UploadLimits {

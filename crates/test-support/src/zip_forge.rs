@@ -1,5 +1,6 @@
 //! Archives built byte by byte for the tests, in shapes a zip writer refuses to produce: names stored twice,
 //! records declaring other sizes than their data, records sharing a local header, hand-made ZIP64 end records.
+//! Shared by the extraction unit tests of hub-storage-fs and the server's hostile-archive suite.
 
 use std::io::{Cursor, Read, Write};
 
