@@ -1,5 +1,6 @@
-//! Periodic work of the server process (Appendix A.7): scheduled cleanup sweeps, the disk check behind the disk
-//! warning, notification pruning, the Allure update check, and the queue-depth gauge. Each loop ends with the
+//! Periodic work of the server process (Appendix A.7): the sweep of abandoned chunked uploads, scheduled cleanup
+//! sweeps, the disk check behind the disk warning, notification pruning, the Allure update check, and the
+//! queue-depth gauge. Each loop ends with the
 //! server (the shutdown watch) and logs failures instead of stopping: the next round tries again.
 
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use hub_domain::model::retention::CleanupTrigger;
 use hub_domain::ports::{AllureCliManager, Clock, JobQueue};
-use hub_domain::services::{DiskService, NotificationService, RetentionService};
+use hub_domain::services::{DiskService, NotificationService, RetentionService, UploadService};
 use hub_http::metrics;
 use tokio::sync::{Notify, watch};
 
@@ -35,6 +36,22 @@ async fn pause(shutdown: &mut watch::Receiver<bool>, period: Duration) -> bool {
     tokio::select! {
         () = tokio::time::sleep(period) => !*shutdown.borrow(),
         _ = shutdown.changed() => false,
+    }
+}
+
+/// §17.4: fails chunked uploads without progress for `stale_after`, at start-up and then every
+/// `min(15 min, stale_after / 2)`.
+pub async fn sweep_stale_uploads(uploads: UploadService, stale_after: Duration, mut shutdown: watch::Receiver<bool>) {
+    let period = (stale_after / 2).clamp(Duration::from_secs(1), Duration::from_secs(15 * 60));
+    loop {
+        match uploads.sweep_stale().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "abandoned chunked uploads failed"),
+            Err(e) => tracing::warn!(error = %e, "stale upload sweep failed; will retry"),
+        }
+        if !pause(&mut shutdown, period).await {
+            return;
+        }
     }
 }
 

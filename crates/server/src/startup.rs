@@ -115,21 +115,6 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// §17.4: fails chunked uploads without progress for `stale_after`, at start-up and then every
-/// `min(15 min, stale_after / 2)`.
-async fn sweep_stale_uploads(uploads: UploadService, stale_after: Duration) {
-    let period = (stale_after / 2).clamp(Duration::from_secs(1), Duration::from_secs(15 * 60));
-    let mut ticks = tokio::time::interval(period);
-    loop {
-        ticks.tick().await;
-        match uploads.sweep_stale().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "abandoned chunked uploads failed"),
-            Err(e) => tracing::warn!(error = %e, "stale upload sweep failed; will retry"),
-        }
-    }
-}
-
 impl Application {
     /// Prepares everything and binds `config.addr` (port 0 picks a free port).
     ///
@@ -249,7 +234,6 @@ impl Application {
         if recovered > 0 {
             tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
         }
-        tokio::spawn(sweep_stale_uploads(uploads.clone(), config.uploads.stale_after));
 
         let cli = generation::start_cli(&config.allure, &config.data_dir);
         let generation = GenerationService::new(
@@ -313,6 +297,11 @@ impl Application {
             clock.clone(),
         );
         let allure_cli: Arc<dyn AllureCliManager> = Arc::new(cli.manager);
+        tokio::spawn(background::sweep_stale_uploads(
+            uploads.clone(),
+            config.uploads.stale_after,
+            shutdown_watch.clone(),
+        ));
         tokio::spawn(background::schedule_cleanup(retention.clone(), clock.clone(), shutdown_watch.clone()));
         tokio::spawn(background::check_disk(
             disk.clone(),

@@ -222,3 +222,30 @@ async fn expect_100_continue_is_answered_with_the_refusal_before_the_body_is_inv
     .unwrap();
     assert_eq!(answer, "HTTP/1.1 202");
 }
+
+/// The sweep of abandoned chunked uploads runs with the server: a session without a chunk for `STALE_UPLOAD_AFTER`
+/// fails with the reason, without waiting for a restart.
+#[tokio::test]
+async fn an_abandoned_chunked_upload_fails_while_the_server_runs() {
+    let s = TestServer::sqlite_with(&[("STALE_UPLOAD_AFTER", "1s")]).await;
+    with_project(&s).await;
+    let init = s
+        .post(&format!("{PROJECT}/uploads"), json!({"buildId": "abandoned", "totalSize": 10, "totalChunks": 1}))
+        .await;
+    assert_eq!(init.status, StatusCode::CREATED, "{}", init.text);
+    let id = init.json()["uploadId"].as_str().unwrap().to_owned();
+    // The sweep runs every half `STALE_UPLOAD_AFTER` (at least each second); bounded, so a sweep that never runs fails.
+    let mut session = serde_json::Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        session = s.get(&format!("{PROJECT}/uploads/{id}")).await.json();
+        if session["phase"] == "failed" {
+            break;
+        }
+    }
+    assert_eq!(
+        (session["phase"].as_str(), session["error"].as_str()),
+        (Some("failed"), Some("upload abandoned: no progress for 1s")),
+        "{session}"
+    );
+}
