@@ -229,9 +229,8 @@ async fn expect_100_continue_is_answered_with_the_refusal_before_the_body_is_inv
 async fn an_abandoned_chunked_upload_fails_while_the_server_runs() {
     let s = TestServer::sqlite_with(&[("STALE_UPLOAD_AFTER", "1s")]).await;
     with_project(&s).await;
-    let init = s
-        .post(&format!("{PROJECT}/uploads"), json!({"buildId": "abandoned", "totalSize": 10, "totalChunks": 1}))
-        .await;
+    let init =
+        s.post(&format!("{PROJECT}/uploads"), json!({"buildId": "abandoned", "totalSize": 10, "totalChunks": 1})).await;
     assert_eq!(init.status, StatusCode::CREATED, "{}", init.text);
     let id = init.json()["uploadId"].as_str().unwrap().to_owned();
     // The sweep runs every half `STALE_UPLOAD_AFTER` (at least each second); bounded, so a sweep that never runs fails.
