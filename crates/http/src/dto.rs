@@ -4,6 +4,9 @@
 //! exactly the structs that are serialized. Fields that are `Option` but always present carry
 //! `#[schema(required = true)]` (utoipa otherwise treats them as omittable); closed sets of names take their values
 //! from the domain's enums (`schema_with`), so a new variant cannot be missing from the document.
+//!
+//! One concern, kept in one file (about 600 lines): every response body of the API and its schema, so a shape and the
+//! ones it nests are read together.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;

@@ -1,5 +1,9 @@
 //! Typed configuration, read once at start-up from environment variables (names and defaults from the
 //! contract's Appendix A). An invalid value stops start-up with a message naming the variable.
+//!
+//! Kept whole (about 650 lines without its tests): one concern, reading and checking the environment, in one
+//! `from_lookup`; the planned split is a `config/` module per group (storage, auth, uploads, Allure) with a secret
+//! newtype.
 
 use hub_domain::model::report_config::DEFAULT_ALLOWED_PLUGINS;
 use hub_domain::model::retention::RetentionSettings;
