@@ -1,158 +1,16 @@
 //! The page templates and the rows they show. Rows hold display-ready text, computed in Rust where it can be
 //! unit-tested, so templates stay free of logic.
 //!
-//! Kept whole for now (about 780 lines without its tests): the templates and their rows; it splits with pages.rs,
+//! Kept whole for now (about 600 lines without its tests): the templates and their rows; it splits with pages.rs,
 //! one module per page.
 
 use askama::Template;
-use hub_domain::model::build::{Build, BuildSummary, report_url};
+use hub_domain::model::build::BuildSummary;
 
 use crate::chart::pass_rate;
-
-/// What every page's frame shows: title, navigation, the signed-in user, asset URLs and the footer facts.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    /// Page title, before the product name.
-    pub title: String,
-    /// Which navigation entry is current (`overview`, `environments`, `profile` or empty).
-    pub nav: &'static str,
-    /// The signed-in user's display text; `None` hides the navigation.
-    pub user: Option<String>,
-    /// The session's CSRF token for scripted changes; empty without a session.
-    pub csrf: String,
-    /// URL of the hashed stylesheet.
-    pub css: &'static str,
-    /// URL of the hashed script.
-    pub js: &'static str,
-    /// URL of the hashed ZIP writer (loaded by the project page for folder uploads).
-    pub zip_js: &'static str,
-    /// Inline SVG of the logo.
-    pub logo: &'static str,
-    /// Inline SVG of the user icon.
-    pub user_icon: &'static str,
-    /// Inline SVG of the theme toggle.
-    pub theme_icon: &'static str,
-    /// Release version.
-    pub version: String,
-    /// Whether the database answered.
-    pub healthy: bool,
-    /// Whether the viewer holds `manage`: shows the Settings entry and management controls.
-    pub manage: bool,
-    /// Whether the viewer holds `upload`: shows the upload button and "Regenerate".
-    pub upload: bool,
-    /// Whether the viewer's role is `admin`: shows admin-only controls.
-    pub admin: bool,
-    /// The viewer's unread notifications; `None` hides the bell (no session, or the server wired no
-    /// notifications).
-    pub unread: Option<i64>,
-    /// Inline SVG of the bell.
-    pub bell_icon: &'static str,
-}
-
-/// A summary figure.
-#[derive(Debug, Clone)]
-pub struct Tile {
-    /// The figure.
-    pub value: String,
-    /// What it counts.
-    pub label: &'static str,
-}
-
-/// An entry of a filter `<select>`.
-#[derive(Debug, Clone)]
-pub struct Choice {
-    /// The submitted value.
-    pub id: String,
-    /// The shown name.
-    pub name: String,
-    /// Whether it is the current filter.
-    pub selected: bool,
-}
-
-/// One build as a table row.
-#[derive(Debug, Clone)]
-pub struct BuildRow {
-    /// Environment id.
-    pub env_id: String,
-    /// Project id.
-    pub project_id: String,
-    /// Build id.
-    pub build_id: String,
-    /// Build status name (also a CSS class suffix).
-    pub status: &'static str,
-    /// Creation time for display.
-    pub created: String,
-    /// Creation time, RFC 3339, for `<time datetime>`.
-    pub created_iso: String,
-    /// Who uploaded it.
-    pub uploaded_by: String,
-    /// Passed tests.
-    pub passed: i64,
-    /// Failed and broken tests.
-    pub failed: i64,
-    /// Skipped tests.
-    pub skipped: i64,
-    /// Pass rate text, `–` without counted tests.
-    pub rate: String,
-    /// Quality gate text.
-    pub gate: &'static str,
-    /// Number of warnings.
-    pub warnings: usize,
-    /// The report on the main origin (which redirects to the report origin), when there is one.
-    pub report_url: Option<String>,
-    /// The project page.
-    pub project_url: String,
-    /// The build page.
-    pub build_url: String,
-}
-
-/// Display of an optional percentage.
-pub fn rate_text(rate: Option<i64>) -> String {
-    rate.map_or_else(|| "–".to_owned(), |r| format!("{r}%"))
-}
-
-/// The display form of a time: minutes precision, UTC.
-pub fn time_text(at: &hub_domain::Timestamp) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// The page of a project.
-pub fn project_url(env: &str, project: &str) -> String {
-    format!("/environments/{env}/projects/{project}")
-}
-
-impl BuildRow {
-    /// The row of a build.
-    pub fn of(build: &Build) -> Self {
-        let failed = build.stats.failed + build.stats.broken;
-        Self {
-            env_id: build.env_id.to_string(),
-            project_id: build.project_id.to_string(),
-            build_id: build.build_id.to_string(),
-            status: build.status.as_str(),
-            created: time_text(&build.created_at),
-            created_iso: build.created_at.to_rfc3339(),
-            uploaded_by: build.uploaded_by.clone(),
-            passed: build.stats.passed,
-            failed,
-            skipped: build.stats.skipped,
-            rate: rate_text(pass_rate(build.stats.passed, failed)),
-            gate: match &build.quality_gate {
-                None => "–",
-                Some(gate) if gate.passed => "passed",
-                Some(_) => "failed",
-            },
-            warnings: build.warnings.len(),
-            report_url: build.has_report.then(|| report_url(&build.env_id, &build.project_id, &build.build_id)),
-            project_url: project_url(build.env_id.as_str(), build.project_id.as_str()),
-            build_url: format!(
-                "{}/builds/{}",
-                project_url(build.env_id.as_str(), build.project_id.as_str()),
-                build.build_id
-            ),
-        }
-    }
-}
+use crate::pages::format::{bytes_text, project_url, rate_text, time_text};
+use crate::pages::layout::Layout;
+use crate::pages::parts::{BuildRow, Choice, Tile};
 
 /// A project ranked by failures.
 #[derive(Debug, Clone)]
@@ -365,20 +223,6 @@ pub struct ProfilePage {
     pub expires: String,
 }
 
-/// The 404, 403 and 500 pages.
-#[derive(Debug, Template)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    /// Frame.
-    pub layout: Layout,
-    /// HTTP status.
-    pub status: u16,
-    /// Headline.
-    pub heading: &'static str,
-    /// Explanation.
-    pub message: &'static str,
-}
-
 /// A failed quality gate rule as a table row.
 #[derive(Debug, Clone)]
 pub struct GateRow {
@@ -432,22 +276,6 @@ pub struct BuildPage {
     pub error: Option<String>,
     /// The report configuration used, pretty JSON.
     pub config: String,
-}
-
-/// A byte count for people, in binary units: `512 B`, `1.5 KiB`, `12.4 GiB`.
-pub fn bytes_text(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    let bytes = bytes.max(0);
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A link of the settings tab bar.
@@ -768,48 +596,17 @@ pub struct SettingsPage {
     pub body: SettingsBody,
 }
 
-/// A duration in milliseconds for people: `850 ms`, `12.3 s`, `4 min 05 s`.
-pub fn duration_text(ms: i64) -> String {
-    let ms = ms.max(0);
-    match ms {
-        0..=999 => format!("{ms} ms"),
-        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn layout(user: Option<&str>) -> Layout {
-        Layout {
-            title: "T".into(),
-            nav: "overview",
-            user: user.map(str::to_owned),
-            csrf: user.map(|_| "tok\"en".to_owned()).unwrap_or_default(),
-            css: "/assets/app.1.css",
-            js: "/assets/app.1.js",
-            zip_js: "/assets/zip.1.js",
-            logo: "",
-            user_icon: "",
-            theme_icon: "",
-            version: "1.2.3".into(),
-            healthy: false,
-            manage: false,
-            upload: false,
-            admin: false,
-            unread: None,
-            bell_icon: "",
-        }
-    }
+    use crate::pages::layout::fixture;
 
     #[test]
     fn the_sign_in_page_links_each_provider_with_the_next_page() {
         let page = LoginPage {
-            layout: layout(None),
+            layout: fixture(None),
             providers: vec![ProviderLink { id: "github".into(), name: "GitHub".into() }],
             local: false,
             next: "/a?b=1&c".into(),
@@ -826,33 +623,15 @@ mod tests {
         assert!(html.contains("Database unavailable") && html.contains("Allure Hub 1.2.3"));
     }
 
-    #[test]
-    fn the_frame_marks_the_current_page_and_carries_the_csrf_token() {
-        let page = ErrorPage { layout: layout(Some("a@b.c")), status: 404, heading: "Page not found", message: "m" };
-        let html = page.render().unwrap();
-        assert!(html.contains(r#"<a href="/" aria-current="page">Overview</a>"#), "{html}");
-        assert!(!html.contains(r#"href="/environments" aria-current"#));
-        assert!(html.contains(r#"name="csrf-token" content="tok&#34;en""#) || html.contains("tok&quot;en"), "{html}");
-        assert!(html.contains(r#"<link rel="stylesheet" href="/assets/app.1.css">"#));
-    }
-
     fn settings(layout: Layout, body: SettingsBody) -> String {
         SettingsPage { layout, tabs: Vec::new(), body }.render().unwrap()
     }
 
     #[test]
     fn management_controls_follow_the_role() {
-        let mut viewer = layout(Some("v@x.io"));
-        viewer.unread = Some(0);
-        let html = ErrorPage { layout: viewer.clone(), status: 404, heading: "h", message: "m" }.render().unwrap();
-        assert!(!html.contains(r#"href="/settings/api-keys""#), "no Settings entry without manage");
-        assert!(html.contains(r#"id="bell""#) && html.contains(r#"id="bell-count" hidden"#), "{html}");
-        let mut manager = viewer.clone();
+        let mut manager = fixture(Some("v@x.io"));
         manager.manage = true;
         manager.unread = Some(3);
-        let html = ErrorPage { layout: manager.clone(), status: 404, heading: "h", message: "m" }.render().unwrap();
-        assert!(html.contains(r#"href="/settings/api-keys""#));
-        assert!(html.contains(r#"<span class="badge" id="bell-count">3</span>"#), "{html}");
 
         // A manager who is not an admin: no admin role for new keys, no role changes, no Allure install, and no
         // actions on an admin's key.
@@ -911,21 +690,5 @@ mod tests {
         let html = settings(admin, users);
         assert!(html.contains(r#"data-url="/api/settings/users/d%40x.io/role""#), "{html}");
         assert!(html.contains(">Reset</button>"), "an override can be reset: {html}");
-    }
-
-    #[test]
-    fn byte_counts_use_binary_units() {
-        assert_eq!(bytes_text(512), "512 B");
-        assert_eq!(bytes_text(1536), "1.5 KiB");
-        assert_eq!(bytes_text(13_314_398_618), "12.4 GiB");
-        assert_eq!(bytes_text(-1), "0 B");
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration_text(850), "850 ms");
-        assert_eq!(duration_text(12_340), "12.3 s");
-        assert_eq!(duration_text(245_000), "4 min 05 s");
-        assert_eq!(duration_text(-5), "0 ms");
     }
 }

@@ -4,10 +4,16 @@
 //! Kept whole for now (about 900 lines): one handler that resolves the viewer and dispatches on the route, with one
 //! function per page; the planned split is one module per page holding its handler, template and rows.
 
+pub mod error;
+pub mod format;
+pub mod layout;
+pub mod parts;
+pub mod response;
+
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -19,30 +25,28 @@ use hub_domain::model::overview::OverviewFilter;
 use hub_domain::model::page::{Page, PageRequest};
 use hub_domain::model::policy::BUILTIN_ROLES;
 use hub_domain::model::return_path::ReturnPath;
-use hub_domain::ports::{NotificationViewer, UploadFilter};
+use hub_domain::ports::UploadFilter;
 use hub_domain::services::{EnvironmentError, OverviewError, ProjectError, ReportError};
 
+use self::error::error_page;
+use self::format::{bytes_text, duration_text, project_url, rate_text, time_text};
+use self::layout::{display, layout, notification_viewer};
+use self::parts::{BuildRow, Choice, Tile};
+use self::response::{framing_csp, html, html_with, redirect};
 use crate::chart::{Column, Frame, donut, pass_rate, pass_rate_line, stacked_bars};
 use crate::html::query_value;
 use crate::routes::{Route, SettingsTab};
 use crate::state::{Services, WebState};
 use crate::views::{
-    BuildPage, BuildRow, Choice, DiskRow, EnvCard, EnvironmentPage, EnvironmentsPage, ErrorPage, FailingRow, GateRow,
-    KeyRow, Layout, LoginPage, NotificationRow, NotificationsPage, OverviewPage, ProfilePage, ProjectPage, ProjectRow,
-    ProviderLink, RunRow, SettingsBody, SettingsPage, TabLink, Tile, UploadRow, UploadsPage, UserRow, bytes_text,
-    duration_text, project_url, rate_text, time_text,
+    BuildPage, DiskRow, EnvCard, EnvironmentPage, EnvironmentsPage, FailingRow, GateRow, KeyRow, LoginPage,
+    NotificationRow, NotificationsPage, OverviewPage, ProfilePage, ProjectPage, ProjectRow, ProviderLink, RunRow,
+    SettingsBody, SettingsPage, TabLink, UploadRow, UploadsPage, UserRow,
 };
-use crate::{assets, icons};
 
 pub use hub_domain::model::access::SESSION_COOKIE;
 
 /// Builds per page of a project's build table.
 pub const PAGE_SIZE: i64 = 20;
-
-/// What pages send: strict same-origin rules (no inline script or style, no other host), no caching of
-/// per-user markup, and no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// What a page handler reads from: the UI's state (through `Deref`), the services of the upload, notification
 /// and settings pages, and the main origin the request was sent to.
@@ -107,99 +111,6 @@ impl From<OverviewError> for PageError {
 impl From<askama::Error> for PageError {
     fn from(e: askama::Error) -> Self {
         Self::Internal(e.to_string())
-    }
-}
-
-/// An HTML response with the page headers.
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    html_with(status, body, CSP)
-}
-
-/// The policy of a page that frames the report origin `report_origin`, and nothing else (`'self'` is the start of
-/// the frame's navigation: the main origin's `/reports/…` redirects to the report origin with a grant).
-pub fn framing_csp(report_origin: &str) -> String {
-    format!("{CSP}; frame-src 'self' {report_origin}")
-}
-
-/// An HTML response with the page headers and the policy `csp`.
-fn html_with(status: StatusCode, body: String, csp: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header(("Content-Security-Policy", csp))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Referrer-Policy", "same-origin"))
-        .body(body)
-}
-
-/// A `303 See Other` to `location`.
-fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((LOCATION, location)).insert_header((CACHE_CONTROL, "no-store")).finish()
-}
-
-/// Where an anonymous visitor of `path_and_query` is sent: the sign-in page, which returns there afterwards.
-pub fn login_location(path_and_query: &str) -> String {
-    format!("/login?next={}", query_value(path_and_query))
-}
-
-/// The text shown for the signed-in principal.
-fn display(principal: &Principal) -> String {
-    match &principal.identity {
-        PrincipalRef::User(email) => email.to_string(),
-        PrincipalRef::ApiKey { name, .. } => format!("API key {name}"),
-    }
-}
-
-async fn layout(state: &Ctx<'_>, title: impl Into<String>, nav: &'static str, who: Option<&Principal>) -> Layout {
-    Layout {
-        title: title.into(),
-        nav,
-        user: who.map(display),
-        csrf: who.and_then(|p| p.session.as_ref()).map(|s| s.csrf_token.clone()).unwrap_or_default(),
-        css: &assets::CSS.url,
-        js: &assets::JS.url,
-        zip_js: &assets::ZIP_JS.url,
-        logo: icons::LOGO,
-        user_icon: icons::USER,
-        theme_icon: icons::THEME,
-        bell_icon: icons::BELL,
-        manage: who.is_some_and(|p| p.can(Permission::Manage)),
-        upload: who.is_some_and(|p| p.can(Permission::Upload)),
-        admin: who.is_some_and(Principal::is_admin),
-        unread: match who {
-            Some(p) if p.can(Permission::View) => {
-                state.services.notifications.unread_count(&notification_viewer(p)).await.ok()
-            }
-            _ => None,
-        },
-        version: state.version.clone(),
-        // Every page shows it: a database that hangs must not hang the page too (2 s, as `/api/healthz`).
-        healthy: matches!(
-            actix_web::rt::time::timeout(std::time::Duration::from_secs(2), state.health.ping()).await,
-            Ok(Ok(()))
-        ),
-    }
-}
-
-/// What is sent when even the error page cannot be rendered: still HTML, as every page error is.
-const BARE_ERROR_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went \
-    wrong</title></head><body><h1>Something went wrong</h1><p>The server could not show this page. Try again in a \
-    moment.</p></body></html>\n";
-
-/// The 404, 403 or 500 page.
-async fn error_page(state: &Ctx<'_>, status: StatusCode, who: Option<&Principal>) -> HttpResponse {
-    let (heading, message) = match status.as_u16() {
-        404 => ("Page not found", "There is nothing at this address. It may have been deleted or mistyped."),
-        403 => ("Not allowed", "Your role does not allow you to see this page."),
-        _ => ("Something went wrong", "The server could not show this page. Try again in a moment."),
-    };
-    let page = ErrorPage { layout: layout(state, heading, "", who).await, status: status.as_u16(), heading, message };
-    match page.render() {
-        Ok(body) => html(status, body),
-        Err(e) => {
-            tracing::error!(error = %e, "error page failed to render");
-            html(status, BARE_ERROR_PAGE.to_owned())
-        }
     }
 }
 
@@ -293,6 +204,11 @@ async fn respond(req: &HttpRequest, cx: &Ctx<'_>) -> HttpResponse {
             error_page(cx, StatusCode::INTERNAL_SERVER_ERROR, who.as_ref()).await
         }
     }
+}
+
+/// Where an anonymous visitor of `path_and_query` is sent: the sign-in page, which returns there afterwards.
+pub fn login_location(path_and_query: &str) -> String {
+    format!("/login?next={}", query_value(path_and_query))
 }
 
 /// The message for an `error` code of the OAuth callback (§14.3).
@@ -685,11 +601,6 @@ async fn profile(state: &Ctx<'_>, who: &Principal) -> Result<HttpResponse, PageE
     Ok(html(StatusCode::OK, page.render()?))
 }
 
-/// Who reads notifications: the principal's own read state, and operational ones only with `manage` (§10).
-fn notification_viewer(who: &Principal) -> NotificationViewer {
-    NotificationViewer { principal: who.identity.owner_key(), operational: who.can(Permission::Manage) }
-}
-
 /// Environment filter choices, `selected` marking `env`.
 async fn env_choices(state: &Ctx<'_>, env: Option<&EnvId>) -> Result<Vec<Choice>, PageError> {
     Ok(state
@@ -907,6 +818,7 @@ async fn settings(
 
 #[cfg(test)]
 mod tests {
+    use super::error::BARE_ERROR_PAGE;
     use super::*;
 
     #[test]
@@ -945,13 +857,6 @@ mod tests {
         assert!(!is_newer("3.18.0-beta.1", "3.0.0"), "a pre-release is never offered");
         assert!(!is_newer("3.18.0-beta.1", ""), "not even without a CLI");
         assert!(is_newer("3.19.0", "3.19.0-beta.1"), "a release is newer than its pre-release");
-    }
-
-    #[test]
-    fn a_framing_page_allows_the_report_origin_only_besides_its_own_redirect() {
-        let csp = framing_csp("https://reports.example.com");
-        assert!(csp.ends_with("; frame-src 'self' https://reports.example.com"), "{csp}");
-        assert!(csp.contains("frame-ancestors 'none'"));
     }
 
     #[test]
