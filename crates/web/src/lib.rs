@@ -14,7 +14,6 @@ mod icons;
 pub mod pages;
 pub mod routes;
 pub mod state;
-pub mod views;
 
 use actix_web::guard::{self, GuardContext};
 use actix_web::web::{self, Data, ServiceConfig};
