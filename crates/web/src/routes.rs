@@ -73,7 +73,7 @@ pub fn is_reserved(path: &str) -> bool {
     })
 }
 
-/// A page of the UI.
+/// A page of the UI. [`crate::pages`] shows each, in a module named for the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// `/login`.
