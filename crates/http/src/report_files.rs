@@ -1,14 +1,12 @@
-//! Static serving of one build's report directory on the report origin (contract §8.9.2, "File rules").
+//! Serving one build's report files on the report origin (contract §8.9.2, "File rules").
 //!
-//! Credentials, grants and routing happen before [`serve`]; this module only turns an authorised request path into a
-//! file response: path checks, no symbolic links, directory redirects and index files, content types, validators and
-//! 304s, single byte ranges, streamed gzip for text assets, cache headers and the security headers of every report
-//! response. Files are always streamed in bounded chunks, and filesystem calls run on the blocking pool.
+//! Credentials, grants and routing happen before [`serve`], and the storage adapter finds and opens the file
+//! ([`ReportFiles`]); this module turns an authorised request path into a file response: path decoding, directory
+//! redirects, content types, validators and 304s, single byte ranges, streamed gzip for text assets, cache headers
+//! and the security headers of every report response. Bodies are streamed in the storage's bounded blocks.
 
-use std::fs::{File, Metadata};
+use std::future::Future;
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{self, SizedStream};
@@ -16,12 +14,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{
     self, EntityTag, Header, HeaderMap, HeaderValue, HttpDate, IfModifiedSince, IfNoneMatch, IfRange, Range,
 };
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use futures_util::Stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use futures_util::{Stream, StreamExt};
+use hub_domain::ports::{FileStream, Found, ReportFile, ReportPath, StorageError};
 
 use crate::error::ApiError;
 
@@ -32,33 +30,36 @@ pub use policy::ReportPolicy;
 const TEXT_LIKE: [&str; 10] = ["html", "js", "mjs", "css", "json", "svg", "txt", "csv", "xml", "map"];
 /// Extensions whose hashed names mark a bundled asset that never changes under the same name.
 const BUNDLED: [&str; 7] = ["js", "mjs", "css", "woff", "woff2", "ttf", "otf"];
-/// The longest file name (in bytes) of the filesystems a report is stored on (`NAME_MAX` of Linux).
-const MAX_SEGMENT_BYTES: usize = 255;
 /// Below this size gzip saves too little to be worth a compressor per request.
 const GZIP_MIN_SIZE: u64 = 1024;
-/// Read size of file bodies; also the size of the compressed chunks handed to the connection.
+/// Size of the compressed chunks handed to the connection.
 const CHUNK: usize = 64 * 1024;
-/// Compressed chunks queued between the encoder thread and the connection: bounds memory per gzip response.
+/// Blocks queued on each side of the encoder thread: bounds memory per gzip response.
 const GZIP_QUEUE: usize = 4;
 const CACHE_IMMUTABLE: &str = "private, max-age=31536000, immutable";
 /// Everything else may be replaced under the same name when a report is regenerated.
 const CACHE_REVALIDATE: &str = "private, no-cache";
 
-/// Serves the file `raw_path` names inside `report_dir` for an already-authorised `GET` or `HEAD`, so the report
-/// origin's handler only has to check credentials and find the build's directory.
+/// Serves the file `raw_path` names in a build's report for an already-authorised `GET` or `HEAD`, so the report
+/// origin's handler only has to check credentials, find the build and say how its files are opened (`open`, a
+/// call of [`ReportFiles::open`](hub_domain::ports::ReportFiles::open) for that build).
 ///
 /// `raw_path` is the still percent-encoded URL tail after `/reports/{envId}/{projectId}/{buildId}/` (empty for the
 /// report root, which the route reaches with its trailing slash). `main_origin` (as `https://hub.example.com`) is
 /// the only other origin allowed to frame report pages, and `policy` what the pages may load. Every response,
 /// errors included, carries the security headers.
-pub async fn serve(
+pub async fn serve<F, Fut>(
     req: &HttpRequest,
-    report_dir: &Path,
     raw_path: &str,
     main_origin: &str,
     policy: &ReportPolicy,
-) -> HttpResponse {
-    let mut response = match respond(req, report_dir, raw_path).await {
+    open: F,
+) -> HttpResponse
+where
+    F: FnOnce(ReportPath) -> Fut,
+    Fut: Future<Output = Result<Found, StorageError>>,
+{
+    let mut response = match respond(req, raw_path, open).await {
         Ok(response) => response,
         // from_error keeps the error on the response so the request log can show a 5xx cause.
         Err(err) => HttpResponse::from_error(err),
@@ -84,128 +85,37 @@ pub(crate) fn add_security_headers(headers: &mut HeaderMap, main_origin: &str, p
     headers.insert(header::CONTENT_SECURITY_POLICY, csp);
 }
 
-async fn respond(req: &HttpRequest, report_dir: &Path, raw_path: &str) -> Result<HttpResponse, ApiError> {
-    let (segments, trailing_slash) = parse_path(raw_path).ok_or_else(|| ApiError::bad_request("invalid path"))?;
-    let dir = report_dir.to_path_buf();
-    let found = web::block(move || resolve(dir, &segments, trailing_slash)).await.map_err(ApiError::internal)?;
-    match found.map_err(|err| {
-        if names_nothing(&err) { ApiError::new(StatusCode::NOT_FOUND, "not found") } else { ApiError::internal(err) }
-    })? {
+async fn respond<F, Fut>(req: &HttpRequest, raw_path: &str, open: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(ReportPath) -> Fut,
+    Fut: Future<Output = Result<Found, StorageError>>,
+{
+    let path = parse_path(raw_path).ok_or_else(|| ApiError::bad_request("invalid path"))?;
+    match open(path).await? {
+        Found::Missing => Err(ApiError::new(StatusCode::NOT_FOUND, "not found")),
         Found::Directory => Ok(redirect_to_directory(req)),
         Found::File(file) => file_response(req, file).await,
     }
 }
 
-/// Whether a failed lookup means the client's path names no file (404), as opposed to a fault of the server's disk
-/// (500). The path is the client's choice, so every error its shape can cause counts as "no such file": a name too
-/// long for the filesystem, a file used as a directory.
-fn names_nothing(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound
-            | io::ErrorKind::NotADirectory
-            | io::ErrorKind::IsADirectory
-            | io::ErrorKind::InvalidFilename
-            | io::ErrorKind::InvalidInput
-    )
-}
-
 /// Splits and percent-decodes the path per segment; `None` when a segment is empty, `.`, `..`, or holds NUL, `\` or
-/// (from `%2F`) `/`, so that the joined path can only name something below the report directory. Also tells whether
-/// the path ends with a slash (the empty path is the root, reached with one).
-fn parse_path(raw: &str) -> Option<(Vec<String>, bool)> {
+/// (from `%2F`) `/`, so that the path can only name something below the report's root. A path ending with a slash
+/// names a directory (the empty path is the root, reached with one).
+fn parse_path(raw: &str) -> Option<ReportPath> {
     let (body, trailing_slash) = match raw.strip_suffix('/') {
         Some(body) => (body, true),
         None => (raw, raw.is_empty()),
     };
     if body.is_empty() {
         // The root itself, or a lone "/" that would be an empty segment.
-        return raw.is_empty().then(|| (Vec::new(), true));
+        return raw.is_empty().then(ReportPath::root);
     }
     let segments = body
         .split('/')
-        .map(|segment| {
-            // Non-UTF-8 names are never produced by the report generator, so they are refused like other bad paths.
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8().ok()?;
-            let invalid =
-                decoded.is_empty() || decoded == "." || decoded == ".." || decoded.contains(['\0', '\\', '/']);
-            (!invalid).then(|| decoded.into_owned())
-        })
+        // Non-UTF-8 names are never produced by the report generator, so they are refused like other bad paths.
+        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|d| d.into_owned()))
         .collect::<Option<Vec<_>>>()?;
-    Some((segments, trailing_slash))
-}
-
-/// What a valid path names.
-enum Found {
-    /// A directory requested without its trailing slash.
-    Directory,
-    File(OpenFile),
-}
-
-/// A regular file opened for serving, with what its headers are made of.
-struct OpenFile {
-    file: File,
-    /// Lower-case extension of the served name (`html` for a directory's index).
-    extension: String,
-    /// Whether the name has the contract's content-hash shape.
-    hashed_name: bool,
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: u64,
-}
-
-/// Walks `segments` below `dir` without following any symbolic link: each component is checked with
-/// `symlink_metadata`, and the opened file must be the very inode that was checked (a link swapped in between would
-/// be another one). Links, special files and missing entries are all `NotFound`.
-fn resolve(dir: PathBuf, segments: &[String], trailing_slash: bool) -> io::Result<Found> {
-    let mut path = dir;
-    let mut meta = std::fs::metadata(&path)?;
-    if !meta.is_dir() {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    for segment in segments {
-        // No file of a report has a longer name than the filesystem allows; such a segment names nothing, and is
-        // answered before the filesystem has to say so.
-        if !meta.is_dir() || segment.len() > MAX_SEGMENT_BYTES {
-            return Err(io::ErrorKind::NotFound.into());
-        }
-        path.push(segment);
-        meta = no_link(&path)?;
-    }
-    if meta.is_dir() {
-        if !trailing_slash {
-            return Ok(Found::Directory);
-        }
-        path.push("index.html");
-        meta = no_link(&path)?;
-    } else if trailing_slash {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    if !meta.is_file() {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    let file = File::open(&path)?;
-    let opened = file.metadata()?;
-    if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    Ok(Found::File(OpenFile {
-        extension: extension_of(name),
-        hashed_name: is_hashed_asset(name),
-        len: opened.len(),
-        modified: opened.modified().ok(),
-        inode: opened.ino(),
-        file,
-    }))
-}
-
-fn no_link(path: &Path) -> io::Result<Metadata> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.file_type().is_symlink() {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    Ok(meta)
+    ReportPath::new(segments, trailing_slash)
 }
 
 fn extension_of(name: &str) -> String {
@@ -254,14 +164,14 @@ fn redirect_to_directory(req: &HttpRequest) -> HttpResponse {
     HttpResponse::MovedPermanently().insert_header((header::LOCATION, location)).finish()
 }
 
-async fn file_response(req: &HttpRequest, found: OpenFile) -> Result<HttpResponse, ApiError> {
-    let text_like = TEXT_LIKE.contains(&found.extension.as_str());
+async fn file_response(req: &HttpRequest, found: ReportFile) -> Result<HttpResponse, ApiError> {
+    let extension = extension_of(&found.name);
+    let text_like = TEXT_LIKE.contains(&extension.as_str());
     let range_requested = req.headers().contains_key(header::RANGE);
     let gzip = text_like && found.len >= GZIP_MIN_SIZE && !range_requested && accepts_gzip(req.headers());
 
     // One representation per encoding, so each has its own strong tag; the identity one changes with the file.
-    let modified_ns = found.modified.and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-    let identity_tag = format!("{:x}-{:x}-{:x}", found.inode, found.len, modified_ns);
+    let identity_tag = tag_of(&found.version);
     let etag = EntityTag::new_strong(if gzip { format!("{identity_tag}-gzip") } else { identity_tag });
     // HTTP dates have whole seconds; comparing against a truncated time keeps If-Modified-Since exact.
     let last_modified = found.modified.and_then(whole_seconds);
@@ -271,20 +181,25 @@ async fn file_response(req: &HttpRequest, found: OpenFile) -> Result<HttpRespons
     if let Some(time) = last_modified {
         builder.insert_header(header::LastModified(HttpDate::from(time)));
     }
-    builder.insert_header((header::CACHE_CONTROL, if found.hashed_name { CACHE_IMMUTABLE } else { CACHE_REVALIDATE }));
+    let cache = if is_hashed_asset(&found.name) { CACHE_IMMUTABLE } else { CACHE_REVALIDATE };
+    builder.insert_header((header::CACHE_CONTROL, cache));
     if text_like {
         builder.insert_header((header::VARY, "Accept-Encoding"));
     }
     if not_modified(req, &etag, last_modified) {
         return Ok(builder.status(StatusCode::NOT_MODIFIED).finish());
     }
-    builder.insert_header((header::CONTENT_TYPE, content_type(&found.extension)));
+    builder.insert_header((header::CONTENT_TYPE, content_type(&extension)));
     let head = req.method() == actix_web::http::Method::HEAD;
 
     if gzip {
         builder.insert_header((header::CONTENT_ENCODING, "gzip"));
         // The compressed length is unknown until compressed: HEAD answers without one rather than compressing.
-        return Ok(if head { builder.body(body::None::new()) } else { builder.streaming(gzip_stream(found.file)) });
+        if head {
+            return Ok(builder.body(body::None::new()));
+        }
+        let bytes = found.body.read(0, found.len).await?;
+        return Ok(builder.streaming(gzip_stream(bytes)));
     }
 
     builder.insert_header((header::ACCEPT_RANGES, "bytes"));
@@ -307,9 +222,14 @@ async fn file_response(req: &HttpRequest, found: OpenFile) -> Result<HttpRespons
         // Declares the length without reading the file: the connection never sends a HEAD body anyway.
         return Ok(builder.body(SizedStream::new(len, futures_util::stream::empty::<io::Result<Bytes>>())));
     }
-    let mut file = tokio::fs::File::from_std(found.file);
-    file.seek(io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
-    Ok(builder.body(SizedStream::new(len, file_stream(file, len))))
+    let bytes = found.body.read(start, len).await?;
+    Ok(builder.body(SizedStream::new(len, bytes)))
+}
+
+/// The storage's version as an entity-tag value: only the characters a tag may hold, so an adapter's version
+/// (an object store's quoted hash, say) can never break the header.
+fn tag_of(version: &str) -> String {
+    version.chars().filter(|c| c.is_ascii_graphic() && *c != '"').collect()
 }
 
 fn whole_seconds(time: SystemTime) -> Option<SystemTime> {
@@ -384,32 +304,46 @@ fn requested_range(req: &HttpRequest, etag: &EntityTag, last_modified: Option<Sy
     }
 }
 
-/// `len` bytes from the file's current position, in chunks of at most [`CHUNK`]. A file that ends early fails the
-/// body, so the connection is cut instead of sending fewer bytes than its `Content-Length`.
-fn file_stream(file: tokio::fs::File, len: u64) -> impl Stream<Item = io::Result<Bytes>> {
-    futures_util::stream::try_unfold((file, len), |(mut file, remaining)| async move {
-        if remaining == 0 {
-            return Ok(None);
-        }
-        let mut buf = vec![0; usize::try_from(remaining).map_or(CHUNK, |r| r.min(CHUNK))];
-        let read = file.read(&mut buf).await?;
-        if read == 0 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-        }
-        buf.truncate(read);
-        Ok(Some((Bytes::from(buf), (file, remaining - read as u64))))
-    })
+/// What the feeder hands the encoder thread.
+enum Feed {
+    Data(Bytes),
+    /// The whole file has been read: the encoder may write the gzip trailer.
+    End,
+    Failed(io::Error),
 }
 
-/// The file gzip-compressed by a blocking-pool thread that hands chunks over a bounded channel: the connection's
-/// pace limits the encoder, and a closed connection stops it at its next chunk.
-fn gzip_stream(mut file: File) -> impl Stream<Item = io::Result<Bytes>> {
+/// The file gzip-compressed by a blocking-pool thread: a task reads the storage's blocks into one bounded channel,
+/// the thread compresses them into another, so the connection's pace limits both and a closed connection stops
+/// them at their next block. A read that fails, or ends without [`Feed::End`], fails the body instead of closing
+/// a valid but short gzip stream.
+fn gzip_stream(mut bytes: FileStream) -> impl Stream<Item = io::Result<Bytes>> {
+    let (feed, mut input) = tokio::sync::mpsc::channel(GZIP_QUEUE);
     let (tx, rx) = tokio::sync::mpsc::channel(GZIP_QUEUE);
+    actix_web::rt::spawn(async move {
+        while let Some(block) = bytes.next().await {
+            let failed = block.is_err();
+            let item = block.map_or_else(|err| Feed::Failed(io::Error::other(err)), Feed::Data);
+            if feed.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+        let _ = feed.send(Feed::End).await;
+    });
     actix_web::rt::task::spawn_blocking(move || {
         let sink = ChannelWriter { tx: tx.clone(), buf: BytesMut::with_capacity(CHUNK) };
         let mut encoder = GzEncoder::new(sink, Compression::default());
-        let compressed =
-            io::copy(&mut file, &mut encoder).and_then(|_| encoder.finish()).and_then(|mut sink| sink.flush());
+        let compressed = loop {
+            match input.blocking_recv() {
+                Some(Feed::Data(block)) => {
+                    if let Err(err) = encoder.write_all(&block) {
+                        break Err(err);
+                    }
+                }
+                Some(Feed::End) => break encoder.finish().and_then(|mut sink| sink.flush()),
+                Some(Feed::Failed(err)) => break Err(err),
+                None => break Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            }
+        };
         if let Err(err) = compressed {
             // Fails the body so the client sees a cut connection, not a truncated file; ignored when it has gone.
             let _ = tx.blocking_send(Err(err));

@@ -69,8 +69,8 @@ pub struct AppState {
     pub uploads: UploadService,
     /// Signs and checks the grants that hand a viewer over to the report origin (§8.9).
     pub grants: hub_domain::model::grant::GrantKey,
-    /// Where published reports are, for serving their files.
-    pub report_files: Arc<dyn hub_domain::ports::ResultStore>,
+    /// The files of published reports, for serving them.
+    pub report_files: Arc<dyn hub_domain::ports::ReportFiles>,
     /// Build and report use cases.
     pub reports: ReportService,
     /// Each principal's notifications and their live stream (§10).

@@ -13,7 +13,7 @@ use anyhow::Context;
 use hub_db::{DbConfig, Store};
 use hub_domain::ids::Email;
 use hub_domain::model::notification::Notification;
-use hub_domain::ports::{AllureCliManager, Clock, EventBus, ResultStore, SecretSource, UploadEvent};
+use hub_domain::ports::{AllureCliManager, Clock, EventBus, ReportFiles, ResultStore, SecretSource, UploadEvent};
 use hub_domain::services::{
     ApiKeyService, AuthService, AuthSettings, DiskService, EnvironmentService, GenerationService, NotificationPorts,
     NotificationService, OverviewService, ProjectService, ReportPorts, ReportService, RetentionConfig, RetentionPorts,
@@ -338,6 +338,7 @@ impl Application {
             _ => None,
         };
         let files: Arc<dyn ResultStore> = files;
+        let report_files: Arc<dyn ReportFiles> = files.clone();
         let state = Data::new(AppState {
             shutdown: shutdown_watch,
             uploads,
@@ -347,7 +348,7 @@ impl Application {
             disk,
             retention,
             grants: GrantKey::derive(&secret),
-            report_files: files.clone(),
+            report_files,
             environments: EnvironmentService::new(store.clone(), files.clone(), clock.clone()),
             projects: ProjectService::new(store.clone(), store.clone(), files, clock.clone()),
             api_keys: ApiKeyService::new(store.clone(), Arc::new(RandomIds), secrets, clock.clone()),

@@ -2,6 +2,7 @@
 //!
 //! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
 //! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
+//! * [`storage_contract`]: the storage contract suite that every storage adapter runs unchanged;
 //! * [`time`]: fixed UTC times for test data;
 //! * [`npm`]: a loopback npm registry and a fake npm, for the Allure CLI management;
 //! * [`zip_forge`]: zip archives built byte by byte, in the hostile shapes a zip writer refuses to produce.
@@ -12,5 +13,6 @@
 pub mod contract;
 pub mod npm;
 pub mod pg;
+pub mod storage_contract;
 pub mod time;
 pub mod zip_forge;

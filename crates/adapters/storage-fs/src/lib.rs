@@ -13,6 +13,7 @@ pub mod archive;
 pub mod chain;
 mod disk;
 pub mod lock;
+mod report_files;
 mod reports;
 mod uploads;
 pub mod workers;
@@ -131,10 +132,6 @@ impl ResultStore for FsResultStore {
 
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError> {
         self.discard_dir(self.envs.join(env.as_str()).join(project.as_str())).await
-    }
-
-    fn report_dir(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> PathBuf {
-        self.build_dir(env, project, build).join("report")
     }
 
     async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError> {

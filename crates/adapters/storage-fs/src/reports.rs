@@ -178,7 +178,7 @@ impl GenerationFiles for FsResultStore {
     }
 
     async fn publish(&self, job: &GenerationJob, workspace: &Workspace) -> Result<Option<String>, StorageError> {
-        let report = hub_domain::ports::ResultStore::report_dir(self, &job.env_id, &job.project_id, &job.build_id);
+        let report = self.report_dir(&job.env_id, &job.project_id, &job.build_id);
         let history = self.history_path(job);
         let workspace = workspace.clone();
         let lock = std::sync::Arc::clone(&self.history_lock);

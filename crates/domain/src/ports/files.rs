@@ -22,9 +22,6 @@ pub trait ResultStore: Send + Sync + 'static {
     /// [`StorageError`] when the directory exists but cannot be moved away.
     async fn remove_project(&self, env: &EnvId, project: &ProjectId) -> Result<(), StorageError>;
 
-    /// The directory of a build's published report, for serving its files (it may not exist).
-    fn report_dir(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> std::path::PathBuf;
-
     /// Like [`ResultStore::remove_environment`], for one build's results and report.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ pub mod events;
 pub mod files;
 pub mod generator;
 pub mod identity;
+pub mod report_files;
 pub mod repos;
 pub mod uploads;
 
@@ -26,6 +27,7 @@ pub use generator::{
     GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, ReportGenerator, Workspace,
 };
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
+pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportPath};
 pub use repos::*;
 pub use uploads::{
     ArchiveError, ArchiveSource, BodyError, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,

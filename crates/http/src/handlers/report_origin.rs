@@ -96,7 +96,6 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
     let mut res = if path.build.is_none() {
         redirect(&path.url_for(&build, None))
     } else {
-        let dir = state.report_files.report_dir(&path.env, &path.project, &build);
         let tail = path.tail.strip_prefix('/').unwrap_or(&path.tail);
         if path.tail.is_empty() {
             // `/reports/e/p/b` names the report's directory: the same rule as any directory without its slash.
@@ -107,7 +106,9 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
             }
             res
         } else {
-            crate::report_files::serve(req, &dir, tail, &main, &state.config.report_policy).await
+            let files = &state.report_files;
+            let open = |wanted| async move { files.open(&path.env, &path.project, &build, &wanted).await };
+            crate::report_files::serve(req, tail, &main, &state.config.report_policy, open).await
         }
     };
     if let Some(cookie) = cookie {

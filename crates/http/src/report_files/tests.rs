@@ -1,54 +1,126 @@
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BodySize, MessageBody, to_bytes};
 use actix_web::test::TestRequest;
+use actix_web::web;
 use flate2::read::GzDecoder;
+use hub_domain::ports::ReportBody;
 
 use super::*;
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const PREFIX: &str = "/reports/staging/checkout/b1/";
 
-/// A report directory beside a secret file and directory that must stay out of reach.
+/// A report held in memory: the HTTP rules tested apart from any storage (the storage's own rules, such as
+/// refusing symbolic links, are tested with its adapter).
 struct Fixture {
-    root: tempfile::TempDir,
+    files: Mutex<BTreeMap<String, (Bytes, String)>>,
+    dirs: Mutex<BTreeSet<String>>,
+    versions: AtomicU64,
+    modified: SystemTime,
 }
 
 impl Fixture {
-    fn new() -> Self {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("report/sub")).unwrap();
-        std::fs::create_dir_all(root.path().join("report/empty")).unwrap();
-        std::fs::create_dir_all(root.path().join("outside")).unwrap();
-        std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
-        std::fs::write(root.path().join("outside/file.txt"), "outside").unwrap();
-        let fixture = Self { root };
+    fn new() -> Arc<Self> {
+        let fixture = Self {
+            files: Mutex::default(),
+            dirs: Mutex::new(BTreeSet::from([String::new(), "empty".to_owned()])),
+            versions: AtomicU64::new(0),
+            modified: SystemTime::now() - Duration::from_secs(3600),
+        };
         fixture.write("index.html", b"<html>root</html>");
         fixture.write("sub/index.html", b"<html>sub</html>");
-        fixture
+        Arc::new(fixture)
     }
 
-    fn report(&self) -> PathBuf {
-        self.root.path().join("report")
-    }
-
+    /// Stores (or replaces, with a new version) a file, its directories with it.
     fn write(&self, name: &str, content: &[u8]) {
-        std::fs::write(self.report().join(name), content).unwrap();
+        let version = format!("v{}", self.versions.fetch_add(1, Ordering::Relaxed));
+        self.files.lock().unwrap().insert(name.to_owned(), (Bytes::copy_from_slice(content), version));
+        let mut dirs = self.dirs.lock().unwrap();
+        let mut parent = name;
+        while let Some((dir, _)) = parent.rsplit_once('/') {
+            dirs.insert(dir.to_owned());
+            parent = dir;
+        }
     }
 
-    async fn call(&self, req: TestRequest, raw: &str) -> (StatusCode, HeaderMap, Bytes) {
+    /// What a storage adapter answers, by the port's rules.
+    fn open(&self, path: &ReportPath) -> Result<Found, StorageError> {
+        let joined = path.segments().join("/");
+        if joined == "broken" {
+            return Err(StorageError("disk failed".to_owned()));
+        }
+        let files = self.files.lock().unwrap();
+        let file = |name: &str| {
+            files.get(name).map_or(Found::Missing, |(bytes, version)| {
+                let (bytes, version) = (bytes.clone(), version.clone());
+                let name = name.rsplit('/').next().unwrap_or_default().to_owned();
+                let body = Box::new(MemoryBody { bytes, fail_at: (name == "short.js").then_some(CHUNK) });
+                Found::File(ReportFile {
+                    name,
+                    len: body.bytes.len() as u64,
+                    modified: Some(self.modified),
+                    version,
+                    body,
+                })
+            })
+        };
+        if self.dirs.lock().unwrap().contains(&joined) {
+            return Ok(match (path.is_directory(), joined.is_empty()) {
+                (false, _) => Found::Directory,
+                (true, true) => file("index.html"),
+                (true, false) => file(&format!("{joined}/index.html")),
+            });
+        }
+        Ok(if path.is_directory() { Found::Missing } else { file(&joined) })
+    }
+
+    async fn call(self: &Arc<Self>, req: TestRequest, raw: &str) -> (StatusCode, HeaderMap, Bytes) {
         let res = self.response(req, raw).await;
         let (status, headers) = (res.status(), res.headers().clone());
         (status, headers, to_bytes(res.into_body()).await.unwrap())
     }
 
-    async fn response(&self, req: TestRequest, raw: &str) -> HttpResponse {
-        let req = req.uri(&format!("{PREFIX}{raw}")).to_http_request();
-        serve(&req, &self.report(), raw, ORIGIN, &ReportPolicy::default()).await
+    async fn response(self: &Arc<Self>, req: TestRequest, raw: &str) -> HttpResponse {
+        self.serve_with(req, raw, &ReportPolicy::default()).await
     }
 
-    async fn get(&self, raw: &str) -> (StatusCode, HeaderMap, Bytes) {
+    async fn serve_with(self: &Arc<Self>, req: TestRequest, raw: &str, policy: &ReportPolicy) -> HttpResponse {
+        let req = req.uri(&format!("{PREFIX}{raw}")).to_http_request();
+        serve(&req, raw, ORIGIN, policy, |path| std::future::ready(self.open(&path))).await
+    }
+
+    async fn get(self: &Arc<Self>, raw: &str) -> (StatusCode, HeaderMap, Bytes) {
         self.call(TestRequest::get(), raw).await
+    }
+}
+
+/// A file's bytes in blocks of [`CHUNK`]; `fail_at` makes the stream fail there, like a storage losing the file.
+struct MemoryBody {
+    bytes: Bytes,
+    fail_at: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl ReportBody for MemoryBody {
+    async fn read(self: Box<Self>, start: u64, len: u64) -> Result<FileStream, StorageError> {
+        let (start, end) = (start as usize, (start + len) as usize);
+        let mut blocks: Vec<Result<Bytes, StorageError>> = Vec::new();
+        let mut at = start;
+        while at < end {
+            if self.fail_at.is_some_and(|fail| at >= fail) {
+                blocks.push(Err(StorageError("file vanished".to_owned())));
+                break;
+            }
+            let next = (at + CHUNK).min(end);
+            blocks.push(Ok(self.bytes.slice(at..next)));
+            at = next;
+        }
+        Ok(Box::pin(futures_util::stream::iter(blocks)))
     }
 }
 
@@ -121,15 +193,9 @@ async fn percent_encoded_names_are_decoded_per_segment() {
 }
 
 #[actix_web::test]
-async fn symbolic_links_are_never_followed() {
+async fn missing_files_and_special_paths_are_404() {
     let fx = Fixture::new();
-    let report = fx.report();
-    std::os::unix::fs::symlink(fx.root.path().join("secret.txt"), report.join("secret.txt")).unwrap();
-    std::os::unix::fs::symlink(fx.root.path().join("outside"), report.join("linked")).unwrap();
-    // Even a link to a file inside the report is refused: links are not followed at all.
-    std::os::unix::fs::symlink(report.join("index.html"), report.join("alias.html")).unwrap();
-    std::os::unix::fs::symlink(fx.root.path().join("outside/file.txt"), report.join("sub/index.html.tmp")).unwrap();
-    for raw in ["secret.txt", "linked/file.txt", "linked/", "linked", "alias.html"] {
+    for raw in ["nope.html", "sub/nope.js", "nope/", "empty/", "index.html/", "index.html/x"] {
         let (status, headers, body) = fx.get(raw).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{raw}");
         assert_eq!(
@@ -138,45 +204,35 @@ async fn symbolic_links_are_never_followed() {
         );
         assert_security_headers(&headers);
     }
-    // A directory whose index.html is a link has no index.
-    std::fs::remove_file(report.join("sub/index.html")).unwrap();
-    std::os::unix::fs::symlink(report.join("index.html"), report.join("sub/index.html")).unwrap();
-    assert_eq!(fx.get("sub/").await.0, StatusCode::NOT_FOUND);
 }
 
 #[actix_web::test]
-async fn names_longer_than_the_filesystem_allows_are_404_not_500() {
+async fn a_storage_failure_is_a_500_with_the_security_headers() {
     let fx = Fixture::new();
-    let long = "a".repeat(256);
-    for raw in [format!("{long}.html"), format!("sub/{long}"), format!("{long}/index.html"), format!("{long}/")] {
-        let (status, _, body) = fx.get(&raw).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{raw}");
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"], "not found");
-    }
-    // The filesystem's own refusal of such a name (reached by a path that passes the segment check) is no
-    // server fault either.
-    let too_long = std::fs::metadata(fx.report().join("x".repeat(300))).unwrap_err();
-    assert!(names_nothing(&too_long), "{too_long:?}");
-    assert!(!names_nothing(&io::Error::other("disk failed")));
+    let (status, headers, body) = fx.get("broken").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"], "internal server error");
+    assert_security_headers(&headers);
 }
 
 #[actix_web::test]
-async fn missing_files_and_special_paths_are_404() {
+async fn a_file_that_fails_while_streaming_cuts_the_body_both_ways() {
     let fx = Fixture::new();
-    for raw in ["nope.html", "sub/nope.js", "nope/", "empty/", "index.html/", "index.html/x"] {
-        assert_eq!(fx.get(raw).await.0, StatusCode::NOT_FOUND, "{raw}");
-    }
-    // A missing report directory too.
-    let req = TestRequest::get().uri(PREFIX).to_http_request();
-    let res = serve(&req, &fx.root.path().join("absent"), "", ORIGIN, &ReportPolicy::default()).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    fx.write("short.js", &script(3 * CHUNK));
+    let res = fx.response(TestRequest::get(), "short.js").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(to_bytes(res.into_body()).await.is_err(), "the identity body fails instead of ending short");
+    // Compressed, the stream must not close as a valid but shorter gzip file either.
+    let res = fx.response(TestRequest::get().insert_header((header::ACCEPT_ENCODING, "gzip")), "short.js").await;
+    assert_eq!(text_of(res.headers(), header::CONTENT_ENCODING), "gzip");
+    assert!(to_bytes(res.into_body()).await.is_err(), "the gzip body fails too");
 }
 
 #[actix_web::test]
 async fn a_directory_without_slash_redirects_keeping_the_query() {
     let fx = Fixture::new();
     let req = TestRequest::get().uri(&format!("{PREFIX}sub?grant=abc&x=1")).to_http_request();
-    let res = serve(&req, &fx.report(), "sub", ORIGIN, &ReportPolicy::default()).await;
+    let res = serve(&req, "sub", ORIGIN, &ReportPolicy::default(), |path| std::future::ready(fx.open(&path))).await;
     assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(text_of(res.headers(), header::LOCATION), format!("{PREFIX}sub/?grant=abc&x=1"));
     assert_security_headers(res.headers());
@@ -261,7 +317,6 @@ async fn strong_validators_give_304() {
     assert_eq!(fx.call(both, "data.json").await.0, StatusCode::OK);
 
     // Rewriting the file changes the tag.
-    std::fs::remove_file(fx.report().join("data.json")).unwrap();
     fx.write("data.json", b"{\"a\":22}");
     let (_, headers, _) = fx.get("data.json").await;
     assert_ne!(text_of(&headers, header::ETAG), etag);
@@ -455,8 +510,7 @@ async fn an_administrators_policy_replaces_the_default_and_keeps_the_framing_rul
     let policy = ReportPolicy::parse("default-src 'self' https://cdn.example.com; img-src *").unwrap();
     let expected = format!("default-src 'self' https://cdn.example.com; img-src *; frame-ancestors 'self' {ORIGIN}");
     for raw in ["index.html", "nope.html", "..", "sub"] {
-        let req = TestRequest::get().uri(&format!("{PREFIX}{raw}")).to_http_request();
-        let res = serve(&req, &fx.report(), raw, ORIGIN, &policy).await;
+        let res = fx.serve_with(TestRequest::get(), raw, &policy).await;
         assert_eq!(text_of(res.headers(), header::CONTENT_SECURITY_POLICY), expected, "{raw}");
         assert_eq!(text_of(res.headers(), header::X_CONTENT_TYPE_OPTIONS), "nosniff");
     }
@@ -523,14 +577,13 @@ async fn over_a_real_connection_head_sends_the_length_and_no_body() {
     let fx = Fixture::new();
     let content = script(2048);
     fx.write("app.js", &content);
-    let dir = fx.report();
     let server = actix_web::HttpServer::new(move || {
-        let dir = dir.clone();
+        let fx = Arc::clone(&fx);
         actix_web::App::new().default_service(web::to(move |req: HttpRequest| {
-            let dir = dir.clone();
+            let fx = Arc::clone(&fx);
             async move {
                 let raw = req.path().strip_prefix(PREFIX).unwrap_or_default().to_owned();
-                serve(&req, &dir, &raw, ORIGIN, &ReportPolicy::default()).await
+                serve(&req, &raw, ORIGIN, &ReportPolicy::default(), |path| std::future::ready(fx.open(&path))).await
             }
         }))
     })
