@@ -1,48 +1,17 @@
-//! The repository contract suite of `hub-test-support`, run against SQLite and against PostgreSQL.
+//! The store contract suite of `hub-test-support`, run unchanged against SQLite and against PostgreSQL, each case
+//! on a fresh database; then this store's own checks below the ports: migrations, the rollup tables the overview
+//! reads, and SQLite's connection settings.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use diesel::prelude::*;
-use hub_domain::model::build::BuildSummary;
-use hub_test_support::contract::{SeedBuilds, StoreFixture};
+use hub_test_support::contract::StoreFixture;
+use hub_test_support::pg::PgTestDatabase;
 
 use crate::connection::{AnyConnection, DatabaseUrl, DbConfig};
-use crate::repos::time::to_db;
-use crate::schema::builds;
 use crate::store::Store;
 
-#[async_trait]
-impl SeedBuilds for Store {
-    async fn seed_build(&self, b: &BuildSummary) {
-        let b = b.clone();
-        self.run(move |conn| {
-            diesel::insert_into(builds::table)
-                .values((
-                    builds::env_id.eq(b.env_id.as_str()),
-                    builds::project_id.eq(b.project_id.as_str()),
-                    builds::build_id.eq(b.build_id.as_str()),
-                    builds::status.eq(b.status.as_str()),
-                    builds::created_at.eq(to_db(b.created_at)),
-                    builds::completed_at.eq(b.completed_at.map(to_db)),
-                    builds::uploaded_by.eq("apikey:test"),
-                    builds::stats_total.eq(b.stats.total),
-                    builds::stats_passed.eq(b.stats.passed),
-                    builds::stats_failed.eq(b.stats.failed),
-                    builds::stats_broken.eq(b.stats.broken),
-                    builds::stats_skipped.eq(b.stats.skipped),
-                    builds::stats_unknown.eq(b.stats.unknown),
-                    builds::duration_ms.eq(b.stats.duration_ms),
-                ))
-                .execute(conn)
-                .map(drop)
-                .map_err(crate::errors::from_diesel)
-        })
-        .await
-        .expect("seed build");
-    }
-}
+mod rollups;
 
 /// A store on `url`, not migrated yet.
 async fn open_store(url: DatabaseUrl) -> Arc<Store> {
@@ -50,50 +19,70 @@ async fn open_store(url: DatabaseUrl) -> Arc<Store> {
     Arc::new(Store::open(config).await.expect("open store"))
 }
 
-async fn fixture(url: DatabaseUrl, guard: Box<dyn std::any::Any + Send>) -> StoreFixture {
+/// A migrated store on `url`.
+async fn migrated(url: DatabaseUrl) -> Arc<Store> {
     let store = open_store(url).await;
     store.migrate().await.expect("migrate");
-    StoreFixture {
-        envs: store.clone(),
-        keys: store.clone(),
-        users: store.clone(),
-        projects: store.clone(),
-        health: store.clone(),
-        uploads: store.clone(),
-        builds: store.clone(),
-        jobs: store.clone(),
-        seeds: store,
-        guard,
-    }
+    store
+}
+
+/// A fresh SQLite database (in a directory that does not exist yet), kept while the directory lives.
+fn sqlite_database() -> (DatabaseUrl, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    (DatabaseUrl::Sqlite(dir.path().join("nested/dir/allure-hub.db")), dir)
+}
+
+/// A fresh PostgreSQL database, dropped with the guard; `None` when no server answers and none is required.
+async fn postgres_database() -> Option<(DatabaseUrl, PgTestDatabase)> {
+    let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.expect("create database")?;
+    Some((DatabaseUrl::parse(&db.url).expect("postgres url"), db))
 }
 
 mod sqlite {
     use super::*;
 
     async fn sqlite_fixture() -> Option<StoreFixture> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = DatabaseUrl::Sqlite(dir.path().join("nested/dir/allure-hub.db"));
-        Some(fixture(url, Box::new(dir)).await)
+        let (url, dir) = sqlite_database();
+        Some(StoreFixture::of(migrated(url).await, Box::new(dir)))
     }
 
     hub_test_support::store_contract_tests!(sqlite_fixture);
+
+    #[tokio::test]
+    async fn rollup_rows_follow_deletions_and_replaced_results() {
+        let (url, _dir) = sqlite_database();
+        rollups::rows_follow_deletions_and_replaced_results(url).await;
+    }
+
+    #[tokio::test]
+    async fn totals_are_built_from_builds_saved_before_the_migration() {
+        let (url, _dir) = sqlite_database();
+        rollups::totals_are_built_from_builds_saved_before_the_migration(url).await;
+    }
 }
 
 mod postgres {
-    use hub_test_support::pg::PgTestDatabase;
-
     use super::*;
 
     async fn postgres_fixture() -> Option<StoreFixture> {
-        let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.expect("create database")?;
-        let url = DatabaseUrl::parse(&db.url).expect("postgres url");
-        Some(fixture(url, Box::new(db)).await)
+        let (url, db) = postgres_database().await?;
+        Some(StoreFixture::of(migrated(url).await, Box::new(db)))
     }
 
     hub_test_support::store_contract_tests!(postgres_fixture);
-}
 
-mod operations;
+    #[tokio::test]
+    async fn rollup_rows_follow_deletions_and_replaced_results() {
+        let Some((url, _db)) = postgres_database().await else { return };
+        rollups::rows_follow_deletions_and_replaced_results(url).await;
+    }
+
+    #[tokio::test]
+    async fn totals_are_built_from_builds_saved_before_the_migration() {
+        let Some((url, _db)) = postgres_database().await else { return };
+        rollups::totals_are_built_from_builds_saved_before_the_migration(url).await;
+    }
+}
 
 mod migrations {
     use super::*;
@@ -128,6 +117,7 @@ mod migrations {
 }
 
 mod sqlite_settings {
+    use diesel::prelude::*;
     use diesel::sql_types::{BigInt, Text};
 
     use super::*;
