@@ -13,9 +13,8 @@ use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
-use crate::handlers::{
-    auth, environments, health, maintenance, notifications, oauth, overview, projects, reports, settings, uploads,
-};
+use crate::handlers::settings::{allure, api_keys, disk, retention, users};
+use crate::handlers::{auth, environments, health, notifications, oauth, overview, projects, reports, uploads};
 use crate::openapi::docs_page;
 
 /// One route of the API.
@@ -95,21 +94,21 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/api/overview", VIEW, || web::to(overview::get_overview)),
         endpoint(Method::GET, "/api/healthz", Access::Public, || web::to(health::get_health)),
         endpoint(Method::GET, "/api/version", Access::Public, || web::to(health::get_version)),
-        endpoint(Method::GET, KEYS, SETTINGS, || web::to(settings::list_api_keys)),
-        endpoint(Method::POST, KEYS, SETTINGS, || web::to(settings::create_api_key)),
-        endpoint(Method::DELETE, KEY, SETTINGS, || web::to(settings::delete_api_key)),
-        endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(settings::list_users)),
-        endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::set_user_role)),
-        endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(settings::reset_user_role)),
-        endpoint(Method::GET, "/api/settings/disk", SETTINGS, || web::to(maintenance::get_disk_usage)),
-        endpoint(Method::GET, DISK_THRESHOLD, SETTINGS, || web::to(maintenance::get_disk_threshold)),
-        endpoint(Method::PUT, DISK_THRESHOLD, SETTINGS, || web::to(maintenance::put_disk_threshold)),
-        endpoint(Method::GET, ALLURE, SETTINGS, || web::to(settings::get_allure)),
-        endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, || web::to(settings::put_allure)),
-        endpoint(Method::GET, RETENTION, SETTINGS, || web::to(maintenance::get_retention)),
-        endpoint(Method::PUT, RETENTION, SETTINGS, || web::to(maintenance::put_retention)),
-        endpoint(Method::GET, "/api/settings/retention/runs", SETTINGS, || web::to(maintenance::list_cleanup_runs)),
-        endpoint(Method::POST, "/api/settings/retention/run", SETTINGS, || web::to(maintenance::run_cleanup)),
+        endpoint(Method::GET, KEYS, SETTINGS, || web::to(api_keys::list_api_keys)),
+        endpoint(Method::POST, KEYS, SETTINGS, || web::to(api_keys::create_api_key)),
+        endpoint(Method::DELETE, KEY, SETTINGS, || web::to(api_keys::delete_api_key)),
+        endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(users::list_users)),
+        endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(users::set_user_role)),
+        endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(users::reset_user_role)),
+        endpoint(Method::GET, "/api/settings/disk", SETTINGS, || web::to(disk::get_disk_usage)),
+        endpoint(Method::GET, DISK_THRESHOLD, SETTINGS, || web::to(disk::get_disk_threshold)),
+        endpoint(Method::PUT, DISK_THRESHOLD, SETTINGS, || web::to(disk::put_disk_threshold)),
+        endpoint(Method::GET, ALLURE, SETTINGS, || web::to(allure::get_allure)),
+        endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, || web::to(allure::put_allure)),
+        endpoint(Method::GET, RETENTION, SETTINGS, || web::to(retention::get_retention)),
+        endpoint(Method::PUT, RETENTION, SETTINGS, || web::to(retention::put_retention)),
+        endpoint(Method::GET, "/api/settings/retention/runs", SETTINGS, || web::to(retention::list_cleanup_runs)),
+        endpoint(Method::POST, "/api/settings/retention/run", SETTINGS, || web::to(retention::run_cleanup)),
         endpoint(Method::GET, "/auth/providers", Access::Public, || web::to(auth::list_providers)),
         endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
         endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),

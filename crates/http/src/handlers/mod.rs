@@ -3,7 +3,6 @@
 pub mod auth;
 pub mod environments;
 pub mod health;
-pub mod maintenance;
 pub mod notifications;
 pub mod oauth;
 pub mod overview;

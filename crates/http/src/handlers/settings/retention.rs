@@ -1,5 +1,4 @@
-//! Settings that keep the server healthy over months (contract §13.3, §13.4, §13.6): disk usage and its warning
-//! threshold, data retention and its cleanup runs.
+//! `/api/settings/retention`: how long builds are kept, and the sweeps that delete older ones.
 //!
 //! Bodies are read as JSON values and checked field by field, so a missing or mistyped field gets the contract's
 //! own message rather than a generic deserializer error.
@@ -8,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Bytes, Data, Json};
 use actix_web::{HttpRequest, HttpResponse};
-use hub_domain::model::disk::{DiskUsage, DiskUsageEntry};
 use hub_domain::model::retention::{CleanupRun, CleanupTrigger, RetentionSettings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,53 +16,6 @@ use crate::dto::{format_time, json_response};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::state::AppState;
-
-/// The disk space one project's files take.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = DiskUsageEntry)]
-pub struct DiskUsageEntryDto {
-    /// `<envId>/<projectId>`.
-    path: String,
-    bytes: i64,
-}
-
-/// Disk usage of the data directory: its filesystem's figures and the largest projects.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = DiskUsage)]
-pub struct DiskUsageDto {
-    used_bytes: i64,
-    free_bytes: i64,
-    total_bytes: i64,
-    /// At most 20, largest first.
-    breakdown: Vec<DiskUsageEntryDto>,
-    computed_at: String,
-}
-
-impl From<DiskUsage> for DiskUsageDto {
-    fn from(u: DiskUsage) -> Self {
-        Self {
-            used_bytes: u.used_bytes,
-            free_bytes: u.free_bytes,
-            total_bytes: u.total_bytes,
-            breakdown: u
-                .breakdown
-                .into_iter()
-                .map(|DiskUsageEntry { path, bytes }| DiskUsageEntryDto { path, bytes })
-                .collect(),
-            computed_at: format_time(u.computed_at),
-        }
-    }
-}
-
-/// The disk usage (in percent of the filesystem) at which users with `manage` are notified.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = DiskThreshold)]
-pub struct ThresholdDto {
-    /// 0–100; 0 turns the disk warning off.
-    threshold_percent: i64,
-}
 
 /// Data retention: builds older than `retentionDays` are deleted by a sweep every `intervalHours`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -129,36 +80,6 @@ impl From<CleanupRun> for CleanupRunDto {
 pub struct RunBody {
     /// Overrides the stored `dryRun` for this sweep.
     dry_run: Option<bool>,
-}
-
-/// `GET /api/settings/disk`: how much space the data takes and how much is free.
-#[utoipa::path(get, path = "/api/settings/disk", tag = "settings",
-    responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
-pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(json_response(StatusCode::OK, &DiskUsageDto::from(state.disk.usage().await)))
-}
-
-/// `GET /api/settings/disk/notification-threshold`: the disk usage that triggers a warning notification.
-#[utoipa::path(get, path = "/api/settings/disk/notification-threshold", tag = "settings",
-    responses((status = 200, description = "85 until a value has been saved", body = ThresholdDto)))]
-pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let threshold_percent = state.disk.threshold().await?;
-    Ok(json_response(StatusCode::OK, &ThresholdDto { threshold_percent }))
-}
-
-/// `PUT /api/settings/disk/notification-threshold`: sets the disk usage that triggers a warning notification.
-#[utoipa::path(put, path = "/api/settings/disk/notification-threshold", tag = "settings", request_body = ThresholdDto,
-    responses(
-        (status = 204, description = "saved"),
-        (status = 400, description = "`thresholdPercent must be an integer between 0 and 100`, invalid JSON"),
-    ))]
-pub async fn put_disk_threshold(state: Data<AppState>, body: Json<Value>) -> Result<HttpResponse, ApiError> {
-    let percent = body
-        .get("thresholdPercent")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| ApiError::bad_request("thresholdPercent must be an integer between 0 and 100"))?;
-    state.disk.set_threshold(percent).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/settings/retention`: the retention settings and when the next sweep is due.
