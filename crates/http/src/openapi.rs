@@ -2,31 +2,35 @@
 //! page that renders it.
 //!
 //! Where each part of the document comes from:
-//! * operations: the `#[utoipa::path(...)]` attribute on each handler (method, path, parameters, request body,
-//!   the success responses and the route-specific errors of the contract), listed in [`ApiDoc`];
-//! * schemas: the `ToSchema` derives of [`crate::dto`] and of the request bodies next to their handlers;
-//! * security and the errors every route shares: [`document`] derives them from the route table
-//!   ([`routes::endpoints`]) and the operations themselves, so they match what is enforced: `401`/`403` and the
-//!   accepted credentials from each route's [`Access`], `429` (rate limit), `400` for malformed path parameters,
-//!   `400`/`413`/`415` for JSON bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
+//! * paths: the route table ([`routes::endpoints`]) is the one place where a route's method and path are written;
+//!   [`document`] puts each row's operation at that method and path;
+//! * operations: the `#[utoipa::path(...)]` attribute on each handler (parameters, request body, the success
+//!   responses and the route-specific errors of the contract), which the table's row carries as a [`Documented`];
+//! * schemas: the `ToSchema` derives of [`crate::dto`] and of the request bodies next to their handlers, collected
+//!   from the operations that use them;
+//! * security and the errors every route shares: [`document`] derives them from the route table and the
+//!   operations themselves, so they match what is enforced: `401`/`403` and the accepted credentials from each
+//!   route's [`Access`], `429` (rate limit), `400` for malformed path parameters, `400`/`413`/`415` for JSON
+//!   bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
 //!
 //! # Documenting a new route
-//! 1. Add the route to [`routes::endpoints`] as usual.
-//! 2. Put `#[utoipa::path(...)]` on its handler: the method, the same `path` as in the table (with the contract's
-//!    segment names), a `tag`, `params(...)` (reuse [`params`] for `{envId}`, `{projectId}`, `{id}`, paging), the
-//!    `request_body` (derive `ToSchema` on the body struct; fields that are `Option` only to word the contract's
-//!    own 400 get `#[schema(required = true, nullable = false)]`), and `responses(...)` with the success status and
-//!    body (a DTO of [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and every
-//!    route-specific error status of the contract with its messages as the description. Errors without a `body`
-//!    get the `Error` schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless the
-//!    attribute already lists them (list them when the contract words them specially).
+//! 1. Put `#[utoipa::path(...)]` on its handler: the method, `path = IN_ROUTE_TABLE` (utoipa requires a path; the
+//!    real one is the table's), a `tag`, `params(...)` (reuse [`params`] for `{envId}`, `{projectId}`, `{id}`,
+//!    paging), the `request_body` (derive `ToSchema` on the body struct; fields that are `Option` only to word the
+//!    contract's own 400 get `#[schema(required = true, nullable = false)]`), and `responses(...)` with the success
+//!    status and body (a DTO of [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and
+//!    every route-specific error status of the contract with its messages as the description. Errors without a
+//!    `body` get the `Error` schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless
+//!    the attribute already lists them (list them when the contract words them specially).
 //!
 //!    Descriptions, and the `///` lines of handlers, schemas and their fields (utoipa copies them into the
 //!    document), are read by people who have only this document: say what the route or field does, its rules and
 //!    its messages, and never point to a section of the design documents. Notes for developers go in `//`
 //!    comments. The test `the_document_refers_to_no_outside_specification` fails on `§` or "contract".
-//! 3. Add the handler to `paths(...)` of [`ApiDoc`]. The test `every_route_of_the_table_is_documented` fails
-//!    until you do; schemathesis (`crates/server/tests/api/schemathesis.rs`) then checks that the responses match.
+//! 2. Add the route to [`routes::endpoints`] with `to!(module::handler, __path_handler)`: the handler and the
+//!    operation its attribute generated. The route table's tests check that the two belong together and that the
+//!    attribute's method is the row's; schemathesis (`crates/server/tests/api/schemathesis.rs`) then checks that
+//!    the responses match.
 //!
 //! Response fields are never omitted (§1.4): an `Option` field of a response DTO needs
 //! `#[schema(required = true)]`, and closed sets of names use `schema_with` one of [`crate::dto::names`].
@@ -36,10 +40,10 @@ pub mod params;
 
 use actix_web::http::Method;
 use utoipa::OpenApi;
-use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -47,9 +51,7 @@ use utoipa::openapi::{Content, Header, Ref, RefOr};
 
 use crate::access::Access;
 use crate::dto::ErrorDto;
-use crate::handlers::{
-    auth, environments, health, notifications, oauth, overview, projects, report_links, reports, settings, uploads,
-};
+use crate::handlers::report_links;
 use crate::routes::{self, Endpoint};
 
 /// Name of the cookie credential in the document.
@@ -71,63 +73,6 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
         Paginated lists answer `{\"items\": […], \"total\": <count>}` and take `limit` and `offset`. Boolean \
         query parameters accept `true`, `false`, `1` and `0`. A query parameter given with an empty value \
         (`?search=&offset=`) counts as not given."),
-    paths(
-        environments::list_environments,
-        environments::create_environment,
-        environments::update_environment,
-        environments::delete_environment,
-        projects::list_projects,
-        projects::create_project,
-        projects::delete_project,
-        uploads::upload_results,
-        uploads::init_upload,
-        uploads::put_chunk,
-        uploads::upload_status,
-        uploads::complete_upload,
-        reports::list_reports,
-        reports::regenerate_report,
-        reports::report_stats,
-        reports::get_report,
-        reports::delete_report,
-        report_links::main_origin_reports,
-        uploads::list_uploads,
-        uploads::upload_stream,
-        uploads::delete_upload,
-        notifications::list_notifications,
-        notifications::notification_stream,
-        notifications::unread_count,
-        notifications::mark_all_read,
-        notifications::mark_read,
-        notifications::delete_notification,
-        overview::get_overview,
-        health::get_health,
-        health::get_version,
-        metrics_doc,
-        settings::api_keys::list_api_keys,
-        settings::api_keys::create_api_key,
-        settings::api_keys::delete_api_key,
-        settings::users::list_users,
-        settings::users::set_user_role,
-        settings::users::reset_user_role,
-        settings::allure::get_allure,
-        settings::allure::put_allure,
-        settings::disk::get_disk_usage,
-        settings::disk::get_disk_threshold,
-        settings::disk::put_disk_threshold,
-        settings::retention::get_retention,
-        settings::retention::put_retention,
-        settings::retention::list_cleanup_runs,
-        settings::retention::run_cleanup,
-        auth::list_providers,
-        auth::login,
-        auth::logout,
-        auth::get_me,
-        oauth::start_oauth,
-        oauth::oauth_callback,
-        docs_page::get_openapi,
-        docs_page::get_docs,
-        docs_page::get_docs_asset,
-    ),
     components(schemas(ErrorDto)),
     tags(
         (name = "environments", description = "Environments (for example staging or production), each holding \
@@ -170,12 +115,102 @@ pub struct ApiDoc;
 #[allow(dead_code)]
 fn metrics_doc() {}
 
-/// The complete document: the operations of [`ApiDoc`] with `info.version` set to the server's version, the
-/// security schemes, and what the route table and the operations imply.
+/// What `path = …` of a routed handler's `#[utoipa::path]` says. utoipa requires a path there, but a route's path
+/// is written only in the route table ([`routes::endpoints`]), from which [`document`] places the operation; the
+/// tests check that no routed handler names a path of its own.
+pub const IN_ROUTE_TABLE: &str = "(the route table)";
+
+/// A handler's documented operation, read through the `__path_<handler>` type that its `#[utoipa::path]`
+/// generates: the operation itself, the schemas it refers to, and the method and path written in the attribute.
+#[derive(Debug, Clone, Copy)]
+pub struct Documented {
+    operation: fn() -> Operation,
+    schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
+    methods: fn() -> Vec<HttpMethod>,
+    path: fn() -> String,
+    /// The type's path, which the tests compare with the handler's.
+    name: &'static str,
+}
+
+impl Documented {
+    /// The operation documented by `P`, a `__path_<handler>` type.
+    pub fn of<P>() -> Self
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
+    {
+        Self {
+            operation: tagged_operation::<P>,
+            schemas: <P as utoipa::__dev::SchemaReferences>::schemas,
+            methods: P::methods,
+            path: P::path,
+            name: std::any::type_name::<P>(),
+        }
+    }
+
+    /// The operation, with the tags of its attribute.
+    pub fn operation(&self) -> Operation {
+        (self.operation)()
+    }
+
+    /// The methods written in the attribute.
+    pub fn methods(&self) -> Vec<HttpMethod> {
+        (self.methods)()
+    }
+
+    /// The path written in the attribute: [`IN_ROUTE_TABLE`] for a route of the table.
+    pub fn path(&self) -> String {
+        (self.path)()
+    }
+
+    /// The path of the `__path_<handler>` type, such as `hub_http::handlers::health::__path_get_health`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// utoipa keeps an operation's tags apart from it (the `OpenApi` derive adds them when it lists the path).
+fn tagged_operation<P>() -> Operation
+where
+    P: utoipa::Path + for<'t> utoipa::__dev::Tags<'t>,
+{
+    let mut operation = P::operation();
+    let tags = <P as utoipa::__dev::Tags<'static>>::tags();
+    if !tags.is_empty() {
+        operation.tags.get_or_insert_with(Vec::new).extend(tags.into_iter().map(str::to_owned));
+    }
+    operation
+}
+
+/// The operations served outside the route table; their attributes carry their own paths.
+fn outside_the_table() -> [Documented; 2] {
+    [Documented::of::<__path_metrics_doc>(), Documented::of::<report_links::__path_main_origin_reports>()]
+}
+
+/// The complete document: [`ApiDoc`] with `info.version` set to the server's version, the security schemes, the
+/// operation of every route of the table at its path, and what the route table and the operations imply.
 pub fn document(version: &str) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = version.to_owned();
+    let mut schemas = Vec::new();
+    for endpoint in routes::endpoints() {
+        let mut operation = endpoint.operation.operation();
+        (endpoint.operation.schemas)(&mut schemas);
+        apply_access(&mut operation, &endpoint);
+        doc.paths.add_path_operation(endpoint.path, vec![http_method(&endpoint.method)], operation);
+    }
+    for outside in outside_the_table() {
+        (outside.schemas)(&mut schemas);
+        doc.paths.add_path_operation(outside.path(), outside.methods(), outside.operation());
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for operation in operations_mut(item) {
+            add_shared_errors(path, operation);
+        }
+    }
     let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
     components.add_security_scheme(
         SESSION_SCHEME,
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -204,34 +239,17 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
             "The same API key `ah_…`, sent as `X-API-Key: ah_…`",
         ))),
     );
-    for endpoint in routes::endpoints() {
-        if let Some(operation) = operation_mut(&mut doc.paths.paths, endpoint.path, &endpoint.method) {
-            apply_access(operation, &endpoint);
-        }
-    }
-    for (path, item) in doc.paths.paths.iter_mut() {
-        for operation in operations_mut(item) {
-            drop_duplicate_parameters(operation);
-            add_shared_errors(path, operation);
-        }
-    }
     doc
 }
 
-/// The operation of `method` at `path`, if documented.
-fn operation_mut<'a>(
-    paths: &'a mut utoipa::openapi::path::PathsMap<String, PathItem>,
-    path: &str,
-    method: &Method,
-) -> Option<&'a mut Operation> {
-    let item = paths.get_mut(path)?;
+/// The document's name for a method of the route table (which serves no others).
+fn http_method(method: &Method) -> HttpMethod {
     match *method {
-        Method::GET => item.get.as_mut(),
-        Method::POST => item.post.as_mut(),
-        Method::PUT => item.put.as_mut(),
-        Method::PATCH => item.patch.as_mut(),
-        Method::DELETE => item.delete.as_mut(),
-        _ => None,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        _ => HttpMethod::Get,
     }
 }
 
@@ -280,22 +298,6 @@ fn apply_access(operation: &mut Operation, endpoint: &Endpoint) {
     if let Some(description) = forbidden {
         add_error(operation, "403", &description);
     }
-}
-
-/// Keeps the first of parameters with the same name and location: with `actix_extras`, utoipa also describes a
-/// handler's `web::Path<String>` argument, after (and less precisely than) the `params(...)` of the attribute.
-fn drop_duplicate_parameters(operation: &mut Operation) {
-    let Some(parameters) = operation.parameters.as_mut() else { return };
-    let mut seen = Vec::new();
-    parameters.retain(|p| match p {
-        RefOr::T(p) => {
-            let key = (p.name.clone(), p.parameter_in.clone());
-            let first = !seen.contains(&key);
-            seen.push(key);
-            first
-        }
-        RefOr::Ref(_) => true,
-    });
 }
 
 /// Errors that follow from the operation itself: malformed path parameters, JSON bodies, the rate limit, and

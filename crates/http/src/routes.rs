@@ -1,21 +1,26 @@
-//! The route table: every route of the API with its method, path and access rule, in one list.
+//! The route table: every route of the API with its method, path, access rule and handler, in one list, and the
+//! only place where a route's path is written.
 //!
 //! Registration wraps each route with [`enforce`] for its rule, answers `HEAD` wherever `GET` is served, and
-//! gives each path a `405` with the `Allow` header for the methods it lacks. Tests read the same table, so a
-//! route cannot exist without a rule.
+//! gives each path a `405` with the `Allow` header for the methods it lacks. The OpenAPI document
+//! ([`crate::openapi::document`]) places each handler's documented operation at its row's method and path, and
+//! tests read the same table, so a route cannot exist without a rule or without documentation.
+
+use std::any::type_name;
+use std::sync::Arc;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{Route, web};
+use actix_web::{FromRequest, Handler, Responder, Route, web};
 use hub_domain::model::access::Permission;
 
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
 use crate::handlers::settings::{allure, api_keys, disk, retention, users};
 use crate::handlers::{auth, environments, health, notifications, oauth, overview, projects, reports, uploads};
-use crate::openapi::docs_page;
+use crate::openapi::{Documented, docs_page};
 
 /// One route of the API.
 #[derive(Debug, Clone)]
@@ -26,11 +31,53 @@ pub struct Endpoint {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
-    handler: fn() -> Route,
+    /// What the handler's `#[utoipa::path]` documents, placed at this method and path in the OpenAPI document.
+    pub operation: Documented,
+    handler: Routed,
 }
 
-const fn endpoint(method: Method, path: &'static str, access: Access, handler: fn() -> Route) -> Endpoint {
-    Endpoint { method, path, access, handler }
+/// A handler, as registration needs it: a factory of its actix route.
+#[derive(Clone)]
+struct Routed {
+    /// The handler function's path, which the tests compare with the documented operation's.
+    name: &'static str,
+    route: Arc<dyn Fn() -> Route + Send + Sync>,
+}
+
+impl std::fmt::Debug for Routed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+fn endpoint(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    (handler, operation): (Routed, Documented),
+) -> Endpoint {
+    Endpoint { method, path, access, operation, handler }
+}
+
+/// A handler and its documented operation, the `__path_<handler>` type that `#[utoipa::path]` generates next to
+/// it; see [`to!`].
+fn to<H, Args, P>(handler: H, _operation: P) -> (Routed, Documented)
+where
+    H: Handler<Args> + Send + Sync,
+    Args: FromRequest + 'static,
+    H::Output: Responder + 'static,
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
+{
+    let route = Arc::new(move || web::to(handler.clone()));
+    (Routed { name: type_name::<H>(), route }, Documented::of::<P>())
+}
+
+/// `to!(module::handler, __path_handler)`: [`to`] with the module written once. The operation's type is named in
+/// full because `macro_rules!` cannot build an identifier; the tests check that the two names belong together.
+macro_rules! to {
+    ($module:ident :: $handler:ident, $operation:ident) => {
+        to($module::$handler, $module::$operation)
+    };
 }
 
 /// The streaming upload, whose body is an archive (also read by the `Expect: 100-continue` gate).
@@ -43,6 +90,7 @@ const UPLOAD: Access = Access::Any(Permission::Upload);
 const MANAGE: Access = Access::Any(Permission::Manage);
 const SETTINGS: Access = Access::Session(Permission::Manage);
 const SETTINGS_ADMIN: Access = Access::SessionAdmin(Permission::Manage);
+const PUBLIC: Access = Access::Public;
 
 /// Every route of the API.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -55,70 +103,77 @@ pub fn endpoints() -> Vec<Endpoint> {
     const REPORTS: &str = "/api/environments/{envId}/projects/{projectId}/reports";
     const REPORT_STATS: &str = "/api/environments/{envId}/projects/{projectId}/reports/stats";
     const REPORT: &str = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}";
+    const OAUTH_CALLBACK: &str = "/auth/{provider}/callback";
+    const DOCS_ASSET: &str = "/api/docs/{file}";
     const KEYS: &str = "/api/settings/apikeys";
     const KEY: &str = "/api/settings/apikeys/{id}";
     const USER_ROLE: &str = "/api/settings/users/{email}/role";
     const ALLURE: &str = "/api/settings/allure";
     const DISK_THRESHOLD: &str = "/api/settings/disk/notification-threshold";
     const RETENTION: &str = "/api/settings/retention";
-    const NOTIFICATION: &str = "/api/notifications/{id}";
-    const NOTIFICATION_READ: &str = "/api/notifications/{id}/read";
+    const CLEANUP_RUNS: &str = "/api/settings/retention/runs";
+    const CLEANUP_RUN: &str = "/api/settings/retention/run";
+    const NOTES: &str = "/api/notifications";
+    const NOTE_STREAM: &str = "/api/notifications/stream";
+    const ALL_READ: &str = "/api/notifications/read";
+    const NOTE: &str = "/api/notifications/{id}";
+    const NOTE_READ: &str = "/api/notifications/{id}/read";
     vec![
-        endpoint(Method::GET, ENVS, VIEW, || web::to(environments::list_environments)),
-        endpoint(Method::POST, ENVS, MANAGE, || web::to(environments::create_environment)),
-        endpoint(Method::PATCH, ENV, MANAGE, || web::to(environments::update_environment)),
-        endpoint(Method::DELETE, ENV, MANAGE, || web::to(environments::delete_environment)),
-        endpoint(Method::GET, PROJECTS, VIEW, || web::to(projects::list_projects)),
-        endpoint(Method::POST, PROJECTS, MANAGE, || web::to(projects::create_project)),
-        endpoint(Method::DELETE, PROJECT, MANAGE, || web::to(projects::delete_project)),
-        endpoint(Method::POST, RESULTS, UPLOAD, || web::to(uploads::upload_results)),
-        endpoint(Method::POST, UPLOADS, UPLOAD, || web::to(uploads::init_upload)),
-        endpoint(Method::PUT, UPLOAD_ID, UPLOAD, || web::to(uploads::put_chunk)),
-        endpoint(Method::GET, UPLOAD_ID, VIEW, || web::to(uploads::upload_status)),
-        endpoint(Method::POST, COMPLETE, UPLOAD, || web::to(uploads::complete_upload)),
-        endpoint(Method::GET, REPORTS, VIEW, || web::to(reports::list_reports)),
-        endpoint(Method::POST, REPORTS, UPLOAD, || web::to(reports::regenerate_report)),
+        endpoint(Method::GET, ENVS, VIEW, to!(environments::list_environments, __path_list_environments)),
+        endpoint(Method::POST, ENVS, MANAGE, to!(environments::create_environment, __path_create_environment)),
+        endpoint(Method::PATCH, ENV, MANAGE, to!(environments::update_environment, __path_update_environment)),
+        endpoint(Method::DELETE, ENV, MANAGE, to!(environments::delete_environment, __path_delete_environment)),
+        endpoint(Method::GET, PROJECTS, VIEW, to!(projects::list_projects, __path_list_projects)),
+        endpoint(Method::POST, PROJECTS, MANAGE, to!(projects::create_project, __path_create_project)),
+        endpoint(Method::DELETE, PROJECT, MANAGE, to!(projects::delete_project, __path_delete_project)),
+        endpoint(Method::POST, RESULTS, UPLOAD, to!(uploads::upload_results, __path_upload_results)),
+        endpoint(Method::POST, UPLOADS, UPLOAD, to!(uploads::init_upload, __path_init_upload)),
+        endpoint(Method::PUT, UPLOAD_ID, UPLOAD, to!(uploads::put_chunk, __path_put_chunk)),
+        endpoint(Method::GET, UPLOAD_ID, VIEW, to!(uploads::upload_status, __path_upload_status)),
+        endpoint(Method::POST, COMPLETE, UPLOAD, to!(uploads::complete_upload, __path_complete_upload)),
+        endpoint(Method::GET, REPORTS, VIEW, to!(reports::list_reports, __path_list_reports)),
+        endpoint(Method::POST, REPORTS, UPLOAD, to!(reports::regenerate_report, __path_regenerate_report)),
         // Before `{buildId}`, which would otherwise take `stats` as a build id.
-        endpoint(Method::GET, REPORT_STATS, VIEW, || web::to(reports::report_stats)),
-        endpoint(Method::GET, REPORT, VIEW, || web::to(reports::get_report)),
-        endpoint(Method::DELETE, REPORT, MANAGE, || web::to(reports::delete_report)),
-        endpoint(Method::GET, "/api/uploads", VIEW, || web::to(uploads::list_uploads)),
-        endpoint(Method::GET, "/api/uploads/stream", VIEW, || web::to(uploads::upload_stream)),
-        endpoint(Method::DELETE, "/api/uploads/{id}", MANAGE, || web::to(uploads::delete_upload)),
-        endpoint(Method::GET, "/api/notifications", VIEW, || web::to(notifications::list_notifications)),
-        endpoint(Method::GET, "/api/notifications/stream", VIEW, || web::to(notifications::notification_stream)),
-        endpoint(Method::GET, "/api/notifications/unread", VIEW, || web::to(notifications::unread_count)),
-        endpoint(Method::POST, "/api/notifications/read", VIEW, || web::to(notifications::mark_all_read)),
-        endpoint(Method::PATCH, NOTIFICATION_READ, VIEW, || web::to(notifications::mark_read)),
-        endpoint(Method::DELETE, NOTIFICATION, VIEW, || web::to(notifications::delete_notification)),
-        endpoint(Method::GET, "/api/overview", VIEW, || web::to(overview::get_overview)),
-        endpoint(Method::GET, "/api/healthz", Access::Public, || web::to(health::get_health)),
-        endpoint(Method::GET, "/api/version", Access::Public, || web::to(health::get_version)),
-        endpoint(Method::GET, KEYS, SETTINGS, || web::to(api_keys::list_api_keys)),
-        endpoint(Method::POST, KEYS, SETTINGS, || web::to(api_keys::create_api_key)),
-        endpoint(Method::DELETE, KEY, SETTINGS, || web::to(api_keys::delete_api_key)),
-        endpoint(Method::GET, "/api/settings/users", SETTINGS, || web::to(users::list_users)),
-        endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, || web::to(users::set_user_role)),
-        endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, || web::to(users::reset_user_role)),
-        endpoint(Method::GET, "/api/settings/disk", SETTINGS, || web::to(disk::get_disk_usage)),
-        endpoint(Method::GET, DISK_THRESHOLD, SETTINGS, || web::to(disk::get_disk_threshold)),
-        endpoint(Method::PUT, DISK_THRESHOLD, SETTINGS, || web::to(disk::put_disk_threshold)),
-        endpoint(Method::GET, ALLURE, SETTINGS, || web::to(allure::get_allure)),
-        endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, || web::to(allure::put_allure)),
-        endpoint(Method::GET, RETENTION, SETTINGS, || web::to(retention::get_retention)),
-        endpoint(Method::PUT, RETENTION, SETTINGS, || web::to(retention::put_retention)),
-        endpoint(Method::GET, "/api/settings/retention/runs", SETTINGS, || web::to(retention::list_cleanup_runs)),
-        endpoint(Method::POST, "/api/settings/retention/run", SETTINGS, || web::to(retention::run_cleanup)),
-        endpoint(Method::GET, "/auth/providers", Access::Public, || web::to(auth::list_providers)),
-        endpoint(Method::POST, "/auth/login", Access::Public, || web::to(auth::login)),
-        endpoint(Method::POST, "/auth/logout", Access::OptionalSession, || web::to(auth::logout)),
-        endpoint(Method::GET, "/auth/me", Access::SignedIn, || web::to(auth::get_me)),
+        endpoint(Method::GET, REPORT_STATS, VIEW, to!(reports::report_stats, __path_report_stats)),
+        endpoint(Method::GET, REPORT, VIEW, to!(reports::get_report, __path_get_report)),
+        endpoint(Method::DELETE, REPORT, MANAGE, to!(reports::delete_report, __path_delete_report)),
+        endpoint(Method::GET, "/api/uploads", VIEW, to!(uploads::list_uploads, __path_list_uploads)),
+        endpoint(Method::GET, "/api/uploads/stream", VIEW, to!(uploads::upload_stream, __path_upload_stream)),
+        endpoint(Method::DELETE, "/api/uploads/{id}", MANAGE, to!(uploads::delete_upload, __path_delete_upload)),
+        endpoint(Method::GET, NOTES, VIEW, to!(notifications::list_notifications, __path_list_notifications)),
+        endpoint(Method::GET, NOTE_STREAM, VIEW, to!(notifications::notification_stream, __path_notification_stream)),
+        endpoint(Method::GET, "/api/notifications/unread", VIEW, to!(notifications::unread_count, __path_unread_count)),
+        endpoint(Method::POST, ALL_READ, VIEW, to!(notifications::mark_all_read, __path_mark_all_read)),
+        endpoint(Method::PATCH, NOTE_READ, VIEW, to!(notifications::mark_read, __path_mark_read)),
+        endpoint(Method::DELETE, NOTE, VIEW, to!(notifications::delete_notification, __path_delete_notification)),
+        endpoint(Method::GET, "/api/overview", VIEW, to!(overview::get_overview, __path_get_overview)),
+        endpoint(Method::GET, "/api/healthz", PUBLIC, to!(health::get_health, __path_get_health)),
+        endpoint(Method::GET, "/api/version", PUBLIC, to!(health::get_version, __path_get_version)),
+        endpoint(Method::GET, KEYS, SETTINGS, to!(api_keys::list_api_keys, __path_list_api_keys)),
+        endpoint(Method::POST, KEYS, SETTINGS, to!(api_keys::create_api_key, __path_create_api_key)),
+        endpoint(Method::DELETE, KEY, SETTINGS, to!(api_keys::delete_api_key, __path_delete_api_key)),
+        endpoint(Method::GET, "/api/settings/users", SETTINGS, to!(users::list_users, __path_list_users)),
+        endpoint(Method::PATCH, USER_ROLE, SETTINGS_ADMIN, to!(users::set_user_role, __path_set_user_role)),
+        endpoint(Method::DELETE, USER_ROLE, SETTINGS_ADMIN, to!(users::reset_user_role, __path_reset_user_role)),
+        endpoint(Method::GET, "/api/settings/disk", SETTINGS, to!(disk::get_disk_usage, __path_get_disk_usage)),
+        endpoint(Method::GET, DISK_THRESHOLD, SETTINGS, to!(disk::get_disk_threshold, __path_get_disk_threshold)),
+        endpoint(Method::PUT, DISK_THRESHOLD, SETTINGS, to!(disk::put_disk_threshold, __path_put_disk_threshold)),
+        endpoint(Method::GET, ALLURE, SETTINGS, to!(allure::get_allure, __path_get_allure)),
+        endpoint(Method::PUT, ALLURE, SETTINGS_ADMIN, to!(allure::put_allure, __path_put_allure)),
+        endpoint(Method::GET, RETENTION, SETTINGS, to!(retention::get_retention, __path_get_retention)),
+        endpoint(Method::PUT, RETENTION, SETTINGS, to!(retention::put_retention, __path_put_retention)),
+        endpoint(Method::GET, CLEANUP_RUNS, SETTINGS, to!(retention::list_cleanup_runs, __path_list_cleanup_runs)),
+        endpoint(Method::POST, CLEANUP_RUN, SETTINGS, to!(retention::run_cleanup, __path_run_cleanup)),
+        endpoint(Method::GET, "/auth/providers", PUBLIC, to!(auth::list_providers, __path_list_providers)),
+        endpoint(Method::POST, "/auth/login", PUBLIC, to!(auth::login, __path_login)),
+        endpoint(Method::POST, "/auth/logout", Access::OptionalSession, to!(auth::logout, __path_logout)),
+        endpoint(Method::GET, "/auth/me", Access::SignedIn, to!(auth::get_me, __path_get_me)),
         // After the fixed /auth routes, which the table registers first: those names are never provider ids.
-        endpoint(Method::GET, "/auth/{provider}", Access::Public, || web::to(oauth::start_oauth)),
-        endpoint(Method::GET, "/auth/{provider}/callback", Access::Public, || web::to(oauth::oauth_callback)),
-        endpoint(Method::GET, "/api/openapi.json", Access::Public, || web::to(docs_page::get_openapi)),
-        endpoint(Method::GET, "/api/docs", Access::Public, || web::to(docs_page::get_docs)),
-        endpoint(Method::GET, "/api/docs/{file}", Access::Public, || web::to(docs_page::get_docs_asset)),
+        endpoint(Method::GET, "/auth/{provider}", PUBLIC, to!(oauth::start_oauth, __path_start_oauth)),
+        endpoint(Method::GET, OAUTH_CALLBACK, PUBLIC, to!(oauth::oauth_callback, __path_oauth_callback)),
+        endpoint(Method::GET, "/api/openapi.json", PUBLIC, to!(docs_page::get_openapi, __path_get_openapi)),
+        endpoint(Method::GET, "/api/docs", PUBLIC, to!(docs_page::get_docs, __path_get_docs)),
+        endpoint(Method::GET, DOCS_ASSET, PUBLIC, to!(docs_page::get_docs_asset, __path_get_docs_asset)),
     ]
 }
 
@@ -139,10 +194,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let mut resource = web::resource(path);
         let mut allowed: Vec<&str> = Vec::new();
         for e in table.iter().filter(|e| e.path == path) {
-            resource = resource.route(guarded((e.handler)(), e.method.clone(), e.access));
+            resource = resource.route(guarded((e.handler.route)(), e.method.clone(), e.access));
             allowed.push(e.method.as_str());
             if e.method == Method::GET {
-                resource = resource.route(guarded((e.handler)(), Method::HEAD, e.access));
+                resource = resource.route(guarded((e.handler.route)(), Method::HEAD, e.access));
                 allowed.push("HEAD");
             }
         }
@@ -166,6 +221,21 @@ mod tests {
             for b in &table[i + 1..] {
                 assert!(!(a.method == b.method && a.path == b.path), "{} {} twice", a.method, a.path);
             }
+        }
+    }
+
+    /// A row's operation is its own handler's, and its attribute names no path or other method that the document
+    /// would ignore.
+    #[test]
+    fn every_row_is_documented_by_its_own_handler_at_its_own_method() {
+        for e in endpoints() {
+            let (module, handler) = e.handler.name.rsplit_once("::").unwrap();
+            assert_eq!(e.operation.name(), format!("{module}::__path_{handler}"), "{} {}", e.method, e.path);
+            assert_eq!(e.operation.path(), crate::openapi::IN_ROUTE_TABLE, "{}: path = IN_ROUTE_TABLE", e.handler.name);
+            let methods: Vec<String> =
+                e.operation.methods().iter().map(|m| serde_json::to_value(m).unwrap().to_string()).collect();
+            let method = format!("\"{}\"", e.method.as_str().to_ascii_lowercase());
+            assert_eq!(methods, [method], "{}: the attribute's method is the row's", e.handler.name);
         }
     }
 

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::access::{MaybePrincipal, Principal, SESSION_COOKIE, login_origin_ok};
 use crate::dto::{MeDto, format_time, json_response};
 use crate::error::ApiError;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// Longest password accepted in a request.
@@ -72,7 +73,7 @@ async fn me_of(state: &AppState, principal: &access::Principal) -> Result<MeDto,
 }
 
 /// `GET /auth/providers`.
-#[utoipa::path(get, path = "/auth/providers", tag = "auth",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth",
     responses((status = 200, description = "enabled sign-in methods: google, github, gitlab, oidc, local", body = [ProviderDto])))]
 pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
     let oauth = state.identity.enabled();
@@ -85,7 +86,7 @@ pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `POST /auth/login`.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "auth", request_body = LoginBody,
     responses(
         (status = 200, description = "signed in: the session cookie is set", body = MeDto,
             headers(("Set-Cookie" = String, description = "`allure_hub_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
@@ -118,7 +119,7 @@ pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody
 }
 
 /// `POST /auth/logout`: revokes the session (when there is one) and always expires the cookie.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "auth",
     responses(
         (status = 204, description = "signed out; the session cookie is expired",
             headers(("Set-Cookie" = String, description = "`allure_hub_session=; Max-Age=0`"))),
@@ -140,7 +141,7 @@ pub async fn logout(
 }
 
 /// `GET /auth/me`.
-#[utoipa::path(get, path = "/auth/me", tag = "auth",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth",
     responses(
         (status = 200, description = "the signed-in user of this session", body = MeDto),
         (status = 401, description = "`not authenticated` (API keys are not accepted here)"),

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::dto::{EnvironmentDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, nullable_field};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::EnvParams;
 use crate::state::AppState;
 
@@ -56,7 +57,7 @@ fn parse_icon(icon: Option<&str>) -> Result<Icon, ApiError> {
 }
 
 /// `GET /api/environments`.
-#[utoipa::path(get, path = "/api/environments", tag = "environments",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "environments",
     responses((status = 200, description = "every environment, newest first", body = [EnvironmentDto])))]
 pub async fn list_environments(state: Data<AppState>) -> Result<impl Responder, ApiError> {
     let envs = state.environments.list().await?;
@@ -64,7 +65,7 @@ pub async fn list_environments(state: Data<AppState>) -> Result<impl Responder, 
 }
 
 /// `POST /api/environments`.
-#[utoipa::path(post, path = "/api/environments", tag = "environments", request_body = CreateEnvironmentBody,
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "environments", request_body = CreateEnvironmentBody,
     responses(
         (status = 201, description = "the new environment", body = EnvironmentDto),
         (status = 400, description = "`id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, `invalid icon`, invalid JSON"),
@@ -84,7 +85,7 @@ pub async fn create_environment(
 }
 
 /// `PATCH /api/environments/{envId}`.
-#[utoipa::path(patch, path = "/api/environments/{envId}", tag = "environments", params(EnvParams),
+#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "environments", params(EnvParams),
     request_body = UpdateEnvironmentBody,
     responses(
         (status = 200, description = "the updated environment", body = EnvironmentDto),
@@ -107,7 +108,7 @@ pub async fn update_environment(
 }
 
 /// `DELETE /api/environments/{envId}`.
-#[utoipa::path(delete, path = "/api/environments/{envId}", tag = "environments", params(EnvParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "environments", params(EnvParams),
     responses(
         (status = 204, description = "deleted with its projects, builds, sessions and files"),
         (status = 400, description = "`invalid envId`"),

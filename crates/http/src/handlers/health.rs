@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dto::json_response;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// How long the readiness check waits for the database.
@@ -51,7 +52,7 @@ pub fn format_uptime(seconds: u64) -> String {
 }
 
 /// `GET /api/healthz`: 200 when the database answers within 2 s, else 503 (without detail; the cause is logged).
-#[utoipa::path(get, path = "/api/healthz", tag = "health",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "health",
     responses(
         (status = 200, description = "the server and its database are ready", body = Health),
         (status = 503, description = "the database check failed", body = Health),
@@ -81,7 +82,7 @@ pub async fn get_health(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /api/version`.
-#[utoipa::path(get, path = "/api/version", tag = "health",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "health",
     responses((status = 200, description = "build facts", body = Version)))]
 pub async fn get_version(state: Data<AppState>) -> HttpResponse {
     let v = &state.version;

@@ -18,6 +18,7 @@ use crate::access::Principal;
 use crate::dto::{format_time, json_response};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::sse::{self, SseStream};
 use crate::state::AppState;
 
@@ -82,7 +83,7 @@ fn notification_id(req: &HttpRequest) -> Result<NotificationId, ApiError> {
 /// `GET /api/notifications`: the notifications this user or API key can see, with its own read state.
 #[utoipa::path(
     get,
-    path = "/api/notifications",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     params(
         ("unread" = Option<bool>, Query, description = "`true`: only notifications this user or API key has not read"),
@@ -117,7 +118,7 @@ pub async fn list_notifications(
 /// `GET /api/notifications/unread`: how many are unread.
 #[utoipa::path(
     get,
-    path = "/api/notifications/unread",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     responses(
         (status = 200, description = "unread count", body = UnreadCountDto),
@@ -131,7 +132,7 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
 /// `PATCH /api/notifications/{id}/read`: marks one as read, for this user or API key only.
 #[utoipa::path(
     patch,
-    path = "/api/notifications/{id}/read",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
@@ -153,7 +154,7 @@ pub async fn mark_read(
 /// `POST /api/notifications/read`: marks every visible notification as read, for this user or API key only.
 #[utoipa::path(
     post,
-    path = "/api/notifications/read",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     responses(
         (status = 204, description = "every visible notification read"),
@@ -167,7 +168,7 @@ pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Resul
 /// `DELETE /api/notifications/{id}`: removes one, for this user or API key only.
 #[utoipa::path(
     delete,
-    path = "/api/notifications/{id}",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
@@ -189,7 +190,7 @@ pub async fn delete_notification(
 /// `GET /api/notifications/stream`: `event: notification` for each new notification this user or API key can see.
 #[utoipa::path(
     get,
-    path = "/api/notifications/stream",
+    path = IN_ROUTE_TABLE,
     tag = "notifications",
     responses(
         (status = 200, description = "server-sent events (`event: notification`, data = Notification)", content_type = "text/event-stream", body = String),

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::dto::{BuildDto, format_time, json_response};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// Totals over the filtered scope; "failed" counts failed and broken tests.
@@ -171,7 +172,7 @@ fn overview_filter(query: &QueryMap) -> Result<OverviewFilter, ApiError> {
 /// `GET /api/overview`: dashboard figures; filters that match nothing give zeros and empty lists.
 #[utoipa::path(
     get,
-    path = "/api/overview",
+    path = IN_ROUTE_TABLE,
     tag = "overview",
     params(
         ("envId" = Option<String>, Query, description = "only this environment (also `env_id`)"),

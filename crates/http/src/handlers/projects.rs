@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::dto::{ProjectDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, ProjectPath};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::{EnvParams, ProjectParams};
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ pub struct CreateProjectBody {
 }
 
 /// `GET /api/environments/{envId}/projects`.
-#[utoipa::path(get, path = "/api/environments/{envId}/projects", tag = "projects", params(EnvParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "projects", params(EnvParams),
     responses(
         (status = 200, description = "the environment's projects, newest first", body = [ProjectDto]),
         (status = 400, description = "`invalid envId`"),
@@ -41,7 +42,7 @@ pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Resu
 }
 
 /// `POST /api/environments/{envId}/projects`.
-#[utoipa::path(post, path = "/api/environments/{envId}/projects", tag = "projects", params(EnvParams),
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "projects", params(EnvParams),
     request_body = CreateProjectBody,
     responses(
         (status = 201, description = "the new project", body = ProjectDto),
@@ -64,7 +65,7 @@ pub async fn create_project(
 }
 
 /// `DELETE /api/environments/{envId}/projects/{projectId}`.
-#[utoipa::path(delete, path = "/api/environments/{envId}/projects/{projectId}", tag = "projects",
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "projects",
     params(ProjectParams),
     responses(
         (status = 204, description = "deleted with its builds, sessions, history and files"),

@@ -12,6 +12,7 @@ use crate::dto::{BuildDto, PageDto, ProjectStatsDto, UploadAcceptedDto, json_res
 use crate::error::ApiError;
 use crate::extract::{BuildPath, ProjectPath, QueryMap, page_request};
 use crate::handlers::uploads::{body_build_id, body_report_config};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::{BuildParams, PageParams, ProjectParams, ReportFilterParams};
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub struct RegenerateBody {
 }
 
 /// `POST …/reports`: generates the report of an existing build again, optionally with another report config.
-#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/reports", tag = "reports",
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "reports",
     params(ProjectParams), request_body = RegenerateBody,
     responses(
         (status = 202, description = "generation queued (ReportTriggered)", body = UploadAcceptedDto),
@@ -72,7 +73,7 @@ pub async fn regenerate_report(
 }
 
 /// `GET …/reports`.
-#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports", tag = "reports",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
     params(ProjectParams, PageParams, ReportFilterParams),
     responses(
         (status = 200, description = "builds, newest first (limit: default 50, max 500)", body = PageDto<BuildDto>),
@@ -92,7 +93,7 @@ pub async fn list_reports(
 }
 
 /// `GET …/reports/stats`.
-#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports/stats", tag = "reports",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
     params(ProjectParams),
     responses(
         (status = 200, description = "aggregates over all builds of the project", body = ProjectStatsDto),
@@ -108,7 +109,7 @@ pub async fn report_stats(
 }
 
 /// `GET …/reports/{buildId}`.
-#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", tag = "reports",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
     params(BuildParams),
     responses(
         (status = 200, description = "the build", body = BuildDto),
@@ -124,7 +125,7 @@ pub async fn get_report(
 }
 
 /// `DELETE …/reports/{buildId}`.
-#[utoipa::path(delete, path = "/api/environments/{envId}/projects/{projectId}/reports/{buildId}", tag = "reports",
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "reports",
     params(BuildParams),
     responses(
         (status = 204, description = "the build, its results, report and trend point are deleted"),

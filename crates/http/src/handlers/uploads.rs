@@ -24,6 +24,7 @@ use crate::access::Principal;
 use crate::dto::{ChunkAckDto, UploadAcceptedDto, UploadCreatedDto, UploadSessionDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{ProjectPath, QueryMap};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::{
     ChunkHeaders, IdParams, ProjectParams, ReplaceParams, ResultsHeaders, ResultsParams, UploadListParams,
     UploadParams, UploadStreamParams, WaitParams, ZipArchive,
@@ -226,7 +227,7 @@ pub(crate) fn stream_request(
 
 /// `POST /api/environments/{envId}/projects/{projectId}/results`: uploads a zipped `allure-results` directory as a
 /// build in one request and queues its report.
-#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/results", tag = "uploads",
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "uploads",
     params(ProjectParams, ResultsParams, ResultsHeaders),
     request_body(description = "the zipped allure-results directory",
         content((ZipArchive = "application/zip"), (ZipArchive = "application/x-zip-compressed"),
@@ -298,7 +299,7 @@ fn sha256_value(value: &str) -> Option<String> {
 }
 
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads`: opens a chunked upload session.
-#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads", tag = "uploads",
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "uploads",
     params(ProjectParams, ReplaceParams), request_body = InitBody,
     responses(
         (status = 201, description = "the chunked upload session is open", body = UploadCreatedDto,
@@ -390,7 +391,7 @@ pub(crate) fn chunk_request(headers: &HeaderMap, max_chunk_bytes: u64) -> Result
 
 /// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: stores one chunk; chunks may come in any
 /// order and be sent again.
-#[utoipa::path(put, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
+#[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "uploads",
     params(UploadParams, ChunkHeaders),
     request_body(description = "1 to `MAX_CHUNK_BYTES` bytes of the archive",
         content((ZipArchive = "application/octet-stream"), (ZipArchive = "application/zip"))),
@@ -425,7 +426,7 @@ pub async fn put_chunk(
 
 /// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: a session with the chunks it still
 /// misses, to resume an interrupted upload.
-#[utoipa::path(get, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", tag = "uploads",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "uploads",
     params(UploadParams),
     responses(
         (status = 200, description = "the session with `missingChunks`", body = UploadSessionDto),
@@ -444,7 +445,7 @@ pub async fn upload_status(
 
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete`: assembles the chunks, saves the
 /// results and queues the report.
-#[utoipa::path(post, path = "/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete",
+#[utoipa::path(post, path = IN_ROUTE_TABLE,
     tag = "uploads", params(UploadParams, WaitParams),
     responses(
         (status = 202, description = "assembled and saved, generation queued (or already completed)", body = UploadAcceptedDto,
@@ -484,7 +485,7 @@ fn filter(query: &QueryMap) -> Result<UploadFilter, ApiError> {
 }
 
 /// `GET /api/uploads`: upload sessions of every kind, newest first.
-#[utoipa::path(get, path = "/api/uploads", tag = "upload sessions", params(UploadListParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "upload sessions", params(UploadListParams),
     responses(
         (status = 200, description = "sessions, newest first", body = [UploadSessionDto]),
         (status = 400, description = "`invalid limit: …`, `invalid envId`, `invalid projectId`"),
@@ -496,7 +497,7 @@ pub async fn list_uploads(state: Data<AppState>, query: QueryMap) -> Result<Http
 }
 
 /// `GET /api/uploads/stream`: every change of an upload session, live.
-#[utoipa::path(get, path = "/api/uploads/stream", tag = "upload sessions", params(UploadStreamParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "upload sessions", params(UploadStreamParams),
     responses(
         (status = 200, description = "server-sent events `update` and `deleted`, each with an UploadSession as `data`; a keep-alive comment every 15 s",
             content_type = "text/event-stream", body = String),
@@ -530,7 +531,7 @@ pub async fn upload_stream(
 }
 
 /// `DELETE /api/uploads/{id}`: deletes a session that is no longer in progress, with its own files.
-#[utoipa::path(delete, path = "/api/uploads/{id}", tag = "upload sessions", params(IdParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "upload sessions", params(IdParams),
     responses(
         (status = 204, description = "the session record and its own files are deleted"),
         (status = 400, description = "`invalid id`"),

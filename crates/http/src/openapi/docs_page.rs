@@ -8,6 +8,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::web::{Data, Path};
 use utoipa::IntoParams;
 
+use super::IN_ROUTE_TABLE;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -42,7 +43,7 @@ fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
 }
 
 /// `GET /api/openapi.json`.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "docs",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "docs",
     responses((status = 200, description = "this document (OpenAPI 3.1)", content_type = "application/json",
         body = Object)))]
 pub async fn get_openapi(state: Data<AppState>) -> HttpResponse {
@@ -59,7 +60,7 @@ pub async fn get_openapi(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /api/docs`.
-#[utoipa::path(get, path = "/api/docs", tag = "docs",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "docs",
     responses((status = 200, description = "Swagger UI rendering `/api/openapi.json`", content_type = "text/html; charset=utf-8",
         body = String)))]
 pub async fn get_docs() -> HttpResponse {
@@ -75,7 +76,7 @@ pub struct AssetParams {
 }
 
 /// `GET /api/docs/{file}`: the page's scripts, stylesheets and icons.
-#[utoipa::path(get, path = "/api/docs/{file}", tag = "docs", params(AssetParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "docs", params(AssetParams),
     responses(
         (status = 200, description = "the file", content_type = "application/octet-stream", body = String),
         (status = 404, description = "`not found`"),

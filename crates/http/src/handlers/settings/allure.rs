@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::dto::json_response;
 use crate::error::ApiError;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// Body of `PUT /api/settings/allure`.
@@ -43,7 +44,7 @@ struct AllureActivatedDto {
 }
 
 /// `GET /api/settings/allure`.
-#[utoipa::path(get, path = "/api/settings/allure", tag = "settings",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "installed and latest versions", body = AllureStatusDto)))]
 pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
     let status = state.allure.status().await;
@@ -57,7 +58,7 @@ pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
 }
 
 /// `PUT /api/settings/allure`: installs (when needed) and activates a version; answers once it is in use.
-#[utoipa::path(put, path = "/api/settings/allure", tag = "settings", request_body = AllureVersionBody,
+#[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = AllureVersionBody,
     responses(
         (status = 200, description = "the version is installed and active", body = AllureActivatedDto),
         (status = 400, description = "`version is required`, `version must be MAJOR.MINOR.PATCH (for example 3.18.0)`, `only Allure 3 versions are supported`, `allure@<version> was not found in the registry`, invalid JSON"),

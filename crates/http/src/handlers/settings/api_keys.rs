@@ -14,6 +14,7 @@ use crate::access::Principal;
 use crate::dto::{ApiKeyDto, PageDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{QueryMap, page_request};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::{IdParams, KeyActionParams, SearchPageParams};
 use crate::state::AppState;
 
@@ -61,7 +62,7 @@ struct CreatedKeyDto {
 }
 
 /// `GET /api/settings/apikeys`.
-#[utoipa::path(get, path = "/api/settings/apikeys", tag = "settings", params(SearchPageParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings", params(SearchPageParams),
     responses(
         (status = 200, description = "API keys (revoked ones too), newest first", body = PageDto<ApiKeyDto>),
         (status = 400, description = "`invalid limit: …`, `invalid offset: …`"),
@@ -74,7 +75,7 @@ pub async fn list_api_keys(state: Data<AppState>, query: QueryMap) -> Result<Htt
 }
 
 /// `POST /api/settings/apikeys`: the only response that ever contains the secret.
-#[utoipa::path(post, path = "/api/settings/apikeys", tag = "settings", request_body = CreateKeyBody,
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "settings", request_body = CreateKeyBody,
     responses(
         (status = 201, description = "the new key with its secret", body = CreatedKeyDto),
         (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`, invalid JSON"),
@@ -111,7 +112,7 @@ pub async fn create_api_key(
 }
 
 /// `DELETE /api/settings/apikeys/{id}?action=revoke|delete`.
-#[utoipa::path(delete, path = "/api/settings/apikeys/{id}", tag = "settings", params(IdParams, KeyActionParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(IdParams, KeyActionParams),
     responses(
         (status = 204, description = "revoked or deleted"),
         (status = 400, description = "`invalid id`, `invalid action: must be revoke or delete`"),

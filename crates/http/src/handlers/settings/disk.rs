@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::dto::{format_time, json_response};
 use crate::error::ApiError;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// The disk space one project's files take.
@@ -63,14 +64,14 @@ pub struct ThresholdDto {
 }
 
 /// `GET /api/settings/disk`: how much space the data takes and how much is free.
-#[utoipa::path(get, path = "/api/settings/disk", tag = "settings",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
 pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(json_response(StatusCode::OK, &DiskUsageDto::from(state.disk.usage().await)))
 }
 
 /// `GET /api/settings/disk/notification-threshold`: the disk usage that triggers a warning notification.
-#[utoipa::path(get, path = "/api/settings/disk/notification-threshold", tag = "settings",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "85 until a value has been saved", body = ThresholdDto)))]
 pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let threshold_percent = state.disk.threshold().await?;
@@ -78,7 +79,7 @@ pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, A
 }
 
 /// `PUT /api/settings/disk/notification-threshold`: sets the disk usage that triggers a warning notification.
-#[utoipa::path(put, path = "/api/settings/disk/notification-threshold", tag = "settings", request_body = ThresholdDto,
+#[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = ThresholdDto,
     responses(
         (status = 204, description = "saved"),
         (status = 400, description = "`thresholdPercent must be an integer between 0 and 100`, invalid JSON"),

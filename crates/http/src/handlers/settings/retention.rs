@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::dto::{format_time, json_response};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
 /// Data retention: builds older than `retentionDays` are deleted by a sweep every `intervalHours`.
@@ -83,7 +84,7 @@ pub struct RunBody {
 }
 
 /// `GET /api/settings/retention`: the retention settings and when the next sweep is due.
-#[utoipa::path(get, path = "/api/settings/retention", tag = "settings",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "stored settings and the next scheduled sweep", body = RetentionSettingsDto)))]
 pub async fn get_retention(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (settings, next) = state.retention.settings_and_next_run().await?;
@@ -107,7 +108,7 @@ fn ranged(body: &Value, name: &str, range: std::ops::RangeInclusive<i64>) -> Res
 }
 
 /// `PUT /api/settings/retention`: all three fields, stored together.
-#[utoipa::path(put, path = "/api/settings/retention", tag = "settings", request_body = RetentionSettingsDto,
+#[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = RetentionSettingsDto,
     responses(
         (status = 204, description = "saved"),
         (status = 400, description = "`<field> is required`, `retentionDays must be an integer between 1 and 36500`, `intervalHours must be an integer between 1 and 8760`, `dryRun must be a boolean`, invalid JSON"),
@@ -127,7 +128,7 @@ pub async fn put_retention(state: Data<AppState>, body: Json<Value>) -> Result<H
 }
 
 /// `GET /api/settings/retention/runs`: the latest sweeps (the server keeps 5).
-#[utoipa::path(get, path = "/api/settings/retention/runs", tag = "settings",
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     params(("limit" = Option<i64>, Query, description = "1–50, default 5")),
     responses(
         (status = 200, description = "newest first", body = Vec<CleanupRunDto>),
@@ -163,7 +164,7 @@ fn run_dry_run(req: &HttpRequest, body: &Bytes, max: usize) -> Result<Option<boo
 }
 
 /// `POST /api/settings/retention/run`: one sweep now, answered when it has finished.
-#[utoipa::path(post, path = "/api/settings/retention/run", tag = "settings", request_body(content = Option<RunBody>),
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "settings", request_body(content = Option<RunBody>),
     responses(
         (status = 200, description = "the finished run", body = CleanupRunDto),
         (status = 400, description = "`dryRun must be a boolean`, invalid JSON"),

@@ -12,6 +12,7 @@ use crate::access::Principal;
 use crate::dto::{PageDto, UserDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{QueryMap, page_request};
+use crate::openapi::IN_ROUTE_TABLE;
 use crate::openapi::params::{EmailParams, SearchPageParams};
 use crate::state::AppState;
 
@@ -25,7 +26,7 @@ pub struct RoleBody {
 }
 
 /// `GET /api/settings/users`.
-#[utoipa::path(get, path = "/api/settings/users", tag = "settings", params(SearchPageParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings", params(SearchPageParams),
     responses(
         (status = 200, description = "users who signed in at least once, most recent sign-in first", body = PageDto<UserDto>),
         (status = 400, description = "`invalid limit: …`, `invalid offset: …`"),
@@ -42,7 +43,7 @@ fn email_of(path: &str) -> Result<Email, ApiError> {
 }
 
 /// `PATCH /api/settings/users/{email}/role`.
-#[utoipa::path(patch, path = "/api/settings/users/{email}/role", tag = "settings", params(EmailParams),
+#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "settings", params(EmailParams),
     request_body = RoleBody,
     responses(
         (status = 204, description = "the override is stored and the user's sessions are revoked"),
@@ -63,7 +64,7 @@ pub async fn set_user_role(
 }
 
 /// `DELETE /api/settings/users/{email}/role`.
-#[utoipa::path(delete, path = "/api/settings/users/{email}/role", tag = "settings", params(EmailParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(EmailParams),
     responses(
         (status = 204, description = "the override is removed (idempotent)"),
         (status = 400, description = "`invalid email`"),
