@@ -21,6 +21,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
+use crate::openapi::formats;
+
 /// RFC 3339 in UTC with exactly three fractional digits and `Z`.
 pub fn format_time(t: Timestamp) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -123,7 +125,7 @@ pub struct ErrorDto {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Environment)]
 pub struct EnvironmentDto {
-    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[schema(value_type = formats::Slug)]
     id: String,
     name: String,
     icon: String,
@@ -346,7 +348,7 @@ impl From<ProjectStats> for ProjectStatsDto {
 #[serde(rename_all = "camelCase")]
 #[schema(as = Project)]
 pub struct ProjectDto {
-    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[schema(value_type = formats::Slug)]
     id: String,
     env_id: String,
     name: String,

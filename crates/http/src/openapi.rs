@@ -10,18 +10,20 @@
 //!   from the operations that use them;
 //! * security and the errors every route shares: [`document`] derives them from the route table and the
 //!   operations themselves, so they match what is enforced: `401`/`403` and the accepted credentials from each
-//!   route's [`Access`], `429` (rate limit), `400` for malformed path parameters, `400`/`413`/`415` for JSON
-//!   bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
+//!   route's [`Access`], the path's parameters and the `400` of malformed ones from its segments, `429` (rate
+//!   limit), `400`/`413`/`415` for JSON bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
 //!
 //! # Documenting a new route
 //! 1. Put `#[utoipa::path(...)]` on its handler: the method, `path = IN_ROUTE_TABLE` (utoipa requires a path; the
-//!    real one is the table's), a `tag`, `params(...)` (reuse [`params`] for `{envId}`, `{projectId}`, `{id}`,
-//!    paging), the `request_body` (derive `ToSchema` on the body struct; fields that are `Option` only to word the
-//!    contract's own 400 get `#[schema(required = true, nullable = false)]`), and `responses(...)` with the success
-//!    status and body (a DTO of [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and
-//!    every route-specific error status of the contract with its messages as the description. Errors without a
-//!    `body` get the `Error` schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless
-//!    the attribute already lists them (list them when the contract words them specially).
+//!    real one is the table's), a `tag`, `params(...)` for its query parameters and headers (reuse [`params`] for
+//!    paging; the parameters of the path come from [`params::segments`], where a new segment name is described),
+//!    the `request_body` (derive `ToSchema` on the body struct; fields that are `Option` only to word the
+//!    contract's own 400 get `#[schema(required = true, nullable = false)]`; ids take the schemas of [`formats`],
+//!    `#[schema(value_type = formats::Slug)]`), and `responses(...)` with the success status and body (a DTO of
+//!    [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and every route-specific error
+//!    status of the contract with its messages as the description. Errors without a `body` get the `Error`
+//!    schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless the attribute already
+//!    lists them (list them when the contract words them specially).
 //!
 //!    Descriptions, and the `///` lines of handlers, schemas and their fields (utoipa copies them into the
 //!    document), are read by people who have only this document: say what the route or field does, its rules and
@@ -36,6 +38,7 @@
 //! `#[schema(required = true)]`, and closed sets of names use `schema_with` one of [`crate::dto::names`].
 
 pub mod docs_page;
+pub mod formats;
 pub mod params;
 
 use actix_web::http::Method;
@@ -73,7 +76,7 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
         Paginated lists answer `{\"items\": […], \"total\": <count>}` and take `limit` and `offset`. Boolean \
         query parameters accept `true`, `false`, `1` and `0`. A query parameter given with an empty value \
         (`?search=&offset=`) counts as not given."),
-    components(schemas(ErrorDto)),
+    components(schemas(ErrorDto, formats::Slug, formats::BuildId, formats::Ulid)),
     tags(
         (name = "environments", description = "Environments (for example staging or production), each holding \
             projects. Reading needs `view`, changes need `manage`."),
@@ -195,6 +198,7 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
     for endpoint in routes::endpoints() {
         let mut operation = endpoint.operation.operation();
         (endpoint.operation.schemas)(&mut schemas);
+        add_path_parameters(&mut operation, endpoint.path);
         apply_access(&mut operation, &endpoint);
         doc.paths.add_path_operation(endpoint.path, vec![http_method(&endpoint.method)], operation);
     }
@@ -240,6 +244,32 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
         ))),
     );
     doc
+}
+
+/// The parameters of a route's path segments ([`params::segments`]), first and in path order, except those that
+/// its attribute describes itself; and the `400` of the segments parsed at the edge.
+fn add_path_parameters(operation: &mut Operation, path: &str) {
+    let segments = params::segments();
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    let own = |name: &str| {
+        parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Path))
+    };
+    let described: Vec<&params::Segment> = params::segment_names(path)
+        .filter(|name| !own(name))
+        .filter_map(|name| segments.iter().find(|segment| segment.name == name))
+        .collect();
+    let invalid: Vec<String> = described
+        .iter()
+        .filter(|segment| segment.checked)
+        .map(|segment| format!("`invalid {}`", segment.name))
+        .collect();
+    parameters.splice(0..0, described.iter().map(|segment| RefOr::T(segment.parameter())));
+    if parameters.is_empty() {
+        operation.parameters = None;
+    }
+    if !invalid.is_empty() {
+        add_error(operation, "400", &invalid.join(", "));
+    }
 }
 
 /// The document's name for a method of the route table (which serves no others).
@@ -300,22 +330,9 @@ fn apply_access(operation: &mut Operation, endpoint: &Endpoint) {
     }
 }
 
-/// Errors that follow from the operation itself: malformed path parameters, JSON bodies, the rate limit, and
-/// the §1.7 body of every error response.
+/// Errors that follow from the operation itself: JSON bodies, the rate limit, and the §1.7 body of every error
+/// response.
 fn add_shared_errors(path: &str, operation: &mut Operation) {
-    let path_params: Vec<String> = operation
-        .parameters
-        .iter()
-        .flatten()
-        .filter_map(|p| match p {
-            RefOr::T(p) if p.parameter_in == ParameterIn::Path => Some(format!("`invalid {}`", p.name)),
-            _ => None,
-        })
-        .collect();
-    // Report links answer malformed ids with 404, like unknown ones (§8.9.1).
-    if !path_params.is_empty() && !path.starts_with("/reports/") {
-        add_error(operation, "400", &path_params.join(", "));
-    }
     if takes_json(operation.request_body.as_ref()) {
         add_error(operation, "400", "`invalid JSON body: <parser message>`");
         add_error(operation, "413", "`request body too large` (`MAX_JSON_BYTES`)");
@@ -413,6 +430,43 @@ mod tests {
                 assert!(known, "{method} {path} is documented but not served");
             }
         }
+    }
+
+    #[test]
+    fn every_path_segment_of_the_table_is_described() {
+        let described: Vec<&str> = params::segments().iter().map(|segment| segment.name).collect();
+        for e in routes::endpoints() {
+            for name in params::segment_names(e.path) {
+                assert!(described.contains(&name), "{{{name}}} of {} {} is not in params::segments", e.method, e.path);
+            }
+        }
+    }
+
+    /// Ids are described by the `Slug`, `BuildId` and `Ulid` schemas; no parameter or field repeats their patterns.
+    #[test]
+    fn the_id_patterns_appear_once_in_their_own_schemas() {
+        fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(pattern)) = map.get("pattern")
+                        && [formats::SLUG, formats::BUILD_ID, formats::ULID].contains(&pattern.as_str())
+                    {
+                        found.push(at.to_owned());
+                    }
+                    map.iter().for_each(|(k, v)| walk(v, &format!("{at}/{k}"), found));
+                }
+                Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&doc(), "", &mut found);
+        assert_eq!(found, ["/components/schemas/BuildId", "/components/schemas/Slug", "/components/schemas/Ulid"]);
+        let doc = doc();
+        let env = &doc["paths"]["/api/environments/{envId}"]["delete"]["parameters"][0];
+        assert_eq!(env["schema"]["$ref"], "#/components/schemas/Slug", "{env}");
+        let body = &doc["components"]["schemas"]["CreateProjectBody"]["properties"]["id"];
+        assert_eq!(body["$ref"], "#/components/schemas/Slug", "{body}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::dto::{EnvironmentDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, nullable_field};
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::EnvParams;
+use crate::openapi::formats;
 use crate::state::AppState;
 
 // Fields are optional here so that a missing one gets the contract's message rather than the parser's.
@@ -23,7 +23,7 @@ use crate::state::AppState;
 pub struct CreateEnvironmentBody {
     /// Slug, immutable.
     #[serde(default)]
-    #[schema(required = true, nullable = false, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[schema(required = true, value_type = formats::Slug)]
     id: Option<String>,
     /// Display name, 1–80 characters after trimming.
     #[serde(default)]
@@ -85,7 +85,7 @@ pub async fn create_environment(
 }
 
 /// `PATCH /api/environments/{envId}`.
-#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "environments", params(EnvParams),
+#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "environments",
     request_body = UpdateEnvironmentBody,
     responses(
         (status = 200, description = "the updated environment", body = EnvironmentDto),
@@ -108,7 +108,7 @@ pub async fn update_environment(
 }
 
 /// `DELETE /api/environments/{envId}`.
-#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "environments", params(EnvParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "environments",
     responses(
         (status = 204, description = "deleted with its projects, builds, sessions and files"),
         (status = 400, description = "`invalid envId`"),

@@ -134,7 +134,6 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
     patch,
     path = IN_ROUTE_TABLE,
     tag = "notifications",
-    params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
         (status = 204, description = "read (idempotent)"),
         (status = 400, description = "`invalid id`"),
@@ -170,7 +169,6 @@ pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Resul
     delete,
     path = IN_ROUTE_TABLE,
     tag = "notifications",
-    params(("id" = String, Path, description = "notification id (ULID)")),
     responses(
         (status = 204, description = "deleted for this user or API key only"),
         (status = 400, description = "`invalid id`"),

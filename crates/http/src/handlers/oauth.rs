@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::{CallbackParams, ProviderParams, StartParams};
+use crate::openapi::params::{CallbackParams, StartParams};
 use crate::state::AppState;
 
 /// Name of the flow cookie.
@@ -82,7 +82,7 @@ fn now_secs() -> i64 {
 }
 
 /// `GET /auth/{provider}`: redirects to the provider with a fresh flow.
-#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth", params(ProviderParams, StartParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth", params(StartParams),
     responses(
         (status = 302, description = "to the provider's authorization URL, with the flow cookie `allure_hub_oauth`",
             headers(("Location" = String, description = "the provider's authorization URL"))),
@@ -146,7 +146,7 @@ fn failure(state: &AppState, code: &str) -> HttpResponse {
 
 /// `GET /auth/{provider}/callback`: finishes the flow and opens a session, or sends the browser to the login
 /// page with an error code.
-#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth", params(ProviderParams, CallbackParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth", params(CallbackParams),
     responses(
         (status = 303, description = "signed in (to `next`, with the session cookie) or failed (to `/login?error=<code>`)",
             headers(("Location" = String, description = "where the browser goes next"))),

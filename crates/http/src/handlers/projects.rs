@@ -13,7 +13,7 @@ use crate::dto::{ProjectDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{EnvPath, ProjectPath};
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::{EnvParams, ProjectParams};
+use crate::openapi::formats;
 use crate::state::AppState;
 
 /// Body of `POST …/projects`.
@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub struct CreateProjectBody {
     /// Slug, unique within the environment.
     #[serde(default)]
-    #[schema(required = true, nullable = false, pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[schema(required = true, value_type = formats::Slug)]
     id: Option<String>,
     /// Display name, 1–80 characters after trimming.
     #[serde(default)]
@@ -30,7 +30,7 @@ pub struct CreateProjectBody {
 }
 
 /// `GET /api/environments/{envId}/projects`.
-#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "projects", params(EnvParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "projects",
     responses(
         (status = 200, description = "the environment's projects, newest first", body = [ProjectDto]),
         (status = 400, description = "`invalid envId`"),
@@ -42,7 +42,7 @@ pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Resu
 }
 
 /// `POST /api/environments/{envId}/projects`.
-#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "projects", params(EnvParams),
+#[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "projects",
     request_body = CreateProjectBody,
     responses(
         (status = 201, description = "the new project", body = ProjectDto),
@@ -66,7 +66,6 @@ pub async fn create_project(
 
 /// `DELETE /api/environments/{envId}/projects/{projectId}`.
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "projects",
-    params(ProjectParams),
     responses(
         (status = 204, description = "deleted with its builds, sessions, history and files"),
         (status = 400, description = "`invalid envId`, `invalid projectId`"),

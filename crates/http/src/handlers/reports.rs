@@ -13,7 +13,8 @@ use crate::error::ApiError;
 use crate::extract::{BuildPath, ProjectPath, QueryMap, page_request};
 use crate::handlers::uploads::{body_build_id, body_report_config};
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::{BuildParams, PageParams, ProjectParams, ReportFilterParams};
+use crate::openapi::formats;
+use crate::openapi::params::{PageParams, ReportFilterParams};
 use crate::state::AppState;
 
 /// Largest `limit` of the report list.
@@ -38,7 +39,7 @@ fn outcome_filter(query: &QueryMap) -> Result<OutcomeFilter, ApiError> {
 pub struct RegenerateBody {
     /// The existing build to generate again.
     #[serde(default)]
-    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    #[schema(value_type = formats::BuildId, required = true)]
     build_id: Option<serde_json::Value>,
     /// Report config for this generation (the structure of an Allure 3 `allurerc`), applied as a JSON merge patch
     /// over the server's base config. Allowed top-level keys: `name`, `plugins`, `qualityGate`, `variables`,
@@ -52,7 +53,7 @@ pub struct RegenerateBody {
 
 /// `POST …/reports`: generates the report of an existing build again, optionally with another report config.
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "reports",
-    params(ProjectParams), request_body = RegenerateBody,
+    request_body = RegenerateBody,
     responses(
         (status = 202, description = "generation queued (ReportTriggered)", body = UploadAcceptedDto),
         (status = 400, description = "`invalid envId`, `invalid projectId`, `buildId is required`, `invalid buildId`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, `reportConfig.plugins.<key>.options.<path> must not refer to files`, `reportConfig is nested too deeply`, …), invalid JSON"),
@@ -74,7 +75,7 @@ pub async fn regenerate_report(
 
 /// `GET …/reports`.
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
-    params(ProjectParams, PageParams, ReportFilterParams),
+    params(PageParams, ReportFilterParams),
     responses(
         (status = 200, description = "builds, newest first (limit: default 50, max 500)", body = PageDto<BuildDto>),
         (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid limit: …`, `invalid offset: …`, `invalid status: must be all, passed or failed`"),
@@ -94,7 +95,6 @@ pub async fn list_reports(
 
 /// `GET …/reports/stats`.
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
-    params(ProjectParams),
     responses(
         (status = 200, description = "aggregates over all builds of the project", body = ProjectStatsDto),
         (status = 400, description = "`invalid envId`, `invalid projectId`"),
@@ -110,7 +110,6 @@ pub async fn report_stats(
 
 /// `GET …/reports/{buildId}`.
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
-    params(BuildParams),
     responses(
         (status = 200, description = "the build", body = BuildDto),
         (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),
@@ -126,7 +125,6 @@ pub async fn get_report(
 
 /// `DELETE …/reports/{buildId}`.
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "reports",
-    params(BuildParams),
     responses(
         (status = 204, description = "the build, its results, report and trend point are deleted"),
         (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),

@@ -25,9 +25,10 @@ use crate::dto::{ChunkAckDto, UploadAcceptedDto, UploadCreatedDto, UploadSession
 use crate::error::ApiError;
 use crate::extract::{ProjectPath, QueryMap};
 use crate::openapi::IN_ROUTE_TABLE;
+use crate::openapi::formats;
 use crate::openapi::params::{
-    ChunkHeaders, IdParams, ProjectParams, ReplaceParams, ResultsHeaders, ResultsParams, UploadListParams,
-    UploadParams, UploadStreamParams, WaitParams, ZipArchive,
+    ChunkHeaders, ReplaceParams, ResultsHeaders, ResultsParams, UploadListParams, UploadStreamParams, WaitParams,
+    ZipArchive,
 };
 use crate::sse;
 use crate::state::AppState;
@@ -228,7 +229,7 @@ pub(crate) fn stream_request(
 /// `POST /api/environments/{envId}/projects/{projectId}/results`: uploads a zipped `allure-results` directory as a
 /// build in one request and queues its report.
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "uploads",
-    params(ProjectParams, ResultsParams, ResultsHeaders),
+    params(ResultsParams, ResultsHeaders),
     request_body(description = "the zipped allure-results directory",
         content((ZipArchive = "application/zip"), (ZipArchive = "application/x-zip-compressed"),
             (ZipArchive = "application/octet-stream"))),
@@ -270,7 +271,7 @@ pub async fn upload_results(
 pub struct InitBody {
     /// The build these results are for; `latest` is reserved.
     #[serde(default)]
-    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    #[schema(value_type = formats::BuildId, required = true)]
     build_id: Option<serde_json::Value>,
     /// Display name of the archive (default `results.zip`).
     #[serde(default)]
@@ -300,7 +301,7 @@ fn sha256_value(value: &str) -> Option<String> {
 
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads`: opens a chunked upload session.
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "uploads",
-    params(ProjectParams, ReplaceParams), request_body = InitBody,
+    params(ReplaceParams), request_body = InitBody,
     responses(
         (status = 201, description = "the chunked upload session is open", body = UploadCreatedDto,
             headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
@@ -392,7 +393,7 @@ pub(crate) fn chunk_request(headers: &HeaderMap, max_chunk_bytes: u64) -> Result
 /// `PUT /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: stores one chunk; chunks may come in any
 /// order and be sent again.
 #[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "uploads",
-    params(UploadParams, ChunkHeaders),
+    params(ChunkHeaders),
     request_body(description = "1 to `MAX_CHUNK_BYTES` bytes of the archive",
         content((ZipArchive = "application/octet-stream"), (ZipArchive = "application/zip"))),
     responses(
@@ -427,7 +428,6 @@ pub async fn put_chunk(
 /// `GET /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}`: a session with the chunks it still
 /// misses, to resume an interrupted upload.
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "uploads",
-    params(UploadParams),
     responses(
         (status = 200, description = "the session with `missingChunks`", body = UploadSessionDto),
         (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid uploadId`"),
@@ -446,7 +446,7 @@ pub async fn upload_status(
 /// `POST /api/environments/{envId}/projects/{projectId}/uploads/{uploadId}/complete`: assembles the chunks, saves the
 /// results and queues the report.
 #[utoipa::path(post, path = IN_ROUTE_TABLE,
-    tag = "uploads", params(UploadParams, WaitParams),
+    tag = "uploads", params(WaitParams),
     responses(
         (status = 202, description = "assembled and saved, generation queued (or already completed)", body = UploadAcceptedDto,
             headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
@@ -531,7 +531,7 @@ pub async fn upload_stream(
 }
 
 /// `DELETE /api/uploads/{id}`: deletes a session that is no longer in progress, with its own files.
-#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "upload sessions", params(IdParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "upload sessions",
     responses(
         (status = 204, description = "the session record and its own files are deleted"),
         (status = 400, description = "`invalid id`"),

@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use actix_web::HttpResponse;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::web::{Data, Path};
-use utoipa::IntoParams;
 
 use super::IN_ROUTE_TABLE;
 use crate::error::ApiError;
@@ -67,16 +66,8 @@ pub async fn get_docs() -> HttpResponse {
     HttpResponse::Ok().insert_header((CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))).body(PAGE)
 }
 
-/// `{file}` of the page's assets.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct AssetParams {
-    /// A file of Swagger UI's distribution (`swagger-ui-bundle.js`, `swagger-ui.css`, …).
-    pub file: String,
-}
-
 /// `GET /api/docs/{file}`: the page's scripts, stylesheets and icons.
-#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "docs", params(AssetParams),
+#[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "docs",
     responses(
         (status = 200, description = "the file", content_type = "application/octet-stream", body = String),
         (status = 404, description = "`not found`"),

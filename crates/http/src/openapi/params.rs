@@ -1,76 +1,102 @@
-//! Parameters shared by several routes, for `params(...)` of `#[utoipa::path]`.
+//! Parameters shared by several routes: the path segments of the route table, each described once, and the query
+//! parameters and headers for `params(...)` of `#[utoipa::path]`.
 //!
 //! Handlers parse these themselves (the extractors of [`crate::extract`] and a query map), so the contract's
-//! exact `400` messages stay theirs; these types only describe the parameters. The patterns are the formats of
-//! §1.6.
+//! exact `400` messages stay theirs; these types only describe the parameters. Identifier formats are those of
+//! [`super::formats`].
 
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{Ref, RefOr, Required, Schema};
 use utoipa::{IntoParams, ToSchema};
 
-/// The slug format of environment and project ids.
-pub const SLUG: &str = r"^[a-z0-9][a-z0-9-]{0,62}$";
-/// The format of build ids (`latest` is reserved besides).
-pub const BUILD_ID: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
-/// The format of server-made ids (upload sessions, API keys, notifications, cleanup runs).
-pub const ULID: &str = r"^[0-9A-HJKMNP-TV-Z]{26}$";
+use super::formats::{BuildId, Slug, Ulid};
 
-/// `{envId}`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct EnvParams {
-    /// Environment id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub env_id: String,
+/// A `{segment}` of the route table's paths. [`crate::openapi::document`] gives every route the parameters of its
+/// path from here, so a segment is described the same way wherever it appears.
+#[derive(Debug)]
+pub struct Segment {
+    /// The name in the path, without braces.
+    pub name: &'static str,
+    description: &'static str,
+    schema: fn() -> RefOr<Schema>,
+    /// Whether a malformed value is answered `400 invalid <name>` (otherwise it is simply not found).
+    pub checked: bool,
 }
 
-/// `{envId}` and `{projectId}`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct ProjectParams {
-    /// Environment id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub env_id: String,
-    /// Project id (slug), unique within its environment.
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub project_id: String,
+impl Segment {
+    /// The segment as a path parameter of the document.
+    pub fn parameter(&self) -> Parameter {
+        ParameterBuilder::new()
+            .name(self.name)
+            .parameter_in(ParameterIn::Path)
+            .description(Some(self.description))
+            .required(Required::True)
+            .schema(Some((self.schema)()))
+            .build()
+    }
 }
 
-/// `{envId}`, `{projectId}` and `{buildId}`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct BuildParams {
-    /// Environment id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub env_id: String,
-    /// Project id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub project_id: String,
-    /// Build id; `latest` is reserved.
-    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-    pub build_id: String,
+/// A reference to the document's schema of `T`, one of [`super::formats`].
+fn reference<T: ToSchema>() -> RefOr<Schema> {
+    Ref::from_schema_name(T::name()).into()
 }
 
-/// `{envId}`, `{projectId}` and `{uploadId}` of the chunked upload paths.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path, rename_all = "camelCase")]
-pub struct UploadParams {
-    /// Environment id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub env_id: String,
-    /// Project id (slug).
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
-    pub project_id: String,
-    /// Upload session id (ULID).
-    #[param(pattern = r"^[0-9A-HJKMNP-TV-Z]{26}$")]
-    pub upload_id: String,
+/// Every segment name of the route table.
+pub fn segments() -> [Segment; 8] {
+    [
+        Segment { name: "envId", description: "Environment id (slug).", schema: reference::<Slug>, checked: true },
+        Segment {
+            name: "projectId",
+            description: "Project id (slug), unique within its environment.",
+            schema: reference::<Slug>,
+            checked: true,
+        },
+        Segment {
+            name: "buildId",
+            description: "Build id; `latest` is reserved.",
+            schema: reference::<BuildId>,
+            checked: true,
+        },
+        Segment {
+            name: "uploadId",
+            description: "Upload session id (ULID).",
+            schema: reference::<Ulid>,
+            checked: true,
+        },
+        Segment { name: "id", description: "The object's id (ULID).", schema: reference::<Ulid>, checked: true },
+        Segment {
+            name: "email",
+            description: "The user's email; need not have signed in yet.",
+            schema: || {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(254))
+                    .pattern(Some(r"^[^@\s]+@[^@\s]+$"))
+                    .into()
+            },
+            checked: true,
+        },
+        Segment {
+            name: "provider",
+            description: "`google`, `github`, `gitlab` or `oidc`; an id that is not enabled is 404.",
+            schema: || {
+                ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(google|github|gitlab|oidc)$")).into()
+            },
+            checked: false,
+        },
+        Segment {
+            name: "file",
+            description: "A file of Swagger UI's distribution (`swagger-ui-bundle.js`, `swagger-ui.css`, …).",
+            schema: || ObjectBuilder::new().schema_type(Type::String).into(),
+            checked: false,
+        },
+    ]
 }
 
-/// `{id}` of an upload session, API key or notification.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct IdParams {
-    /// The object's id (ULID).
-    #[param(pattern = r"^[0-9A-HJKMNP-TV-Z]{26}$")]
-    pub id: String,
+/// The `{segment}` names of `path`, in order.
+pub fn segment_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
 }
 
 /// `limit` and `offset` of a paginated list (§1.8); the maximum and default are stated per route.
@@ -128,7 +154,7 @@ pub enum OutcomeName {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ResultsParams {
     /// The build these results are for; `latest` is reserved.
-    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    #[param(value_type = BuildId)]
     pub build_id: String,
     /// Report title for this build's generation, 1–200 characters.
     #[param(min_length = 1, max_length = 200)]
@@ -205,10 +231,10 @@ pub struct UploadListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Only sessions of this environment.
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[param(value_type = Option<Slug>)]
     pub env_id: Option<String>,
     /// Only sessions of projects with this id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[param(value_type = Option<Slug>)]
     pub project_id: Option<String>,
 }
 
@@ -217,20 +243,11 @@ pub struct UploadListParams {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct UploadStreamParams {
     /// Only sessions of this environment.
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[param(value_type = Option<Slug>)]
     pub env_id: Option<String>,
     /// Only sessions of projects with this id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #[param(value_type = Option<Slug>)]
     pub project_id: Option<String>,
-}
-
-/// `{provider}` of the sign-in flow: an OAuth provider id (§14).
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ProviderParams {
-    /// `google`, `github`, `gitlab` or `oidc`; an id that is not enabled is 404.
-    #[param(pattern = "^(google|github|gitlab|oidc)$")]
-    pub provider: String,
 }
 
 /// Query of `GET /auth/{provider}`.
@@ -263,15 +280,6 @@ pub struct KeyActionParams {
     pub action: Option<String>,
 }
 
-/// `{email}` of the role routes (URL-encoded; lower-cased by the server).
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct EmailParams {
-    /// The user's email; need not have signed in yet.
-    #[param(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254)]
-    pub email: String,
-}
-
 /// Path of a report file URL on the main origin.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path, rename_all = "camelCase")]
@@ -284,23 +292,4 @@ pub struct ReportFileParams {
     pub build_id: String,
     /// Path of the file inside the report (may have several segments, or be empty).
     pub path: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The literal patterns of the derives (attributes cannot name constants) are the constants.
-    #[test]
-    fn patterns_match_the_formats() {
-        use utoipa::openapi::path::ParameterIn;
-        let params = BuildParams::into_params(|| Some(ParameterIn::Path));
-        let patterns: Vec<String> = params
-            .iter()
-            .map(|p| serde_json::to_value(p).unwrap()["schema"]["pattern"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(patterns, [SLUG, SLUG, BUILD_ID]);
-        let ids = IdParams::into_params(|| Some(ParameterIn::Path));
-        assert_eq!(serde_json::to_value(&ids[0]).unwrap()["schema"]["pattern"], ULID);
-    }
 }

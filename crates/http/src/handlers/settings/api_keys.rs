@@ -15,7 +15,7 @@ use crate::dto::{ApiKeyDto, PageDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{QueryMap, page_request};
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::{IdParams, KeyActionParams, SearchPageParams};
+use crate::openapi::params::{KeyActionParams, SearchPageParams};
 use crate::state::AppState;
 
 /// Longest API key name, in characters after trimming.
@@ -112,7 +112,7 @@ pub async fn create_api_key(
 }
 
 /// `DELETE /api/settings/apikeys/{id}?action=revoke|delete`.
-#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(IdParams, KeyActionParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(KeyActionParams),
     responses(
         (status = 204, description = "revoked or deleted"),
         (status = 400, description = "`invalid id`, `invalid action: must be revoke or delete`"),

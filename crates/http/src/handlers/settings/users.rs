@@ -13,7 +13,7 @@ use crate::dto::{PageDto, UserDto, json_response};
 use crate::error::ApiError;
 use crate::extract::{QueryMap, page_request};
 use crate::openapi::IN_ROUTE_TABLE;
-use crate::openapi::params::{EmailParams, SearchPageParams};
+use crate::openapi::params::SearchPageParams;
 use crate::state::AppState;
 
 /// Body of `PATCH /api/settings/users/{email}/role`.
@@ -43,7 +43,7 @@ fn email_of(path: &str) -> Result<Email, ApiError> {
 }
 
 /// `PATCH /api/settings/users/{email}/role`.
-#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "settings", params(EmailParams),
+#[utoipa::path(patch, path = IN_ROUTE_TABLE, tag = "settings",
     request_body = RoleBody,
     responses(
         (status = 204, description = "the override is stored and the user's sessions are revoked"),
@@ -64,7 +64,7 @@ pub async fn set_user_role(
 }
 
 /// `DELETE /api/settings/users/{email}/role`.
-#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(EmailParams),
+#[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings",
     responses(
         (status = 204, description = "the override is removed (idempotent)"),
         (status = 400, description = "`invalid email`"),
