@@ -25,7 +25,7 @@ use hub_http::{AppState, HttpConfig, VersionInfo};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::{DataDirLock, FsDiskProbe, FsResultStore};
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::events::BroadcastBus;
 use crate::outcomes::{self, OutcomeTap};
 use crate::system::{OsSecrets, RandomIds, SystemClock};
@@ -68,7 +68,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Store> {
 /// required.
 fn session_secret(config: &Config, secrets: &dyn SecretSource) -> anyhow::Result<String> {
     if let Some(secret) = &config.auth.session_secret {
-        return Ok(secret.clone());
+        return Ok(secret.expose().to_owned());
     }
     if config.database_url.backend() == hub_db::Backend::Postgres {
         anyhow::bail!("SESSION_SECRET is required with PostgreSQL, so that every node shares it");
@@ -161,7 +161,8 @@ impl Application {
         );
         if config.auth.local_login {
             let email = Email::parse(&config.auth.admin_email).map_err(|_| anyhow::anyhow!("invalid ADMIN_EMAIL"))?;
-            if let Some(password) = auth.ensure_admin_account(&email, config.auth.admin_password.as_deref()).await? {
+            let admin_password = config.auth.admin_password.as_ref().map(Secret::expose);
+            if let Some(password) = auth.ensure_admin_account(&email, admin_password).await? {
                 tracing::warn!(
                     email = %email,
                     password = %password,
@@ -181,14 +182,14 @@ impl Application {
                     display_name: p.display_name.clone(),
                     issuer: p.issuer.clone(),
                     client_id: p.client_id.clone(),
-                    client_secret: p.client_secret.clone(),
+                    client_secret: p.client_secret.as_ref().map(|s| s.expose().to_owned()),
                     scopes: p.scopes.clone(),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let github = config.auth.github.as_ref().map(|g| GithubSettings {
             client_id: g.client_id.clone(),
-            client_secret: g.client_secret.clone(),
+            client_secret: g.client_secret.expose().to_owned(),
             web_url: g.web_url.clone(),
             api_url: g.api_url.clone(),
         });

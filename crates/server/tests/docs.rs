@@ -42,17 +42,23 @@ fn string_literals(source: &str) -> Vec<&str> {
 }
 
 /// The variables the server reads, found in its source: every variable-shaped string literal of the configuration
-/// module (the names it passes to its readers and puts in its errors), every `env::var`/`var_os` call of the
-/// server crate, and `RUST_LOG` where the logging set-up takes its filter from the environment.
+/// modules under `config/` (the names they pass to their readers and put in their errors), every `env::var`/`var_os`
+/// call of the server crate, and `RUST_LOG` where the logging set-up takes its filter from the environment.
 fn variables_in_code() -> BTreeSet<String> {
     let src = repo().join("crates/server/src");
-    let config = read(&src.join("config.rs"));
-    // The module's own unit tests name variables too; only the code above them counts.
-    let config = config.split("#[cfg(test)]").next().unwrap();
-    let mut vars: BTreeSet<String> =
-        string_literals(config).into_iter().filter(|s| is_var_name(s)).map(str::to_owned).collect();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
+    let sources = |dir: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
+        files
+    };
+    let mut vars = BTreeSet::new();
+    for path in sources(&src.join("config")) {
+        let text = read(&path);
+        // The modules' own unit tests name variables too; only the code above them counts.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        vars.extend(string_literals(code).into_iter().filter(|s| is_var_name(s)).map(str::to_owned));
+    }
+    for path in sources(&src).into_iter().chain(sources(&src.join("config"))) {
         let text = read(&path);
         for call in ["env::var(\"", "env::var_os(\""] {
             for rest in text.split(call).skip(1) {
@@ -123,10 +129,12 @@ fn fingerprint(c: &Config) -> String {
         .oidc
         .iter()
         .map(|p| {
-            format!("{} {} {} {} {:?} {:?}", p.id, p.display_name, p.issuer, p.client_id, p.client_secret, p.scopes)
+            let secret = p.client_secret.as_ref().map(|s| s.expose());
+            format!("{} {} {} {} {secret:?} {:?}", p.id, p.display_name, p.issuer, p.client_id, p.scopes)
         })
         .collect();
-    let github = a.github.as_ref().map(|g| format!("{} {} {} {}", g.client_id, g.client_secret, g.web_url, g.api_url));
+    let github =
+        a.github.as_ref().map(|g| format!("{} {} {} {}", g.client_id, g.client_secret.expose(), g.web_url, g.api_url));
     let al = &c.allure;
     format!(
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|\
@@ -150,8 +158,8 @@ fn fingerprint(c: &Config) -> String {
         a.policy_file,
         a.local_login,
         a.admin_email,
-        a.admin_password,
-        a.session_secret,
+        a.admin_password.as_ref().map(|s| s.expose()),
+        a.session_secret.as_ref().map(|s| s.expose()),
         a.after_login_url,
         c.network.trust_proxy,
         c.network.rate_limit_rate,
