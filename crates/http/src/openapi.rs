@@ -8,10 +8,11 @@
 //!   responses and the route-specific errors of the contract), which the table's row carries as a [`Documented`];
 //! * schemas: the `ToSchema` derives of [`crate::dto`] and of the request bodies next to their handlers, collected
 //!   from the operations that use them;
-//! * security and the errors every route shares: [`document`] derives them from the route table and the
-//!   operations themselves, so they match what is enforced: `401`/`403` and the accepted credentials from each
-//!   route's [`Access`], the path's parameters and the `400` of malformed ones from its segments, `429` (rate
-//!   limit), `400`/`413`/`415` for JSON bodies, and the §1.7 `Error` body on every 4xx/5xx that has none.
+//! * security, path parameters and the errors every route shares: [`implied`] derives them from the route table
+//!   and the operations themselves, so they match what is enforced: `401`/`403` and the accepted credentials
+//!   from each route's access rule, the path's parameters and the `400` of malformed ones from its segments,
+//!   `429` (rate limit), `400`/`413`/`415` for JSON bodies, and the §1.7 `Error` body on every 4xx/5xx that has
+//!   none.
 //!
 //! # Documenting a new route
 //! 1. Put `#[utoipa::path(...)]` on its handler: the method, `path = IN_ROUTE_TABLE` (utoipa requires a path; the
@@ -21,9 +22,10 @@
 //!    contract's own 400 get `#[schema(required = true, nullable = false)]`; ids take the schemas of [`formats`],
 //!    `#[schema(value_type = formats::Slug)]`), and `responses(...)` with the success status and body (a DTO of
 //!    [`crate::dto`] deriving `ToSchema`, named as in §16 with `#[schema(as = …)]`) and every route-specific error
-//!    status of the contract with its messages as the description. Errors without a `body` get the `Error`
-//!    schema; `401`, `403`, `429` and the generic `400`/`413`/`415` are added here unless the attribute already
-//!    lists them (list them when the contract words them specially).
+//!    status of the contract with its own messages as the description. Errors without a `body` get the `Error`
+//!    schema. Leave out what every route of its kind answers: the `401`/`403` of its access rule, `invalid
+//!    <segment>` of its path, `429`, and the JSON body's `400`/`413`/`415` are written once, in [`implied`], and
+//!    joined to the route's own messages of the same status.
 //!
 //!    Descriptions, and the `///` lines of handlers, schemas and their fields (utoipa copies them into the
 //!    document), are read by people who have only this document: say what the route or field does, its rules and
@@ -39,23 +41,19 @@
 
 pub mod docs_page;
 pub mod formats;
+mod implied;
 pub mod params;
 
 use actix_web::http::Method;
 use utoipa::OpenApi;
-use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn, PathItem};
-use utoipa::openapi::request_body::RequestBody;
-use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
-use utoipa::openapi::{Content, Header, Ref, RefOr};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::access::Access;
 use crate::dto::ErrorDto;
 use crate::handlers::report_links;
-use crate::routes::{self, Endpoint};
+use crate::routes;
 
 /// Name of the cookie credential in the document.
 pub const SESSION_SCHEME: &str = "sessionCookie";
@@ -113,7 +111,6 @@ pub struct ApiDoc;
             body = String),
         (status = 401, description = "`not authenticated`, `invalid API key` (unless `METRICS_PUBLIC=true`)"),
         (status = 403, description = "`missing permission: view` (unless `METRICS_PUBLIC=true`)"),
-        (status = 429, description = "`rate limit exceeded`"),
     ))]
 #[allow(dead_code)]
 fn metrics_doc() {}
@@ -198,8 +195,8 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
     for endpoint in routes::endpoints() {
         let mut operation = endpoint.operation.operation();
         (endpoint.operation.schemas)(&mut schemas);
-        add_path_parameters(&mut operation, endpoint.path);
-        apply_access(&mut operation, &endpoint);
+        implied::path_parameters(&mut operation, endpoint.path);
+        implied::access(&mut operation, &endpoint);
         doc.paths.add_path_operation(endpoint.path, vec![http_method(&endpoint.method)], operation);
     }
     for outside in outside_the_table() {
@@ -208,7 +205,7 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
     }
     for (path, item) in doc.paths.paths.iter_mut() {
         for operation in operations_mut(item) {
-            add_shared_errors(path, operation);
+            implied::shared_errors(path, operation);
         }
     }
     let components = doc.components.get_or_insert_with(Default::default);
@@ -246,32 +243,6 @@ pub fn document(version: &str) -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The parameters of a route's path segments ([`params::segments`]), first and in path order, except those that
-/// its attribute describes itself; and the `400` of the segments parsed at the edge.
-fn add_path_parameters(operation: &mut Operation, path: &str) {
-    let segments = params::segments();
-    let parameters = operation.parameters.get_or_insert_with(Vec::new);
-    let own = |name: &str| {
-        parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Path))
-    };
-    let described: Vec<&params::Segment> = params::segment_names(path)
-        .filter(|name| !own(name))
-        .filter_map(|name| segments.iter().find(|segment| segment.name == name))
-        .collect();
-    let invalid: Vec<String> = described
-        .iter()
-        .filter(|segment| segment.checked)
-        .map(|segment| format!("`invalid {}`", segment.name))
-        .collect();
-    parameters.splice(0..0, described.iter().map(|segment| RefOr::T(segment.parameter())));
-    if parameters.is_empty() {
-        operation.parameters = None;
-    }
-    if !invalid.is_empty() {
-        add_error(operation, "400", &invalid.join(", "));
-    }
-}
-
 /// The document's name for a method of the route table (which serves no others).
 fn http_method(method: &Method) -> HttpMethod {
     match *method {
@@ -285,90 +256,6 @@ fn http_method(method: &Method) -> HttpMethod {
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
-}
-
-fn requirement(scheme: &str) -> SecurityRequirement {
-    SecurityRequirement::new(scheme, Vec::<String>::new())
-}
-
-/// Security requirements and authentication errors of a route, from its access rule.
-fn apply_access(operation: &mut Operation, endpoint: &Endpoint) {
-    let mutating = endpoint.method != Method::GET;
-    let csrf = if mutating { ", `cross-site request rejected` (session without same-origin proof)" } else { "" };
-    let (security, unauthorized, forbidden) = match endpoint.access {
-        Access::Public => (None, None, None),
-        Access::Any(permission) => (
-            Some(vec![requirement(SESSION_SCHEME), requirement(BEARER_SCHEME), requirement(HEADER_SCHEME)]),
-            Some("`not authenticated`, `invalid API key`".to_owned()),
-            Some(format!("`missing permission: {permission}`{csrf}")),
-        ),
-        Access::Session(permission) => (
-            Some(vec![requirement(SESSION_SCHEME)]),
-            Some("`not authenticated`, `invalid API key`".to_owned()),
-            Some(format!("`settings require a browser session`, `missing permission: {permission}`{csrf}")),
-        ),
-        Access::SessionAdmin(permission) => (
-            Some(vec![requirement(SESSION_SCHEME)]),
-            Some("`not authenticated`, `invalid API key`".to_owned()),
-            Some(format!(
-                "`settings require a browser session`, `missing permission: {permission}`, `admin role required`{csrf}"
-            )),
-        ),
-        Access::SignedIn => (Some(vec![requirement(SESSION_SCHEME)]), Some("`not authenticated`".to_owned()), None),
-        Access::OptionalSession => (
-            Some(vec![SecurityRequirement::default(), requirement(SESSION_SCHEME)]),
-            None,
-            Some("`cross-site request rejected` (with a session, without same-origin proof)".to_owned()),
-        ),
-    };
-    operation.security = security;
-    if let Some(description) = unauthorized {
-        add_error(operation, "401", &description);
-    }
-    if let Some(description) = forbidden {
-        add_error(operation, "403", &description);
-    }
-}
-
-/// Errors that follow from the operation itself: JSON bodies, the rate limit, and the §1.7 body of every error
-/// response.
-fn add_shared_errors(path: &str, operation: &mut Operation) {
-    if takes_json(operation.request_body.as_ref()) {
-        add_error(operation, "400", "`invalid JSON body: <parser message>`");
-        add_error(operation, "413", "`request body too large` (`MAX_JSON_BYTES`)");
-        add_error(operation, "415", "`Content-Type must be application/json`");
-    }
-    // Every request to the main origin costs a token, except health checks and report links (§1.2).
-    if path != "/api/healthz" && !path.starts_with("/reports/") && !operation.responses.responses.contains_key("429") {
-        let retry_after = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
-        let response =
-            Response::builder().description("`rate limit exceeded`").header("Retry-After", retry_after).build();
-        operation.responses.responses.insert("429".to_owned(), RefOr::T(response));
-    }
-    for (status, response) in operation.responses.responses.iter_mut() {
-        if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
-            && response.content.is_empty()
-        {
-            response.content.insert("application/json".to_owned(), error_content());
-        }
-    }
-}
-
-fn takes_json(body: Option<&RefOr<RequestBody>>) -> bool {
-    matches!(body, Some(RefOr::T(b)) if b.content.contains_key("application/json"))
-}
-
-fn error_content() -> RefOr<Content> {
-    RefOr::T(Content::new(Some(Ref::from_schema_name("Error"))))
-}
-
-/// Adds an error response unless the operation already documents that status.
-fn add_error(operation: &mut Operation, status: &str, description: &str) {
-    operation
-        .responses
-        .responses
-        .entry(status.to_owned())
-        .or_insert_with(|| RefOr::T(Response::builder().description(description).build()));
 }
 
 #[cfg(test)]
@@ -608,7 +495,17 @@ mod tests {
         for status in ["400", "413", "415", "429"] {
             assert!(create["responses"][status].is_object(), "POST /api/environments lacks {status}");
         }
-        // The route's own wording of a status is kept.
-        assert!(create["responses"]["400"]["description"].as_str().unwrap().contains("id is required"));
+        // The route's own messages of a status are kept, joined to the shared ones, each written once.
+        let text = |op: &Value, status: &str| op["responses"][status]["description"].as_str().unwrap().to_owned();
+        assert!(text(&create, "400").contains("id is required"));
+        assert!(text(&create, "400").ends_with("`invalid JSON body: <parser message>`"));
+        let key = text(&op("/api/settings/apikeys", "post"), "403");
+        assert!(
+            key.starts_with("`settings require a browser session`, `missing permission: manage`, `only admins"),
+            "{key}"
+        );
+        assert_eq!(key.matches("cross-site request rejected").count(), 1, "{key}");
+        let chunk = text(&op("/api/environments/{envId}/projects/{projectId}/uploads/{uploadId}", "put"), "400");
+        assert!(chunk.starts_with("`invalid envId`, `invalid projectId`, `invalid uploadId`, missing"), "{chunk}");
     }
 }

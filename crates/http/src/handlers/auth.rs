@@ -90,10 +90,10 @@ pub async fn list_providers(state: Data<AppState>) -> HttpResponse {
     responses(
         (status = 200, description = "signed in: the session cookie is set", body = MeDto,
             headers(("Set-Cookie" = String, description = "`allure_hub_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
-        (status = 400, description = "`email is required`, `password is required`, `password must be at most 1024 characters`, invalid JSON"),
+        (status = 400, description = "`email is required`, `password is required`, `password must be at most 1024 characters`"),
         (status = 401, description = "`invalid email or password`"),
         (status = 403, description = "`local login is disabled`, `cross-site request rejected`"),
-        (status = 429, description = "`too many failed login attempts` (10 per client IP and email within 15 min), or the general rate limit",
+        (status = 429, description = "`too many failed login attempts` (10 per client IP and email within 15 min)",
             headers(("Retry-After" = i64, description = "whole seconds to wait"))),
     ))]
 pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody>) -> Result<HttpResponse, ApiError> {
@@ -123,7 +123,6 @@ pub async fn login(req: HttpRequest, state: Data<AppState>, body: Json<LoginBody
     responses(
         (status = 204, description = "signed out; the session cookie is expired",
             headers(("Set-Cookie" = String, description = "`allure_hub_session=; Max-Age=0`"))),
-        (status = 403, description = "`cross-site request rejected`"),
     ))]
 pub async fn logout(
     req: HttpRequest,
@@ -144,7 +143,6 @@ pub async fn logout(
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "auth",
     responses(
         (status = 200, description = "the signed-in user of this session", body = MeDto),
-        (status = 401, description = "`not authenticated` (API keys are not accepted here)"),
     ))]
 pub async fn get_me(state: Data<AppState>, Principal(principal): Principal) -> Result<HttpResponse, ApiError> {
     Ok(json_response(StatusCode::OK, &me_of(&state, &principal).await?))

@@ -68,7 +68,7 @@ pub async fn list_environments(state: Data<AppState>) -> Result<impl Responder, 
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "environments", request_body = CreateEnvironmentBody,
     responses(
         (status = 201, description = "the new environment", body = EnvironmentDto),
-        (status = 400, description = "`id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, `invalid icon`, invalid JSON"),
+        (status = 400, description = "`id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, `invalid icon`"),
         (status = 409, description = "`environment <id> already exists`"),
     ))]
 pub async fn create_environment(
@@ -89,7 +89,7 @@ pub async fn create_environment(
     request_body = UpdateEnvironmentBody,
     responses(
         (status = 200, description = "the updated environment", body = EnvironmentDto),
-        (status = 400, description = "`invalid envId`, invalid `name` or `icon`, invalid JSON"),
+        (status = 400, description = "invalid `name` or `icon`"),
         (status = 404, description = "`environment <envId> not found`"),
     ))]
 pub async fn update_environment(
@@ -111,7 +111,6 @@ pub async fn update_environment(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "environments",
     responses(
         (status = 204, description = "deleted with its projects, builds, sessions and files"),
-        (status = 400, description = "`invalid envId`"),
         (status = 404, description = "`environment <envId> not found`"),
         (status = 409, description = "`the default environment cannot be deleted`"),
     ))]

@@ -136,7 +136,6 @@ pub async fn unread_count(state: Data<AppState>, principal: Principal) -> Result
     tag = "notifications",
     responses(
         (status = 204, description = "read (idempotent)"),
-        (status = 400, description = "`invalid id`"),
         (status = 404, description = "`notification <id> not found`: unknown, deleted by this user or API key, or not meant for it"),
     )
 )]
@@ -171,7 +170,6 @@ pub async fn mark_all_read(state: Data<AppState>, principal: Principal) -> Resul
     tag = "notifications",
     responses(
         (status = 204, description = "deleted for this user or API key only"),
-        (status = 400, description = "`invalid id`"),
         (status = 404, description = "`notification <id> not found`"),
     )
 )]

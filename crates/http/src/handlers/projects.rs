@@ -33,7 +33,6 @@ pub struct CreateProjectBody {
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "projects",
     responses(
         (status = 200, description = "the environment's projects, newest first", body = [ProjectDto]),
-        (status = 400, description = "`invalid envId`"),
         (status = 404, description = "`environment <envId> not found`"),
     ))]
 pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Result<HttpResponse, ApiError> {
@@ -46,7 +45,7 @@ pub async fn list_projects(state: Data<AppState>, EnvPath(env): EnvPath) -> Resu
     request_body = CreateProjectBody,
     responses(
         (status = 201, description = "the new project", body = ProjectDto),
-        (status = 400, description = "`invalid envId`, `id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`, invalid JSON"),
+        (status = 400, description = "`id is required`, `invalid id`, `name is required`, `name must be at most 80 characters`"),
         (status = 404, description = "`environment <envId> not found`"),
         (status = 409, description = "`project <id> already exists in environment <envId>`"),
     ))]
@@ -68,7 +67,6 @@ pub async fn create_project(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "projects",
     responses(
         (status = 204, description = "deleted with its builds, sessions, history and files"),
-        (status = 400, description = "`invalid envId`, `invalid projectId`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
     ))]
 pub async fn delete_project(

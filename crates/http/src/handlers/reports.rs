@@ -56,7 +56,7 @@ pub struct RegenerateBody {
     request_body = RegenerateBody,
     responses(
         (status = 202, description = "generation queued (ReportTriggered)", body = UploadAcceptedDto),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `buildId is required`, `invalid buildId`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, `reportConfig.plugins.<key>.options.<path> must not refer to files`, `reportConfig is nested too deeply`, …), invalid JSON"),
+        (status = 400, description = "`buildId is required`, `invalid buildId`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, `reportConfig.plugins.<key>.options.<path> must not refer to files`, `reportConfig is nested too deeply`, …)"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
         (status = 409, description = "`build <buildId> has an upload in progress`"),
     ))]
@@ -78,7 +78,7 @@ pub async fn regenerate_report(
     params(PageParams, ReportFilterParams),
     responses(
         (status = 200, description = "builds, newest first (limit: default 50, max 500)", body = PageDto<BuildDto>),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid limit: …`, `invalid offset: …`, `invalid status: must be all, passed or failed`"),
+        (status = 400, description = "`invalid limit: …`, `invalid offset: …`, `invalid status: must be all, passed or failed`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
     ))]
 pub async fn list_reports(
@@ -97,7 +97,6 @@ pub async fn list_reports(
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
     responses(
         (status = 200, description = "aggregates over all builds of the project", body = ProjectStatsDto),
-        (status = 400, description = "`invalid envId`, `invalid projectId`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
     ))]
 pub async fn report_stats(
@@ -112,7 +111,6 @@ pub async fn report_stats(
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "reports",
     responses(
         (status = 200, description = "the build", body = BuildDto),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
     ))]
 pub async fn get_report(
@@ -127,7 +125,6 @@ pub async fn get_report(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "reports",
     responses(
         (status = 204, description = "the build, its results, report and trend point are deleted"),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid buildId`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`, `build <buildId> not found`"),
         (status = 409, description = "`build <buildId> is being generated`, `build <buildId> has an upload in progress`"),
     ))]

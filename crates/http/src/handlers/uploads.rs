@@ -237,7 +237,7 @@ pub(crate) fn stream_request(
         (status = 202, description = "results saved, generation queued", body = UploadAcceptedDto,
             headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
         (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
-        (status = 400, description = "invalid path or query parameters (`buildId is required`, `invalid buildId`, `invalid reportName`, `invalid replace: must be true or false`, …), `invalid X-Filename`, `request body is empty`, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
+        (status = 400, description = "invalid query parameters (`buildId is required`, `invalid buildId`, `invalid reportName`, `invalid replace: must be true or false`, …), `invalid X-Filename`, `request body is empty`, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
         (status = 408, description = "`upload stalled: no data received for <UPLOAD_IDLE_TIMEOUT>`"),
         (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
@@ -305,10 +305,10 @@ fn sha256_value(value: &str) -> Option<String> {
     responses(
         (status = 201, description = "the chunked upload session is open", body = UploadCreatedDto,
             headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
-        (status = 400, description = "invalid path parameters or `replace`, `buildId is required`, `invalid buildId`, `invalid fileName`, `totalSize is required`, `totalSize must be a positive integer`, `totalChunks is required`, `totalChunks must be between 1 and <MAX_CHUNKS>`, `invalid sha256`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, …), invalid JSON"),
+        (status = 400, description = "`invalid replace: must be true or false`, `buildId is required`, `invalid buildId`, `invalid fileName`, `totalSize is required`, `totalSize must be a positive integer`, `totalChunks is required`, `totalChunks must be between 1 and <MAX_CHUNKS>`, `invalid sha256`, `reportConfig must be an object`, a refused `reportConfig` (`reportConfig.<key> is not allowed`, `reportConfig.plugins.<key> is not an allowed plugin`, …)"),
         (status = 404, description = "`environment <envId> not found`, `project <projectId> not found in environment <envId>`"),
         (status = 409, description = "`build <buildId> already exists`, `build <buildId> has an upload in progress`, `build <buildId> is being generated`"),
-        (status = 413, description = "`totalSize exceeds the maximum upload size of <MAX_UPLOAD_BYTES> bytes`, JSON body too large"),
+        (status = 413, description = "`totalSize exceeds the maximum upload size of <MAX_UPLOAD_BYTES> bytes`"),
     ))]
 pub async fn init_upload(
     state: Data<AppState>,
@@ -398,8 +398,8 @@ pub(crate) fn chunk_request(headers: &HeaderMap, max_chunk_bytes: u64) -> Result
         content((ZipArchive = "application/octet-stream"), (ZipArchive = "application/zip"))),
     responses(
         (status = 200, description = "the chunk is stored", body = ChunkAckDto),
-        (status = 400, description = "invalid path parameters, missing or invalid chunk headers, `chunk checksum mismatch`, `request body is empty`"),
-        (status = 403, description = "`missing permission: upload`, `upload <uploadId> belongs to another principal`"),
+        (status = 400, description = "missing or invalid chunk headers, `chunk checksum mismatch`, `request body is empty`"),
+        (status = 403, description = "`upload <uploadId> belongs to another principal`"),
         (status = 404, description = "`upload <uploadId> not found`"),
         (status = 408, description = "`upload stalled: no data received for <UPLOAD_IDLE_TIMEOUT>`"),
         (status = 409, description = "`upload <uploadId> is not a chunked upload`, `upload <uploadId> is not accepting chunks (phase <phase>)`"),
@@ -430,7 +430,6 @@ pub async fn put_chunk(
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "uploads",
     responses(
         (status = 200, description = "the session with `missingChunks`", body = UploadSessionDto),
-        (status = 400, description = "`invalid envId`, `invalid projectId`, `invalid uploadId`"),
         (status = 404, description = "`upload <uploadId> not found`"),
     ))]
 pub async fn upload_status(
@@ -451,8 +450,8 @@ pub async fn upload_status(
         (status = 202, description = "assembled and saved, generation queued (or already completed)", body = UploadAcceptedDto,
             headers(("Location" = String, description = "the session's status endpoint, `…/uploads/{uploadId}`"))),
         (status = 200, description = "with `wait=true`: the session once finished, or still `generating` when the wait timed out", body = UploadSessionDto),
-        (status = 400, description = "invalid path parameters or `wait`, missing chunks (with `missingChunks`), size or checksum mismatch, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
-        (status = 403, description = "`missing permission: upload`, `upload <uploadId> belongs to another principal`"),
+        (status = 400, description = "`invalid wait: must be true or false`, missing chunks (with `missingChunks`), size or checksum mismatch, `invalid zip archive: <reason>`, `unsafe archive entry \"<name>\": <reason>`, `duplicate archive entry \"<name>\"`, `archive contains no files`"),
+        (status = 403, description = "`upload <uploadId> belongs to another principal`"),
         (status = 404, description = "`upload <uploadId> not found`"),
         (status = 409, description = "`upload <uploadId> is not a chunked upload`, `upload <uploadId> is being assembled`, `upload <uploadId> has failed`"),
         (status = 413, description = "`archive has more than <n> entries`, `archive expands beyond <n> bytes`, `archive entry \"<name>\" exceeds the compression ratio limit`"),
@@ -534,7 +533,6 @@ pub async fn upload_stream(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "upload sessions",
     responses(
         (status = 204, description = "the session record and its own files are deleted"),
-        (status = 400, description = "`invalid id`"),
         (status = 404, description = "`upload <id> not found`"),
         (status = 409, description = "`upload <id> cannot be deleted while <phase>`"),
     ))]

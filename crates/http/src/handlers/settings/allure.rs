@@ -61,8 +61,7 @@ pub async fn get_allure(state: Data<AppState>) -> HttpResponse {
 #[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = AllureVersionBody,
     responses(
         (status = 200, description = "the version is installed and active", body = AllureActivatedDto),
-        (status = 400, description = "`version is required`, `version must be MAJOR.MINOR.PATCH (for example 3.18.0)`, `only Allure 3 versions are supported`, `allure@<version> was not found in the registry`, invalid JSON"),
-        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
+        (status = 400, description = "`version is required`, `version must be MAJOR.MINOR.PATCH (for example 3.18.0)`, `only Allure 3 versions are supported`, `allure@<version> was not found in the registry`"),
         (status = 409, description = "`an Allure CLI installation is already in progress`, `the Allure CLI is set by ALLURE_BIN and cannot be changed here`"),
         (status = 500, description = "`npm install allure@<version> failed`, with `detail`"),
     ))]

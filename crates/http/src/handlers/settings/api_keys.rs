@@ -78,8 +78,8 @@ pub async fn list_api_keys(state: Data<AppState>, query: QueryMap) -> Result<Htt
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "settings", request_body = CreateKeyBody,
     responses(
         (status = 201, description = "the new key with its secret", body = CreatedKeyDto),
-        (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`, invalid JSON"),
-        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `only admins can create admin keys`, `cross-site request rejected`"),
+        (status = 400, description = "`name is required`, `name must be at most 64 characters`, `role must be one of admin, developer, viewer`, `autoCreate must be a boolean`"),
+        (status = 403, description = "`only admins can create admin keys`"),
         (status = 409, description = "`an active API key named <name> already exists`"),
     ))]
 pub async fn create_api_key(
@@ -115,8 +115,8 @@ pub async fn create_api_key(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings", params(KeyActionParams),
     responses(
         (status = 204, description = "revoked or deleted"),
-        (status = 400, description = "`invalid id`, `invalid action: must be revoke or delete`"),
-        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `only admins can manage admin keys`, `cross-site request rejected`"),
+        (status = 400, description = "`invalid action: must be revoke or delete`"),
+        (status = 403, description = "`only admins can manage admin keys`"),
         (status = 404, description = "`API key <id> not found`"),
     ))]
 pub async fn delete_api_key(

@@ -82,7 +82,7 @@ pub async fn get_disk_threshold(state: Data<AppState>) -> Result<HttpResponse, A
 #[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = ThresholdDto,
     responses(
         (status = 204, description = "saved"),
-        (status = 400, description = "`thresholdPercent must be an integer between 0 and 100`, invalid JSON"),
+        (status = 400, description = "`thresholdPercent must be an integer between 0 and 100`"),
     ))]
 pub async fn put_disk_threshold(state: Data<AppState>, body: Json<Value>) -> Result<HttpResponse, ApiError> {
     let percent = body

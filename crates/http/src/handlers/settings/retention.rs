@@ -111,7 +111,7 @@ fn ranged(body: &Value, name: &str, range: std::ops::RangeInclusive<i64>) -> Res
 #[utoipa::path(put, path = IN_ROUTE_TABLE, tag = "settings", request_body = RetentionSettingsDto,
     responses(
         (status = 204, description = "saved"),
-        (status = 400, description = "`<field> is required`, `retentionDays must be an integer between 1 and 36500`, `intervalHours must be an integer between 1 and 8760`, `dryRun must be a boolean`, invalid JSON"),
+        (status = 400, description = "`<field> is required`, `retentionDays must be an integer between 1 and 36500`, `intervalHours must be an integer between 1 and 8760`, `dryRun must be a boolean`"),
     ))]
 pub async fn put_retention(state: Data<AppState>, body: Json<Value>) -> Result<HttpResponse, ApiError> {
     if !body.is_object() {
@@ -167,7 +167,7 @@ fn run_dry_run(req: &HttpRequest, body: &Bytes, max: usize) -> Result<Option<boo
 #[utoipa::path(post, path = IN_ROUTE_TABLE, tag = "settings", request_body(content = Option<RunBody>),
     responses(
         (status = 200, description = "the finished run", body = CleanupRunDto),
-        (status = 400, description = "`dryRun must be a boolean`, invalid JSON"),
+        (status = 400, description = "`dryRun must be a boolean`"),
         (status = 409, description = "`a cleanup run is already in progress`"),
     ))]
 pub async fn run_cleanup(req: HttpRequest, state: Data<AppState>, body: Bytes) -> Result<HttpResponse, ApiError> {

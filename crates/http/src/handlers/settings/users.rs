@@ -47,8 +47,7 @@ fn email_of(path: &str) -> Result<Email, ApiError> {
     request_body = RoleBody,
     responses(
         (status = 204, description = "the override is stored and the user's sessions are revoked"),
-        (status = 400, description = "`invalid email`, `role is required`, `unknown role <role>`, invalid JSON"),
-        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
+        (status = 400, description = "`role is required`, `unknown role <role>`"),
         (status = 409, description = "`you cannot change your own role`"),
     ))]
 pub async fn set_user_role(
@@ -67,8 +66,6 @@ pub async fn set_user_role(
 #[utoipa::path(delete, path = IN_ROUTE_TABLE, tag = "settings",
     responses(
         (status = 204, description = "the override is removed (idempotent)"),
-        (status = 400, description = "`invalid email`"),
-        (status = 403, description = "`settings require a browser session`, `missing permission: manage`, `admin role required`, `cross-site request rejected`"),
         (status = 409, description = "`you cannot change your own role`"),
     ))]
 pub async fn reset_user_role(
