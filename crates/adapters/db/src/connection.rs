@@ -116,11 +116,13 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, ConnectionEr
             let path =
                 path.to_str().ok_or_else(|| ConnectionError::BadConnection("SQLite path is not UTF-8".into()))?;
             let mut conn = SqliteConnection::establish(path)?;
-            // WAL lets readers proceed during a write; the busy timeout makes writers queue instead of failing;
+            // The busy timeout first: it makes writers queue instead of failing, and the journal-mode statement
+            // itself must wait too when another process (a previous server, closing its connections and
+            // checkpointing the WAL) holds the database for a moment. WAL lets readers proceed during a write;
             // foreign keys are off by default in SQLite and the schema relies on their cascades.
             conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))
@@ -162,6 +164,22 @@ mod tests {
         assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().backend(), Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn a_new_sqlite_connection_waits_while_another_process_holds_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("hub.db"));
+        let AnyConnection::Sqlite(mut holder) = establish(&url).unwrap() else { unreachable!() };
+        // What a closing server does for a moment (its last connection checkpoints and removes the WAL): keep
+        // the file to itself. Exclusive locking mode holds the lock from the first write until the connection ends.
+        holder.batch_execute("PRAGMA locking_mode = EXCLUSIVE; CREATE TABLE t (x INTEGER);").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(holder);
+        });
+        establish(&url).expect("the new connection waits for the lock instead of failing at once");
+        release.join().unwrap();
     }
 
     #[test]
