@@ -1,3 +1,6 @@
+//! The HTTP rules of report files against an in-memory report. One file past 500 lines because every case reads
+//! the same fixture and the rules interlock (validators, ranges and gzip decide together which bytes are sent).
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
