@@ -1,13 +1,8 @@
 //! What handlers share: the domain services and the HTTP layer's own settings.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use hub_domain::ports::StoreHealth;
-use hub_domain::services::{
-    ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
-    ReportService, RetentionService, UploadService, UserService,
-};
+use hub_domain::services::Services;
 
 /// Build facts shown by `/api/version`.
 #[derive(Debug, Clone)]
@@ -59,44 +54,19 @@ pub struct HttpConfig {
     pub report_policy: crate::report_files::ReportPolicy,
 }
 
-/// Everything a handler may need, shared by all workers.
+/// Everything a handler may need, shared by all workers: the use cases, and what only the HTTP layer has.
+///
+/// It dereferences to [`Services`], so a handler reads a use case as `state.reports`; the fields here are the
+/// HTTP layer's own.
 pub struct AppState {
-    /// Environment use cases.
-    pub environments: EnvironmentService,
-    /// Project use cases.
-    pub projects: ProjectService,
-    /// Upload use cases.
-    pub uploads: UploadService,
-    /// Signs and checks the grants that hand a viewer over to the report origin (§8.9).
+    /// The use cases, the same instances the web UI uses.
+    pub services: Services,
+    /// Signs and checks the grants that hand a viewer over to the report origin.
     pub grants: hub_domain::model::grant::GrantKey,
-    /// The files of published reports, for serving them.
-    pub report_files: Arc<dyn hub_domain::ports::ReportFiles>,
-    /// Build and report use cases.
-    pub reports: ReportService,
-    /// Each principal's notifications and their live stream (§10).
-    pub notifications: NotificationService,
-    /// The dashboard (§11).
-    pub overview: OverviewService,
-    /// Disk usage and its warning threshold (§13.3–13.4).
-    pub disk: DiskService,
-    /// Data retention settings and sweeps (§13.6).
-    pub retention: RetentionService,
-    /// Installs and switches the Allure CLI (settings, §13.5).
-    pub allure: Arc<dyn hub_domain::ports::AllureCliManager>,
-    /// Database readiness.
-    pub health: Arc<dyn StoreHealth>,
     /// Build facts.
     pub version: VersionInfo,
     /// Process start, for `uptime`.
     pub started_at: Instant,
-    /// Authentication.
-    pub auth: Arc<AuthService>,
-    /// API keys.
-    pub api_keys: ApiKeyService,
-    /// User administration.
-    pub users: UserService,
-    /// OAuth/OIDC providers.
-    pub identity: Arc<dyn hub_domain::ports::IdentityProvider>,
     /// Key sealing the sign-in flow cookie, derived from the session secret.
     pub cookie_key: actix_web::cookie::Key,
     /// Per-client-IP request limiter; `None` when disabled.
@@ -106,6 +76,14 @@ pub struct AppState {
     /// Becomes `true` when the server starts shutting down, so long-lived responses (event streams) end at once
     /// instead of holding the shutdown for its whole grace period.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -13,7 +13,7 @@ use hub_domain::model::upload::{Phase, UploadKind, UploadSession};
 use hub_domain::ports::{EventBus, EventStream, UploadEvent};
 use hub_domain::services::NotificationService;
 use hub_http::metrics::{UploadResult, record_upload, record_upload_bytes};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// An [`EventBus`] that also queues each session entering `generating`, `done` or `failed` for [`follow`], and
 /// wakes the job dispatcher when one enters `generating` (a job was queued).
@@ -56,16 +56,33 @@ impl EventBus for OutcomeTap {
     }
 }
 
-/// Turns queued session changes into notifications and upload metrics until the tap is dropped, and asks for a
-/// disk check (`disk_check`) after each accepted upload (§13.4).
+/// Turns queued session changes into notifications and upload metrics, and asks for a disk check (`disk_check`)
+/// after each accepted upload (§13.4). Ends when the tap is dropped or the server stops (`shutdown`), after the
+/// changes already queued, so a stop loses no notification of work that had finished.
 pub async fn follow(
     mut sessions: mpsc::UnboundedReceiver<UploadSession>,
     notifications: NotificationService,
     disk_check: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     // Uploads counted as accepted (they reached `generating`), so their later changes do not count again.
     let mut accepted: HashSet<UploadId> = HashSet::new();
-    while let Some(session) = sessions.recv().await {
+    let mut stopping = false;
+    loop {
+        let next = if stopping {
+            sessions.try_recv().ok()
+        } else {
+            tokio::select! {
+                session = sessions.recv() => session,
+                _ = shutdown.changed() => {
+                    stopping = true;
+                    sessions.try_recv().ok()
+                }
+            }
+        };
+        let Some(session) = next else {
+            return;
+        };
         if count_upload(&mut accepted, &session) {
             disk_check.notify_one();
         }

@@ -19,7 +19,7 @@ use actix_web::guard::{self, GuardContext};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
-pub use state::{ReportOrigin, Services, WebState};
+pub use state::{ReportOrigin, WebState};
 
 /// Whether a request only reads: pages and assets answer `GET` and `HEAD`, and leave every other method to the
 /// API's answers.
@@ -32,27 +32,16 @@ fn is_read(ctx: &GuardContext<'_>) -> bool {
 /// shows the 404 page for other page paths and answers everything else (reserved prefixes, other methods) with
 /// `api_not_found`, the API's JSON 404. Register it after the API's routes and after the application's default
 /// service, so that the API keeps every path it serves.
-pub fn configure(
-    state: Data<WebState>,
-    services: Data<Services>,
-    api_not_found: fn() -> HttpResponse,
-) -> impl FnOnce(&mut ServiceConfig) {
+pub fn configure(state: Data<WebState>, api_not_found: fn() -> HttpResponse) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.app_data(state);
-        cfg.app_data(services);
         cfg.service(web::resource("/assets/{name}").guard(guard::fn_guard(is_read)).to(assets::serve));
         for pattern in routes::PAGE_PATTERNS {
             cfg.service(web::resource(*pattern).guard(guard::fn_guard(is_read)).to(pages::dispatch));
         }
-        cfg.default_service(web::to(
-            move |req: HttpRequest, state: Data<WebState>, services: Data<Services>| async move {
-                let read = matches!(req.method().as_str(), "GET" | "HEAD");
-                if read && !routes::is_reserved(req.path()) {
-                    pages::dispatch(req, state, services).await
-                } else {
-                    api_not_found()
-                }
-            },
-        ));
+        cfg.default_service(web::to(move |req: HttpRequest, state: Data<WebState>| async move {
+            let read = matches!(req.method().as_str(), "GET" | "HEAD");
+            if read && !routes::is_reserved(req.path()) { pages::dispatch(req, state).await } else { api_not_found() }
+        }));
     }
 }

@@ -1,67 +1,31 @@
-//! What the pages need: the domain services they read from, shared with the API (the server builds both from the
-//! same instances), and the facts shown in the footer.
-
-use std::sync::Arc;
+//! What the pages need: the domain's use cases, shared with the API (the server builds them once), and the facts
+//! only pages use.
 
 use hub_domain::model::origin::Origin;
-use hub_domain::ports::StoreHealth;
-use hub_domain::ports::allure_cli::AllureCliManager;
-use hub_domain::ports::identity::IdentityProvider;
-use hub_domain::services::{
-    ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
-    ReportService, RetentionService, UploadService, UserService,
-};
+use hub_domain::services::Services;
 
-/// Shared by every worker of the main origin.
+/// Shared by every worker of the main origin: the use cases (the same instances as the API's) and what only the
+/// pages need. It dereferences to [`Services`], so a page reads a use case as `state.reports`.
 pub struct WebState {
-    /// Resolves the session cookie to a principal, and says whether local sign-in is enabled.
-    pub auth: Arc<AuthService>,
-    /// The enabled OAuth providers, for the sign-in buttons.
-    pub identity: Arc<dyn IdentityProvider>,
-    /// The dashboard figures.
-    pub overview: OverviewService,
-    /// Environments and their project counts.
-    pub environments: EnvironmentService,
-    /// Projects of an environment with their latest build.
-    pub projects: ProjectService,
-    /// Build lists and project statistics.
-    pub reports: ReportService,
-    /// Database readiness, shown in the footer.
-    pub health: Arc<dyn StoreHealth>,
+    /// The use cases.
+    pub services: Services,
     /// Release version, shown in the footer.
     pub version: String,
+    /// Where reports are served, for the build page's frame and its `frame-src`.
+    pub report_origin: ReportOrigin,
+}
+
+impl std::ops::Deref for WebState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl std::fmt::Debug for WebState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebState").field("version", &self.version).finish_non_exhaustive()
-    }
-}
-
-/// The services behind the upload, notification and settings pages, the bell and the framed report, shared with
-/// the API like those of [`WebState`].
-pub struct Services {
-    /// Upload sessions.
-    pub uploads: UploadService,
-    /// Notifications and their read state.
-    pub notifications: NotificationService,
-    /// API keys.
-    pub api_keys: ApiKeyService,
-    /// Users and role overrides.
-    pub users: UserService,
-    /// Disk usage and its notification threshold.
-    pub disk: DiskService,
-    /// Retention settings and cleanup runs.
-    pub retention: RetentionService,
-    /// The Allure CLI's installed and latest versions.
-    pub allure: Arc<dyn AllureCliManager>,
-    /// Where reports are served, for the build page's frame and its `frame-src`.
-    pub report_origin: ReportOrigin,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").field("report_origin", &self.report_origin).finish_non_exhaustive()
     }
 }
 

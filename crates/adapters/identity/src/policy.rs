@@ -128,12 +128,19 @@ impl PolicyFile {
         Ok(true)
     }
 
-    /// Reloads every `period` for as long as the process runs, logging changes and refusals.
-    pub async fn watch(self: Arc<Self>, period: Duration) {
+    /// Reloads every `period`, logging changes and refusals, until `stop` turns `true` (the server's shutdown).
+    pub async fn watch(self: Arc<Self>, period: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(period);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            let stopped = tokio::select! {
+                _ = ticks.tick() => false,
+                // An error means the sender is gone: nothing can stop this loop any more, so it ends now.
+                changed = stop.changed() => changed.is_err() || *stop.borrow(),
+            };
+            if stopped {
+                return;
+            }
             let this = Arc::clone(&self);
             match tokio::task::spawn_blocking(move || this.reload()).await {
                 Ok(Ok(true)) => tracing::info!(path = %self.path.display(), "policy file reloaded"),
@@ -221,6 +228,32 @@ default_role: viewer
         std::fs::write(&path, "roles: [not, a, map]").unwrap();
         assert!(file.reload().is_err());
         assert_eq!(file.current().permissions_of(&role("developer")), [Permission::View], "previous policy kept");
+    }
+
+    #[tokio::test]
+    async fn the_watch_reloads_changes_and_ends_with_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let file = Arc::new(PolicyFile::open(path.clone()).unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watching = tokio::spawn(Arc::clone(&file).watch(Duration::from_millis(10), stopped));
+
+        std::fs::write(&path, EXAMPLE.replace("[view, upload]", "[view]")).unwrap();
+        let reloaded = async {
+            while file.current().permissions_of(&role("developer")) != [Permission::View] {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), reloaded).await.expect("the change is picked up");
+
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), watching).await.expect("the watch ends on shutdown").unwrap();
+        // A dropped sender ends it too, instead of leaving a loop nothing can stop.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watching = tokio::spawn(Arc::clone(&file).watch(Duration::from_millis(10), stopped));
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(10), watching).await.expect("the watch ends").unwrap();
     }
 
     #[test]

@@ -83,12 +83,14 @@ pub enum PrepareError {
     Storage(String),
 }
 
-/// Files around a generation (contract §8.3 steps 2 and 6–7).
+/// Files around a generation: materialising its local workspace, and publishing what the generator wrote.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait GenerationFiles: Send + Sync + 'static {
-    /// Creates the job's directories and its history copy: the project's valid history lines, without the point
-    /// `leave_out` (this build's previous one), at most the last `history_limit`.
+    /// Materialises the job's local workspace: the build's results, an empty output and working directory, and
+    /// the history copy (the project's valid history lines, without the point `leave_out`, this build's previous
+    /// one, at most the last `history_limit`). The one storage step that hands out local paths, because the
+    /// generator works on files; an adapter whose files are elsewhere copies them here.
     async fn prepare(
         &self,
         job: &crate::model::job::GenerationJob,

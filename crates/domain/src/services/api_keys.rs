@@ -67,6 +67,25 @@ pub struct MintedKey {
     pub secret: String,
 }
 
+/// The ports [`ApiKeyService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct ApiKeyPorts {
+    /// Key records.
+    pub keys: Arc<dyn ApiKeyRepo>,
+    /// Ids of new keys.
+    pub ids: Arc<dyn IdGenerator>,
+    /// The random secret of new keys.
+    pub secrets: Arc<dyn SecretSource>,
+    /// Creation and last-use times.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ApiKeyPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyPorts").finish_non_exhaustive()
+    }
+}
+
 /// The API key use cases.
 #[derive(Clone)]
 pub struct ApiKeyService {
@@ -84,12 +103,8 @@ impl std::fmt::Debug for ApiKeyService {
 
 impl ApiKeyService {
     /// Wires the service.
-    pub fn new(
-        keys: Arc<dyn ApiKeyRepo>,
-        ids: Arc<dyn IdGenerator>,
-        secrets: Arc<dyn SecretSource>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: ApiKeyPorts) -> Self {
+        let ApiKeyPorts { keys, ids, secrets, clock } = ports;
         Self { keys, ids, secrets, clock }
     }
 
@@ -180,7 +195,12 @@ mod tests {
         secrets.expect_hex().returning(|n| "0f".repeat(n));
         let mut clock = MockClock::new();
         clock.expect_now().returning(Utc::now);
-        ApiKeyService::new(Arc::new(keys), Arc::new(ids), Arc::new(secrets), Arc::new(clock))
+        ApiKeyService::new(ApiKeyPorts {
+            keys: Arc::new(keys),
+            ids: Arc::new(ids),
+            secrets: Arc::new(secrets),
+            clock: Arc::new(clock),
+        })
     }
 
     fn new_key(role: &str) -> NewApiKey {

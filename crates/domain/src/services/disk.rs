@@ -105,6 +105,25 @@ impl Drop for CheckingTurn<'_> {
     }
 }
 
+/// The ports [`DiskService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct DiskPorts {
+    /// Measures the data directory's file system.
+    pub probe: Arc<dyn DiskProbe>,
+    /// The stored notification threshold.
+    pub settings: Arc<dyn SettingsRepo>,
+    /// Where a crossed threshold is announced.
+    pub notifications: Arc<NotificationService>,
+    /// Age of the cached measurement.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DiskPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskPorts").finish_non_exhaustive()
+    }
+}
+
 /// The disk use cases.
 #[derive(Clone)]
 pub struct DiskService {
@@ -123,12 +142,8 @@ impl std::fmt::Debug for DiskService {
 
 impl DiskService {
     /// Wires the use cases; clones share the cache.
-    pub fn new(
-        probe: Arc<dyn DiskProbe>,
-        settings: Arc<dyn SettingsRepo>,
-        notifications: Arc<NotificationService>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: DiskPorts) -> Self {
+        let DiskPorts { probe, settings, notifications, clock } = ports;
         Self { probe, settings, notifications, clock, shared: Arc::default() }
     }
 
@@ -296,12 +311,12 @@ mod tests {
 
         /// A service as a (re)started server builds it: a new cache, the same stores.
         fn service(&self) -> DiskService {
-            DiskService::new(
-                Arc::clone(&self.disk) as Arc<dyn DiskProbe>,
-                Arc::clone(&self.settings) as Arc<dyn SettingsRepo>,
-                recording(&self.created),
-                clock(&self.now),
-            )
+            DiskService::new(DiskPorts {
+                probe: Arc::clone(&self.disk) as Arc<dyn DiskProbe>,
+                settings: Arc::clone(&self.settings) as Arc<dyn SettingsRepo>,
+                notifications: recording(&self.created),
+                clock: clock(&self.now),
+            })
         }
 
         fn warnings(&self) -> Vec<String> {

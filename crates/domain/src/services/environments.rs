@@ -40,6 +40,23 @@ pub struct NewEnvironment {
     pub icon: Icon,
 }
 
+/// The ports [`EnvironmentService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct EnvironmentPorts {
+    /// Environment records.
+    pub envs: Arc<dyn EnvironmentRepo>,
+    /// The environment's files, removed with it.
+    pub files: Arc<dyn ResultStore>,
+    /// Creation times.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for EnvironmentPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvironmentPorts").finish_non_exhaustive()
+    }
+}
+
 /// The environment use cases.
 #[derive(Clone)]
 pub struct EnvironmentService {
@@ -56,7 +73,8 @@ impl std::fmt::Debug for EnvironmentService {
 
 impl EnvironmentService {
     /// Wires the service to its ports.
-    pub fn new(envs: Arc<dyn EnvironmentRepo>, files: Arc<dyn ResultStore>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(ports: EnvironmentPorts) -> Self {
+        let EnvironmentPorts { envs, files, clock } = ports;
         Self { envs, files, clock }
     }
 
@@ -145,7 +163,7 @@ mod tests {
     }
 
     fn service(repo: MockEnvironmentRepo, files: MockResultStore) -> EnvironmentService {
-        EnvironmentService::new(Arc::new(repo), Arc::new(files), clock())
+        EnvironmentService::new(EnvironmentPorts { envs: Arc::new(repo), files: Arc::new(files), clock: clock() })
     }
 
     #[tokio::test]

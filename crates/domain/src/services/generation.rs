@@ -31,6 +31,29 @@ enum Failure {
     Fault(String),
 }
 
+/// The ports [`GenerationService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct GenerationPorts {
+    /// The durable job queue.
+    pub queue: Arc<dyn JobQueue>,
+    /// Builds, settled when their job ends.
+    pub builds: Arc<dyn BuildRepo>,
+    /// The job's local workspace and publishing its report.
+    pub files: Arc<dyn GenerationFiles>,
+    /// Runs the Allure CLI.
+    pub generator: Arc<dyn ReportGenerator>,
+    /// Live progress of the build's session.
+    pub events: Arc<dyn EventBus>,
+    /// Start and end times of runs.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for GenerationPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerationPorts").finish_non_exhaustive()
+    }
+}
+
 /// The generation use cases.
 #[derive(Clone)]
 pub struct GenerationService {
@@ -52,15 +75,8 @@ impl std::fmt::Debug for GenerationService {
 
 impl GenerationService {
     /// Wires the use cases.
-    pub fn new(
-        queue: Arc<dyn JobQueue>,
-        builds: Arc<dyn BuildRepo>,
-        files: Arc<dyn GenerationFiles>,
-        generator: Arc<dyn ReportGenerator>,
-        events: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-        history_limit: usize,
-    ) -> Self {
+    pub fn new(ports: GenerationPorts, history_limit: usize) -> Self {
+        let GenerationPorts { queue, builds, files, generator, events, clock } = ports;
         Self { queue, builds, files, generator, events, clock, history_limit }
     }
 
@@ -269,15 +285,15 @@ mod tests {
                 config: serde_json::json!({}),
             }))
         });
-        let service = GenerationService::new(
-            Arc::new(queue),
-            Arc::new(builds),
-            Arc::new(files),
-            Arc::new(generator),
-            Arc::new(MockEventBus::new()),
-            Arc::new(clock),
-            20,
-        );
+        let ports = GenerationPorts {
+            queue: Arc::new(queue),
+            builds: Arc::new(builds),
+            files: Arc::new(files),
+            generator: Arc::new(generator),
+            events: Arc::new(MockEventBus::new()),
+            clock: Arc::new(clock),
+        };
+        let service = GenerationService::new(ports, 20);
         (service, outcomes, requests)
     }
 

@@ -10,21 +10,23 @@ pub mod overview;
 pub mod projects;
 pub mod reports;
 pub mod retention;
+pub mod shared;
 pub mod uploads;
 pub mod users;
 
-pub use api_keys::{ApiKeyError, ApiKeyService, MintedKey, NewApiKey};
-pub use auth::{AuthError, AuthService, AuthSettings, SignedIn};
-pub use disk::{DiskError, DiskService};
-pub use environments::{EnvironmentError, EnvironmentService, NewEnvironment};
-pub use generation::{GenerationService, RunSummary};
+pub use api_keys::{ApiKeyError, ApiKeyPorts, ApiKeyService, MintedKey, NewApiKey};
+pub use auth::{AuthError, AuthPorts, AuthService, AuthSettings, SignedIn};
+pub use disk::{DiskError, DiskPorts, DiskService};
+pub use environments::{EnvironmentError, EnvironmentPorts, EnvironmentService, NewEnvironment};
+pub use generation::{GenerationPorts, GenerationService, RunSummary};
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};
-pub use overview::{OverviewError, OverviewService};
-pub use projects::{NewProject, ProjectError, ProjectService};
+pub use overview::{OverviewError, OverviewPorts, OverviewService};
+pub use projects::{NewProject, ProjectError, ProjectPorts, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use retention::{RetentionConfig, RetentionError, RetentionPorts, RetentionService, SweepReport, next_run_at};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
     UploadTimeouts,
 };
-pub use users::{UserError, UserService, UserView};
+pub use shared::Services;
+pub use users::{UserError, UserPorts, UserService, UserView};

@@ -17,6 +17,21 @@ pub enum OverviewError {
     Store(#[from] StoreError),
 }
 
+/// The ports [`OverviewService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct OverviewPorts {
+    /// The dashboard's queries.
+    pub queries: Arc<dyn OverviewQueries>,
+    /// Today's date, where the daily trends end.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for OverviewPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OverviewPorts").finish_non_exhaustive()
+    }
+}
+
 /// The dashboard use case.
 #[derive(Clone)]
 pub struct OverviewService {
@@ -32,7 +47,8 @@ impl std::fmt::Debug for OverviewService {
 
 impl OverviewService {
     /// Wires the use case.
-    pub fn new(queries: Arc<dyn OverviewQueries>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(ports: OverviewPorts) -> Self {
+        let OverviewPorts { queries, clock } = ports;
         Self { queries, clock }
     }
 
@@ -84,7 +100,8 @@ mod tests {
                 })
             });
         // 23:30 UTC; a local clock east of UTC would already say the 8th.
-        let service = OverviewService::new(Arc::new(queries), clock_at("2026-04-07T23:30:00Z"));
+        let service =
+            OverviewService::new(OverviewPorts { queries: Arc::new(queries), clock: clock_at("2026-04-07T23:30:00Z") });
         assert_eq!(service.overview(&filter).await.unwrap().summary.total_builds, 7);
     }
 
@@ -92,7 +109,8 @@ mod tests {
     async fn a_database_failure_is_reported() {
         let mut queries = MockOverviewQueries::new();
         queries.expect_overview().returning(|_, _| Err(StoreError::Unavailable("down".into())));
-        let service = OverviewService::new(Arc::new(queries), clock_at("2026-04-07T10:00:00Z"));
+        let service =
+            OverviewService::new(OverviewPorts { queries: Arc::new(queries), clock: clock_at("2026-04-07T10:00:00Z") });
         let err = service.overview(&OverviewFilter::default()).await.unwrap_err();
         assert!(matches!(err, OverviewError::Store(StoreError::Unavailable(_))));
     }

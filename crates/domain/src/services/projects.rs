@@ -48,6 +48,25 @@ pub struct NewProject {
     pub name: DisplayName,
 }
 
+/// The ports [`ProjectService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct ProjectPorts {
+    /// Environments, for the 404 of a missing one.
+    pub envs: Arc<dyn EnvironmentRepo>,
+    /// Project records.
+    pub projects: Arc<dyn ProjectRepo>,
+    /// The project's files, removed with it.
+    pub files: Arc<dyn ResultStore>,
+    /// Creation times.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ProjectPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectPorts").finish_non_exhaustive()
+    }
+}
+
 /// The project use cases.
 #[derive(Clone)]
 pub struct ProjectService {
@@ -65,12 +84,8 @@ impl std::fmt::Debug for ProjectService {
 
 impl ProjectService {
     /// Wires the service to its ports.
-    pub fn new(
-        envs: Arc<dyn EnvironmentRepo>,
-        projects: Arc<dyn ProjectRepo>,
-        files: Arc<dyn ResultStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: ProjectPorts) -> Self {
+        let ProjectPorts { envs, projects, files, clock } = ports;
         Self { envs, projects, files, clock }
     }
 
@@ -151,7 +166,12 @@ mod tests {
     fn service(envs: MockEnvironmentRepo, projects: MockProjectRepo, files: MockResultStore) -> ProjectService {
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| Utc.with_ymd_and_hms(2026, 4, 7, 10, 0, 0).single().unwrap_or_default());
-        ProjectService::new(Arc::new(envs), Arc::new(projects), Arc::new(files), Arc::new(clock))
+        ProjectService::new(ProjectPorts {
+            envs: Arc::new(envs),
+            projects: Arc::new(projects),
+            files: Arc::new(files),
+            clock: Arc::new(clock),
+        })
     }
 
     fn checkout() -> NewProject {

@@ -36,6 +36,25 @@ pub struct UserView {
     pub role_source: RoleSource,
 }
 
+/// The ports [`UserService`] works through, named so that two of one type cannot be swapped.
+#[derive(Clone)]
+pub struct UserPorts {
+    /// User records.
+    pub users: Arc<dyn UserRepo>,
+    /// Signs a user's sessions out when their role changes.
+    pub auth: Arc<AuthService>,
+    /// The role policy, for the roles users get without an override.
+    pub policy: Arc<dyn PolicySource>,
+    /// Times of role changes.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for UserPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPorts").finish_non_exhaustive()
+    }
+}
+
 /// The user administration use cases.
 #[derive(Clone)]
 pub struct UserService {
@@ -53,12 +72,8 @@ impl std::fmt::Debug for UserService {
 
 impl UserService {
     /// Wires the service.
-    pub fn new(
-        users: Arc<dyn UserRepo>,
-        auth: Arc<AuthService>,
-        policy: Arc<dyn PolicySource>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: UserPorts) -> Self {
+        let UserPorts { users, auth, policy, clock } = ports;
         Self { users, auth, policy, clock }
     }
 

@@ -89,7 +89,7 @@ pub(super) async fn build(
     let s = &found.stats;
     let row = BuildRow::of(&found);
     // The report is framed from its own origin when there is one; the page's policy then allows that origin.
-    let report_origin = state.services.report_origin.resolve(&state.origin);
+    let report_origin = state.report_origin.resolve(&state.origin);
     let frame = report_origin.filter(|_| row.report_url.is_some());
     let (newer_url, older_url) = neighbours(state, env, project, id).await?;
     let page = BuildPage {

@@ -57,7 +57,9 @@ use self::response::redirect;
 use self::settings::settings;
 use self::uploads::uploads;
 use crate::routes::{Route, SettingsTab};
-use crate::state::{Services, WebState};
+use hub_domain::services::Services;
+
+use crate::state::WebState;
 
 pub use hub_domain::model::access::SESSION_COOKIE;
 
@@ -156,8 +158,8 @@ fn is_bare_error(response: &HttpResponse) -> bool {
 }
 
 /// `GET` of every page path (see [`Route`]). Every error it answers is the HTML error page.
-pub async fn dispatch(req: HttpRequest, state: Data<WebState>, services: Data<Services>) -> HttpResponse {
-    let services = services.get_ref();
+pub async fn dispatch(req: HttpRequest, state: Data<WebState>) -> HttpResponse {
+    let services = &state.services;
     let origin = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())

@@ -3,7 +3,7 @@
 use hub_domain::model::allure_version::{is_newer_release, version_in};
 
 use super::SettingsBody;
-use crate::state::Services;
+use hub_domain::services::Services;
 
 /// Whether the Allure tab offers `latest`: a release newer than the installed version, or any release when no
 /// working CLI is installed (`installed` empty).

@@ -6,7 +6,7 @@ use hub_domain::model::page::PageRequest;
 use super::{SettingsBody, internal};
 use crate::pages::PageError;
 use crate::pages::format::time_text;
-use crate::state::Services;
+use hub_domain::services::Services;
 
 /// An API key as a table row.
 #[derive(Debug, Clone)]

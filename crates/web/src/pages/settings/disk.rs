@@ -3,7 +3,7 @@
 use super::{SettingsBody, internal};
 use crate::pages::PageError;
 use crate::pages::format::{bytes_text, time_text};
-use crate::state::Services;
+use hub_domain::services::Services;
 
 /// A part of the disk usage.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use super::{SettingsBody, internal};
 use crate::pages::PageError;
 use crate::pages::format::{bytes_text, time_text};
-use crate::state::Services;
+use hub_domain::services::Services;
 
 /// A cleanup run as a table row.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use super::{SettingsBody, internal};
 use crate::html::query_value;
 use crate::pages::PageError;
 use crate::pages::format::time_text;
-use crate::state::Services;
+use hub_domain::services::Services;
 
 /// A user as a table row.
 #[derive(Debug, Clone)]

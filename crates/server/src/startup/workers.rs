@@ -1,0 +1,98 @@
+//! Start-up, step three: work interrupted by the last stop is resumed or failed visibly, then every background
+//! worker starts. Each one watches the same shutdown signal and ends on it, and the server awaits them all before
+//! it lets go of `DATA_DIR`: stopped jobs are back in the queue, and no worker still writes when the next process
+//! starts on the same data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::adapters::Adapters;
+use super::services::Wired;
+use crate::config::Config;
+use crate::{background, generation, outcomes};
+
+/// How often the policy file is re-read.
+const POLICY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The running workers and the signal that stops them.
+pub(super) struct Workers {
+    /// Turning it `true` stops every worker (and ends event streams).
+    pub shutdown: watch::Sender<bool>,
+    /// Every worker, the job dispatcher first, awaited at shutdown.
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Resumes interrupted uploads and jobs, then spawns every worker.
+///
+/// # Errors
+/// When the sessions or jobs left by the last process cannot be read.
+pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow::Result<Workers> {
+    let Wired { services, generation, endings, job_queued, disk_check_now } = wired;
+    let recovered = services.uploads.recover().await.context("cannot recover upload sessions")?;
+    if recovered > 0 {
+        tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
+    }
+    let failed = generation.recover().await.context("cannot recover generation jobs")?;
+    if failed > 0 {
+        tracing::warn!(sessions = failed, "generations interrupted by restarts too often have failed");
+    }
+
+    let (shutdown, stop) = watch::channel(false);
+    let bg = &config.background;
+    let warm_up = {
+        // One attempt to reach each provider's discovery document, so the first sign-in does not wait for it.
+        let (identity, mut stop) = (Arc::clone(&a.identity), stop.clone());
+        async move {
+            tokio::select! {
+                () = identity.warm_up() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    };
+    let tasks = vec![
+        tokio::spawn(generation::run_jobs(
+            generation,
+            config.allure.max_concurrency,
+            a.cli.installing.clone(),
+            job_queued,
+            stop.clone(),
+        )),
+        tokio::spawn(outcomes::follow(
+            endings,
+            services.notifications.clone(),
+            Arc::clone(&disk_check_now),
+            stop.clone(),
+        )),
+        tokio::spawn(Arc::clone(&a.policy).watch(POLICY_RELOAD_INTERVAL, stop.clone())),
+        tokio::spawn(warm_up),
+        tokio::spawn(background::sweep_stale_uploads(
+            services.uploads.clone(),
+            config.uploads.stale_after,
+            stop.clone(),
+        )),
+        tokio::spawn(background::schedule_cleanup(services.retention.clone(), a.clock.clone(), stop.clone())),
+        tokio::spawn(background::check_disk(
+            services.disk.clone(),
+            bg.disk_check_interval,
+            disk_check_now,
+            stop.clone(),
+        )),
+        tokio::spawn(background::prune_notifications(
+            services.notifications.clone(),
+            bg.notify_retention_days,
+            stop.clone(),
+        )),
+        tokio::spawn(background::check_allure_updates(
+            services.allure.clone(),
+            services.notifications.clone(),
+            config.allure.update_check_interval,
+            stop.clone(),
+        )),
+        tokio::spawn(background::gauge_jobs(a.store.clone(), stop)),
+    ];
+    Ok(Workers { shutdown, tasks })
+}
