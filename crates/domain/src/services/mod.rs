@@ -24,9 +24,9 @@ pub use overview::{OverviewError, OverviewPorts, OverviewService};
 pub use projects::{NewProject, ProjectError, ProjectPorts, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use retention::{RetentionConfig, RetentionError, RetentionPorts, RetentionService, SweepReport, next_run_at};
+pub use shared::Services;
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
     UploadTimeouts,
 };
-pub use shared::Services;
 pub use users::{UserError, UserPorts, UserService, UserView};

@@ -11,9 +11,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
         let (series, value) = line.rsplit_once(' ')?;
         let (metric, mut found) = match series.split_once('{') {
-            Some((metric, rest)) => {
-                (metric, rest.strip_suffix('}')?.split(',').map(str::to_owned).collect::<Vec<_>>())
-            }
+            Some((metric, rest)) => (metric, rest.strip_suffix('}')?.split(',').map(str::to_owned).collect::<Vec<_>>()),
             None => (series, Vec::new()),
         };
         found.sort();
@@ -40,8 +38,7 @@ async fn requests_are_labelled_with_the_route_template_not_the_path() {
     }
     call_service(&app, TestRequest::post().uri("/test-labels/zz/x").to_request()).await;
     call_service(&app, TestRequest::get().uri("/test-labels-nowhere/q").to_request()).await;
-    call_service(&app, TestRequest::default().method(Method::from_bytes(b"BREW").unwrap()).uri("/").to_request())
-        .await;
+    call_service(&app, TestRequest::default().method(Method::from_bytes(b"BREW").unwrap()).uri("/").to_request()).await;
 
     let text = scrape();
     let route = "/test-labels/{id}/x";
@@ -54,9 +51,7 @@ async fn requests_are_labelled_with_the_route_template_not_the_path() {
     assert!(!text.contains("BREW"), "unknown methods are grouped");
     let unmatched = sample(&text, HTTP_REQUESTS, &[("method", "GET"), ("route", UNMATCHED), ("status", "404")]);
     assert!(unmatched.is_some_and(|n| n >= 1.0), "{text}");
-    assert!(
-        sample(&text, HTTP_REQUESTS, &[("method", "other"), ("route", UNMATCHED), ("status", "404")]).is_some()
-    );
+    assert!(sample(&text, HTTP_REQUESTS, &[("method", "other"), ("route", UNMATCHED), ("status", "404")]).is_some());
 }
 
 #[actix_web::test]

@@ -7,15 +7,7 @@ use super::*;
 /// 10 tests: 6 passed, 2 failed, 1 broken, 1 skipped; the longest lasted 1.5 s.
 fn facts() -> GateFacts {
     GateFacts {
-        stats: BuildStats {
-            total: 10,
-            passed: 6,
-            failed: 2,
-            broken: 1,
-            skipped: 1,
-            unknown: 0,
-            duration_ms: 9_000,
-        },
+        stats: BuildStats { total: 10, passed: 6, failed: 2, broken: 1, skipped: 1, unknown: 0, duration_ms: 9_000 },
         longest_test_ms: 1_500,
     }
 }
@@ -66,8 +58,7 @@ fn max_failures_counts_failed_and_broken() {
 
 #[test]
 fn the_contract_example() {
-    let facts =
-        GateFacts { stats: BuildStats { total: 9, failed: 4, broken: 1, ..BuildStats::default() }, ..facts() };
+    let facts = GateFacts { stats: BuildStats { total: 9, failed: 4, broken: 1, ..BuildStats::default() }, ..facts() };
     assert_eq!(
         failures(json!([{ "maxFailures": 2, "fastFail": true }]), &facts),
         vec![failure(
