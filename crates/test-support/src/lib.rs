@@ -1,6 +1,7 @@
 //! hub-test-support: shared test tooling for allure-hub's crates (never part of the binary).
 //!
 //! * [`pg`]: a fresh PostgreSQL database per test, dropped afterwards, or a loud skip when none is reachable;
+//! * [`s3`]: a fresh bucket per test in a loopback S3 (moto) started once per test process, or a loud skip;
 //! * [`contract`]: the repository contract suite that every store adapter runs unchanged;
 //! * [`storage_contract`]: the storage contract suite that every storage adapter runs unchanged;
 //! * [`time`]: fixed UTC times for test data;
@@ -13,6 +14,7 @@
 pub mod contract;
 pub mod npm;
 pub mod pg;
+pub mod s3;
 pub mod storage_contract;
 pub mod time;
 pub mod zip_forge;
