@@ -101,6 +101,9 @@ pub async fn run_jobs(
                                 if let Some(cause) = &summary.fault {
                                     tracing::error!(%build, job = %id, error = %cause, "generation failed on a server fault");
                                 }
+                                if let Some(cause) = &summary.leftover {
+                                    tracing::warn!(%build, job = %id, error = %cause, "the replaced report stays until the next start");
+                                }
                                 metrics::record_generation(
                                     GenerationResult::from(summary.generated),
                                     started.elapsed().as_secs_f64(),

@@ -8,15 +8,16 @@
 //! at where an adapter keeps the bytes.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
 use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
-    ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Found, GenerationFiles, PrepareError, ReportFile, ReportFiles,
-    ReportPath, ResultStore, UploadFiles, Workspace,
+    ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Found, GenerationFiles, PrepareError, PublishedReport,
+    ReportFile, ReportFiles, ReportLocation, ReportPath, ResultStore, UploadFiles, Workspace,
 };
 
 use crate::zip_forge::{Entry, forge};
@@ -33,6 +34,25 @@ pub struct StorageFixture {
     pub reports: Arc<dyn ReportFiles>,
     /// Dropped at the end of the case (a temporary directory, a bucket, a server).
     pub keep: Box<dyn Any + Send + Sync>,
+    /// Each build's current report key, as the database would hold it (start with the default).
+    pub current: Mutex<HashMap<BuildId, String>>,
+}
+
+impl StorageFixture {
+    /// The fixture of an adapter that implements every storage port on one value, kept alive with `keep`.
+    pub fn of<A>(adapter: Arc<A>, keep: impl Any + Send + Sync) -> Self
+    where
+        A: ResultStore + UploadFiles + GenerationFiles + ReportFiles,
+    {
+        Self {
+            results: adapter.clone(),
+            uploads: adapter.clone(),
+            generation: adapter.clone(),
+            reports: adapter,
+            keep: Box::new(keep),
+            current: Mutex::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for StorageFixture {
@@ -131,15 +151,20 @@ async fn publish_results(fx: &StorageFixture, build_id: &BuildId, zip: Vec<u8>) 
     fx.uploads.discard(&env(), &project(), upload).await.unwrap();
 }
 
-/// Materialises a generation of `build_id`, lets `generator` write its output, and publishes it; returns the
-/// history point the run added.
-async fn generate(fx: &StorageFixture, build_id: &BuildId, generator: impl FnOnce(&Workspace)) -> Option<String> {
+/// Materialises a generation of `build_id`, lets `generator` write its output, and publishes it, as the
+/// generation service does: the new key becomes the build's (remembered in `fx`), then the report it replaced is
+/// removed. Returns what publishing said.
+async fn generate(fx: &StorageFixture, build_id: &BuildId, generator: impl FnOnce(&Workspace)) -> PublishedReport {
     let job = job(build_id);
     let workspace = fx.generation.prepare(&job, None, 10).await.unwrap();
     generator(&workspace);
-    let point = fx.generation.publish(&job, &workspace).await.unwrap();
+    let published = fx.generation.publish(&job, &workspace).await.unwrap();
     fx.generation.discard(&workspace).await;
-    point
+    let previous = fx.current.lock().unwrap().insert(build_id.clone(), published.key.clone());
+    if let Some(old) = previous.filter(|old| *old != published.key) {
+        fx.generation.remove_report(&env(), &project(), build_id, &old).await.unwrap();
+    }
+    published
 }
 
 /// What a generator writes: an index, a data file and a sub-directory with its own index.
@@ -158,8 +183,14 @@ fn path(raw: &str) -> ReportPath {
     ReportPath::new(segments, directory).unwrap()
 }
 
+/// The build's report as viewers reach it: at the key its last publication returned.
+fn location(fx: &StorageFixture, build_id: &BuildId) -> ReportLocation {
+    let key = fx.current.lock().unwrap().get(build_id).cloned();
+    ReportLocation { env: env(), project: project(), build: build_id.clone(), key }
+}
+
 async fn open(fx: &StorageFixture, build_id: &BuildId, raw: &str) -> Found {
-    fx.reports.open(&env(), &project(), build_id, &path(raw)).await.unwrap()
+    fx.reports.open(&location(fx, build_id), &path(raw)).await.unwrap()
 }
 
 async fn read_all(file: ReportFile) -> Vec<u8> {
@@ -247,7 +278,7 @@ pub async fn ranges_of_a_file_are_its_bytes(fx: &StorageFixture) {
 pub async fn a_new_report_replaces_the_old_one_whole(fx: &StorageFixture) {
     let b1 = build("b1");
     publish_results(fx, &b1, results_zip()).await;
-    generate(fx, &b1, |w| {
+    let first_published = generate(fx, &b1, |w| {
         write_report(w, "first");
         std::fs::write(w.output_dir.join("data/only-in-first.json"), "{}").unwrap();
     })
@@ -257,6 +288,12 @@ pub async fn a_new_report_replaces_the_old_one_whole(fx: &StorageFixture) {
 
     let second = file(open(fx, &b1, "data/summary.json").await);
     assert_ne!(first.version, second.version);
+    // A storage that keeps each report under its own key has removed the replaced one.
+    let (first_key, second_key) = (first_published.key, fx.current.lock().unwrap()[&b1].clone());
+    if first_key != second_key {
+        let old = ReportLocation { key: Some(first_key), ..location(fx, &b1) };
+        assert!(matches!(fx.reports.open(&old, &path("")).await.unwrap(), Found::Missing), "the old report is gone");
+    }
     assert_eq!(read_all(second).await, br#"{"marker":"second"}"#);
     assert!(matches!(open(fx, &b1, "data/only-in-first.json").await, Found::Missing));
 }
@@ -311,12 +348,12 @@ pub async fn history_points_carry_over_to_the_next_generation(fx: &StorageFixtur
     let (b1, b2) = (build("b1"), build("b2"));
     publish_results(fx, &b1, results_zip()).await;
     publish_results(fx, &b2, results_zip()).await;
-    let point = generate(fx, &b1, |w| {
+    let published = generate(fx, &b1, |w| {
         write_report(w, "first");
         std::fs::write(&w.history_path, "{\"uuid\":\"point-1\",\"testResults\":{}}\n").unwrap();
     })
     .await;
-    assert_eq!(point.as_deref(), Some("point-1"));
+    assert_eq!(published.point.as_deref(), Some("point-1"));
 
     let history = |workspace: &Workspace| std::fs::read_to_string(&workspace.history_path).unwrap_or_default();
     let next = fx.generation.prepare(&job(&b2), None, 10).await.unwrap();

@@ -42,6 +42,7 @@ diesel::table! {
         config -> Text,
         history_entry -> Nullable<Text>,
         longest_test_ms -> BigInt,
+        report_key -> Nullable<Text>,
     }
 }
 

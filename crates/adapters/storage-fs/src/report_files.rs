@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
-use hub_domain::ports::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportPath, StorageError};
+use hub_domain::ports::{
+    FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath, StorageError,
+};
 
 use crate::FsResultStore;
 
@@ -27,14 +29,9 @@ impl FsResultStore {
 
 #[async_trait]
 impl ReportFiles for FsResultStore {
-    async fn open(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-        path: &ReportPath,
-    ) -> Result<Found, StorageError> {
-        let dir = self.report_dir(env, project, build);
+    async fn open(&self, report: &ReportLocation, path: &ReportPath) -> Result<Found, StorageError> {
+        // The key does not matter here: a build's report is always in its one report directory.
+        let dir = self.report_dir(&report.env, &report.project, &report.build);
         let path = path.clone();
         let resolved = tokio::task::spawn_blocking(move || resolve(dir, &path))
             .await
@@ -199,7 +196,8 @@ mod tests {
             let segments = raw.trim_end_matches('/').split('/').filter(|s| !s.is_empty()).map(str::to_owned);
             let path = ReportPath::new(segments.collect(), directory).unwrap();
             let (env, project, build) = ids();
-            self.store.open(&env, &project, &build, &path).await.unwrap()
+            let report = ReportLocation { env, project, build, key: Some("report".to_owned()) };
+            self.store.open(&report, &path).await.unwrap()
         }
     }
 

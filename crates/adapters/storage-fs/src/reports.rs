@@ -11,9 +11,12 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use hub_domain::ids::{EnvId, ProjectId};
+use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::job::GenerationJob;
-use hub_domain::ports::{GenerationFiles, PrepareError, StorageError, Workspace};
+use hub_domain::ports::{GenerationFiles, PrepareError, PublishedReport, StorageError, Workspace};
+
+/// The key of every report this adapter publishes: a build has one report directory, replaced in one `rename`.
+const REPORT_KEY: &str = "report";
 
 use crate::FsResultStore;
 
@@ -177,7 +180,7 @@ impl GenerationFiles for FsResultStore {
         Ok(workspace)
     }
 
-    async fn publish(&self, job: &GenerationJob, workspace: &Workspace) -> Result<Option<String>, StorageError> {
+    async fn publish(&self, job: &GenerationJob, workspace: &Workspace) -> Result<PublishedReport, StorageError> {
         let report = self.report_dir(&job.env_id, &job.project_id, &job.build_id);
         let history = self.history_path(job);
         let workspace = workspace.clone();
@@ -190,6 +193,13 @@ impl GenerationFiles for FsResultStore {
         .await
         .map_err(|e| StorageError(e.to_string()))?
         .map_err(|e| StorageError(format!("cannot publish the report: {e}")))
+        .map(|point| PublishedReport { key: REPORT_KEY.to_owned(), point })
+    }
+
+    async fn remove_report(&self, _: &EnvId, _: &ProjectId, _: &BuildId, _: &str) -> Result<(), StorageError> {
+        // Publishing swapped the new report into the one place a build's report has, removing the old one with
+        // the swap: there is never a replaced report under another key to delete.
+        Ok(())
     }
 
     async fn remove_history_point(&self, env: &EnvId, project: &ProjectId, point: &str) -> Result<(), StorageError> {

@@ -9,14 +9,8 @@ use hub_test_support::storage_contract::StorageFixture;
 
 async fn open() -> StorageFixture {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Arc::new(FsResultStore::open(dir.path()).await.expect("the data directory opens"));
-    StorageFixture {
-        results: store.clone(),
-        uploads: store.clone(),
-        generation: store.clone(),
-        reports: store,
-        keep: Box::new(dir),
-    }
+    let store = FsResultStore::open(dir.path()).await.expect("the data directory opens");
+    StorageFixture::of(Arc::new(store), dir)
 }
 
 hub_test_support::storage_contract_tests!(open);

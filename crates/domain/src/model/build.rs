@@ -77,6 +77,9 @@ pub struct Build {
     pub uploaded_by: String,
     /// Whether a generated report is published.
     pub has_report: bool,
+    /// Where the storage keeps the published report ([`crate::ports::PublishedReport::key`]); `None` for reports
+    /// published before keys were recorded, which the storage finds at its first place.
+    pub report_key: Option<String>,
     /// Statistics of the results.
     pub stats: BuildStats,
     /// The longest single test in milliseconds (what a `maxDuration` quality gate rule measures).

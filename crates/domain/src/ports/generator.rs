@@ -72,6 +72,18 @@ pub struct Workspace {
     pub history_path: PathBuf,
 }
 
+/// A generation's output, published as the build's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedReport {
+    /// Where the storage keeps this report: stored on the build with the job's outcome (in the same transaction
+    /// that makes it the build's report), handed back to [`crate::ports::ReportFiles::open`], and to
+    /// [`GenerationFiles::remove_report`] once a newer report has replaced it. A storage without atomic rename
+    /// (object storage) publishes each report under a new key, so the switch is this one database write.
+    pub key: String,
+    /// The history point the run added (its id, when the CLI wrote one).
+    pub point: Option<String>,
+}
+
 /// Why a job's files could not be prepared.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PrepareError {
@@ -98,13 +110,24 @@ pub trait GenerationFiles: Send + Sync + 'static {
         history_limit: usize,
     ) -> Result<Workspace, PrepareError>;
 
-    /// Publishes the new report in place of the previous one in one step, makes the history copy the project's
-    /// history, and returns the id of the point the run added (if any).
+    /// Publishes the workspace's output as a report of the build, makes the history copy the project's history,
+    /// and says where the report is and which point the run added. Viewers see the new report once its key is the
+    /// build's (a storage that replaces the previous report in place returns the same key every time).
     async fn publish(
         &self,
         job: &crate::model::job::GenerationJob,
         workspace: &Workspace,
-    ) -> Result<Option<String>, crate::ports::StorageError>;
+    ) -> Result<PublishedReport, crate::ports::StorageError>;
+
+    /// Deletes a build's report stored under `key`, after a newer one has replaced it; a key with nothing stored
+    /// under it is not an error. Never called with the build's current key.
+    async fn remove_report(
+        &self,
+        env: &crate::ids::EnvId,
+        project: &crate::ids::ProjectId,
+        build: &crate::ids::BuildId,
+        key: &str,
+    ) -> Result<(), crate::ports::StorageError>;
 
     /// Removes one point from a project's history (a deleted build's), serialised with [`GenerationFiles::publish`]
     /// so a job finishing meanwhile cannot bring it back.

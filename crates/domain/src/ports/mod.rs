@@ -24,10 +24,11 @@ pub use errors::{INTERNAL_MESSAGE, StorageError, StoreError, UNAVAILABLE_MESSAGE
 pub use events::{EventBus, EventStream, Lagged, NotificationBus, NotificationStream, UploadEvent};
 pub use files::ResultStore;
 pub use generator::{
-    GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, ReportGenerator, Workspace,
+    GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, PublishedReport, ReportGenerator,
+    Workspace,
 };
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
-pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportPath};
+pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath};
 pub use repos::*;
 pub use uploads::{
     ArchiveError, ArchiveSource, BodyError, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,

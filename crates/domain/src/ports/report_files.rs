@@ -96,21 +96,28 @@ pub enum Found {
     Missing,
 }
 
+/// Which published report to read: the build's, under the key its last generation was published with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLocation {
+    /// Environment.
+    pub env: EnvId,
+    /// Project.
+    pub project: ProjectId,
+    /// Build.
+    pub build: BuildId,
+    /// The build's [`crate::model::build::Build::report_key`].
+    pub key: Option<String>,
+}
+
 /// The files of published reports.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ReportFiles: Send + Sync + 'static {
-    /// Looks `path` up in the build's published report and opens what it names.
+    /// Looks `path` up in the published report at `report` and opens what it names.
     ///
     /// # Errors
     /// [`StorageError`] when the storage fails; a name that does not exist is [`Found::Missing`], not an error.
-    async fn open(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-        path: &ReportPath,
-    ) -> Result<Found, StorageError>;
+    async fn open(&self, report: &ReportLocation, path: &ReportPath) -> Result<Found, StorageError>;
 }
 
 #[cfg(test)]

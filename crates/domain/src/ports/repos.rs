@@ -242,9 +242,9 @@ pub trait UploadSessionRepo: Send + Sync + 'static {
 pub struct JobOutcome {
     /// When it ended.
     pub finished_at: Timestamp,
-    /// `Ok` with the trend point the run added to the project history (its id, when the CLI wrote one), or `Err`
-    /// with the failure text of §8.3.
-    pub result: Result<Option<String>, String>,
+    /// `Ok` with the published report (its key becomes the build's, its point the build's history entry), or
+    /// `Err` with the failure text of §8.3.
+    pub result: Result<crate::ports::PublishedReport, String>,
     /// Warnings for the build.
     pub warnings: Vec<String>,
     /// The quality gate evaluated after a success (`None` without rules); a failure keeps the stored one.

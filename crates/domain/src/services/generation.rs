@@ -9,7 +9,7 @@ use crate::model::job::GenerationJob;
 use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
     BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, INTERNAL_MESSAGE, JobOutcome, JobQueue, PrepareError,
-    ReportGenerator, StoreError, UploadEvent,
+    PublishedReport, ReportGenerator, StoreError, UploadEvent,
 };
 
 /// Interrupted runs after which a job fails instead of being queued again.
@@ -23,6 +23,9 @@ pub struct RunSummary {
     /// The internal cause of a server fault (storage, database), which the build and its session show only as
     /// `internal server error`: for the log, never for viewers.
     pub fault: Option<String>,
+    /// Why the report this run replaced could not be deleted: harmless to viewers (the build names the new one),
+    /// for the log; the storage's start-up sweep removes it.
+    pub leftover: Option<String>,
 }
 
 /// Why a run failed: a contract text (§8.3) that viewers see, or a server fault whose detail stays in the log.
@@ -114,6 +117,8 @@ impl GenerationService {
     /// # Errors
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
     pub async fn run(&self, job: GenerationJob) -> Result<RunSummary, StoreError> {
+        // The report this run replaces, deleted once the new one is the build's.
+        let previous = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await?.and_then(|b| b.report_key);
         let (result, mut warnings) = self.generate(&job).await;
         let (result, fault) = match result {
             Ok(point) => (Ok(point), None),
@@ -128,7 +133,14 @@ impl GenerationService {
         if let Some(session) = self.queue.finish(&job, &outcome).await? {
             self.events.publish(UploadEvent::Updated(session));
         }
-        Ok(RunSummary { generated: outcome.result.is_ok(), fault })
+        let mut leftover = None;
+        if let (Ok(published), Some(old)) = (&outcome.result, previous)
+            && old != published.key
+            && let Err(e) = self.files.remove_report(&job.env_id, &job.project_id, &job.build_id, &old).await
+        {
+            leftover = Some(e.to_string());
+        }
+        Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover })
     }
 
     /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's
@@ -149,7 +161,7 @@ impl GenerationService {
     }
 
     /// Steps 2–7 of §8.3 for one job: the new history point, or the failure text; and the warnings.
-    async fn generate(&self, job: &GenerationJob) -> (Result<Option<String>, Failure>, Vec<String>) {
+    async fn generate(&self, job: &GenerationJob) -> (Result<PublishedReport, Failure>, Vec<String>) {
         let leave_out = match self.queue.history_entry(job).await {
             Ok(entry) => entry,
             Err(e) => return (Err(Failure::Fault(e.to_string())), Vec::new()),
@@ -175,7 +187,7 @@ impl GenerationService {
         };
         let outcome = match self.generator.generate(request).await {
             Ok(generated) => match self.files.publish(job, &workspace).await {
-                Ok(entry) => (Ok(entry), generated.warnings),
+                Ok(published) => (Ok(published), generated.warnings),
                 Err(e) => (Err(Failure::Fault(e.to_string())), generated.warnings),
             },
             Err(e) => (Err(Failure::Shown(e.to_string())), Vec::new()),
@@ -242,6 +254,18 @@ mod tests {
     fn service(
         generated: Result<Generated, GenerateError>,
     ) -> (GenerationService, Log<JobOutcome>, Log<GenerateRequest>) {
+        let (service, outcomes, requests, _) = service_replacing(generated, None, "r2");
+        (service, outcomes, requests)
+    }
+
+    /// [`service`] for a build whose report is stored under `previous`, publishing under `key`; also returns the
+    /// keys of the reports it deletes.
+    fn service_replacing(
+        generated: Result<Generated, GenerateError>,
+        previous: Option<&'static str>,
+        key: &'static str,
+    ) -> (GenerationService, Log<JobOutcome>, Log<GenerateRequest>, Log<String>) {
+        let removed = Arc::new(Mutex::new(Vec::new()));
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let mut queue = MockJobQueue::new();
@@ -256,7 +280,14 @@ mod tests {
             .expect_prepare()
             .withf(|_, leave_out, limit| leave_out.as_deref() == Some("old-point") && *limit == 20)
             .returning(|_, _, _| Ok(workspace()));
-        files.expect_publish().returning(|_, _| Ok(Some("new-point".into())));
+        files
+            .expect_publish()
+            .returning(move |_, _| Ok(PublishedReport { key: key.to_owned(), point: Some("new-point".into()) }));
+        let log = Arc::clone(&removed);
+        files.expect_remove_report().returning(move |_, _, _, key| {
+            log.lock().unwrap().push(key.to_owned());
+            Ok(())
+        });
         files.expect_discard().times(1).return_const(());
         let mut generator = MockReportGenerator::new();
         let log = Arc::clone(&requests);
@@ -267,7 +298,7 @@ mod tests {
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| chrono::DateTime::UNIX_EPOCH);
         let mut builds = MockBuildRepo::new();
-        builds.expect_get().returning(|env, project, build| {
+        builds.expect_get().returning(move |env, project, build| {
             Ok(Some(Build {
                 env_id: env.clone(),
                 project_id: project.clone(),
@@ -276,7 +307,8 @@ mod tests {
                 created_at: chrono::DateTime::UNIX_EPOCH,
                 completed_at: None,
                 uploaded_by: "apikey:ci".into(),
-                has_report: false,
+                has_report: previous.is_some(),
+                report_key: previous.map(str::to_owned),
                 stats: BuildStats { total: 3, passed: 1, failed: 1, broken: 1, ..BuildStats::default() },
                 longest_test_ms: 400,
                 quality_gate: None,
@@ -294,7 +326,7 @@ mod tests {
             clock: Arc::new(clock),
         };
         let service = GenerationService::new(ports, 20);
-        (service, outcomes, requests)
+        (service, outcomes, requests, removed)
     }
 
     #[tokio::test]
@@ -313,7 +345,8 @@ mod tests {
             })
         );
         let outcome = outcomes.lock().unwrap()[0].clone();
-        assert_eq!((outcome.result, outcome.warnings), (Ok(Some("new-point".into())), vec!["harmless".to_owned()]));
+        let published = PublishedReport { key: "r2".into(), point: Some("new-point".into()) };
+        assert_eq!((outcome.result, outcome.warnings), (Ok(published), vec!["harmless".to_owned()]));
         let gate = outcome.quality_gate.unwrap();
         assert!(!gate.passed, "failed + broken = 2 > 1");
         assert_eq!(
@@ -335,5 +368,23 @@ mod tests {
         let outcome = outcomes.lock().unwrap()[0].clone();
         assert_eq!(outcome.result, Err("allure generate timed out after 10m".into()));
         assert_eq!(outcome.quality_gate, None, "a failure keeps the last successful generation's gate");
+    }
+
+    #[tokio::test]
+    async fn the_replaced_report_is_deleted_after_the_new_one_is_stored_and_never_the_current_one() {
+        let generated = || Ok(Generated { warnings: vec![] });
+        let (service, outcomes, _, removed) = service_replacing(generated(), Some("r1"), "r2");
+        service.run(job()).await.unwrap();
+        assert_eq!(outcomes.lock().unwrap().len(), 1, "stored first");
+        assert_eq!(*removed.lock().unwrap(), ["r1"]);
+
+        // A storage that replaces its report in place publishes under the same key: nothing to delete.
+        let (service, _, _, removed) = service_replacing(generated(), Some("report"), "report");
+        service.run(job()).await.unwrap();
+        assert!(removed.lock().unwrap().is_empty());
+        // Nor when the run fails: the build keeps its report.
+        let (service, _, _, removed) = service_replacing(Err(GenerateError::NoIndex), Some("r1"), "r2");
+        service.run(job()).await.unwrap();
+        assert!(removed.lock().unwrap().is_empty());
     }
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::access::Permission;
 use hub_domain::model::grant::{GrantSubject, GrantUse};
+use hub_domain::ports::ReportLocation;
 
 use crate::access::{main_origin, principal_of};
 use crate::error::ApiError;
@@ -101,7 +102,7 @@ pub(crate) fn with_port(origin: &str, port: u16) -> String {
 
 /// The build a report path names, if it has a published report: the `latest` alias resolves to the newest ready
 /// build.
-pub(crate) async fn published_build(state: &AppState, path: &ReportPath) -> Result<BuildId, ApiError> {
+pub(crate) async fn published_build(state: &AppState, path: &ReportPath) -> Result<ReportLocation, ApiError> {
     use hub_domain::services::ReportError as E;
     let not_found = |e: E| match e {
         E::Store(_) | E::Storage(_) => ApiError::from(e),
@@ -112,7 +113,10 @@ pub(crate) async fn published_build(state: &AppState, path: &ReportPath) -> Resu
         None => state.reports.latest_ready(&path.env, &path.project).await.map_err(not_found)?,
     };
     let found = state.reports.get(&path.env, &path.project, &build).await.map_err(not_found)?;
-    if found.has_report { Ok(build) } else { Err(report_not_found()) }
+    if !found.has_report {
+        return Err(report_not_found());
+    }
+    Ok(ReportLocation { env: found.env_id, project: found.project_id, build, key: found.report_key })
 }
 
 /// The 404 of a report URL, whichever part is missing (environment, project, build or its report).
@@ -155,7 +159,7 @@ async fn redirect_to_report(req: HttpRequest, state: Data<AppState>) -> Result<H
         return Err(ApiError::forbidden("missing permission: view"));
     }
     let path = ReportPath::of(&req).ok_or_else(report_not_found)?;
-    let build = published_build(&state, &path).await?;
+    let build = published_build(&state, &path).await?.build;
     let origin = report_origin(&req, &state).ok_or_else(|| ApiError::internal("the report origin is unknown"))?;
     let expires = chrono::Utc::now().timestamp() + LINK_GRANT_SECS;
     let grant = state.grants.sign(GrantUse::Link, &GrantSubject::of(&principal), expires);

@@ -92,9 +92,9 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
         return Err(ApiError::forbidden("missing permission: view"));
     }
     let path = ReportPath::of(req).ok_or_else(report_not_found)?;
-    let build = published_build(state, &path).await?;
+    let report = published_build(state, &path).await?;
     let mut res = if path.build.is_none() {
-        redirect(&path.url_for(&build, None))
+        redirect(&path.url_for(&report.build, None))
     } else {
         let tail = path.tail.strip_prefix('/').unwrap_or(&path.tail);
         if path.tail.is_empty() {
@@ -106,8 +106,8 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
             }
             res
         } else {
-            let files = &state.report_files;
-            let open = |wanted| async move { files.open(&path.env, &path.project, &build, &wanted).await };
+            let (files, report) = (&state.report_files, &report);
+            let open = |wanted| async move { files.open(report, &wanted).await };
             crate::report_files::serve(req, tail, &main, &state.config.report_policy, open).await
         }
     };

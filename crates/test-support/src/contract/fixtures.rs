@@ -9,7 +9,7 @@ use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::names::{DisplayName, Icon};
 use hub_domain::model::project::Project;
 use hub_domain::model::upload::{Phase, UploadKind, UploadSession};
-use hub_domain::ports::JobOutcome;
+use hub_domain::ports::{JobOutcome, PublishedReport};
 
 use super::StoreFixture;
 use crate::time::utc;
@@ -121,6 +121,7 @@ pub fn saved(s: &UploadSession) -> (Build, GenerationJob) {
         completed_at: None,
         uploaded_by: s.uploaded_by.clone(),
         has_report: false,
+        report_key: None,
         stats: SAVED_STATS,
         longest_test_ms: 900,
         quality_gate: None,
@@ -160,5 +161,11 @@ pub async fn saved_upload(f: &StoreFixture, project: &str, build: &str, minute: 
 
 /// How a generation that ended at `minute` went: `Ok` with the trend point it added, or `Err` with its failure.
 pub fn finished(minute: u32, result: Result<Option<String>, String>) -> JobOutcome {
+    let result = result.map(|point| PublishedReport { key: format!("report-{minute}"), point });
     JobOutcome { finished_at: t(minute), result, warnings: vec![], quality_gate: None }
+}
+
+/// A report published under `key`, with its history point.
+pub fn published(key: &str, point: Option<&str>) -> PublishedReport {
+    PublishedReport { key: key.to_owned(), point: point.map(str::to_owned) }
 }

@@ -7,7 +7,7 @@ use hub_domain::model::upload::Phase;
 use hub_domain::ports::{JobCounts, JobOutcome};
 
 use super::StoreFixture;
-use super::fixtures::{SAVED_WARNING, default_p, finished, saved_upload, t, with_project};
+use super::fixtures::{SAVED_WARNING, default_p, finished, published, saved_upload, t, with_project};
 
 /// The oldest queued job of a project without a running one is claimed, at most `max_running` at once.
 pub async fn jobs_run_one_per_project_up_to_the_limit(f: &StoreFixture) {
@@ -38,7 +38,7 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
     assert_eq!(job.upload_id, Some(session.id));
     let ok = JobOutcome {
         finished_at: t(11),
-        result: Ok(Some("point-1".into())),
+        result: Ok(published("k1", Some("point-1"))),
         warnings: vec!["harmless".into()],
         quality_gate: Some(QualityGateResult {
             passed: false,
@@ -59,6 +59,7 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
     assert_eq!(view.completed_at, Some(t(11)));
     let stored = f.builds.get(&env, &p, &job.build_id).await.unwrap().unwrap();
     assert_eq!((stored.quality_gate, stored.longest_test_ms, stored.has_report), (ok.quality_gate, 900, true));
+    assert_eq!(stored.report_key.as_deref(), Some("k1"), "the report's key becomes the build's");
     assert_eq!(stored.warnings, vec![SAVED_WARNING, "harmless"]);
 
     // A later upload of another build whose generation fails.

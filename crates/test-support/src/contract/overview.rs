@@ -101,8 +101,14 @@ pub async fn seed_and_change(f: &StoreFixture) -> Changed {
     (build.created_at, build.stats, job.created_at) = (a2.at, a2.stats, a2.at);
     upload.phase = Phase::Generating;
     f.uploads.save_results(&upload, &build, &job).await.unwrap();
-    // §5.1: a replacement keeps the previous report online, and when it was made, until a new one is published.
-    let replaced = Build { has_report: true, completed_at: before.completed_at(), ..build };
+    // §5.1: a replacement keeps the previous report online (where it is stored, too), and when it was made, until a
+    // new one is published.
+    let replaced = Build {
+        has_report: true,
+        report_key: before.stored().report_key,
+        completed_at: before.completed_at(),
+        ..build
+    };
 
     assert!(f.projects.delete(&env_id("beta"), &project_id("web")).await.unwrap());
     seeds.retain(|s| !(s.env == "beta" && s.project == "web"));

@@ -8,12 +8,14 @@ use hub_domain::ids::JobId;
 use hub_domain::model::build::{Build, BuildStats, BuildStatus, BuildSummary};
 use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::upload::{Phase, UploadKind};
-use hub_domain::ports::JobOutcome;
+use hub_domain::ports::{JobOutcome, PublishedReport};
 
 use super::StoreFixture;
 use super::fixtures::{build_id, env_id, project_id, upload_in};
 
-/// The failure text a seeded `failed` build carries.
+/// The report key of every seeded build that is ready.
+pub const SEEDED_REPORT_KEY: &str = "seeded";
+/// The failure text of every seeded build that failed.
 pub const SEEDED_FAILURE: &str = "allure generate exited with status 1";
 
 /// Who uploaded every seeded build.
@@ -96,6 +98,7 @@ impl SeedBuild {
             completed_at: self.completed_at(),
             uploaded_by: SEEDED_UPLOADER.into(),
             has_report: self.status == BuildStatus::Ready,
+            report_key: (self.status == BuildStatus::Ready).then(|| SEEDED_REPORT_KEY.to_owned()),
             stats: self.stats,
             longest_test_ms: 0,
             quality_gate: None,
@@ -157,7 +160,7 @@ async fn seed_build(f: &StoreFixture, seed: &SeedBuild) {
     let claimed = f.jobs.claim_next(i64::MAX, seed.at).await.unwrap();
     assert_eq!(claimed.map(|j| j.id), Some(job.id), "seeding {} claims its own job", seed.build);
     let result = match seed.status {
-        BuildStatus::Ready => Ok(None),
+        BuildStatus::Ready => Ok(PublishedReport { key: SEEDED_REPORT_KEY.to_owned(), point: None }),
         BuildStatus::Failed => Err(SEEDED_FAILURE.to_owned()),
         BuildStatus::Generating | BuildStatus::Pending => return,
     };

@@ -52,6 +52,7 @@ pub(super) struct BuildRow {
     error: Option<String>,
     config: String,
     longest_test_ms: i64,
+    report_key: Option<String>,
 }
 
 /// The stored form of a quality gate result: the contract's JSON shape.
@@ -94,6 +95,7 @@ impl BuildRow {
             completed_at: self.completed_at.map(from_db),
             uploaded_by: self.uploaded_by,
             has_report: self.has_report,
+            report_key: self.report_key,
             stats: BuildStats {
                 total: self.stats_total,
                 passed: self.stats_passed,

@@ -302,14 +302,15 @@ impl JobQueue for Store {
                 let warnings = merged_warnings(stored, &outcome.warnings);
                 let target = builds::table.find(key);
                 match &outcome.result {
-                    Ok(entry) => diesel::update(target)
+                    Ok(published) => diesel::update(target)
                         .set((
                             builds::status.eq(status),
                             builds::completed_at.eq(Some(at)),
                             builds::has_report.eq(true),
+                            builds::report_key.eq(Some(published.key.clone())),
                             builds::error.eq(None::<String>),
                             builds::warnings.eq(warnings),
-                            builds::history_entry.eq(entry.clone()),
+                            builds::history_entry.eq(published.point.clone()),
                             builds::quality_gate.eq(outcome.quality_gate.as_ref().map(super::builds::gate_json)),
                         ))
                         .execute(conn),

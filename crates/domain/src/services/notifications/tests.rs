@@ -81,6 +81,7 @@ fn build(has_report: bool, gate: Option<QualityGateResult>) -> Build {
         completed_at: Some(at()),
         uploaded_by: "apikey:ci".into(),
         has_report,
+        report_key: None,
         stats: stats(),
         longest_test_ms: 0,
         quality_gate: gate,

@@ -58,6 +58,7 @@ fn build(i: usize, days: i64) -> Build {
         completed_at: None,
         uploaded_by: "apikey:ci".into(),
         has_report: true,
+        report_key: None,
         stats: BuildStats::default(),
         longest_test_ms: 0,
         quality_gate: None,
@@ -318,15 +319,9 @@ async fn settings_are_seeded_once_and_validated() {
 
     for (bad, message) in [
         (RetentionSettings { retention_days: 0, ..SEED }, "retentionDays must be an integer between 1 and 36500"),
-        (
-            RetentionSettings { retention_days: 36_501, ..SEED },
-            "retentionDays must be an integer between 1 and 36500",
-        ),
+        (RetentionSettings { retention_days: 36_501, ..SEED }, "retentionDays must be an integer between 1 and 36500"),
         (RetentionSettings { interval_hours: 0, ..SEED }, "intervalHours must be an integer between 1 and 8760"),
-        (
-            RetentionSettings { interval_hours: 8_761, ..SEED },
-            "intervalHours must be an integer between 1 and 8760",
-        ),
+        (RetentionSettings { interval_hours: 8_761, ..SEED }, "intervalHours must be an integer between 1 and 8760"),
     ] {
         assert_eq!(service.put_settings(bad).await.unwrap_err().to_string(), message);
     }
@@ -361,10 +356,6 @@ async fn a_new_interval_moves_the_next_run_without_a_restart() {
     assert_eq!(service.next_run().await.unwrap(), Some(swept_at + TimeDelta::hours(12)));
     *world.now.lock().unwrap() += TimeDelta::hours(1);
     service.sweep(CleanupTrigger::Manual, None).await.unwrap();
-    assert_eq!(
-        service.next_run().await.unwrap(),
-        Some(swept_at + TimeDelta::hours(12)),
-        "manual runs do not count"
-    );
+    assert_eq!(service.next_run().await.unwrap(), Some(swept_at + TimeDelta::hours(12)), "manual runs do not count");
     assert_eq!(world.service(false).next_run().await.unwrap(), None, "scheduling disabled");
 }

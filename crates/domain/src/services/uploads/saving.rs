@@ -56,6 +56,7 @@ impl UploadService {
             completed_at: None,
             uploaded_by: session.uploaded_by.clone(),
             has_report: false,
+            report_key: None,
             stats: extracted.stats,
             longest_test_ms: extracted.longest_test_ms,
             quality_gate: None,
