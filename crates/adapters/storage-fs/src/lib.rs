@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
-use hub_domain::ports::{ResultStore, StorageError};
+use hub_domain::ports::{ResultStore, StorageError, StorageHealth};
 
 pub use disk::FsDiskProbe;
 pub use lock::{DataDirLock, LockError};
@@ -173,6 +173,25 @@ impl ResultStore for FsResultStore {
             }
         }
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl StorageHealth for FsResultStore {
+    async fn check(&self) -> Result<(), StorageError> {
+        // What every write needs: the folders below DATA_DIR, still there and still directories.
+        for dir in [&self.envs, &self.tmp] {
+            match tokio::fs::metadata(dir).await {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(StorageError(format!("{} is not a directory", dir.display()))),
+                Err(e) => return Err(io_error(dir, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "filesystem"
     }
 }
 

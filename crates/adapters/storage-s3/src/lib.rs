@@ -14,6 +14,7 @@
 //! [`Extractor`] because adapters do not depend on each other.
 
 mod generation;
+mod health;
 mod history;
 mod keys;
 mod objects;

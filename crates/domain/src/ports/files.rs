@@ -42,3 +42,18 @@ pub trait ResultStore: Send + Sync + 'static {
     /// [`StorageError`] when the data directory cannot be read.
     async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError>;
 }
+
+/// Whether the storage can be used right now; backs the readiness check beside the database's.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait StorageHealth: Send + Sync + 'static {
+    /// Reaches the storage the way serving and uploads do (for object storage: writes, reads and deletes a small
+    /// object).
+    ///
+    /// # Errors
+    /// [`StorageError`] saying what failed.
+    async fn check(&self) -> Result<(), StorageError>;
+
+    /// What kind of storage this is (`filesystem`, `s3`), for the settings and the log.
+    fn kind(&self) -> &'static str;
+}

@@ -22,7 +22,7 @@ pub use clock::{Clock, IdGenerator};
 pub use disk::DiskProbe;
 pub use errors::{INTERNAL_MESSAGE, StorageError, StoreError, UNAVAILABLE_MESSAGE};
 pub use events::{EventBus, EventStream, Lagged, NotificationBus, NotificationStream, UploadEvent};
-pub use files::ResultStore;
+pub use files::{ResultStore, StorageHealth};
 pub use generator::{
     GenerateError, GenerateRequest, Generated, GenerationFiles, PrepareError, PublishedReport, ReportGenerator,
     Workspace,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::ports::{AllureCliManager, IdentityProvider, ReportFiles, StoreHealth};
+use crate::ports::{AllureCliManager, IdentityProvider, ReportFiles, StorageHealth, StoreHealth};
 use crate::services::{
     ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
     ReportService, RetentionService, UploadService, UserService,
@@ -42,6 +42,8 @@ pub struct Services {
     pub health: Arc<dyn StoreHealth>,
     /// The files of published reports, served on the report origin.
     pub report_files: Arc<dyn ReportFiles>,
+    /// Storage readiness.
+    pub storage: Arc<dyn StorageHealth>,
 }
 
 impl std::fmt::Debug for Services {

@@ -12,19 +12,22 @@ use crate::dto::json_response;
 use crate::openapi::IN_ROUTE_TABLE;
 use crate::state::AppState;
 
-/// How long the readiness check waits for the database.
-const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the readiness check waits for the database, and for the storage.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Readiness of the server and its database.
+/// Readiness of the server, its database and its storage.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Health<'a> {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// `ok`, or `degraded` when the database or the storage does not answer.
     #[schema(pattern = "^(ok|degraded)$")]
     status: &'static str,
     /// `ok` or `unavailable`.
     #[schema(pattern = "^(ok|unavailable)$")]
     db: &'static str,
+    /// `ok` or `unavailable`: where results and reports are kept (`DATA_DIR`, or the bucket of `STORAGE_URL`).
+    #[schema(pattern = "^(ok|unavailable)$")]
+    storage: &'static str,
     /// Time since start, as `26h0m5s`.
     uptime: String,
     uptime_seconds: u64,
@@ -51,34 +54,43 @@ pub fn format_uptime(seconds: u64) -> String {
     }
 }
 
-/// `GET /api/healthz`: 200 when the database answers within 2 s, else 503 (without detail; the cause is logged).
+/// `GET /api/healthz`: 200 when the database and the storage answer within 2 s each, else 503 (without detail; the
+/// cause is logged).
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "health",
     responses(
-        (status = 200, description = "the server and its database are ready", body = Health),
-        (status = 503, description = "the database check failed", body = Health),
+        (status = 200, description = "the server, its database and its storage are ready", body = Health),
+        (status = 503, description = "the database or the storage check failed", body = Health),
     ))]
 pub async fn get_health(state: Data<AppState>) -> HttpResponse {
-    let db_ok = match tokio::time::timeout(DB_CHECK_TIMEOUT, state.health.ping()).await {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check: database unavailable");
-            false
-        }
-        Err(_) => {
-            tracing::warn!("readiness check: database did not answer within 2 s");
-            false
-        }
-    };
+    let (db_ok, storage_ok) =
+        tokio::join!(passes("database", state.health.ping()), passes("storage", state.storage.check()),);
     let uptime_seconds = state.started_at.elapsed().as_secs();
+    let ready = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = Health {
-        status: if db_ok { "ok" } else { "degraded" },
-        db: if db_ok { "ok" } else { "unavailable" },
+        status: if db_ok && storage_ok { "ok" } else { "degraded" },
+        db: ready(db_ok),
+        storage: ready(storage_ok),
         uptime: format_uptime(uptime_seconds),
         uptime_seconds,
         version: &state.version.version,
     };
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db_ok && storage_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     json_response(status, &body)
+}
+
+/// Whether `check` succeeds within [`CHECK_TIMEOUT`]; a failure is logged with its cause.
+async fn passes<E: std::fmt::Display>(what: &str, check: impl Future<Output = Result<(), E>>) -> bool {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: {what} unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: {what} did not answer within 2 s");
+            false
+        }
+    }
 }
 
 /// `GET /api/version`.

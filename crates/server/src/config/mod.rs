@@ -12,6 +12,7 @@ mod log;
 mod network;
 mod providers;
 mod secret;
+mod storage;
 mod uploads;
 mod vars;
 
@@ -31,6 +32,7 @@ pub use log::{LogConfig, LogFormat};
 pub use network::NetworkConfig;
 pub use providers::{GithubConfig, OidcProviderConfig};
 pub use secret::Secret;
+pub use storage::StorageConfig;
 pub use uploads::UploadConfig;
 use vars::{Vars, parse_base_url};
 
@@ -55,8 +57,10 @@ pub struct Config {
     pub request_header_timeout: Duration,
     /// Idle keep-alive connections are closed after this (`IDLE_TIMEOUT`).
     pub idle_timeout: Duration,
-    /// Root of all files (`DATA_DIR`), absolute.
+    /// Root of all files (`DATA_DIR`), absolute; with object storage, of the database and local scratch work only.
     pub data_dir: PathBuf,
+    /// Where results, reports, history and chunks are kept (`STORAGE_URL`).
+    pub storage: StorageConfig,
     /// The database (`DATABASE_URL`); its `Debug` hides the password.
     pub database_url: DatabaseUrl,
     /// Pool size (`DB_MAX_CONNECTIONS`).
@@ -115,6 +119,7 @@ impl Config {
             }
             None => DatabaseUrl::Sqlite(data_dir.join("allure-hub.db")),
         };
+        let storage = StorageConfig::from_vars(&vars, &data_dir)?;
         let log = LogConfig::from_vars(&vars)?;
 
         let base_url = vars.get("BASE_URL").map(|url| parse_base_url("BASE_URL", &url)).transpose()?;
@@ -144,6 +149,7 @@ impl Config {
             request_header_timeout: vars.duration("REQUEST_HEADER_TIMEOUT", Duration::from_secs(10))?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", Duration::from_secs(120))?,
             data_dir,
+            storage,
             database_url,
             db_max_connections: vars.positive("DB_MAX_CONNECTIONS", 10)?,
             max_json_bytes: vars.positive("MAX_JSON_BYTES", 1_048_576)?,

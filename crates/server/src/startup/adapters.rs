@@ -1,16 +1,19 @@
 //! Start-up, step one: the adapters, opened in the order their dependencies need. The data directory's lock comes
 //! before anything touches the database or the files, so a second process on the same directory stops here.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use hub_db::Store;
 use hub_domain::model::report_config::ReportConfigPolicy;
+use hub_domain::ports::{ArchiveError, GenerationFiles, ReportFiles, ResultStore, StorageHealth, UploadFiles};
 use hub_domain::ports::{Clock, SecretSource};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::{DataDirLock, FsDiskProbe, FsResultStore};
+use hub_storage_s3::{Extractor, S3Settings, S3Storage};
 
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 use crate::generation;
 use crate::system::{OsSecrets, SystemClock};
 
@@ -20,8 +23,8 @@ pub(super) struct Adapters {
     pub data_lock: DataDirLock,
     /// The database, implementing every repository port.
     pub store: Arc<Store>,
-    /// The files under `DATA_DIR`, implementing every storage port.
-    pub files: Arc<FsResultStore>,
+    /// Where results, reports, history and chunks are kept.
+    pub storage: Storage,
     /// Free space of the file system `DATA_DIR` is on.
     pub disk_probe: Arc<FsDiskProbe>,
     /// Wall-clock time.
@@ -54,23 +57,19 @@ impl Adapters {
         let data_lock = tokio::task::spawn_blocking(move || DataDirLock::acquire(&dir)).await??;
         let store = Arc::new(super::open_database(config).await?);
 
-        let files = Arc::new(
-            FsResultStore::open(&config.data_dir)
-                .await
-                .with_context(|| format!("cannot prepare DATA_DIR {}", config.data_dir.display()))?,
-        );
-        let swept = files.sweep_tmp().await.context("cannot clean DATA_DIR/tmp")?;
-        // Directories whose records were deleted while their removal failed or the process died.
+        let storage = Storage::open(config).await?;
+        // Files of environments and projects whose records were deleted while their removal failed or the process
+        // died.
         let known = hub_domain::ports::ProjectRepo::list_all_ids(store.as_ref()).await?;
-        let orphans = hub_domain::ports::ResultStore::remove_orphans(files.as_ref(), &known).await?;
-        tracing::info!(data_dir = %config.data_dir.display(), swept, orphans, "data directory ready");
+        let orphans = storage.results.remove_orphans(&known).await?;
+        tracing::info!(storage = storage.health.kind(), orphans, "storage ready");
 
         let secrets: Arc<dyn SecretSource> = Arc::new(OsSecrets);
         let session_secret = super::session_secret(config, secrets.as_ref())?;
         Ok(Self {
             data_lock,
             store,
-            files,
+            storage,
             disk_probe: Arc::new(FsDiskProbe::new(config.data_dir.clone())),
             clock: Arc::new(SystemClock),
             secrets,
@@ -108,4 +107,64 @@ fn identity_providers(config: &Config) -> anyhow::Result<OAuthProviders> {
         api_url: g.api_url.clone(),
     });
     OAuthProviders::new(providers, github).map_err(anyhow::Error::msg)
+}
+
+/// The storage adapter, as the ports the services take.
+pub(super) struct Storage {
+    /// Removal, sizes and orphans.
+    pub results: Arc<dyn ResultStore>,
+    /// Received archives and chunks.
+    pub uploads: Arc<dyn UploadFiles>,
+    /// Generation workspaces and publishing.
+    pub generation: Arc<dyn GenerationFiles>,
+    /// Reading published reports.
+    pub reports: Arc<dyn ReportFiles>,
+    /// Readiness.
+    pub health: Arc<dyn StorageHealth>,
+}
+
+impl Storage {
+    fn of<A>(adapter: Arc<A>) -> Self
+    where
+        A: ResultStore + UploadFiles + GenerationFiles + ReportFiles + StorageHealth,
+    {
+        Self {
+            results: adapter.clone(),
+            uploads: adapter.clone(),
+            generation: adapter.clone(),
+            reports: adapter.clone(),
+            health: adapter,
+        }
+    }
+
+    /// The adapter `STORAGE_URL` names, its leftovers from a previous process removed: files under `DATA_DIR`, or
+    /// objects in a bucket (checked by writing, reading and deleting an object, so a wrong endpoint or credential
+    /// stops start-up with a message) with local scratch work under `DATA_DIR/scratch`.
+    async fn open(config: &Config) -> anyhow::Result<Self> {
+        let data_dir = &config.data_dir;
+        match &config.storage {
+            StorageConfig::Filesystem => {
+                let files = FsResultStore::open(data_dir)
+                    .await
+                    .with_context(|| format!("cannot prepare DATA_DIR {}", data_dir.display()))?;
+                let swept = files.sweep_tmp().await.context("cannot clean DATA_DIR/tmp")?;
+                tracing::info!(data_dir = %data_dir.display(), swept, "data directory ready");
+                Ok(Self::of(Arc::new(files)))
+            }
+            StorageConfig::S3 { url, .. } => {
+                let settings = S3Settings::parse(url, config.storage.s3_variables())?;
+                let extractor: Extractor = Arc::new(|zip: &Path, staging: &Path, limits| {
+                    let file = std::fs::File::open(zip).map_err(|e| ArchiveError::Storage(e.to_string()))?;
+                    hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
+                });
+                let objects = S3Storage::connect(&settings, data_dir.join("scratch"), extractor).await?;
+                objects.check().await.map_err(|e| {
+                    anyhow::anyhow!("STORAGE_URL: the bucket cannot be used ({e}); check the AWS_* variables")
+                })?;
+                let swept = objects.sweep_scratch().await.context("cannot clean DATA_DIR/scratch")?;
+                tracing::info!(location = objects.location(), swept, "object storage ready");
+                Ok(Self::of(Arc::new(objects)))
+            }
+        }
+    }
 }

@@ -92,7 +92,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             builds: store.clone(),
             envs: store.clone(),
             projects: store.clone(),
-            files: a.files.clone(),
+            files: a.storage.uploads.clone(),
             events: events.clone(),
             clock: a.clock.clone(),
             ids: Arc::new(RandomIds),
@@ -105,7 +105,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         GenerationPorts {
             queue: store.clone(),
             builds: store.clone(),
-            files: a.files.clone(),
+            files: a.storage.generation.clone(),
             generator: Arc::new(a.cli.runner.clone()),
             events: events.clone(),
             clock: a.clock.clone(),
@@ -116,8 +116,8 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         envs: store.clone(),
         projects: store.clone(),
         builds: store.clone(),
-        files: a.files.clone(),
-        history: a.files.clone(),
+        files: a.storage.results.clone(),
+        history: a.storage.generation.clone(),
         jobs: store.clone(),
         events,
         clock: a.clock.clone(),
@@ -130,7 +130,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             runs: store.clone(),
             builds: store.clone(),
             uploads: store.clone(),
-            files: a.files.clone(),
+            files: a.storage.results.clone(),
             reports: Arc::new(reports.clone()),
             notifications: Arc::new(notifications.clone()),
             clock: a.clock.clone(),
@@ -163,13 +163,13 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         }),
         environments: EnvironmentService::new(EnvironmentPorts {
             envs: store.clone(),
-            files: a.files.clone(),
+            files: a.storage.results.clone(),
             clock: a.clock.clone(),
         }),
         projects: ProjectService::new(ProjectPorts {
             envs: store.clone(),
             projects: store.clone(),
-            files: a.files.clone(),
+            files: a.storage.results.clone(),
             clock: a.clock.clone(),
         }),
         overview: OverviewService::new(OverviewPorts { queries: store.clone(), clock: a.clock.clone() }),
@@ -182,7 +182,8 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         allure: Arc::new(a.cli.manager.clone()),
         identity: a.identity.clone(),
         health: store.clone(),
-        report_files: a.files.clone(),
+        report_files: a.storage.reports.clone(),
+        storage: a.storage.health.clone(),
     };
     Ok(Wired { services, generation, endings, job_queued, disk_check_now: Arc::new(Notify::new()) })
 }

@@ -11,8 +11,9 @@ async fn health_is_public_and_reports_the_database(s: TestServer) {
     let res = TestServer::read(s.request(Method::GET, "/api/healthz")).await;
     assert_eq!(res.status, StatusCode::OK);
     let body = res.json();
-    assert_eq!(body.as_object().unwrap().len(), 5, "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 6, "{body}");
     assert_eq!((body["status"].as_str(), body["db"].as_str()), (Some("ok"), Some("ok")));
+    assert_eq!(body["storage"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     let seconds = body["uptimeSeconds"].as_u64().unwrap();
     assert_eq!(body["uptime"], format!("{seconds}s"));

@@ -248,6 +248,7 @@ async fn the_disk_warning_fires_once_per_crossing() {
     assert_eq!(usage.status, StatusCode::OK);
     let usage = usage.json();
     assert!(usage["usedBytes"].as_i64().unwrap() > 0, "the SQLite database lives in DATA_DIR: {usage}");
+    assert_eq!(usage["storage"], "filesystem");
     assert!(usage["totalBytes"].as_i64().unwrap() >= usage["freeBytes"].as_i64().unwrap());
     let total = usage["totalBytes"].as_i64().unwrap();
     let used_percent = 100 * (total - usage["freeBytes"].as_i64().unwrap()) / total;

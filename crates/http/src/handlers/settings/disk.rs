@@ -30,6 +30,10 @@ pub struct DiskUsageEntryDto {
 #[serde(rename_all = "camelCase")]
 #[schema(as = DiskUsage)]
 pub struct DiskUsageDto {
+    /// Where results and reports are kept: `filesystem` (under the data directory, so these figures include them)
+    /// or `s3` (in a bucket; these figures are the data directory's database and scratch work only).
+    #[schema(pattern = "^(filesystem|s3)$")]
+    storage: &'static str,
     used_bytes: i64,
     free_bytes: i64,
     total_bytes: i64,
@@ -38,9 +42,10 @@ pub struct DiskUsageDto {
     computed_at: String,
 }
 
-impl From<DiskUsage> for DiskUsageDto {
-    fn from(u: DiskUsage) -> Self {
+impl DiskUsageDto {
+    fn of(u: DiskUsage, storage: &'static str) -> Self {
         Self {
+            storage,
             used_bytes: u.used_bytes,
             free_bytes: u.free_bytes,
             total_bytes: u.total_bytes,
@@ -67,7 +72,7 @@ pub struct ThresholdDto {
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
 pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(json_response(StatusCode::OK, &DiskUsageDto::from(state.disk.usage().await)))
+    Ok(json_response(StatusCode::OK, &DiskUsageDto::of(state.disk.usage().await, state.storage.kind())))
 }
 
 /// `GET /api/settings/disk/notification-threshold`: the disk usage that triggers a warning notification.
