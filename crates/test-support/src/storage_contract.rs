@@ -71,6 +71,7 @@ macro_rules! storage_contract_tests {
             a_published_report_is_read_back_by_path,
             ranges_of_a_file_are_its_bytes,
             a_new_report_replaces_the_old_one_whole,
+            reports_the_build_does_not_name_are_removed,
             a_build_without_a_report_has_nothing_to_read,
             chunks_are_read_in_order_as_one_archive,
             a_refused_archive_leaves_no_results,
@@ -152,18 +153,16 @@ async fn publish_results(fx: &StorageFixture, build_id: &BuildId, zip: Vec<u8>) 
 }
 
 /// Materialises a generation of `build_id`, lets `generator` write its output, and publishes it, as the
-/// generation service does: the new key becomes the build's (remembered in `fx`), then the report it replaced is
-/// removed. Returns what publishing said.
+/// generation service does: the new key becomes the build's (remembered in `fx`), then every other report of the
+/// build is removed. Returns what publishing said.
 async fn generate(fx: &StorageFixture, build_id: &BuildId, generator: impl FnOnce(&Workspace)) -> PublishedReport {
     let job = job(build_id);
     let workspace = fx.generation.prepare(&job, None, 10).await.unwrap();
     generator(&workspace);
     let published = fx.generation.publish(&job, &workspace).await.unwrap();
     fx.generation.discard(&workspace).await;
-    let previous = fx.current.lock().unwrap().insert(build_id.clone(), published.key.clone());
-    if let Some(old) = previous.filter(|old| *old != published.key) {
-        fx.generation.remove_report(&env(), &project(), build_id, &old).await.unwrap();
-    }
+    fx.current.lock().unwrap().insert(build_id.clone(), published.key.clone());
+    fx.generation.remove_other_reports(&env(), &project(), build_id, Some(published.key.clone())).await.unwrap();
     published
 }
 
@@ -296,6 +295,30 @@ pub async fn a_new_report_replaces_the_old_one_whole(fx: &StorageFixture) {
     }
     assert_eq!(read_all(second).await, br#"{"marker":"second"}"#);
     assert!(matches!(open(fx, &b1, "data/only-in-first.json").await, Found::Missing));
+}
+
+/// A report published while the build never came to name it (a run killed before its outcome was stored) goes with
+/// the build's other reports; the one the build names stays. (A storage with one report place per build has no
+/// other report to remove.)
+pub async fn reports_the_build_does_not_name_are_removed(fx: &StorageFixture) {
+    let b1 = build("b1");
+    publish_results(fx, &b1, results_zip()).await;
+    let named = generate(fx, &b1, |w| write_report(w, "named")).await;
+    let job = job(&b1);
+    let workspace = fx.generation.prepare(&job, None, 10).await.unwrap();
+    write_report(&workspace, "never named");
+    let unnamed = fx.generation.publish(&job, &workspace).await.unwrap();
+    fx.generation.discard(&workspace).await;
+
+    fx.generation.remove_other_reports(&env(), &project(), &b1, Some(named.key.clone())).await.unwrap();
+    if unnamed.key != named.key {
+        let at = |key: &str| ReportLocation { key: Some(key.to_owned()), ..location(fx, &b1) };
+        assert!(matches!(fx.reports.open(&at(&unnamed.key), &path("")).await.unwrap(), Found::Missing));
+        let kept = file(fx.reports.open(&at(&named.key), &path("")).await.unwrap());
+        assert_eq!(read_all(kept).await, b"<html>named</html>");
+    }
+    // Without a key to keep, nothing of the build's reports is named: a storage with several removes them all.
+    fx.generation.remove_other_reports(&env(), &project(), &build("never"), None).await.unwrap();
 }
 
 /// A build with results but no report, and a build the storage has never seen, both have nothing to read.

@@ -196,9 +196,15 @@ impl GenerationFiles for FsResultStore {
         .map(|point| PublishedReport { key: REPORT_KEY.to_owned(), point })
     }
 
-    async fn remove_report(&self, _: &EnvId, _: &ProjectId, _: &BuildId, _: &str) -> Result<(), StorageError> {
-        // Publishing swapped the new report into the one place a build's report has, removing the old one with
-        // the swap: there is never a replaced report under another key to delete.
+    async fn remove_other_reports(
+        &self,
+        _: &EnvId,
+        _: &ProjectId,
+        _: &BuildId,
+        _: Option<String>,
+    ) -> Result<(), StorageError> {
+        // Publishing swaps the new report into the one place a build's report has, removing the old one with the
+        // swap, and a crashed swap leaves only tmp/ entries (swept at start): there is never another report.
         Ok(())
     }
 

@@ -200,17 +200,21 @@ impl GenerationFiles for S3Storage {
         Ok(PublishedReport { key, point })
     }
 
-    async fn remove_report(
+    async fn remove_other_reports(
         &self,
         env: &EnvId,
         project: &ProjectId,
         build: &BuildId,
-        key: &str,
+        keep: Option<String>,
     ) -> Result<(), StorageError> {
-        objects::delete_prefix(&self.store, &keys::report_prefix(env, project, build, key))
-            .await
-            .map(drop)
-            .map_err(|e| objects::storage("cannot delete a replaced report", &e))
+        // One listing of the build's report keys, then a batch delete per key that is not the build's.
+        let reports = keys::reports_prefix(env, project, build);
+        for key in self.names_below(&reports).await? {
+            if Some(&key) != keep.as_ref() {
+                self.remove_below(&keys::report_prefix(env, project, build, &key)).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn remove_history_point(&self, env: &EnvId, project: &ProjectId, point: &str) -> Result<(), StorageError> {

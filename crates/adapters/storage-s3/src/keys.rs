@@ -42,9 +42,14 @@ pub(crate) fn results(env: &EnvId, project: &ProjectId, build: &BuildId) -> Path
     build_prefix(env, project, build).join("results.zip")
 }
 
+/// Where every report of a build lives, one key prefix each.
+pub(crate) fn reports_prefix(env: &EnvId, project: &ProjectId, build: &BuildId) -> Path {
+    build_prefix(env, project, build).join("reports")
+}
+
 /// Where the report published under `key` lives.
 pub(crate) fn report_prefix(env: &EnvId, project: &ProjectId, build: &BuildId, key: &str) -> Path {
-    build_prefix(env, project, build).join("reports").join(key)
+    reports_prefix(env, project, build).join(key)
 }
 
 /// A file of a report, below its prefix.

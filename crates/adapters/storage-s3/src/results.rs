@@ -12,7 +12,7 @@ use crate::{S3Storage, keys, objects};
 
 impl S3Storage {
     /// Deletes everything below `prefix`.
-    async fn remove_below(&self, prefix: &Key) -> Result<(), StorageError> {
+    pub(crate) async fn remove_below(&self, prefix: &Key) -> Result<(), StorageError> {
         objects::delete_prefix(&self.store, prefix)
             .await
             .map(drop)
@@ -20,7 +20,7 @@ impl S3Storage {
     }
 
     /// The names one level below `prefix` (its "sub-directories").
-    async fn names_below(&self, prefix: &Key) -> Result<Vec<String>, StorageError> {
+    pub(crate) async fn names_below(&self, prefix: &Key) -> Result<Vec<String>, StorageError> {
         let listed = self
             .store
             .list_with_delimiter(Some(prefix))

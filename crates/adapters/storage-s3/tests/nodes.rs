@@ -174,7 +174,7 @@ async fn two_nodes_publishing_at_once_keep_both_history_points() {
     for key in [None, Some(two.key.clone()), Some("../1".into()), Some(String::new())] {
         assert!(matches!(a.reports.open(&at("1", key.clone()), &index).await.unwrap(), Found::Missing), "{key:?}");
     }
-    b.generation.remove_report(&env(), &project(), &BuildId::parse("1").unwrap(), &one.key).await.unwrap();
+    b.generation.remove_other_reports(&env(), &project(), &BuildId::parse("1").unwrap(), None).await.unwrap();
     assert!(matches!(a.reports.open(&at("1", Some(one.key)), &index).await.unwrap(), Found::Missing));
     assert!(matches!(a.reports.open(&at("2", Some(two.key)), &index).await.unwrap(), Found::File(_)));
 }

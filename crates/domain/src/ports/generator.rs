@@ -77,7 +77,7 @@ pub struct Workspace {
 pub struct PublishedReport {
     /// Where the storage keeps this report: stored on the build with the job's outcome (in the same transaction
     /// that makes it the build's report), handed back to [`crate::ports::ReportFiles::open`], and to
-    /// [`GenerationFiles::remove_report`] once a newer report has replaced it. A storage without atomic rename
+    /// [`GenerationFiles::remove_other_reports`] once a newer report has replaced it. A storage without atomic rename
     /// (object storage) publishes each report under a new key, so the switch is this one database write.
     pub key: String,
     /// The history point the run added (its id, when the CLI wrote one).
@@ -119,14 +119,15 @@ pub trait GenerationFiles: Send + Sync + 'static {
         workspace: &Workspace,
     ) -> Result<PublishedReport, crate::ports::StorageError>;
 
-    /// Deletes a build's report stored under `key`, after a newer one has replaced it; a key with nothing stored
-    /// under it is not an error. Never called with the build's current key.
-    async fn remove_report(
+    /// Deletes every report of the build except the one under `keep`, the build's current key (`None`: it has
+    /// none yet, so every report is unreferenced): the one a newer report replaced, and any a crashed run
+    /// published without the build ever naming it. Nothing to delete is not an error.
+    async fn remove_other_reports(
         &self,
         env: &crate::ids::EnvId,
         project: &crate::ids::ProjectId,
         build: &crate::ids::BuildId,
-        key: &str,
+        keep: Option<String>,
     ) -> Result<(), crate::ports::StorageError>;
 
     /// Removes one point from a project's history (a deleted build's), serialised with [`GenerationFiles::publish`]

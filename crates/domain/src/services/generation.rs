@@ -23,8 +23,8 @@ pub struct RunSummary {
     /// The internal cause of a server fault (storage, database), which the build and its session show only as
     /// `internal server error`: for the log, never for viewers.
     pub fault: Option<String>,
-    /// Why the report this run replaced could not be deleted: harmless to viewers (the build names the new one),
-    /// for the log; the storage's start-up sweep removes it.
+    /// Why a report no build names (the one this run replaced, or one a crashed run left) could not be deleted:
+    /// harmless to viewers, for the log; the build's next run, or its deletion, removes it.
     pub leftover: Option<String>,
 }
 
@@ -117,8 +117,9 @@ impl GenerationService {
     /// # Errors
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
     pub async fn run(&self, job: GenerationJob) -> Result<RunSummary, StoreError> {
-        // The report this run replaces, deleted once the new one is the build's.
-        let previous = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await?.and_then(|b| b.report_key);
+        // What a crashed earlier run of this build may have published without the build ever naming it.
+        let current = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await?.and_then(|b| b.report_key);
+        let mut leftover = self.clean_reports(&job, current).await;
         let (result, mut warnings) = self.generate(&job).await;
         let (result, fault) = match result {
             Ok(point) => (Ok(point), None),
@@ -133,14 +134,17 @@ impl GenerationService {
         if let Some(session) = self.queue.finish(&job, &outcome).await? {
             self.events.publish(UploadEvent::Updated(session));
         }
-        let mut leftover = None;
-        if let (Ok(published), Some(old)) = (&outcome.result, previous)
-            && old != published.key
-            && let Err(e) = self.files.remove_report(&job.env_id, &job.project_id, &job.build_id, &old).await
-        {
-            leftover = Some(e.to_string());
+        // The report the new one replaced, now that the build names the new one.
+        if let Ok(published) = &outcome.result {
+            leftover = leftover.or(self.clean_reports(&job, Some(published.key.clone())).await);
         }
         Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover })
+    }
+
+    /// Deletes the build's reports but `keep`; says why it could not (harmless: nothing names them).
+    async fn clean_reports(&self, job: &GenerationJob, keep: Option<String>) -> Option<String> {
+        let removed = self.files.remove_other_reports(&job.env_id, &job.project_id, &job.build_id, keep).await;
+        removed.err().map(|e| e.to_string())
     }
 
     /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's
@@ -259,12 +263,12 @@ mod tests {
     }
 
     /// [`service`] for a build whose report is stored under `previous`, publishing under `key`; also returns the
-    /// keys of the reports it deletes.
+    /// key kept by each clean-up of the build's other reports.
     fn service_replacing(
         generated: Result<Generated, GenerateError>,
         previous: Option<&'static str>,
         key: &'static str,
-    ) -> (GenerationService, Log<JobOutcome>, Log<GenerateRequest>, Log<String>) {
+    ) -> (GenerationService, Log<JobOutcome>, Log<GenerateRequest>, Log<Option<String>>) {
         let removed = Arc::new(Mutex::new(Vec::new()));
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -284,8 +288,8 @@ mod tests {
             .expect_publish()
             .returning(move |_, _| Ok(PublishedReport { key: key.to_owned(), point: Some("new-point".into()) }));
         let log = Arc::clone(&removed);
-        files.expect_remove_report().returning(move |_, _, _, key| {
-            log.lock().unwrap().push(key.to_owned());
+        files.expect_remove_other_reports().returning(move |_, _, _, keep| {
+            log.lock().unwrap().push(keep);
             Ok(())
         });
         files.expect_discard().times(1).return_const(());
@@ -371,20 +375,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_replaced_report_is_deleted_after_the_new_one_is_stored_and_never_the_current_one() {
+    async fn a_run_keeps_only_the_report_the_build_names_before_and_after_it() {
         let generated = || Ok(Generated { warnings: vec![] });
-        let (service, outcomes, _, removed) = service_replacing(generated(), Some("r1"), "r2");
+        let (service, outcomes, _, kept) = service_replacing(generated(), Some("r1"), "r2");
         service.run(job()).await.unwrap();
-        assert_eq!(outcomes.lock().unwrap().len(), 1, "stored first");
-        assert_eq!(*removed.lock().unwrap(), ["r1"]);
+        assert_eq!(outcomes.lock().unwrap().len(), 1);
+        // Before: what a crashed run left beside the current report; after, with the new key stored: the old one.
+        assert_eq!(*kept.lock().unwrap(), [Some("r1".to_owned()), Some("r2".to_owned())]);
 
-        // A storage that replaces its report in place publishes under the same key: nothing to delete.
-        let (service, _, _, removed) = service_replacing(generated(), Some("report"), "report");
+        // A build without a report yet has no report to keep; a failed run keeps the build's report.
+        let (service, _, _, kept) = service_replacing(Err(GenerateError::NoIndex), None, "r2");
         service.run(job()).await.unwrap();
-        assert!(removed.lock().unwrap().is_empty());
-        // Nor when the run fails: the build keeps its report.
-        let (service, _, _, removed) = service_replacing(Err(GenerateError::NoIndex), Some("r1"), "r2");
+        assert_eq!(*kept.lock().unwrap(), [None]);
+        let (service, _, _, kept) = service_replacing(Err(GenerateError::NoIndex), Some("r1"), "r2");
         service.run(job()).await.unwrap();
-        assert!(removed.lock().unwrap().is_empty());
+        assert_eq!(*kept.lock().unwrap(), [Some("r1".to_owned())]);
     }
 }
