@@ -41,15 +41,21 @@ pub(crate) async fn server(extra: &[(&str, &str)]) -> Option<TestServer> {
     let mut vars = vec![("ALLURE_BIN", bin.as_str())];
     vars.extend_from_slice(extra);
     let s = TestServer::sqlite_with(&vars).await;
+    create_project(&s).await;
+    Some(s)
+}
+
+/// Creates the `staging/checkout` project the generation tests upload to.
+pub(crate) async fn create_project(s: &TestServer) {
     let res = s.post("/api/environments", serde_json::json!({"id": "staging", "name": "Staging"})).await;
     assert_eq!(res.status, StatusCode::CREATED);
     let res =
         s.post("/api/environments/staging/projects", serde_json::json!({"id": "checkout", "name": "Checkout"})).await;
     assert_eq!(res.status, StatusCode::CREATED);
-    Some(s)
 }
 
-async fn upload_and_wait(s: &TestServer, build: &str) -> Value {
+/// Uploads the test results as `build` of `staging/checkout` and waits for the session to end.
+pub(crate) async fn upload_and_wait(s: &TestServer, build: &str) -> Value {
     let res = TestServer::read(
         s.request(Method::POST, &format!("{PROJECT}/results?buildId={build}&wait=true"))
             .bearer_auth(&s.key)

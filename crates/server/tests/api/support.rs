@@ -107,6 +107,14 @@ impl TestServer {
             vars.insert("DATABASE_URL".into(), db.url.clone());
             vars.insert("SESSION_SECRET".into(), "0123456789abcdef0123456789abcdef-test".into());
         }
+        // `ALLURE_HUB_TEST_STORAGE=s3` runs the suite with its files in a bucket of the loopback S3, to check that
+        // what works on the filesystem works there too (tests that read DATA_DIR's files are then expected to fail).
+        if std::env::var("ALLURE_HUB_TEST_STORAGE").as_deref() == Ok("s3")
+            && let Some(bucket) = hub_test_support::s3::S3TestBucket::create()
+        {
+            vars.extend(bucket.vars());
+            vars.insert("STORAGE_URL".into(), bucket.url("suite"));
+        }
         for (k, v) in extra {
             vars.insert((*k).into(), (*v).into());
         }
