@@ -58,3 +58,9 @@ deploy-check:
 bench-ui builds="10000":
     cargo build --release -p hub-server
     python3 bench/ui.py --builds {{builds}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
+
+# Storage benchmark: one results set through the filesystem and through S3 (moto on loopback) beside a bare `allure
+# generate`: upload -> ready, report page load in Chromium, objects and bytes per build (targets 1.10x, 1.3x, 1.2x).
+bench-storage tests="1300" runs="3":
+    cargo build --release -p hub-server
+    python3 bench/storage.py --tests {{tests}} --runs {{runs}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
