@@ -12,7 +12,8 @@ use hub_domain::services::{
     RetentionError, UploadError, UserError,
 };
 
-/// `Retry-After` of a 503: long enough for a writer holding the database to finish, short enough for a CI retry.
+/// `Retry-After` of a 503: long enough for a writer holding the database to finish or an object store to come back
+/// from a blip, short enough for a CI retry.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// An error response of the API.
@@ -73,7 +74,8 @@ impl ApiError {
     }
 
     /// 503 `service unavailable` with `Retry-After`, keeping `cause` for the log. The condition is passing (a
-    /// database busy with a writer, a pool without a free connection), so clients are told when to try again.
+    /// database busy with a writer, a pool without a free connection, an object store that cannot be reached), so
+    /// clients are told when to try again.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         Self {
             cause: Some(cause.to_string()),
@@ -165,7 +167,7 @@ impl From<OverviewError> for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() { Self::unavailable(err) } else { Self::internal(err) }
     }
 }
 
@@ -253,6 +255,8 @@ impl From<UploadError> for ApiError {
     fn from(err: UploadError) -> Self {
         use UploadError as E;
         let status = match &err {
+            // An unreachable database or storage: the client may retry.
+            _ if err.is_unavailable() => return Self::unavailable(err),
             E::EnvironmentNotFound(_) | E::ProjectNotFound { .. } | E::NotFound(_) => StatusCode::NOT_FOUND,
             E::NotOwner(_) => StatusCode::FORBIDDEN,
             E::BuildExists(_)
@@ -270,12 +274,9 @@ impl From<UploadError> for ApiError {
             E::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
             // Nobody reads the answer; a 400 keeps the log line honest.
             E::Interrupted => StatusCode::BAD_REQUEST,
-            E::Archive(ArchiveError::Storage(_)) => return Self::internal(err),
+            E::Archive(ArchiveError::Storage(_)) | E::Storage(_) | E::Store(_) => return Self::internal(err),
             E::Archive(a) if a.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
             E::Archive(_) => StatusCode::BAD_REQUEST,
-            E::Storage(_) => return Self::internal(err),
-            E::Store(StoreError::Unavailable(_)) => return Self::unavailable(err),
-            E::Store(_) => return Self::internal(err),
         };
         let extra = match &err {
             E::MissingChunks { missing, .. } => vec![("missingChunks", serde_json::json!(missing))],
@@ -350,6 +351,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unreachable_storage_is_503_with_retry_after_like_the_database() {
+        let unreachable = || StorageError::unavailable("object storage: connection refused");
+        let cases: Vec<ApiError> = vec![
+            unreachable().into(),
+            ReportError::Storage(unreachable()).into(),
+            UploadError::Storage(unreachable()).into(),
+            UploadError::Archive(ArchiveError::Storage(unreachable())).into(),
+        ];
+        for err in cases {
+            assert_eq!(err.status_code(), StatusCode::SERVICE_UNAVAILABLE, "{err}");
+            assert_eq!(err.error_response().headers().get(header::RETRY_AFTER).unwrap(), "5");
+            assert_eq!(body_of(&err).await, serde_json::json!({"error": "service unavailable"}));
+            assert!(err.to_string().contains("connection refused"), "the cause stays for the log: {err}");
+        }
+        let err: ApiError = UploadError::Archive(ArchiveError::Storage(StorageError::new("disk full"))).into();
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
     async fn a_failed_cli_install_shows_its_detail() {
         let err: ApiError =
             CliInstallError::Failed { version: "3.19.1".into(), detail: "npm error E404 in $DATA_DIR".into() }.into();
@@ -374,7 +394,8 @@ mod tests {
             (ProjectError::EnvironmentNotFound(env.clone()).into(), 404),
             (ProjectError::NotFound { env: env.clone(), project: project.clone() }.into(), 404),
             (ProjectError::AlreadyExists { env, project }.into(), 409),
-            (StorageError("disk full".into()).into(), 500),
+            (StorageError::new("disk full").into(), 500),
+            (StorageError::unavailable("connection refused").into(), 503),
             (CliInstallError::InProgress.into(), 409),
             (CliInstallError::NotManaged.into(), 409),
             (CliInstallError::NotInRegistry("3.99.0".into()).into(), 400),

@@ -89,7 +89,7 @@ impl FsResultStore {
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StorageError(format!("cannot move {} away: {e}", dir.display()))),
+            Err(e) => Err(StorageError::new(format!("cannot move {} away: {e}", dir.display()))),
         }
     }
 }
@@ -121,7 +121,7 @@ async fn subdirectories(dir: &Path) -> io::Result<Vec<String>> {
 }
 
 fn io_error(what: &Path, e: io::Error) -> StorageError {
-    StorageError(format!("{}: {e}", what.display()))
+    StorageError::new(format!("{}: {e}", what.display()))
 }
 
 #[async_trait]
@@ -143,8 +143,8 @@ impl ResultStore for FsResultStore {
         let dir = self.build_dir(env, project, build);
         tokio::task::spawn_blocking(move || disk::tree_bytes(&dir))
             .await
-            .map_err(|e| StorageError(e.to_string()))?
-            .map_err(|e| StorageError(format!("cannot measure the build's files: {e}")))
+            .map_err(|e| StorageError::new(e.to_string()))?
+            .map_err(|e| StorageError::new(format!("cannot measure the build's files: {e}")))
     }
 
     async fn remove_orphans(&self, known: &[(EnvId, Vec<ProjectId>)]) -> Result<usize, StorageError> {
@@ -183,7 +183,7 @@ impl StorageHealth for FsResultStore {
         for dir in [&self.envs, &self.tmp] {
             match tokio::fs::metadata(dir).await {
                 Ok(meta) if meta.is_dir() => {}
-                Ok(_) => return Err(StorageError(format!("{} is not a directory", dir.display()))),
+                Ok(_) => return Err(StorageError::new(format!("{} is not a directory", dir.display()))),
                 Err(e) => return Err(io_error(dir, e)),
             }
         }

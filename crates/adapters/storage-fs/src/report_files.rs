@@ -35,11 +35,11 @@ impl ReportFiles for FsResultStore {
         let path = path.clone();
         let resolved = tokio::task::spawn_blocking(move || resolve(dir, &path))
             .await
-            .map_err(|e| StorageError(format!("cannot open a report file: {e}")))?;
+            .map_err(|e| StorageError::new(format!("cannot open a report file: {e}")))?;
         match resolved {
             Ok(found) => Ok(found),
             Err(err) if names_nothing(&err) => Ok(Found::Missing),
-            Err(err) => Err(StorageError(format!("cannot open a report file: {err}"))),
+            Err(err) => Err(StorageError::new(format!("cannot open a report file: {err}"))),
         }
     }
 }
@@ -122,8 +122,8 @@ impl ReportBody for OpenFile {
         let mut file = self.0;
         tokio::task::spawn_blocking(move || file.seek(io::SeekFrom::Start(start)).map(|_| file))
             .await
-            .map_err(|e| StorageError(e.to_string()))?
-            .map_err(|e| StorageError(format!("cannot read a report file: {e}")))
+            .map_err(|e| StorageError::new(e.to_string()))?
+            .map_err(|e| StorageError::new(format!("cannot read a report file: {e}")))
             .map(|file| blocks(file, len))
     }
 }
@@ -144,10 +144,10 @@ fn blocks(file: File, len: u64) -> FileStream {
             Ok::<_, io::Error>((file, buf))
         })
         .await
-        .map_err(|e| StorageError(e.to_string()))?
-        .map_err(|e| StorageError(format!("cannot read a report file: {e}")))?;
+        .map_err(|e| StorageError::new(e.to_string()))?
+        .map_err(|e| StorageError::new(format!("cannot read a report file: {e}")))?;
         if block.is_empty() {
-            return Err(StorageError("report file ended before its length".to_owned()));
+            return Err(StorageError::new("report file ended before its length"));
         }
         let remaining = remaining - block.len() as u64;
         Ok(Some((Bytes::from(block), (file, remaining))))

@@ -175,8 +175,8 @@ impl GenerationFiles for FsResultStore {
             copy_history(&history, &copy, leave_out, history_limit)
         })
         .await
-        .map_err(|e| PrepareError::Storage(e.to_string()))?
-        .map_err(|e| PrepareError::Storage(format!("cannot prepare the job's files: {e}")))?;
+        .map_err(|e| PrepareError::Storage(StorageError::new(e.to_string())))?
+        .map_err(|e| PrepareError::Storage(StorageError::new(format!("cannot prepare the job's files: {e}"))))?;
         Ok(workspace)
     }
 
@@ -191,8 +191,8 @@ impl GenerationFiles for FsResultStore {
             merge_history(&history, &workspace)
         })
         .await
-        .map_err(|e| StorageError(e.to_string()))?
-        .map_err(|e| StorageError(format!("cannot publish the report: {e}")))
+        .map_err(|e| StorageError::new(e.to_string()))?
+        .map_err(|e| StorageError::new(format!("cannot publish the report: {e}")))
         .map(|point| PublishedReport { key: REPORT_KEY.to_owned(), point })
     }
 
@@ -227,8 +227,8 @@ impl GenerationFiles for FsResultStore {
             write_history(&history, &points, usize::MAX)
         })
         .await
-        .map_err(|e| StorageError(e.to_string()))?
-        .map_err(|e| StorageError(format!("cannot update the project history: {e}")))
+        .map_err(|e| StorageError::new(e.to_string()))?
+        .map_err(|e| StorageError::new(format!("cannot update the project history: {e}")))
     }
 
     async fn discard(&self, workspace: &Workspace) {

@@ -32,7 +32,7 @@ use crate::chain::ChainedFiles;
 const WRITE_BUFFER: usize = 256 * 1024;
 
 fn storage(what: &str, e: &io::Error) -> StorageError {
-    StorageError(format!("{what}: {e}"))
+    StorageError::new(format!("{what}: {e}"))
 }
 
 impl FsResultStore {
@@ -107,7 +107,7 @@ async fn write_body(
     }
     .await;
     drop(blocks);
-    let written = writer.await.map_err(|e| StorageError(e.to_string())).and_then(|r| r);
+    let written = writer.await.map_err(|e| StorageError::new(e.to_string())).and_then(|r| r);
     let result = match (received, written) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -206,7 +206,7 @@ impl UploadFiles for FsResultStore {
             match source {
                 ArchiveSource::Received => {
                     let file = std::fs::File::open(&received)
-                        .map_err(|e| ArchiveError::Storage(format!("cannot open the upload: {e}")))?;
+                        .map_err(|e| ArchiveError::Storage(storage("cannot open the upload", &e)))?;
                     archive::extract(io::BufReader::with_capacity(WRITE_BUFFER, file), &staging, limits)
                 }
                 ArchiveSource::Chunks { count, total_size, sha256 } => {
@@ -214,7 +214,7 @@ impl UploadFiles for FsResultStore {
                     for index in 0..count {
                         let path = chunks.join(format!("{index}.chunk"));
                         let size = std::fs::metadata(&path)
-                            .map_err(|e| ArchiveError::Storage(format!("chunk {index} is unreadable: {e}")))?
+                            .map_err(|e| ArchiveError::Storage(storage(&format!("chunk {index} is unreadable"), &e)))?
                             .len();
                         parts.push((path, size));
                     }
@@ -224,7 +224,7 @@ impl UploadFiles for FsResultStore {
                     }
                     if let Some(expected) = sha256 {
                         let actual = sha256_of(io::BufReader::with_capacity(WRITE_BUFFER, chain))
-                            .map_err(|e| ArchiveError::Storage(format!("cannot read the chunks: {e}")))?;
+                            .map_err(|e| ArchiveError::Storage(storage("cannot read the chunks", &e)))?;
                         if !actual.eq_ignore_ascii_case(&expected) {
                             return Err(ArchiveError::ChecksumMismatch { expected, actual });
                         }
@@ -234,7 +234,7 @@ impl UploadFiles for FsResultStore {
                 }
             }
         };
-        self.extractors.run(work).await.map_err(ArchiveError::Storage)?
+        self.extractors.run(work).await.map_err(|e| ArchiveError::Storage(StorageError::new(e)))?
     }
 
     async fn publish(

@@ -12,7 +12,7 @@ use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{GenerationFiles, PrepareError, PublishedReport, StorageError, Workspace};
 
-use crate::objects::{self, Fault};
+use crate::objects;
 use crate::{S3Storage, history, keys, scratch};
 
 /// Files of a report at most this large are uploaded [`SMALL_CONCURRENCY`] at a time (an Allure report is
@@ -81,8 +81,8 @@ impl S3Storage {
         let root = output.to_path_buf();
         let files = tokio::task::spawn_blocking(move || output_files(&root))
             .await
-            .map_err(|e| StorageError(e.to_string()))?
-            .map_err(|e| StorageError(format!("cannot read the generated report: {e}")))?;
+            .map_err(|e| StorageError::new(e.to_string()))?
+            .map_err(|e| StorageError::new(format!("cannot read the generated report: {e}")))?;
         let key = keys::new_report_key();
         let prefix = keys::report_prefix(env, project, build, &key);
         let (small, large): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.len <= SMALL_FILE);
@@ -110,7 +110,8 @@ impl S3Storage {
 
     /// Merges the run's new point into the project's history; returns its id.
     async fn merge_history(&self, job: &GenerationJob, workspace: &Workspace) -> Result<Option<String>, StorageError> {
-        let failed = |e: &dyn std::fmt::Display| StorageError(format!("cannot update the project history: {e}"));
+        const DOING: &str = "cannot update the project history";
+        let failed = |e: &dyn std::fmt::Display| StorageError::new(format!("{DOING}: {e}"));
         let plan = tokio::fs::read(plan_path(workspace)).await.map_err(|e| failed(&e))?;
         let plan: history::Plan = serde_json::from_slice(&plan).map_err(|e| failed(&e))?;
         let copy = match tokio::fs::read(&workspace.history_path).await {
@@ -125,7 +126,7 @@ impl S3Storage {
             (merged != current).then_some(merged)
         })
         .await
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| objects::storage(DOING, &e))?;
         Ok(history::new_point(&added))
     }
 
@@ -137,14 +138,15 @@ impl S3Storage {
         leave_out: Option<String>,
         history_limit: usize,
     ) -> Result<(), PrepareError> {
-        let failed = |e: &dyn std::fmt::Display| PrepareError::Storage(format!("cannot prepare the job's files: {e}"));
+        const DOING: &str = "cannot prepare the job's files";
+        let failed = |e: &dyn std::fmt::Display| PrepareError::Storage(StorageError::new(format!("{DOING}: {e}")));
         let archive = workspace.work_dir.with_file_name("results.zip");
         match objects::download_file(&self.store, &keys::results(&job.env_id, &job.project_id, &job.build_id), &archive)
             .await
         {
             Ok(_) => {}
             Err(e) if e.is_not_found() => return Err(PrepareError::ResultsMissing(job.build_id.to_string())),
-            Err(e) => return Err(failed(&e)),
+            Err(e) => return Err(PrepareError::Storage(e.storage(DOING))),
         }
         let (extractor, results, from) =
             (std::sync::Arc::clone(&self.extractor), workspace.results_dir.clone(), archive.clone());
@@ -156,7 +158,7 @@ impl S3Storage {
 
         let current = objects::read_text(&self.store, &keys::history(&job.env_id, &job.project_id))
             .await
-            .map_err(|e| failed(&Fault::from(e)))?;
+            .map_err(|e| PrepareError::Storage(objects::storage(DOING, &e)))?;
         let (copy, plan) =
             history::copy(current.as_ref().map_or("", |(text, _)| text.as_str()), leave_out, history_limit);
         tokio::fs::write(&workspace.history_path, copy).await.map_err(|e| failed(&e))?;
@@ -184,7 +186,7 @@ impl GenerationFiles for S3Storage {
         let _ = scratch::remove(&dir).await;
         tokio::fs::create_dir_all(&workspace.work_dir)
             .await
-            .map_err(|e| PrepareError::Storage(format!("cannot prepare the job's files: {e}")))?;
+            .map_err(|e| PrepareError::Storage(StorageError::new(format!("cannot prepare the job's files: {e}"))))?;
         let filled = self.materialise(job, &workspace, leave_out, history_limit).await;
         if filled.is_err() {
             let _ = scratch::remove(&dir).await;

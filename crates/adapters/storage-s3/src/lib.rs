@@ -131,15 +131,20 @@ impl S3Storage {
     pub async fn check(&self) -> Result<(), StorageError> {
         let probe = Key::from_iter([keys::PROBES, &ulid::Ulid::new().to_string()]);
         let content = Bytes::from_static(b"allure-hub storage check");
-        let failed =
-            |step: &str, e: object_store::Error| StorageError(format!("{}: cannot {step}: {e}", self.location));
+        let failed = |step: &str, e: object_store::Error| {
+            let message = format!("{}: cannot {step}: {e}", self.location);
+            if objects::is_unavailable(&e) { StorageError::unavailable(message) } else { StorageError::new(message) }
+        };
         self.store.put(&probe, content.clone().into()).await.map_err(|e| failed("write an object", e))?;
         let read = async { self.store.get(&probe).await?.bytes().await }.await;
         let deleted = self.store.delete(&probe).await;
         let read = read.map_err(|e| failed("read an object back", e))?;
         deleted.map_err(|e| failed("delete an object", e))?;
         if read != content {
-            return Err(StorageError(format!("{}: an object read back differs from what was written", self.location)));
+            return Err(StorageError::new(format!(
+                "{}: an object read back differs from what was written",
+                self.location
+            )));
         }
         Ok(())
     }

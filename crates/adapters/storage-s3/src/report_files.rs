@@ -125,7 +125,7 @@ impl ReportBody for Object {
                 }
                 Some(Err(e)) => Some((Err(objects::storage("cannot read a report file", &e)), (body, remaining, true))),
                 None if remaining > 0 => {
-                    let short = StorageError(format!("a report file ended {remaining} bytes early"));
+                    let short = StorageError::new(format!("a report file ended {remaining} bytes early"));
                     Some((Err(short), (body, 0, true)))
                 }
                 None => None,

@@ -88,7 +88,7 @@ pub(crate) async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64
     }
     .await;
     drop(blocks);
-    let written = writer.await.map_err(|e| StorageError(e.to_string())).and_then(|r| r);
+    let written = writer.await.map_err(|e| StorageError::new(e.to_string())).and_then(|r| r);
     let result = match (received, written) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(e.into()),
@@ -103,7 +103,7 @@ pub(crate) async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64
 /// The writer thread of [`write_body`]: creates `path` and appends every queued block.
 fn write_blocks(path: &Path, mut queue: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Result<(), StorageError> {
     use std::io::Write;
-    let failed = |e: io::Error| StorageError(format!("cannot write the upload to local scratch: {e}"));
+    let failed = |e: io::Error| StorageError::new(format!("cannot write the upload to local scratch: {e}"));
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(failed)?;
     while let Some(block) = queue.blocking_recv() {
         file.write_all(&block).map_err(failed)?;

@@ -35,16 +35,21 @@ impl S3Storage {
         (count, total_size, sha256): (i64, u64, Option<String>),
         into: &std::path::Path,
     ) -> Result<(), ArchiveError> {
-        let unreadable = |e: &dyn std::fmt::Display| ArchiveError::Storage(format!("cannot read the chunks: {e}"));
+        const DOING: &str = "cannot read the chunks";
         let prefix = keys::upload_prefix(env, project, upload);
-        let listed: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| unreadable(&e))?;
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| ArchiveError::Storage(objects::storage(DOING, &e)))?;
         let sizes: HashMap<i64, u64> =
             listed.iter().filter_map(|meta| Some((keys::chunk_index(meta.location.filename()?)?, meta.size))).collect();
         let mut declared = 0u64;
         for index in 0..count {
-            let size = sizes
-                .get(&index)
-                .ok_or_else(|| ArchiveError::Storage(format!("chunk {index} is unreadable: it is not stored")))?;
+            let size = sizes.get(&index).ok_or_else(|| {
+                ArchiveError::Storage(StorageError::new(format!("chunk {index} is unreadable: it is not stored")))
+            })?;
             declared += size;
         }
         if declared != total_size {
@@ -62,7 +67,7 @@ impl S3Storage {
             Ok::<_, Fault>(size)
         }
         .await;
-        let size = joined.map_err(|e| unreadable(&e))?;
+        let size = joined.map_err(|e| ArchiveError::Storage(e.storage(DOING)))?;
         // A chunk stored again between the listing and its download.
         if size != total_size {
             return Err(ArchiveError::SizeMismatch { actual: size, expected: total_size });
@@ -148,7 +153,7 @@ impl UploadFiles for S3Storage {
         let checked = staging.clone();
         let extracted = tokio::task::spawn_blocking(move || extractor(&archive, &checked, limits))
             .await
-            .map_err(|e| ArchiveError::Storage(e.to_string()))?;
+            .map_err(|e| ArchiveError::Storage(StorageError::new(e.to_string())))?;
         // The archive itself is what is kept; the extraction was for its checks and statistics.
         let _ = scratch::remove(&staging).await;
         extracted
@@ -170,7 +175,9 @@ impl UploadFiles for S3Storage {
 
     async fn discard(&self, env: &EnvId, project: &ProjectId, upload: UploadId) -> Result<(), StorageError> {
         for path in [scratch::received(&self.scratch, upload), scratch::staging(&self.scratch, upload)] {
-            scratch::remove(&path).await.map_err(|e| StorageError(format!("cannot remove {}: {e}", path.display())))?;
+            scratch::remove(&path)
+                .await
+                .map_err(|e| StorageError::new(format!("cannot remove {}: {e}", path.display())))?;
         }
         objects::delete_prefix(&self.store, &keys::upload_prefix(env, project, upload))
             .await

@@ -12,7 +12,7 @@ use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
     ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Found, GenerationFiles, ReceiveError, ReportFiles,
-    ReportLocation, ReportPath, UploadFiles,
+    ReportLocation, ReportPath, StorageError, UploadFiles,
 };
 use hub_storage_s3::{Extractor, S3Settings, S3Storage};
 use hub_test_support::s3::S3TestBucket;
@@ -20,7 +20,7 @@ use hub_test_support::zip_forge::{Entry, forge};
 
 fn extractor() -> Extractor {
     Arc::new(|archive, staging, limits| {
-        let file = std::fs::File::open(archive).map_err(|e| ArchiveError::Storage(e.to_string()))?;
+        let file = std::fs::File::open(archive).map_err(|e| ArchiveError::Storage(StorageError::new(e.to_string())))?;
         hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
     })
 }
@@ -191,6 +191,7 @@ async fn the_check_writes_reads_and_deletes_and_names_the_store_when_it_fails() 
     let settings = S3Settings::parse(&missing.url(""), missing.vars()).unwrap();
     let absent = S3Storage::connect(&settings, scratch.path().to_path_buf(), extractor()).await.unwrap();
     let err = absent.check().await.unwrap_err();
-    assert!(err.0.starts_with("s3://no-such-bucket: cannot write an object"), "{err}");
+    assert!(err.message().starts_with("s3://no-such-bucket: cannot write an object"), "{err}");
+    assert!(!err.is_unavailable(), "a missing bucket is an answer, not an outage: {err}");
     assert!(!format!("{absent:?}").contains("testing"), "no credential in Debug: {absent:?}");
 }

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use hub_domain::ports::{ArchiveError, StorageError};
 use hub_storage_s3::{Extractor, S3Settings, S3Storage};
 use hub_test_support::s3::S3TestBucket;
 use hub_test_support::storage_contract::StorageFixture;
@@ -16,7 +17,7 @@ use hub_test_support::storage_contract::StorageFixture;
 fn extractor() -> Extractor {
     Arc::new(|archive, staging, limits| {
         let file = std::fs::File::open(archive)
-            .map_err(|e| hub_domain::ports::ArchiveError::Storage(format!("cannot open the upload: {e}")))?;
+            .map_err(|e| ArchiveError::Storage(StorageError::new(format!("cannot open the upload: {e}"))))?;
         hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
     })
 }

@@ -25,7 +25,37 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// A failure of the file storage.
-#[derive(Debug, Error)]
-#[error("storage error: {0}")]
-pub struct StorageError(pub String);
+/// A failure of the file storage: a message for logs, and whether the storage could not be reached at all.
+///
+/// An unreachable storage (an object store that refuses connections, times out, throttles or answers 5xx after
+/// the client's retries) is a passing condition like [`StoreError::Unavailable`]: clients are told to retry, and
+/// work that needs the storage is tried again later instead of failing for good. Every other failure (a full disk,
+/// a refused credential, a corrupt object) is a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("storage error: {message}")]
+pub struct StorageError {
+    message: String,
+    unavailable: bool,
+}
+
+impl StorageError {
+    /// A fault of the storage; the message is for logs only.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), unavailable: false }
+    }
+
+    /// The storage cannot be reached (or is overloaded) right now; the message is for logs only.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { message: message.into(), unavailable: true }
+    }
+
+    /// Whether the storage could not be reached, so that the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
+    /// What failed, without the `storage error:` of [`Display`](std::fmt::Display): for errors that wrap it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}

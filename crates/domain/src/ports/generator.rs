@@ -90,9 +90,9 @@ pub enum PrepareError {
     /// The build's results are gone.
     #[error("results of build {0} are missing")]
     ResultsMissing(String),
-    /// The disk failed.
-    #[error("{0}")]
-    Storage(String),
+    /// The storage failed, or could not be reached ([`StorageError::is_unavailable`]: the job is tried again).
+    #[error("{}", .0.message())]
+    Storage(crate::ports::StorageError),
 }
 
 /// Files around a generation: materialising its local workspace, and publishing what the generator wrote.

@@ -93,9 +93,9 @@ pub enum ArchiveError {
         /// Computed.
         actual: String,
     },
-    /// The disk failed.
-    #[error("{0}")]
-    Storage(String),
+    /// The storage failed (or could not be reached) while the archive was read or checked.
+    #[error("{}", .0.message())]
+    Storage(StorageError),
 }
 
 impl ArchiveError {

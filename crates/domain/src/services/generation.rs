@@ -173,7 +173,7 @@ impl GenerationService {
         let workspace = match self.files.prepare(job, leave_out, self.history_limit).await {
             Ok(workspace) => workspace,
             Err(e @ PrepareError::ResultsMissing(_)) => return (Err(Failure::Shown(e.to_string())), Vec::new()),
-            Err(PrepareError::Storage(cause)) => return (Err(Failure::Fault(cause)), Vec::new()),
+            Err(PrepareError::Storage(e)) => return (Err(Failure::Fault(e.message().to_owned())), Vec::new()),
         };
         let mut config = match &job.config {
             serde_json::Value::Object(map) => map.clone(),

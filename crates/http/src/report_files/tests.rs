@@ -55,7 +55,10 @@ impl Fixture {
     fn open(&self, path: &ReportPath) -> Result<Found, StorageError> {
         let joined = path.segments().join("/");
         if joined == "broken" {
-            return Err(StorageError("disk failed".to_owned()));
+            return Err(StorageError::new("disk failed"));
+        }
+        if joined == "unreachable" {
+            return Err(StorageError::unavailable("connection refused"));
         }
         let files = self.files.lock().unwrap();
         let file = |name: &str| {
@@ -116,7 +119,7 @@ impl ReportBody for MemoryBody {
         let mut at = start;
         while at < end {
             if self.fail_at.is_some_and(|fail| at >= fail) {
-                blocks.push(Err(StorageError("file vanished".to_owned())));
+                blocks.push(Err(StorageError::new("file vanished")));
                 break;
             }
             let next = (at + CHUNK).min(end);
@@ -215,6 +218,19 @@ async fn a_storage_failure_is_a_500_with_the_security_headers() {
     let (status, headers, body) = fx.get("broken").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"], "internal server error");
+    assert_security_headers(&headers);
+}
+
+#[actix_web::test]
+async fn an_unreachable_storage_is_a_503_to_retry_with_the_security_headers() {
+    let fx = Fixture::new();
+    let (status, headers, body) = fx.get("unreachable").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"error": "service unavailable"})
+    );
+    assert_eq!(text_of(&headers, header::RETRY_AFTER), "5");
     assert_security_headers(&headers);
 }
 

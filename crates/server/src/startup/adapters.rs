@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use hub_db::Store;
 use hub_domain::model::report_config::ReportConfigPolicy;
-use hub_domain::ports::{ArchiveError, GenerationFiles, ReportFiles, ResultStore, StorageHealth, UploadFiles};
+use hub_domain::ports::{
+    ArchiveError, GenerationFiles, ReportFiles, ResultStore, StorageError, StorageHealth, UploadFiles,
+};
 use hub_domain::ports::{Clock, SecretSource};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::{DataDirLock, FsDiskProbe, FsResultStore};
@@ -154,7 +156,8 @@ impl Storage {
             StorageConfig::S3 { url, .. } => {
                 let settings = S3Settings::parse(url, config.storage.s3_variables())?;
                 let extractor: Extractor = Arc::new(|zip: &Path, staging: &Path, limits| {
-                    let file = std::fs::File::open(zip).map_err(|e| ArchiveError::Storage(e.to_string()))?;
+                    let file = std::fs::File::open(zip)
+                        .map_err(|e| ArchiveError::Storage(StorageError::new(e.to_string())))?;
                     hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
                 });
                 let objects = S3Storage::connect(&settings, data_dir.join("scratch"), extractor).await?;

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use hub_domain::model::upload::UploadLimits;
-use hub_domain::ports::{ArchiveError, Extracted};
+use hub_domain::ports::{ArchiveError, Extracted, StorageError};
 use zip::CompressionMethod;
 use zip::read::{ArchiveOffset, Config};
 
@@ -65,7 +65,7 @@ fn invalid(e: impl std::fmt::Display) -> ArchiveError {
 }
 
 fn storage(e: io::Error) -> ArchiveError {
-    ArchiveError::Storage(format!("cannot write extracted files: {e}"))
+    ArchiveError::Storage(StorageError::new(format!("cannot write extracted files: {e}")))
 }
 
 /// Validates every entry of `reader`'s archive, then extracts the files into `staging` (which must not exist) and

@@ -91,7 +91,7 @@ pub enum UploadError {
     /// 400 or 413 (§7).
     #[error(transparent)]
     Archive(#[from] ArchiveError),
-    /// 500.
+    /// 500, or 503 when the storage could not be reached.
     #[error(transparent)]
     Storage(#[from] StorageError),
     /// 503 / 500.
@@ -101,13 +101,22 @@ pub enum UploadError {
 
 impl UploadError {
     /// The message the client receives and the failed session keeps: the error itself, except for server faults,
-    /// whose details (a full disk, a database message, a path) are for the log and never shown to viewers.
+    /// whose details (a full disk, a database message, a path) are for the log and never shown to viewers, and an
+    /// unreachable database or storage, which the client may retry.
     pub fn client_message(&self) -> String {
         match self {
-            Self::Storage(_) | Self::Archive(ArchiveError::Storage(_)) => INTERNAL_MESSAGE.to_owned(),
-            Self::Store(StoreError::Unavailable(_)) => UNAVAILABLE_MESSAGE.to_owned(),
-            Self::Store(_) => INTERNAL_MESSAGE.to_owned(),
+            _ if self.is_unavailable() => UNAVAILABLE_MESSAGE.to_owned(),
+            Self::Storage(_) | Self::Archive(ArchiveError::Storage(_)) | Self::Store(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
+        }
+    }
+
+    /// Whether the database or the storage could not be reached: a passing condition (503), worth a retry.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Store(StoreError::Unavailable(_)) => true,
+            Self::Storage(e) | Self::Archive(ArchiveError::Storage(e)) => e.is_unavailable(),
+            _ => false,
         }
     }
 }

@@ -243,9 +243,7 @@ async fn a_storage_failure_fails_the_session_with_the_clients_message_and_remove
         Ok(true)
     });
     w.files.expect_receive().returning(|_, _, _| {
-        Err(ReceiveError::Storage(StorageError(
-            "cannot write /srv/data/tmp/upload.zip: No space left on device".into(),
-        )))
+        Err(ReceiveError::Storage(StorageError::new("cannot write /srv/data/tmp/upload.zip: No space left on device")))
     });
     w.files.expect_discard().times(1).returning(|_, _, _| Ok(()));
     let (uploads, published) = w.service();
@@ -260,6 +258,41 @@ async fn a_storage_failure_fails_the_session_with_the_clients_message_and_remove
         (Phase::Failed, Some(Phase::Uploading), Some("internal server error"), Some(now()))
     );
     assert_eq!(phases(&published), [Phase::Uploading, Phase::Failed]);
+}
+
+#[tokio::test]
+async fn an_unreachable_storage_fails_the_session_as_unavailable_and_saves_no_build() {
+    let mut w = World::new();
+    w.sessions.expect_insert().returning(|_| Ok(()));
+    let stored = log::<UploadSession>();
+    let l = Arc::clone(&stored);
+    w.sessions.expect_update().returning(move |s| {
+        l.lock().unwrap().push(s.clone());
+        Ok(true)
+    });
+    // No save_results expectation: a build saved after a failed publication fails the test.
+    w.files.expect_receive().returning(|_, _, _| Ok(3));
+    w.files.expect_extract().returning(|_, _, _, _, _| Ok(Extracted::default()));
+    w.files
+        .expect_publish()
+        .times(1)
+        .returning(|_, _, _, _| Err(StorageError::unavailable("cannot store the build's results: connection refused")));
+    w.files.expect_discard().times(1).returning(|_, _, _| Ok(()));
+    let (uploads, published) = w.service();
+
+    let err = uploads.upload_stream(&uploader(), target(), UploadOptions::default(), None, body()).await.unwrap_err();
+
+    assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(err.client_message(), "service unavailable");
+    let failed = stored.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        (failed.phase, failed.failed_at_phase, failed.error.as_deref()),
+        (Phase::Failed, Some(Phase::Assembling), Some("service unavailable"))
+    );
+    assert_eq!(phases(&published), [Phase::Uploading, Phase::Assembling, Phase::Failed]);
+    // Chunks that cannot be read back are as passing as results that cannot be written.
+    let chunks = UploadError::Archive(ArchiveError::Storage(StorageError::unavailable("connection reset")));
+    assert_eq!(chunks.client_message(), "service unavailable");
 }
 
 #[tokio::test]
