@@ -10,7 +10,7 @@ use std::time::Duration;
 use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::report_config::ReportConfigPolicy;
-use hub_domain::services::GenerationService;
+use hub_domain::services::{GenerationService, RunSummary};
 use hub_http::metrics::{self, GenerationResult};
 
 use crate::config::AllureConfig;
@@ -18,6 +18,10 @@ use crate::config::AllureConfig;
 /// How often the dispatcher looks for queued jobs when it was not woken: the safety net for jobs queued by another
 /// node or while its event subscription was lost.
 const POLL: Duration = Duration::from_millis(500);
+/// How long a job whose storage could not be reached keeps its place before it goes back to the queue: the
+/// dispatcher would otherwise claim it again at once and spin while the storage is down. The `Retry-After` that
+/// clients get for the same condition.
+const STORAGE_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// The CLI runner, whether an installation is running (jobs wait meanwhile), and the manager behind both.
 #[derive(Debug, Clone)]
@@ -79,6 +83,9 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
 ///
 /// `job_queued` (notified when a session enters `generating`: an upload saved, a regeneration queued) wakes the
 /// dispatcher at once, so a job does not wait for the next poll.
+///
+/// A job whose storage could not be reached goes back to the queue after a pause of 5 s, without counting
+/// an attempt, so that an outage of the object store delays reports instead of failing them.
 pub async fn run_jobs(
     service: GenerationService,
     max_running: i64,
@@ -96,7 +103,15 @@ pub async fn run_jobs(
                     let task = running.spawn(async move {
                         let (build, id) = (job.build_id.clone(), job.id);
                         let started = std::time::Instant::now();
-                        match service.run(job).await {
+                        match service.run(job.clone()).await {
+                            Ok(RunSummary { deferred: Some(cause), .. }) => {
+                                tracing::warn!(%build, job = %id, error = %cause, "storage unavailable; the job will be tried again");
+                                // Still running meanwhile: a shutdown during the pause releases it like any other.
+                                tokio::time::sleep(STORAGE_RETRY_PAUSE).await;
+                                if let Err(e) = service.release(&job).await {
+                                    tracing::warn!(%build, job = %id, error = %e, "cannot return a job to the queue");
+                                }
+                            }
                             Ok(summary) => {
                                 if let Some(cause) = &summary.fault {
                                     tracing::error!(%build, job = %id, error = %cause, "generation failed on a server fault");

@@ -9,7 +9,7 @@ use crate::model::job::GenerationJob;
 use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
     BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, INTERNAL_MESSAGE, JobOutcome, JobQueue, PrepareError,
-    PublishedReport, ReportGenerator, StoreError, UploadEvent,
+    PublishedReport, ReportGenerator, StorageError, StoreError, UploadEvent,
 };
 
 /// Interrupted runs after which a job fails instead of being queued again.
@@ -26,12 +26,18 @@ pub struct RunSummary {
     /// Why a report no build names (the one this run replaced, or one a crashed run left) could not be deleted:
     /// harmless to viewers, for the log; the build's next run, or its deletion, removes it.
     pub leftover: Option<String>,
+    /// The storage could not be reached (the cause, for the log): the run stored no outcome and the job is still
+    /// running. An outage passes, so the job must not fail for good: the caller waits a moment (so that the job
+    /// is not claimed again at once) and then hands it back with [`GenerationService::release`].
+    pub deferred: Option<String>,
 }
 
-/// Why a run failed: a contract text (§8.3) that viewers see, or a server fault whose detail stays in the log.
+/// Why a run failed: a contract text (§8.3) that viewers see, a server fault whose detail stays in the log, or a
+/// storage that could not be reached, which ends the run without an outcome.
 enum Failure {
     Shown(String),
     Fault(String),
+    Unavailable(String),
 }
 
 /// The ports [`GenerationService`] works through, named so that two of one type cannot be swapped.
@@ -96,7 +102,8 @@ impl GenerationService {
         Ok(count)
     }
 
-    /// §17.4: a job stopped by a shutdown goes back to the queue without counting an attempt.
+    /// §17.4: a job stopped by a shutdown goes back to the queue without counting an attempt; so does one whose
+    /// storage could not be reached ([`RunSummary::deferred`]).
     ///
     /// # Errors
     /// A database failure (the job then counts as interrupted at the next start).
@@ -125,6 +132,9 @@ impl GenerationService {
             Ok(point) => (Ok(point), None),
             Err(Failure::Shown(text)) => (Err(text), None),
             Err(Failure::Fault(cause)) => (Err(INTERNAL_MESSAGE.to_owned()), Some(cause)),
+            Err(Failure::Unavailable(cause)) => {
+                return Ok(RunSummary { generated: false, fault: None, leftover, deferred: Some(cause) });
+            }
         };
         let quality_gate = match result {
             Ok(_) => self.quality_gate(&job, &mut warnings).await?,
@@ -138,7 +148,7 @@ impl GenerationService {
         if let Ok(published) = &outcome.result {
             leftover = leftover.or(self.clean_reports(&job, Some(published.key.clone())).await);
         }
-        Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover })
+        Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover, deferred: None })
     }
 
     /// Deletes the build's reports but `keep`; says why it could not (harmless: nothing names them).
@@ -173,7 +183,7 @@ impl GenerationService {
         let workspace = match self.files.prepare(job, leave_out, self.history_limit).await {
             Ok(workspace) => workspace,
             Err(e @ PrepareError::ResultsMissing(_)) => return (Err(Failure::Shown(e.to_string())), Vec::new()),
-            Err(PrepareError::Storage(e)) => return (Err(Failure::Fault(e.message().to_owned())), Vec::new()),
+            Err(PrepareError::Storage(e)) => return (Err(storage_failure(&e, e.message().to_owned())), Vec::new()),
         };
         let mut config = match &job.config {
             serde_json::Value::Object(map) => map.clone(),
@@ -192,13 +202,19 @@ impl GenerationService {
         let outcome = match self.generator.generate(request).await {
             Ok(generated) => match self.files.publish(job, &workspace).await {
                 Ok(published) => (Ok(published), generated.warnings),
-                Err(e) => (Err(Failure::Fault(e.to_string())), generated.warnings),
+                Err(e) => (Err(storage_failure(&e, e.to_string())), generated.warnings),
             },
             Err(e) => (Err(Failure::Shown(e.to_string())), Vec::new()),
         };
         self.files.discard(&workspace).await;
         outcome
     }
+}
+
+/// A storage failure of a run, with its cause for the log: passing when the storage could not be reached, else a
+/// fault.
+fn storage_failure(e: &StorageError, cause: String) -> Failure {
+    if e.is_unavailable() { Failure::Unavailable(cause) } else { Failure::Fault(cause) }
 }
 
 fn path_value(path: &std::path::Path) -> serde_json::Value {
@@ -390,5 +406,60 @@ mod tests {
         let (service, _, _, kept) = service_replacing(Err(GenerateError::NoIndex), Some("r1"), "r2");
         service.run(job()).await.unwrap();
         assert_eq!(*kept.lock().unwrap(), [Some("r1".to_owned())]);
+    }
+
+    /// A service whose storage fails with `error` while preparing (or, `at_publish`, while publishing); returns it
+    /// with the outcomes it stores.
+    fn failing_storage(error: StorageError, at_publish: bool) -> (GenerationService, Log<JobOutcome>) {
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let mut queue = MockJobQueue::new();
+        queue.expect_history_entry().returning(|_| Ok(None));
+        let log = Arc::clone(&outcomes);
+        queue.expect_finish().returning(move |_, outcome| {
+            log.lock().unwrap().push(outcome.clone());
+            Ok(None)
+        });
+        let mut files = MockGenerationFiles::new();
+        files.expect_remove_other_reports().returning(|_, _, _, _| Ok(()));
+        if at_publish {
+            files.expect_prepare().returning(|_, _, _| Ok(workspace()));
+            files.expect_publish().returning(move |_, _| Err(error.clone()));
+            files.expect_discard().times(1).return_const(());
+        } else {
+            files.expect_prepare().returning(move |_, _, _| Err(PrepareError::Storage(error.clone())));
+        }
+        let mut generator = MockReportGenerator::new();
+        generator.expect_generate().returning(|_| Ok(Generated { warnings: vec![] }));
+        let mut builds = MockBuildRepo::new();
+        builds.expect_get().returning(|_, _, _| Ok(None));
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| chrono::DateTime::UNIX_EPOCH);
+        let ports = GenerationPorts {
+            queue: Arc::new(queue),
+            builds: Arc::new(builds),
+            files: Arc::new(files),
+            generator: Arc::new(generator),
+            events: Arc::new(MockEventBus::new()),
+            clock: Arc::new(clock),
+        };
+        (GenerationService::new(ports, 20), outcomes)
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_storage_stores_no_outcome_and_leaves_the_job_to_be_tried_again() {
+        for at_publish in [false, true] {
+            let (service, outcomes) = failing_storage(StorageError::unavailable("connection refused"), at_publish);
+            let summary = service.run(job()).await.unwrap();
+            assert!(outcomes.lock().unwrap().is_empty(), "the build does not fail (at publish: {at_publish})");
+            assert_eq!((summary.generated, summary.fault), (false, None));
+            assert!(summary.deferred.unwrap().contains("connection refused"));
+
+            // Any other storage failure is a fault that fails the build, as before.
+            let (service, outcomes) = failing_storage(StorageError::new("disk full"), at_publish);
+            let summary = service.run(job()).await.unwrap();
+            assert_eq!(outcomes.lock().unwrap()[0].result, Err(INTERNAL_MESSAGE.to_owned()));
+            assert!(summary.fault.unwrap().contains("disk full"));
+            assert_eq!(summary.deferred, None);
+        }
     }
 }
