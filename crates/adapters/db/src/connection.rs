@@ -78,20 +78,39 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host…` by `***`.
+/// Replaces the passwords of a connection URL by `***`: the one of `scheme://user:password@host…`, and the
+/// `password` and `sslpassword` parameters of its query, which libpq accepts as well.
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let redacted: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _))
+                        if name.eq_ignore_ascii_case("password") || name.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{name}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", redacted.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// What the store needs to know to connect.
@@ -188,5 +207,12 @@ mod tests {
         let shown = format!("{url:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert_eq!(shown, "postgres://hub:***@db:5432/hub?sslmode=require");
+        // libpq also takes the password (and a client key's) as query parameters.
+        let url =
+            DatabaseUrl::parse("postgres://db/hub?user=hub&password=s3cret&sslpassword=k3y&sslmode=require").unwrap();
+        let shown = format!("{url:?}");
+        assert_eq!(shown, "postgres://db/hub?user=hub&password=***&sslpassword=***&sslmode=require");
+        let url = DatabaseUrl::parse("postgresql://hub:p%40ss@db/hub").unwrap();
+        assert_eq!(url.redacted(), "postgresql://hub:***@db/hub");
     }
 }
