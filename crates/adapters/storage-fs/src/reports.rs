@@ -7,11 +7,12 @@
 //! tmp/job-<id>/{work,report,history.jsonl}    one job's working directory, new report and history copy
 //! ```
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
+use hub_domain::model::history;
 use hub_domain::model::job::GenerationJob;
 use hub_domain::ports::{GenerationFiles, PrepareError, PublishedReport, StorageError, Workspace};
 
@@ -31,58 +32,22 @@ impl FsResultStore {
     }
 }
 
-/// One line of a history file, parsed once: its point id (Allure writes one `uuid` per run) and the line as is.
-struct Point {
-    id: Option<String>,
-    line: String,
-}
-
-/// The only field of a point the server reads; the rest is checked to be valid JSON and skipped unparsed, which
-/// matters because a point of a large project is megabytes.
-#[derive(serde::Deserialize)]
-struct PointHead {
-    uuid: Option<String>,
-}
-
-impl Point {
-    /// `None` for a line that is not a JSON object: one corrupt line would make every later run fail.
-    fn parse(line: String) -> Option<Self> {
-        if !line.trim_start().starts_with('{') {
-            return None;
-        }
-        let head: PointHead = serde_json::from_str(&line).ok()?;
-        Some(Self { id: head.uuid, line })
+/// A history file's text; none when it does not exist yet.
+fn read_history(path: &Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        read => read,
     }
 }
 
-/// The valid points of a history file (none when it does not exist), without the point `leave_out`.
-fn valid_points(path: &Path, leave_out: Option<&str>) -> std::io::Result<Vec<Point>> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut kept = Vec::new();
-    for line in std::io::BufReader::new(file).lines() {
-        if let Some(point) = Point::parse(line?)
-            && (leave_out.is_none() || point.id.as_deref() != leave_out)
-        {
-            kept.push(point);
-        }
-    }
-    Ok(kept)
-}
-
-/// Writes `lines` (only the last `limit`) to `path` through a temporary file and a rename, so readers and a crash
-/// see the old file or the new one, never half of one.
-fn write_history(path: &Path, lines: &[Point], limit: usize) -> std::io::Result<()> {
+/// Writes `text` to `path` through a temporary file and a rename, so readers and a crash see the old file or the
+/// new one, never half of one.
+fn write_history(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("jsonl.{}", ulid::Ulid::new()));
     let result = (|| {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        for point in &lines[lines.len().saturating_sub(limit)..] {
-            writeln!(out, "{}", point.line)?;
-        }
-        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        let mut out = std::fs::File::create(&tmp)?;
+        out.write_all(text.as_bytes())?;
+        out.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -91,44 +56,25 @@ fn write_history(path: &Path, lines: &[Point], limit: usize) -> std::io::Result<
     result
 }
 
-/// What `publish` needs to know about the job's history copy, written next to it by `prepare`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct HistoryPlan {
-    /// The build's previous point, replaced by the new one.
-    leave_out: Option<String>,
-    /// `HISTORY_LIMIT`.
-    limit: usize,
-    /// Ids of the points in the copy before the run: anything else in it afterwards is the run's.
-    before: Vec<String>,
-}
-
 fn plan_path(workspace: &Workspace) -> PathBuf {
     workspace.history_path.with_extension("plan.json")
 }
 
-/// Makes the job's history copy and its plan.
+/// Makes the job's history copy and, next to it, its plan (what `publish` needs to merge the run's point).
 fn copy_history(from: &Path, workspace: &Workspace, leave_out: Option<String>, limit: usize) -> std::io::Result<()> {
-    let points = valid_points(from, leave_out.as_deref())?;
-    let kept = &points[points.len().saturating_sub(limit)..];
-    write_history(&workspace.history_path, kept, limit)?;
-    let plan = HistoryPlan { leave_out, limit, before: kept.iter().filter_map(|p| p.id.clone()).collect() };
+    let (copy, plan) = history::copy(&read_history(from)?, leave_out, limit);
+    write_history(&workspace.history_path, &copy)?;
     std::fs::write(plan_path(workspace), serde_json::to_vec(&plan)?)
 }
 
 /// Adds the run's new points to the project's history as it is *now* (another build may have been deleted since
 /// the copy was made), replacing the build's previous point. Returns the id of the new point.
 fn merge_history(project_history: &Path, workspace: &Workspace) -> std::io::Result<Option<String>> {
-    let plan: HistoryPlan = serde_json::from_slice(&std::fs::read(plan_path(workspace))?)?;
-    let before: std::collections::HashSet<String> = plan.before.into_iter().collect();
-    let added: Vec<Point> = valid_points(&workspace.history_path, None)?
-        .into_iter()
-        .filter(|p| p.id.as_ref().is_some_and(|id| !before.contains(id)))
-        .collect();
-    let point = added.last().and_then(|p| p.id.clone());
-    let mut points = valid_points(project_history, plan.leave_out.as_deref())?;
-    points.extend(added);
-    write_history(project_history, &points, plan.limit)?;
-    Ok(point)
+    let plan: history::Plan = serde_json::from_slice(&std::fs::read(plan_path(workspace))?)?;
+    let added = history::added(&read_history(&workspace.history_path)?, &plan);
+    let merged = history::merge(&read_history(project_history)?, &plan, &added);
+    write_history(project_history, &merged)?;
+    Ok(history::new_point(&added))
 }
 
 /// Puts `new` where `current` is in one step; the previous directory (if any) ends up at `new`'s path.
@@ -213,18 +159,12 @@ impl GenerationFiles for FsResultStore {
         let (lock, point) = (std::sync::Arc::clone(&self.history_lock), point.to_owned());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let _serialised = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !history.exists() {
-                return Ok(());
-            }
-            let mut points = valid_points(&history, None)?;
-            let before = points.len();
-            points.retain(|p| p.id.as_deref() != Some(point.as_str()));
             // Usually the history limit trimmed an old build's point long ago (retention deletes old builds):
             // then there is nothing to rewrite and fsync.
-            if points.len() == before {
-                return Ok(());
+            match history::without(&read_history(&history)?, &point) {
+                Some(text) => write_history(&history, &text),
+                None => Ok(()),
             }
-            write_history(&history, &points, usize::MAX)
         })
         .await
         .map_err(|e| StorageError::new(e.to_string()))?

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
+use hub_domain::model::history as model_history;
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{GenerationFiles, PrepareError, PublishedReport, StorageError, Workspace};
@@ -113,21 +114,21 @@ impl S3Storage {
         const DOING: &str = "cannot update the project history";
         let failed = |e: &dyn std::fmt::Display| StorageError::new(format!("{DOING}: {e}"));
         let plan = tokio::fs::read(plan_path(workspace)).await.map_err(|e| failed(&e))?;
-        let plan: history::Plan = serde_json::from_slice(&plan).map_err(|e| failed(&e))?;
+        let plan: model_history::Plan = serde_json::from_slice(&plan).map_err(|e| failed(&e))?;
         let copy = match tokio::fs::read(&workspace.history_path).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(failed(&e)),
         };
-        let added = history::added(&copy, &plan);
+        let added = model_history::added(&copy, &plan);
         let key = keys::history(&job.env_id, &job.project_id);
         history::update(&self.store, &key, |current| {
-            let merged = history::merge(current, &plan, &added);
+            let merged = model_history::merge(current, &plan, &added);
             (merged != current).then_some(merged)
         })
         .await
         .map_err(|e| objects::storage(DOING, &e))?;
-        Ok(history::new_point(&added))
+        Ok(model_history::new_point(&added))
     }
 
     /// Fills the workspace: the results extracted from the build's archive, the history copy and its plan.
@@ -160,7 +161,7 @@ impl S3Storage {
             .await
             .map_err(|e| PrepareError::Storage(objects::storage(DOING, &e)))?;
         let (copy, plan) =
-            history::copy(current.as_ref().map_or("", |(text, _)| text.as_str()), leave_out, history_limit);
+            model_history::copy(current.as_ref().map_or("", |(text, _)| text.as_str()), leave_out, history_limit);
         tokio::fs::write(&workspace.history_path, copy).await.map_err(|e| failed(&e))?;
         let plan = serde_json::to_vec(&plan).map_err(|e| failed(&e))?;
         tokio::fs::write(plan_path(workspace), plan).await.map_err(|e| failed(&e))
@@ -220,7 +221,7 @@ impl GenerationFiles for S3Storage {
     }
 
     async fn remove_history_point(&self, env: &EnvId, project: &ProjectId, point: &str) -> Result<(), StorageError> {
-        history::update(&self.store, &keys::history(env, project), |current| history::without(current, point))
+        history::update(&self.store, &keys::history(env, project), |current| model_history::without(current, point))
             .await
             .map_err(|e| objects::storage("cannot update the project history", &e))
     }

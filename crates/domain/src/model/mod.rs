@@ -8,6 +8,7 @@ pub mod disk;
 pub mod enums;
 pub mod environment;
 pub mod grant;
+pub mod history;
 pub mod job;
 pub mod lifecycle;
 pub mod names;
