@@ -20,7 +20,7 @@ use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
 use hub_domain::model::secret::hex;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
-    ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
+    ArchiveError, ArchiveSource, BodyMeter, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
 };
 use sha2::{Digest, Sha256};
 
@@ -84,26 +84,16 @@ async fn write_body(
     let target = path.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || write_blocks(&target, queue, mode.durable));
     let received = async {
-        let mut hasher = mode.hash.then(Sha256::new);
-        let mut size = 0u64;
+        let mut meter = BodyMeter::new(max_bytes, mode.hash);
         while let Some(block) = body.next().await {
             let block = block?;
-            size += block.len() as u64;
-            if size > max_bytes {
-                return Err(ReceiveError::TooLarge(max_bytes));
-            }
-            if let Some(hasher) = hasher.as_mut() {
-                hasher.update(&block);
-            }
+            meter.take(&block)?;
             if blocks.send(block).await.is_err() {
                 // The writer stopped: its own error says why.
                 break;
             }
         }
-        if size == 0 {
-            return Err(ReceiveError::Empty);
-        }
-        Ok((size, hasher.map(|h| hex(&h.finalize()))))
+        meter.finish()
     }
     .await;
     drop(blocks);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use hub_domain::ids::UploadId;
 use hub_domain::model::job::GenerationJob;
-use hub_domain::ports::{ByteStream, ReceiveError, StorageError};
+use hub_domain::ports::{BodyMeter, ByteStream, ReceiveError, StorageError};
 
 /// Blocks queued between the request and the writer thread.
 const WRITER_QUEUE: usize = 8;
@@ -69,22 +69,16 @@ pub(crate) async fn write_body(path: &Path, mut body: ByteStream, max_bytes: u64
     let target = path.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || write_blocks(&target, queue));
     let received = async {
-        let mut size = 0u64;
+        let mut meter = BodyMeter::new(max_bytes, false);
         while let Some(block) = body.next().await {
             let block = block?;
-            size += block.len() as u64;
-            if size > max_bytes {
-                return Err(ReceiveError::TooLarge(max_bytes));
-            }
+            meter.take(&block)?;
             if blocks.send(block).await.is_err() {
                 // The writer stopped: its own error says why.
                 break;
             }
         }
-        if size == 0 {
-            return Err(ReceiveError::Empty);
-        }
-        Ok(size)
+        meter.check(None)
     }
     .await;
     drop(blocks);

@@ -16,7 +16,7 @@ use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
 use hub_domain::model::secret::hex;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
-    ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
+    ArchiveError, ArchiveSource, BodyMeter, ByteStream, ChunkWrite, Extracted, ReceiveError, StorageError, UploadFiles,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -99,27 +99,13 @@ impl UploadFiles for S3Storage {
         let ChunkWrite { index, max_bytes, sha256 } = chunk;
         let mut writer = objects::writer(&self.store, keys::chunk(env, project, upload, index));
         let received = async {
-            let mut hasher = sha256.is_some().then(Sha256::new);
-            let mut size = 0u64;
+            let mut meter = BodyMeter::new(max_bytes, sha256.is_some());
             while let Some(block) = body.next().await {
                 let block = block?;
-                size += block.len() as u64;
-                if size > max_bytes {
-                    return Err(ReceiveError::TooLarge(max_bytes));
-                }
-                if let Some(hasher) = hasher.as_mut() {
-                    hasher.update(&block);
-                }
+                meter.take(&block)?;
                 writer.put(block).await.map_err(|e| objects::storage("cannot store the chunk", &e))?;
             }
-            if size == 0 {
-                return Err(ReceiveError::Empty);
-            }
-            let digest = hasher.map(|h| hex(&h.finalize()));
-            if sha256.is_some_and(|expected| Some(expected.to_ascii_lowercase()) != digest) {
-                return Err(ReceiveError::ChecksumMismatch);
-            }
-            Ok(size)
+            meter.check(sha256.as_deref())
         }
         .await;
         match received {

@@ -31,5 +31,5 @@ pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, Identi
 pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath};
 pub use repos::*;
 pub use uploads::{
-    ArchiveError, ArchiveSource, BodyError, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,
+    ArchiveError, ArchiveSource, BodyError, BodyMeter, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,
 };

@@ -47,6 +47,61 @@ pub enum ReceiveError {
     Storage(#[from] StorageError),
 }
 
+/// The rules every storage applies to a body while it receives it, whatever it writes the bytes to: at most
+/// `max_bytes`, not empty, and (when a checksum is to be checked) its SHA-256.
+#[derive(Debug)]
+pub struct BodyMeter {
+    max_bytes: u64,
+    size: u64,
+    hasher: Option<sha2::Sha256>,
+}
+
+impl BodyMeter {
+    /// A meter for a body of at most `max_bytes`, hashing it when `hash`.
+    pub fn new(max_bytes: u64, hash: bool) -> Self {
+        Self { max_bytes, size: 0, hasher: hash.then(<sha2::Sha256 as sha2::Digest>::new) }
+    }
+
+    /// Counts (and hashes) the next block.
+    ///
+    /// # Errors
+    /// [`ReceiveError::TooLarge`] once the body passes its limit.
+    pub fn take(&mut self, block: &[u8]) -> Result<(), ReceiveError> {
+        self.size += block.len() as u64;
+        if self.size > self.max_bytes {
+            return Err(ReceiveError::TooLarge(self.max_bytes));
+        }
+        if let Some(hasher) = self.hasher.as_mut() {
+            sha2::Digest::update(hasher, block);
+        }
+        Ok(())
+    }
+
+    /// The body's size and, when hashed, its lower-case hex SHA-256.
+    ///
+    /// # Errors
+    /// [`ReceiveError::Empty`] when no byte arrived.
+    pub fn finish(self) -> Result<(u64, Option<String>), ReceiveError> {
+        if self.size == 0 {
+            return Err(ReceiveError::Empty);
+        }
+        let digest = self.hasher.map(|h| crate::model::secret::hex(&sha2::Digest::finalize(h)));
+        Ok((self.size, digest))
+    }
+
+    /// Like [`BodyMeter::finish`], and the body must have the SHA-256 `expected` (any case) when one is given.
+    ///
+    /// # Errors
+    /// [`ReceiveError::Empty`], or [`ReceiveError::ChecksumMismatch`].
+    pub fn check(self, expected: Option<&str>) -> Result<u64, ReceiveError> {
+        let (size, digest) = self.finish()?;
+        match expected {
+            Some(expected) if Some(expected.to_ascii_lowercase()) != digest => Err(ReceiveError::ChecksumMismatch),
+            _ => Ok(size),
+        }
+    }
+}
+
 /// Why an archive was refused (contract §7, §6.4).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ArchiveError {
@@ -183,4 +238,30 @@ pub trait UploadFiles: Send + Sync + 'static {
 
     /// Deletes everything the upload itself holds: temporary archive, staging directory and chunks.
     async fn discard(&self, env: &EnvId, project: &ProjectId, upload: UploadId) -> Result<(), StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meter_enforces_the_limit_refuses_nothing_and_checks_the_digest() {
+        let mut meter = BodyMeter::new(5, true);
+        meter.take(b"abc").unwrap();
+        assert!(matches!(meter.take(b"def"), Err(ReceiveError::TooLarge(5))));
+        assert!(matches!(BodyMeter::new(5, false).finish(), Err(ReceiveError::Empty)));
+
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let meter = |hash| {
+            let mut m = BodyMeter::new(10, hash);
+            m.take(b"ab").unwrap();
+            m.take(b"c").unwrap();
+            m
+        };
+        assert_eq!(meter(true).finish().unwrap(), (3, Some(abc.to_owned())));
+        assert_eq!(meter(false).finish().unwrap(), (3, None));
+        assert_eq!(meter(true).check(Some(&abc.to_uppercase())).unwrap(), 3);
+        assert!(matches!(meter(true).check(Some("00")), Err(ReceiveError::ChecksumMismatch)));
+        assert_eq!(meter(false).check(None).unwrap(), 3);
+    }
 }
