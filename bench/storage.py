@@ -28,11 +28,9 @@ Usage: bench/storage.py [--tests 1300] [--runs 3] [--loads 9] [--binary target/r
 """
 
 import argparse
-import collections
 import http.client
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -40,20 +38,15 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 
 from generate import Bare, Server, PHASES, cli_spans, ensure_allure, make_results, timed_wrapper, zip_dir
+from moto_s3 import S3_VARS, Moto, ensure_moto, moto_venv
 from ui import node_modules
-from upload import free_port, request
 
 TARGET_FS = 1.10  # upload -> ready on the filesystem / bare generate
 TARGET_S3 = 1.3  # upload -> ready on S3 / on the filesystem
 TARGET_PAGE = 1.2  # report page full load from S3 / from the filesystem
-MOTO = "moto[server]>=5,<6"  # as crates/test-support/src/s3.rs
 BUCKET, PREFIX = "bench", "bench"
-S3_VARS = ("STORAGE_URL", "AWS_ENDPOINT_URL", "S3_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_ACCESS_KEY_ID",
-           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")
 
 # Loads each target's page LOADS times after one warm-up, alternating, each in a fresh context with its cookie, until
 # the report has drawn its tree and the network has been quiet for a second (the report fetches its data after
@@ -117,105 +110,6 @@ try {
 }
 process.stdout.write(JSON.stringify(out));
 """
-
-
-# --- moto on loopback ----------------------------------------------------------------------------------------------
-
-def moto_venv():
-    given = os.environ.get("ALLURE_HUB_MOTO_VENV")
-    if given:
-        return given
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "allure-hub", "moto-venv")
-
-
-def has_moto(python):
-    return subprocess.run([python, "-c", "import moto.server"], capture_output=True).returncode == 0
-
-
-def ensure_moto(venv):
-    """The virtual environment's python with moto, installed as the tests do when missing: built beside `venv` and
-    renamed into place, so an interrupted install never leaves half an environment. Scripts are never run from it
-    (their first line names the directory they were installed in), only `python -m`."""
-    python = os.path.join(venv, "bin", "python")
-    if has_moto(python):
-        return python
-    shutil.rmtree(venv, ignore_errors=True)
-    building = f"{venv}.{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    print(f"installing {MOTO} into {venv} (once)…", flush=True)
-    subprocess.run(["python3", "-m", "venv", building], check=True)
-    subprocess.run([os.path.join(building, "bin", "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", MOTO], check=True)
-    try:
-        os.rename(building, venv)
-    except OSError:
-        if not has_moto(python):
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return python
-
-
-class Moto:
-    """`python -m moto.server` on a free loopback port with one bucket; its request log (werkzeug's, one line per
-    request) is kept to count requests by method."""
-
-    def __init__(self, python, log):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with open(log, "w") as err:
-            self.proc = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status = request(self.port, "PUT", f"/{BUCKET}", b"", {"Content-Length": "0"})[0]
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    sys.exit("moto did not start")
-                time.sleep(0.2)
-        if status != 200:
-            self.stop()
-            sys.exit(f"moto refused to create bucket {BUCKET}: {status}")
-
-    def requests(self):
-        """Requests logged so far, by method."""
-        counts = collections.Counter()
-        with open(self.log, errors="replace") as f:
-            for line in f:
-                # Werkzeug colours the lines of some statuses.
-                m = re.search(r'"(GET|PUT|POST|HEAD|DELETE) /', re.sub(r"\x1b\[[0-9;]*m", "", line))
-                if m:
-                    counts[m.group(1)] += 1
-        return counts
-
-    def stored(self):
-        """(objects, bytes) under the server's prefix: a ListObjectsV2 listing, page by page."""
-        count = size = 0
-        token = None
-        while True:
-            query = {"list-type": "2", "prefix": f"{PREFIX}/", "max-keys": "1000"}
-            if token:
-                query["continuation-token"] = token
-            with urllib.request.urlopen(f"{self.endpoint}/{BUCKET}?{urllib.parse.urlencode(query)}",
-                                        timeout=300) as res:
-                root = ET.fromstring(res.read())
-            ns = {"s3": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {"s3": ""}
-            sizes = [int(e.text) for e in root.iterfind("s3:Contents/s3:Size", ns)]
-            count += len(sizes)
-            size += sum(sizes)
-            if root.findtext("s3:IsTruncated", "false", ns) != "true":
-                return count, size
-            token = root.findtext("s3:NextContinuationToken", None, ns)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait()
 
 
 def cpu_seconds(pid):
@@ -320,7 +214,7 @@ def main():
         print(f"results: {args.tests} tests, {files} files, zip {size / 1024 / 1024:.1f} MiB (written in "
               f"{time.monotonic() - t:.1f} s); allure {version}; {os.cpu_count()} CPUs; {args.runs} runs each after "
               f"a warm-up, rotating the order", flush=True)
-        moto = Moto(moto_python, os.path.join(work, "moto.log"))
+        moto = Moto(moto_python, os.path.join(work, "moto.log"), BUCKET)
         wrapper = lambda name: timed_wrapper(allure, os.path.join(work, f"allure-{name}"),  # noqa: E731
                                              os.path.join(work, f"{name}-cli.log"))
         os.makedirs(os.path.join(work, "bare"))
@@ -329,9 +223,7 @@ def main():
             os.environ.pop(name, None)
         binary = os.path.abspath(args.binary)
         fs = Server(binary, wrapper("fs"), os.path.join(work, "fs-cli.log"), archive, os.path.join(work, "fs"))
-        os.environ.update(STORAGE_URL=f"s3://{BUCKET}/{PREFIX}", AWS_ENDPOINT_URL=moto.endpoint,
-                          AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                          AWS_REGION="us-east-1")
+        os.environ.update(moto.server_env(PREFIX))
         s3 = Server(binary, wrapper("s3"), os.path.join(work, "s3-cli.log"), archive, os.path.join(work, "s3"))
         print(f"servers: fs on :{fs.port}, s3 on :{s3.port} with moto on {moto.endpoint}", flush=True)
 
@@ -343,12 +235,12 @@ def main():
             return took, (after[0] - before[0], after[1] - before[1]), fs.phases[-1]
 
         def run_s3():
-            before, requests_before = moto.stored(), moto.requests()
+            before, requests_before = moto.stored(PREFIX), moto.requests()
             cpu_before = cpu_seconds(moto.proc.pid), cpu_seconds(s3.proc.pid)
             took = s3.run()
             s3_cpu.append((cpu_seconds(moto.proc.pid) - cpu_before[0], cpu_seconds(s3.proc.pid) - cpu_before[1]))
             requests = moto.requests() - requests_before
-            after = moto.stored()
+            after = moto.stored(PREFIX)
             s3_requests.append(requests)
             return took, (after[0] - before[0], after[1] - before[1]), s3.phases[-1]
 
