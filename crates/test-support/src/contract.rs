@@ -133,6 +133,7 @@ macro_rules! store_contract_tests {
                 project_stats_sum_every_build_and_trend_the_newest,
                 deleting_a_build_waits_for_its_work_and_keeps_its_sessions,
                 expired_builds_come_oldest_first_and_continue_after_a_key,
+                stored_bytes_are_kept_per_build_and_summed_per_project,
             ],
             uploads: [
                 one_upload_of_a_build_is_in_flight_at_a_time,
@@ -254,6 +255,6 @@ mod tests {
             assert_eq!(run, defined, "the cases of {module}");
             total += defined.len();
         }
-        assert_eq!(total, 52, "every case of the two former suites");
+        assert_eq!(total, 53, "every case of the two former suites, and those added since");
     }
 }

@@ -43,6 +43,7 @@ diesel::table! {
         history_entry -> Nullable<Text>,
         longest_test_ms -> BigInt,
         report_key -> Nullable<Text>,
+        stored_bytes -> Nullable<BigInt>,
     }
 }
 

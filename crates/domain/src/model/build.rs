@@ -80,6 +80,9 @@ pub struct Build {
     /// Where the storage keeps the published report ([`crate::ports::PublishedReport::key`]); `None` for reports
     /// published before keys were recorded, which the storage finds at its first place.
     pub report_key: Option<String>,
+    /// Bytes the storage holds for the build (its results and report) as measured when its files last changed;
+    /// `None` until measured (builds kept before sizes were, or a measurement that failed).
+    pub stored_bytes: Option<i64>,
     /// Statistics of the results.
     pub stats: BuildStats,
     /// The longest single test in milliseconds (what a `maxDuration` quality gate rule measures).

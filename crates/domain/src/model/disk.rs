@@ -1,6 +1,7 @@
-//! Disk usage of the data directory.
+//! Disk usage of the data directory, and the bytes the storage holds for builds.
 
 use crate::Timestamp;
+use crate::ids::{EnvId, ProjectId};
 
 /// Bytes used by one project's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,33 @@ pub struct DiskUsage {
     pub breakdown: Vec<DiskUsageEntry>,
     /// Time of the measurement.
     pub computed_at: Timestamp,
+}
+
+/// The stored bytes kept for one project's builds, summed by the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectBytes {
+    /// Environment.
+    pub env: EnvId,
+    /// Project.
+    pub project: ProjectId,
+    /// Sum of its builds' kept stored bytes (builds not measured yet count 0).
+    pub bytes: i64,
+}
+
+/// Entries of a breakdown (contract §13.3).
+pub const BREAKDOWN_ENTRIES: usize = 20;
+
+/// The breakdown of the kept stored bytes: the projects holding any, largest first, ties by `<envId>/<projectId>`,
+/// at most [`BREAKDOWN_ENTRIES`] (the order the data directory's walk gives the filesystem's).
+pub fn stored_breakdown(projects: &[ProjectBytes]) -> Vec<DiskUsageEntry> {
+    let mut entries: Vec<DiskUsageEntry> = projects
+        .iter()
+        .filter(|p| p.bytes > 0)
+        .map(|p| DiskUsageEntry { path: format!("{}/{}", p.env, p.project), bytes: p.bytes })
+        .collect();
+    entries.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    entries.truncate(BREAKDOWN_ENTRIES);
+    entries
 }
 
 /// `floor(100 × (total − free) / total)` (contract §13.4); `None` when the filesystem's size is unknown (0), so no
@@ -61,6 +89,8 @@ pub fn format_binary_bytes(bytes: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -72,6 +102,24 @@ mod tests {
         assert_eq!(used_percent(0, 0), None);
         let huge = i64::MAX / 2;
         assert_eq!(used_percent(huge / 4, huge), Some(75), "no overflow on large filesystems");
+    }
+
+    #[test]
+    fn the_stored_breakdown_keeps_the_20_largest_projects_with_ties_by_path() {
+        let project = |env: &str, project: &str, bytes| ProjectBytes {
+            env: EnvId::parse(env).unwrap(),
+            project: ProjectId::parse(project).unwrap(),
+            bytes,
+        };
+        // `a-b/x` sorts before `a/x` as a path ('-' < '/') although `a` < `a-b` as an id: the path decides.
+        let mut projects = vec![project("a", "x", 50), project("a-b", "x", 50), project("z", "empty", 0)];
+        projects.extend((0..25).map(|i| project("e", &format!("p{i:02}"), 10 + i)));
+        let breakdown = stored_breakdown(&projects);
+        assert_eq!(breakdown.len(), 20);
+        let first: Vec<(&str, i64)> = breakdown.iter().take(4).map(|e| (e.path.as_str(), e.bytes)).collect();
+        assert_eq!(first, [("a-b/x", 50), ("a/x", 50), ("e/p24", 34), ("e/p23", 33)]);
+        assert_eq!(breakdown[19].path, "e/p07", "the smallest are left out");
+        assert!(stored_breakdown(&[project("z", "empty", 0)]).is_empty(), "projects holding nothing are not listed");
     }
 
     #[test]

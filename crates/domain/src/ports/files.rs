@@ -28,7 +28,9 @@ pub trait ResultStore: Send + Sync + 'static {
     /// [`StorageError`] when the directory exists but cannot be moved away.
     async fn remove_build(&self, env: &EnvId, project: &ProjectId, build: &BuildId) -> Result<(), StorageError>;
 
-    /// Bytes of a build's results and report on disk (0 when it has none), for the `freedBytes` of retention.
+    /// Bytes of a build's results and report in the storage (0 when it has none). Measured once when a build's
+    /// files change and kept with the build ([`crate::model::build::Build::stored_bytes`]), since on object
+    /// storage each call is a listing.
     ///
     /// # Errors
     /// [`StorageError`] when a directory exists but cannot be read.

@@ -9,6 +9,7 @@ use crate::Timestamp;
 use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
 use crate::model::build::{Build, BuildNeighbours, BuildStatus, OutcomeFilter, ProjectStats};
+use crate::model::disk::ProjectBytes;
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
 use crate::model::job::GenerationJob;
 use crate::model::notification::{Notification, NotificationView};
@@ -150,6 +151,45 @@ pub trait BuildRepo: Send + Sync + 'static {
     /// (ties by environment, project and build id), at most `limit`, starting after `after` (the last build of the
     /// previous batch, so skipped builds are not returned again).
     async fn expired(&self, cutoff: Timestamp, after: Option<BuildKey>, limit: i64) -> Result<Vec<Build>, StoreError>;
+
+    /// Keeps the bytes the storage holds for a build ([`Build::stored_bytes`]), measured after its files changed.
+    /// `false` when the build no longer exists.
+    async fn set_stored_bytes(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+        bytes: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Like [`BuildRepo::set_stored_bytes`], only while the build has none kept: a measurement that was taken
+    /// before a newer one was kept must not replace it. `false` when nothing was written.
+    async fn fill_stored_bytes(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+        bytes: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Builds without kept stored bytes, by environment, project and build id, at most `limit`, starting after
+    /// `after` (so builds that could not be measured are not returned again).
+    async fn unmeasured(&self, after: Option<BuildRef>, limit: i64) -> Result<Vec<BuildRef>, StoreError>;
+
+    /// The kept stored bytes summed per project that has builds (those not measured yet count 0), in one
+    /// aggregate query, in no particular order.
+    async fn stored_bytes_by_project(&self) -> Result<Vec<ProjectBytes>, StoreError>;
+}
+
+/// One build, named by its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRef {
+    /// Environment.
+    pub env: EnvId,
+    /// Project.
+    pub project: ProjectId,
+    /// Build.
+    pub build: BuildId,
 }
 
 /// A build's position in the retention order, to continue a listing after it.

@@ -329,6 +329,7 @@ mod tests {
                 uploaded_by: "apikey:ci".into(),
                 has_report: previous.is_some(),
                 report_key: previous.map(str::to_owned),
+                stored_bytes: None,
                 stats: BuildStats { total: 3, passed: 1, failed: 1, broken: 1, ..BuildStats::default() },
                 longest_test_ms: 400,
                 quality_gate: None,

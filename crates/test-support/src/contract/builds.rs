@@ -1,14 +1,16 @@
 //! [`BuildRepo`](hub_domain::ports::BuildRepo) (contract §8.4–8.8, §13.6): listing, neighbours, statistics,
-//! deletion while work is in flight, and the retention listing.
+//! deletion while work is in flight, the retention listing, and the stored bytes kept per build.
 
 use chrono::TimeDelta;
 use hub_domain::model::build::{Build, BuildStatus, OutcomeFilter};
 use hub_domain::model::page::{Page, PageRequest};
-use hub_domain::model::upload::UploadKind;
-use hub_domain::ports::{BuildDeletion, BuildKey};
+use hub_domain::model::upload::{Phase, UploadKind};
+use hub_domain::ports::{BuildDeletion, BuildKey, BuildRef};
 
 use super::StoreFixture;
-use super::fixtures::{build_id, default_p, environment, finished, project, saved_upload, t, upload, with_project};
+use super::fixtures::{
+    build_id, default_p, env_id, environment, finished, project, saved, saved_upload, t, upload, with_project,
+};
 use super::seeding::{SeedBuild, seed_builds};
 
 /// A `ready` build of `project` in `default` with these outcomes (`[passed, failed, broken, skipped]`), created at
@@ -189,4 +191,86 @@ pub async fn expired_builds_come_oldest_first_and_continue_after_a_key(f: &Store
     assert_eq!(pages, [expected[0..2].to_vec(), expected[2..4].to_vec(), expected[4..].to_vec()]);
     let first = &f.builds.expired(cutoff, None, 1).await.unwrap()[0];
     assert_eq!((first.status, first.stats.passed, first.created_at), (BuildStatus::Ready, 1, day(-3)), "full rows");
+}
+
+/// Issue 17: the bytes the storage holds per build are kept with the build; unknown (NULL) until measured, listed
+/// for the start-up pass by key until a value is kept, never replaced by a late fill, replaced with new results
+/// (not by a finished job), and summed per project by the database.
+pub async fn stored_bytes_are_kept_per_build_and_summed_per_project(f: &StoreFixture) {
+    f.envs.insert(&environment("other", t(0))).await.unwrap();
+    for (env, id) in [("default", "p"), ("default", "q"), ("other", "p")] {
+        f.projects.insert(&project(env, id, t(0))).await.unwrap();
+    }
+    let seed = |env: &'static str, project: &'static str, build: &str, minute| {
+        SeedBuild::new(env, project, build, t(minute), BuildStatus::Ready, [1, 0, 0, 0])
+    };
+    seed_builds(f, &[seed("other", "p", "b4", 1), seed("default", "q", "b3", 2), seed("default", "p", "b2", 3)]).await;
+    seed_builds(f, &[seed("default", "p", "b1", 4)]).await;
+    let name = |b: &BuildRef| format!("{}/{}/{}", b.env, b.project, b.build);
+    let unmeasured = |after: Option<BuildRef>, limit| {
+        let builds = f.builds.clone();
+        async move { builds.unmeasured(after, limit).await.unwrap() }
+    };
+    let all: Vec<String> = unmeasured(None, 100).await.iter().map(name).collect();
+    assert_eq!(all, ["default/p/b1", "default/p/b2", "default/q/b3", "other/p/b4"], "by key, not by age");
+    let first = unmeasured(None, 3).await;
+    let rest: Vec<String> = unmeasured(first.last().cloned(), 3).await.iter().map(name).collect();
+    assert_eq!(rest, ["other/p/b4"], "a listing continues after the last key");
+    let sums = |f: &StoreFixture| {
+        let builds = f.builds.clone();
+        async move {
+            let mut sums: Vec<(String, i64)> = builds
+                .stored_bytes_by_project()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| (format!("{}/{}", p.env, p.project), p.bytes))
+                .collect();
+            sums.sort();
+            sums
+        }
+    };
+    let zero = |p: &str| (p.to_owned(), 0);
+    assert_eq!(sums(f).await, [zero("default/p"), zero("default/q"), zero("other/p")], "nothing measured yet");
+
+    let (env, p) = default_p();
+    let stored = |id: &str| {
+        let (builds, env, p, id) = (f.builds.clone(), env.clone(), p.clone(), build_id(id));
+        async move { builds.get(&env, &p, &id).await.unwrap().unwrap().stored_bytes }
+    };
+    assert!(f.builds.set_stored_bytes(&env, &p, &build_id("b1"), 100).await.unwrap());
+    assert!(!f.builds.fill_stored_bytes(&env, &p, &build_id("b1"), 5).await.unwrap(), "a kept value stays");
+    assert_eq!(stored("b1").await, Some(100));
+    assert!(f.builds.fill_stored_bytes(&env, &p, &build_id("b2"), 50).await.unwrap());
+    assert!(f.builds.set_stored_bytes(&env, &p, &build_id("b1"), 120).await.unwrap(), "a new measurement replaces");
+    assert!(!f.builds.set_stored_bytes(&env, &p, &build_id("gone"), 1).await.unwrap());
+    assert!(!f.builds.fill_stored_bytes(&env, &p, &build_id("gone"), 1).await.unwrap());
+    let other = env_id("other");
+    assert!(f.builds.set_stored_bytes(&other, &p, &build_id("b4"), 7).await.unwrap(), "same ids, other env");
+    let left: Vec<String> = unmeasured(None, 100).await.iter().map(name).collect();
+    assert_eq!(left, ["default/q/b3"]);
+    assert_eq!(sums(f).await, [("default/p".to_owned(), 170), zero("default/q"), ("other/p".to_owned(), 7)]);
+
+    // New results of b1 come with their own measurement (or none), and the job that follows keeps it.
+    let mut replacing = upload("p", "b1", UploadKind::Stream, 10);
+    f.uploads.insert(&replacing).await.unwrap();
+    let (mut build, job) = saved(&replacing);
+    build.stored_bytes = Some(30);
+    replacing.phase = Phase::Generating;
+    f.uploads.save_results(&replacing, &build, &job).await.unwrap();
+    assert_eq!(stored("b1").await, Some(30));
+    let claimed = f.jobs.claim_next(4, t(11)).await.unwrap().unwrap();
+    f.jobs.finish(&claimed, &finished(12, Ok(None))).await.unwrap();
+    assert_eq!(stored("b1").await, Some(30), "settling the build leaves its stored bytes alone");
+    let mut unknown = upload("p", "b1", UploadKind::Stream, 13);
+    f.uploads.insert(&unknown).await.unwrap();
+    let (build, job) = saved(&unknown);
+    unknown.phase = Phase::Generating;
+    f.uploads.save_results(&unknown, &build, &job).await.unwrap();
+    assert_eq!(stored("b1").await, None, "results whose size could not be measured are unknown again");
+    assert_eq!(unmeasured(None, 1).await.iter().map(name).collect::<Vec<_>>(), ["default/p/b1"]);
+
+    // A deleted build's bytes leave the sums with it.
+    assert!(matches!(f.builds.delete(&env, &p, &build_id("b2")).await.unwrap(), BuildDeletion::Deleted { .. }));
+    assert_eq!(sums(f).await, [zero("default/p"), zero("default/q"), ("other/p".to_owned(), 7)]);
 }

@@ -122,6 +122,7 @@ pub fn saved(s: &UploadSession) -> (Build, GenerationJob) {
         uploaded_by: s.uploaded_by.clone(),
         has_report: false,
         report_key: None,
+        stored_bytes: None,
         stats: SAVED_STATS,
         longest_test_ms: 900,
         quality_gate: None,

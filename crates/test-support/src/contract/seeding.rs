@@ -99,6 +99,7 @@ impl SeedBuild {
             uploaded_by: SEEDED_UPLOADER.into(),
             has_report: self.status == BuildStatus::Ready,
             report_key: (self.status == BuildStatus::Ready).then(|| SEEDED_REPORT_KEY.to_owned()),
+            stored_bytes: None,
             stats: self.stats,
             longest_test_ms: 0,
             quality_gate: None,

@@ -9,11 +9,13 @@ use hub_domain::model::build::{
     Build, BuildNeighbours, BuildStats, BuildStatus, OutcomeFilter, ProjectStats, QualityGateFailure,
     QualityGateResult, TREND_BUILDS, TrendPoint,
 };
+use hub_domain::model::disk::ProjectBytes;
 use hub_domain::model::job::JobState;
 use hub_domain::model::page::{Page, PageRequest};
-use hub_domain::ports::{BuildDeletion, BuildKey, BuildRepo, StoreError};
+use hub_domain::ports::{BuildDeletion, BuildKey, BuildRef, BuildRepo, StoreError};
 use serde_json::{Value, json};
 
+use super::stored_bytes;
 use super::time::{from_db, to_db};
 use super::uploads::UNFINISHED;
 use crate::connection::AnyConnection;
@@ -53,6 +55,7 @@ pub(super) struct BuildRow {
     config: String,
     longest_test_ms: i64,
     report_key: Option<String>,
+    stored_bytes: Option<i64>,
 }
 
 /// The stored form of a quality gate result: the contract's JSON shape.
@@ -96,6 +99,7 @@ impl BuildRow {
             uploaded_by: self.uploaded_by,
             has_report: self.has_report,
             report_key: self.report_key,
+            stored_bytes: self.stored_bytes,
             stats: BuildStats {
                 total: self.stats_total,
                 passed: self.stats_passed,
@@ -414,5 +418,35 @@ impl BuildRepo for Store {
             rows_into(rows)
         })
         .await
+    }
+
+    async fn set_stored_bytes(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+        bytes: i64,
+    ) -> Result<bool, StoreError> {
+        let k = key(env, project, build);
+        self.run(move |conn| stored_bytes::set(conn, k, bytes, false)).await
+    }
+
+    async fn fill_stored_bytes(
+        &self,
+        env: &EnvId,
+        project: &ProjectId,
+        build: &BuildId,
+        bytes: i64,
+    ) -> Result<bool, StoreError> {
+        let k = key(env, project, build);
+        self.run(move |conn| stored_bytes::set(conn, k, bytes, true)).await
+    }
+
+    async fn unmeasured(&self, after: Option<BuildRef>, limit: i64) -> Result<Vec<BuildRef>, StoreError> {
+        self.run(move |conn| stored_bytes::unmeasured(conn, after, limit)).await
+    }
+
+    async fn stored_bytes_by_project(&self) -> Result<Vec<ProjectBytes>, StoreError> {
+        self.run(stored_bytes::by_project).await
     }
 }

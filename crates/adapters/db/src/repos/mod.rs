@@ -9,6 +9,7 @@ mod notifications;
 mod overview;
 mod projects;
 mod settings;
+mod stored_bytes;
 pub(crate) mod time;
 mod uploads;
 mod users;

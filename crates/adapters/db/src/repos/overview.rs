@@ -39,7 +39,7 @@ const RECENT_BUILDS: usize = 10;
 /// as a prepared statement: on PostgreSQL every overview request then paid the parse and plan of its two sum
 /// queries again.
 #[derive(Debug, Clone, Copy, QueryId)]
-struct SumBigInt<C>(C);
+pub(super) struct SumBigInt<C>(pub(super) C);
 
 impl<C: Expression<SqlType = BigInt>> Expression for SumBigInt<C> {
     type SqlType = BigInt;

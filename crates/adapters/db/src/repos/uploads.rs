@@ -165,6 +165,8 @@ fn save_build(conn: &mut AnyConnection, build: &Build) -> Result<(), StoreError>
         builds::warnings.eq(&warnings),
         builds::error.eq(None::<String>),
         builds::config.eq(&config),
+        // New results: what the storage holds now, as measured before saving (NULL when it could not be).
+        builds::stored_bytes.eq(build.stored_bytes),
     );
     let exists: bool =
         diesel::select(diesel::dsl::exists(builds::table.find(key))).get_result(conn).map_err(from_diesel)?;

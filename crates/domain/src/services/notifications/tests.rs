@@ -82,6 +82,7 @@ fn build(has_report: bool, gate: Option<QualityGateResult>) -> Build {
         uploaded_by: "apikey:ci".into(),
         has_report,
         report_key: None,
+        stored_bytes: None,
         stats: stats(),
         longest_test_ms: 0,
         quality_gate: gate,

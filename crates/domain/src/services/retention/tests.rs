@@ -59,6 +59,7 @@ fn build(i: usize, days: i64) -> Build {
         uploaded_by: "apikey:ci".into(),
         has_report: true,
         report_key: None,
+        stored_bytes: None,
         stats: BuildStats::default(),
         longest_test_ms: 0,
         quality_gate: None,

@@ -57,6 +57,7 @@ impl UploadService {
             uploaded_by: session.uploaded_by.clone(),
             has_report: false,
             report_key: None,
+            stored_bytes: None,
             stats: extracted.stats,
             longest_test_ms: extracted.longest_test_ms,
             quality_gate: None,

@@ -1,0 +1,2 @@
+DROP INDEX builds_unmeasured;
+ALTER TABLE builds DROP COLUMN stored_bytes;
