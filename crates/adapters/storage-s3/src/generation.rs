@@ -3,24 +3,18 @@
 //! merges the run's history point. The build's record then names the new key (one database write, so viewers
 //! switch from the old report to the new one all at once), and the old report's objects are deleted after.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
-use futures_util::{StreamExt, TryStreamExt};
 use hub_domain::ids::{BuildId, EnvId, ProjectId};
 use hub_domain::model::history as model_history;
 use hub_domain::model::job::GenerationJob;
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{GenerationFiles, PrepareError, PublishedReport, StorageError, Workspace};
+use object_store::ObjectStoreExt;
 
 use crate::objects;
-use crate::{S3Storage, history, keys, scratch};
-
-/// Files of a report at most this large are uploaded [`SMALL_CONCURRENCY`] at a time (an Allure report is
-/// thousands of small files, and each request waits mostly on the network); larger ones one at a time, which
-/// bounds the memory of a publication to about that many small files plus one large one's parts.
-const SMALL_FILE: u64 = 1024 * 1024;
-const SMALL_CONCURRENCY: usize = 16;
+use crate::{S3Storage, history, keys, report_pack, scratch};
 
 /// The results were checked when they were uploaded: extracting them again for a run applies no limit (those of
 /// the time of the upload may have been higher than today's).
@@ -37,74 +31,33 @@ fn plan_path(workspace: &Workspace) -> PathBuf {
     workspace.history_path.with_extension("plan.json")
 }
 
-/// A file of the generator's output: its names below the output directory and its local path.
-struct OutputFile {
-    segments: Vec<String>,
-    path: PathBuf,
-    len: u64,
-}
-
-/// Every regular file below `root`, without following links (the generator writes none; a link could lead
-/// anywhere on the node). Names that are not UTF-8 cannot be asked for by a viewer and are left out.
-fn output_files(root: &Path) -> std::io::Result<Vec<OutputFile>> {
-    let mut files = Vec::new();
-    let mut pending = vec![(root.to_path_buf(), Vec::new())];
-    while let Some((dir, segments)) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                tracing::warn!(path = %entry.path().display(), "report file name is not UTF-8: not published");
-                continue;
-            };
-            let mut names: Vec<String> = segments.clone();
-            names.push(name);
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push((entry.path(), names));
-            } else if kind.is_file() {
-                files.push(OutputFile { segments: names, path: entry.path(), len: entry.metadata()?.len() });
-            }
-        }
-    }
-    Ok(files)
-}
-
 impl S3Storage {
-    /// Uploads the generator's output under a fresh key; returns the key. On failure what was uploaded is deleted
-    /// again (best effort).
-    async fn upload_report(
-        &self,
-        env: &EnvId,
-        project: &ProjectId,
-        build: &BuildId,
-        output: &Path,
-    ) -> Result<String, StorageError> {
-        let root = output.to_path_buf();
-        let files = tokio::task::spawn_blocking(move || output_files(&root))
+    /// Uploads the generator's output under a fresh key, as an archive and its index (see `report_pack`);
+    /// returns the key. The index is written last: a report without one is not served, so an interrupted
+    /// publication is never seen half-written. On failure what was uploaded is deleted again (best effort).
+    async fn upload_report(&self, job: &GenerationJob, workspace: &Workspace) -> Result<String, StorageError> {
+        const DOING: &str = "cannot publish the report";
+        let archive = workspace.work_dir.with_file_name("report.zip");
+        let (root, path) = (workspace.output_dir.clone(), archive.clone());
+        let index = tokio::task::spawn_blocking(move || report_pack::pack(&root, &path))
             .await
             .map_err(|e| StorageError::new(e.to_string()))?
-            .map_err(|e| StorageError::new(format!("cannot read the generated report: {e}")))?;
+            .map_err(|e| StorageError::new(format!("{DOING}: cannot pack the generated report: {e}")))?;
+        let index = serde_json::to_vec(&index).map_err(|e| StorageError::new(format!("{DOING}: {e}")))?;
         let key = keys::new_report_key();
-        let prefix = keys::report_prefix(env, project, build, &key);
-        let (small, large): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.len <= SMALL_FILE);
-        let upload = |file: OutputFile| {
-            let key = keys::report_file(&prefix, file.segments.iter().map(String::as_str));
-            async move { objects::upload_file(&self.store, &file.path, key).await }
-        };
+        let prefix = keys::report_prefix(&job.env_id, &job.project_id, &job.build_id, &key);
         let uploaded = async {
-            futures_util::stream::iter(small)
-                .map(upload)
-                .buffer_unordered(SMALL_CONCURRENCY)
-                .try_collect::<Vec<_>>()
-                .await?;
-            futures_util::stream::iter(large).then(upload).try_collect::<Vec<_>>().await
+            objects::upload_file(&self.store, &archive, keys::report_archive(&prefix)).await?;
+            self.store.put(&keys::report_index(&prefix), index.into()).await?;
+            Ok::<_, objects::Fault>(())
         }
         .await;
+        let _ = tokio::fs::remove_file(&archive).await;
         if let Err(e) = uploaded {
             if let Err(cleanup) = objects::delete_prefix(&self.store, &prefix).await {
                 tracing::warn!(report = %prefix, error = %cleanup, "could not delete a report that failed to publish");
             }
-            return Err(e.storage("cannot publish the report"));
+            return Err(e.storage(DOING));
         }
         Ok(key)
     }
@@ -196,9 +149,8 @@ impl GenerationFiles for S3Storage {
     }
 
     async fn publish(&self, job: &GenerationJob, workspace: &Workspace) -> Result<PublishedReport, StorageError> {
-        let (env, project, build) = (&job.env_id, &job.project_id, &job.build_id);
         // Nothing points at the new key yet: viewers keep reading the previous report until the build names it.
-        let key = self.upload_report(env, project, build, &workspace.output_dir).await?;
+        let key = self.upload_report(job, workspace).await?;
         let point = self.merge_history(job, workspace).await?;
         Ok(PublishedReport { key, point })
     }

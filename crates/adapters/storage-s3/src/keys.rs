@@ -4,16 +4,16 @@
 //! envs/<env>/<project>/history.jsonl                           the project's trend history (conditional puts)
 //! envs/<env>/<project>/uploads/<upload>/chunk-<n>              stored chunks of a chunked upload
 //! envs/<env>/<project>/builds/<build>/results.zip              the build's results: the validated archive
-//! envs/<env>/<project>/builds/<build>/reports/<key>/<path...>  one published report, each under a fresh key
+//! envs/<env>/<project>/builds/<build>/reports/<key>/report.zip  one published report, each under a fresh key:
+//! envs/<env>/<project>/builds/<build>/reports/<key>/index.json  its files as one archive, and where each lies in it
 //! .probe/<ulid>                                                written and deleted by the health check
 //! ```
 //!
 //! Everything of an environment, a project or a build is under one prefix, so removing one is a listing and batch
-//! deletes. Names are slugs, build ids and ULIDs, which are plain key segments; report paths are encoded segment by
-//! segment by `object_store`, the same way when publishing and when reading.
+//! deletes. Names are slugs, build ids and ULIDs, which are plain key segments.
 
 use hub_domain::ids::{BuildId, EnvId, ProjectId, UploadId};
-use object_store::path::{Path, PathPart};
+use object_store::path::Path;
 
 /// Prefix of every environment.
 pub(crate) const ENVS: &str = "envs";
@@ -52,9 +52,14 @@ pub(crate) fn report_prefix(env: &EnvId, project: &ProjectId, build: &BuildId, k
     reports_prefix(env, project, build).join(key)
 }
 
-/// A file of a report, below its prefix.
-pub(crate) fn report_file<'a>(report: &Path, segments: impl IntoIterator<Item = &'a str>) -> Path {
-    segments.into_iter().fold(report.clone(), |path, segment| path.join(PathPart::from(segment)))
+/// The archive of the report below `report` (its prefix).
+pub(crate) fn report_archive(report: &Path) -> Path {
+    report.clone().join("report.zip")
+}
+
+/// The index of the report below `report` (its prefix).
+pub(crate) fn report_index(report: &Path) -> Path {
+    report.clone().join("index.json")
 }
 
 /// The project's history file.
@@ -111,13 +116,11 @@ mod tests {
     }
 
     #[test]
-    fn report_paths_are_encoded_segment_by_segment() {
+    fn a_report_is_an_archive_and_its_index_below_its_key() {
         let (e, p, b) = ids();
         let report = report_prefix(&e, &p, &b, "K");
-        assert_eq!(report_file(&report, ["data", "a b%.json"]).as_ref(), format!("{report}/data/a b%25.json"));
-        assert_eq!(report_file(&report, []).as_ref(), report.as_ref());
-        // A segment never splits into two, whatever it holds.
-        assert_eq!(report_file(&report, ["x?y*"]).parts().count(), report.parts().count() + 1);
+        assert_eq!(report_archive(&report).as_ref(), "envs/staging/checkout/builds/42/reports/K/report.zip");
+        assert_eq!(report_index(&report).as_ref(), "envs/staging/checkout/builds/42/reports/K/index.json");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! generation's workspace, which the Allure CLI reads and writes as files.
 //!
 //! S3 has no rename, so nothing becomes visible by moving it: an archive is written as one object (complete or
-//! absent), a report under a fresh key prefix that the build's record then names (the generation service switches
+//! absent), a report as an archive and its index under a fresh key prefix that the build's record then names (the generation service switches
 //! it in the transaction that settles the build, then has the old report deleted), and the history with
 //! conditional puts (two writers cannot silently overwrite each other).
 //!
@@ -16,9 +16,11 @@
 mod generation;
 mod health;
 mod history;
+mod index_cache;
 mod keys;
 mod objects;
 mod report_files;
+mod report_pack;
 mod results;
 mod scratch;
 mod settings;
@@ -69,6 +71,8 @@ pub struct S3Storage {
     extractor: Extractor,
     /// `s3://bucket/prefix`, for messages.
     location: String,
+    /// The indexes of the reports viewed lately.
+    indexes: index_cache::IndexCache,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -115,7 +119,7 @@ impl S3Storage {
         tokio::fs::create_dir_all(&scratch_dir)
             .await
             .map_err(|source| ConnectError::Scratch { path: scratch_dir.clone(), source })?;
-        Ok(Self { store, scratch: scratch_dir, extractor, location })
+        Ok(Self { store, scratch: scratch_dir, extractor, location, indexes: index_cache::IndexCache::default() })
     }
 
     /// Where the objects are (`s3://bucket/prefix`), for logs and the settings page.

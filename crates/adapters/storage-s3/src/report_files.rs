@@ -1,11 +1,8 @@
-//! [`ReportFiles`] on object storage: a path is looked up with a `HEAD` of its exact key; a name without an object
-//! is a directory when some object lies below it (a listing of one key); bodies are ranged `GET`s, streamed.
-//!
-//! Object stores have no directories and no links, so a report holds only what publishing wrote: regular files,
-//! whose keys are the viewer's checked names encoded segment by segment.
+//! [`ReportFiles`] on object storage: a report is an archive and its index (see `report_pack`); the index, cached
+//! in memory after the first request for the report, says whether a path is a file (and where its bytes lie in
+//! the archive) or a directory, and a file's body is a ranged `GET` of the archive, streamed.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -13,103 +10,94 @@ use hub_domain::ports::{
     FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath, StorageError,
 };
 use object_store::path::Path as Key;
-use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
+use crate::report_pack::{Entry, ReportIndex};
 use crate::{S3Storage, keys, objects};
 
-/// The longest key S3 accepts, in bytes: a longer path names nothing, and is answered without asking.
-const MAX_KEY_BYTES: usize = 1024;
 /// The file a directory path serves.
-const INDEX: &str = "index.html";
+const INDEX_HTML: &str = "index.html";
+
+/// Why a report's index could not be had.
+enum IndexFault {
+    /// There is no index: nothing was published under this key (or it was deleted).
+    Missing,
+    /// The store failed.
+    Store(object_store::Error),
+    /// The index is not one `report_pack` wrote.
+    Unreadable(serde_json::Error),
+}
 
 impl S3Storage {
-    /// Opens `path` in the report published under `report` (its key prefix).
-    pub(crate) async fn open_in(&self, report: &Key, path: &ReportPath) -> Result<Found, StorageError> {
-        let segments = path.segments().iter().map(String::as_str);
-        if path.is_directory() {
-            let index = keys::report_file(report, segments.chain([INDEX]));
-            return Ok(self
-                .head(&index)
-                .await?
-                .map_or(Found::Missing, |meta| Found::File(self.file(INDEX, index, &meta))));
-        }
-        let Some(name) = path.segments().last() else {
-            // The report's root named without its slash.
-            return Ok(if self.has_objects_below(report).await? { Found::Directory } else { Found::Missing });
+    /// Opens `path` in the report published under `key`, whose objects are below `report`.
+    async fn open_in(&self, report: &Key, key: &str, path: &ReportPath) -> Result<Found, StorageError> {
+        let Some(index) = self.report_index(report).await? else { return Ok(Found::Missing) };
+        let joined = path.segments().join("/");
+        let file = |name: &str, entry: &Entry| {
+            Found::File(ReportFile {
+                name: name.to_owned(),
+                len: entry.len,
+                modified: Some(ReportIndex::modified(entry)),
+                version: format!("{key}-{:08x}", entry.crc),
+                body: Box::new(Slice {
+                    store: Arc::clone(&self.store),
+                    archive: keys::report_archive(report),
+                    offset: entry.offset,
+                }),
+            })
         };
-        let key = keys::report_file(report, segments);
-        if let Some(meta) = self.head(&key).await? {
-            return Ok(Found::File(self.file(name, key, &meta)));
+        if path.is_directory() {
+            let page = if joined.is_empty() { INDEX_HTML.to_owned() } else { format!("{joined}/{INDEX_HTML}") };
+            return Ok(index.file(&page).map_or(Found::Missing, |entry| file(INDEX_HTML, entry)));
         }
-        Ok(if self.has_objects_below(&key).await? { Found::Directory } else { Found::Missing })
+        if let (Some(name), Some(entry)) = (path.segments().last(), index.file(&joined)) {
+            return Ok(file(name, entry));
+        }
+        Ok(if index.is_directory(&joined) { Found::Directory } else { Found::Missing })
     }
 
-    /// The object's metadata, `None` when there is no such object.
-    async fn head(&self, key: &Key) -> Result<Option<ObjectMeta>, StorageError> {
-        if key.as_ref().len() > MAX_KEY_BYTES {
-            return Ok(None);
-        }
-        match self.store.head(key).await {
-            Ok(meta) => Ok(Some(meta)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(objects::storage("cannot open a report file", &e)),
-        }
-    }
-
-    /// Whether any object's key starts with `prefix/`: the prefix is then a directory of the report.
-    async fn has_objects_below(&self, prefix: &Key) -> Result<bool, StorageError> {
-        if prefix.as_ref().len() >= MAX_KEY_BYTES {
-            return Ok(false);
-        }
-        // Only the first page of the listing is fetched, and one key is enough to say it is a directory.
-        match self.store.list(Some(prefix)).next().await {
-            None | Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
-            Some(Ok(_)) => Ok(true),
-            Some(Err(e)) => Err(objects::storage("cannot open a report file", &e)),
-        }
-    }
-
-    /// The opened file `key` (not the metadata's location, which a prefixed store reports with its prefix).
-    fn file(&self, name: &str, key: Key, meta: &ObjectMeta) -> ReportFile {
-        ReportFile {
-            name: name.to_owned(),
-            len: meta.size,
-            modified: Some(SystemTime::from(meta.last_modified)),
-            version: version(meta),
-            body: Box::new(Object { store: Arc::clone(&self.store), key }),
+    /// The index of the report below `report`, `None` when there is none.
+    async fn report_index(&self, report: &Key) -> Result<Option<Arc<ReportIndex>>, StorageError> {
+        let load = || async {
+            let got = match self.store.get(&keys::report_index(report)).await {
+                Ok(got) => got,
+                Err(object_store::Error::NotFound { .. }) => return Err(IndexFault::Missing),
+                Err(e) => return Err(IndexFault::Store(e)),
+            };
+            let bytes = got.bytes().await.map_err(IndexFault::Store)?;
+            serde_json::from_slice(&bytes).map_err(IndexFault::Unreadable)
+        };
+        match self.indexes.get(report.as_ref(), load).await {
+            Ok(index) => Ok(Some(index)),
+            Err(IndexFault::Missing) => Ok(None),
+            Err(IndexFault::Store(e)) => Err(objects::storage("cannot open a report", &e)),
+            Err(IndexFault::Unreadable(e)) => {
+                Err(StorageError::new(format!("the index of {report} is unreadable: {e}")))
+            }
         }
     }
 }
 
-/// The object's entity tag without its quotes (visible ASCII without `"`, as the port asks); for a store that
-/// gives none, its version or its size and time, which change with a new copy as well.
-fn version(meta: &ObjectMeta) -> String {
-    let usable = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
-    let tag = meta.e_tag.as_deref().map(|t| t.trim_start_matches("W/").trim_matches('"'));
-    match (tag, meta.version.as_deref()) {
-        (Some(tag), _) if usable(tag) => tag.to_owned(),
-        (_, Some(version)) if usable(version) => version.to_owned(),
-        _ => format!("{:x}-{:x}", meta.size, meta.last_modified.timestamp_nanos_opt().unwrap_or_default()),
-    }
-}
-
-/// An opened report file: the object its lookup found. A published report's objects never change (a new report
-/// gets a new key), so the bytes read are those of the version that was opened.
-struct Object {
+/// An opened report file: its bytes in the report's archive. A published archive never changes (a new report gets
+/// a new key), so the bytes read are those of the version that was opened.
+struct Slice {
     store: Arc<dyn ObjectStore>,
-    key: Key,
+    archive: Key,
+    /// Where the file's bytes begin in the archive.
+    offset: u64,
 }
 
 #[async_trait]
-impl ReportBody for Object {
+impl ReportBody for Slice {
     async fn read(self: Box<Self>, start: u64, len: u64) -> Result<FileStream, StorageError> {
         if len == 0 {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
+        let start = self.offset + start;
         let options = GetOptions { range: Some(GetRange::Bounded(start..start + len)), ..GetOptions::default() };
         let got = self
             .store
-            .get_opts(&self.key, options)
+            .get_opts(&self.archive, options)
             .await
             .map_err(|e| objects::storage("cannot read a report file", &e))?;
         let body = got.into_stream();
@@ -142,33 +130,6 @@ impl ReportFiles for S3Storage {
         let Some(key) = report.key.as_deref().filter(|key| keys::is_report_key(key)) else {
             return Ok(Found::Missing);
         };
-        self.open_in(&keys::report_prefix(&report.env, &report.project, &report.build, key), path).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta(e_tag: Option<&str>, version: Option<&str>) -> ObjectMeta {
-        ObjectMeta {
-            location: Key::from("a"),
-            last_modified: Default::default(),
-            size: 10,
-            e_tag: e_tag.map(str::to_owned),
-            version: version.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn versions_are_entity_tags_without_quotes() {
-        assert_eq!(
-            version(&meta(Some("\"9a0364b9e99bb480dd25e1f0284c8555\""), None)),
-            "9a0364b9e99bb480dd25e1f0284c8555"
-        );
-        assert_eq!(version(&meta(Some("\"abc-3\""), Some("v1"))), "abc-3", "multipart tags keep their part count");
-        assert_eq!(version(&meta(Some("W/\"weak\""), None)), "weak");
-        assert_eq!(version(&meta(None, Some("v7"))), "v7");
-        assert_eq!(version(&meta(Some("has space"), None)), "a-0");
+        self.open_in(&keys::report_prefix(&report.env, &report.project, &report.build, key), key, path).await
     }
 }

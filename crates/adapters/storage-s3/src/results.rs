@@ -13,6 +13,7 @@ use crate::{S3Storage, keys, objects};
 impl S3Storage {
     /// Deletes everything below `prefix`.
     pub(crate) async fn remove_below(&self, prefix: &Key) -> Result<(), StorageError> {
+        self.indexes.forget_below(prefix.as_ref());
         objects::delete_prefix(&self.store, prefix)
             .await
             .map(drop)
