@@ -9,6 +9,8 @@ pub mod logging;
 pub mod origins;
 pub mod outcomes;
 pub mod startup;
+pub mod storage_copy;
+pub mod stored_bytes;
 pub mod system;
 
 pub use config::Config;

@@ -1,7 +1,7 @@
 //! `allure-hub`: a self-hosted Allure 3 report server.
 
 use clap::{Parser, Subcommand};
-use hub_server::{Application, Config, logging, startup};
+use hub_server::{Application, Config, logging, startup, storage_copy};
 
 /// Command line of the binary; every setting comes from environment variables (see the documentation).
 #[derive(Debug, Parser)]
@@ -19,6 +19,19 @@ enum Command {
     Migrate,
     /// Upload an allure-results directory or zip to a hub (a client: needs none of the server's variables).
     Upload(Box<hub_uploader::UploadArgs>),
+    /// Work on the stored files (results, reports, histories).
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCommand {
+    /// Copy every stored item from the configured storage to another, verifying each; resumable.
+    Copy {
+        /// Where to: `s3://bucket[/prefix]` (with the AWS_* variables) or `file:///absolute/directory`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[actix_web::main]
@@ -43,6 +56,9 @@ async fn main() -> anyhow::Result<()> {
             Err(e) => Err(e),
         },
         Command::Migrate => startup::open_database(&config).await.map(drop),
+        Command::Storage(StorageCommand::Copy { to }) => {
+            storage_copy::run(&config, &to, |name| std::env::var(name).ok()).await.map(drop)
+        }
         Command::Upload(_) => Ok(()),
     };
     if let Err(e) = &result {

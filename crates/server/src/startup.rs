@@ -15,6 +15,7 @@ use hub_http::VersionInfo;
 use hub_storage_fs::DataDirLock;
 
 use self::adapters::Adapters;
+pub(crate) use self::adapters::open_transfer;
 use crate::config::Config;
 
 /// How long a request waits for a pooled database connection before the database counts as unavailable.

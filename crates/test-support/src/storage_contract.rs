@@ -17,7 +17,8 @@ use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::upload::UploadLimits;
 use hub_domain::ports::{
     ArchiveError, ArchiveSource, ByteStream, ChunkWrite, Found, GenerationFiles, PrepareError, PublishedReport,
-    ReportFile, ReportFiles, ReportLocation, ReportPath, ResultStore, UploadFiles, Workspace,
+    ReportFile, ReportFiles, ReportLocation, ReportPath, ResultStore, StorageTransfer, StoredItem, UploadFiles,
+    Workspace,
 };
 
 use crate::zip_forge::{Entry, forge};
@@ -32,6 +33,8 @@ pub struct StorageFixture {
     pub generation: Arc<dyn GenerationFiles>,
     /// Reading published reports.
     pub reports: Arc<dyn ReportFiles>,
+    /// Copying items out and in (`allure-hub storage copy`).
+    pub transfer: Arc<dyn StorageTransfer>,
     /// Dropped at the end of the case (a temporary directory, a bucket, a server).
     pub keep: Box<dyn Any + Send + Sync>,
     /// Each build's current report key, as the database would hold it (start with the default).
@@ -42,13 +45,14 @@ impl StorageFixture {
     /// The fixture of an adapter that implements every storage port on one value, kept alive with `keep`.
     pub fn of<A>(adapter: Arc<A>, keep: impl Any + Send + Sync) -> Self
     where
-        A: ResultStore + UploadFiles + GenerationFiles + ReportFiles,
+        A: ResultStore + UploadFiles + GenerationFiles + ReportFiles + StorageTransfer,
     {
         Self {
             results: adapter.clone(),
             uploads: adapter.clone(),
             generation: adapter.clone(),
-            reports: adapter,
+            reports: adapter.clone(),
+            transfer: adapter,
             keep: Box::new(keep),
             current: Mutex::default(),
         }
@@ -79,6 +83,7 @@ macro_rules! storage_contract_tests {
             removing_a_build_makes_its_report_unreachable,
             removing_a_project_or_environment_removes_its_builds,
             orphaned_projects_and_environments_are_removed,
+            stored_items_copied_out_and_back_in_are_whole_again,
         );
     };
     (@cases $open:path; $($case:ident),+ $(,)?) => {
@@ -443,4 +448,59 @@ pub async fn orphaned_projects_and_environments_are_removed(fx: &StorageFixture)
     publish_results(fx, &b1, results_zip()).await;
     assert_eq!(fx.results.remove_orphans(&[]).await.unwrap(), 1);
     assert_eq!(fx.results.build_bytes(&env(), &project(), &b1).await.unwrap(), 0);
+}
+
+/// `storage copy` moves items through local files: each item copied out, then in again after its project is gone,
+/// is what it was (the results in a generation's workspace, the report by path, the history's points), and items
+/// the storage does not hold are said to be absent.
+pub async fn stored_items_copied_out_and_back_in_are_whole_again(fx: &StorageFixture) {
+    let b1 = build("b1");
+    publish_results(fx, &b1, results_zip()).await;
+    generate(fx, &b1, |w| {
+        write_report(w, "copied");
+        std::fs::write(&w.history_path, "{\"uuid\":\"point-1\",\"testResults\":{}}\n").unwrap();
+    })
+    .await;
+    let items = [
+        StoredItem::History { env: env(), project: project() },
+        StoredItem::Results { env: env(), project: project(), build: b1.clone() },
+        StoredItem::Report(location(fx, &b1)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, item) in items.iter().enumerate() {
+        assert!(fx.transfer.export(item, &dir.path().join(i.to_string())).await.unwrap(), "{item}");
+    }
+    let b2 = build("b2");
+    let report_of_b2 = ReportLocation { build: b2.clone(), ..location(fx, &b1) };
+    for absent in [
+        StoredItem::History { env: env(), project: ProjectId::parse("other").unwrap() },
+        StoredItem::Results { env: env(), project: project(), build: b2.clone() },
+        StoredItem::Report(report_of_b2),
+    ] {
+        let at = dir.path().join("absent");
+        assert!(!fx.transfer.export(&absent, &at).await.unwrap(), "{absent}");
+        assert!(!at.exists(), "{absent}: nothing is created");
+    }
+
+    fx.results.remove_project(&env(), &project()).await.unwrap();
+    assert!(matches!(open(fx, &b1, "").await, Found::Missing));
+    for (i, item) in items.iter().enumerate() {
+        fx.transfer.import(item, &dir.path().join(i.to_string())).await.unwrap();
+    }
+
+    assert_eq!(read_all(file(open(fx, &b1, "data/summary.json").await)).await, br#"{"marker":"copied"}"#);
+    assert_eq!(read_all(file(open(fx, &b1, "widgets/").await)).await, b"<html>widgets</html>");
+    let workspace = fx.generation.prepare(&job(&b1), None, 10).await.unwrap();
+    assert_eq!(std::fs::read(workspace.results_dir.join("b-result.json")).unwrap(), result_json("b", "failed"));
+    assert_eq!(std::fs::read(workspace.results_dir.join("c-attachment.txt")).unwrap(), b"log line");
+    assert!(std::fs::read_to_string(&workspace.history_path).unwrap().contains("point-1"));
+    fx.generation.discard(&workspace).await;
+
+    // Importing over an item replaces it whole.
+    let replacement = dir.path().join("replacement");
+    std::fs::create_dir_all(replacement.join("data")).unwrap();
+    std::fs::write(replacement.join("index.html"), "<html>replaced</html>").unwrap();
+    fx.transfer.import(&items[2], &replacement).await.unwrap();
+    assert_eq!(read_all(file(open(fx, &b1, "").await)).await, b"<html>replaced</html>");
+    assert!(matches!(open(fx, &b1, "data/summary.json").await, Found::Missing));
 }

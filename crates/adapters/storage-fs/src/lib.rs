@@ -15,6 +15,7 @@ mod disk;
 pub mod lock;
 mod report_files;
 mod reports;
+mod transfer;
 mod uploads;
 pub mod workers;
 

@@ -42,7 +42,7 @@ fn read_history(path: &Path) -> std::io::Result<String> {
 
 /// Writes `text` to `path` through a temporary file and a rename, so readers and a crash see the old file or the
 /// new one, never half of one.
-fn write_history(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_history(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("jsonl.{}", ulid::Ulid::new()));
     let result = (|| {
         let mut out = std::fs::File::create(&tmp)?;
@@ -78,7 +78,7 @@ fn merge_history(project_history: &Path, workspace: &Workspace) -> std::io::Resu
 }
 
 /// Puts `new` where `current` is in one step; the previous directory (if any) ends up at `new`'s path.
-fn swap_into_place(new: &Path, current: &Path) -> std::io::Result<()> {
+pub(crate) fn swap_into_place(new: &Path, current: &Path) -> std::io::Result<()> {
     if current.exists() {
         nix::fcntl::renameat2(
             nix::fcntl::AT_FDCWD,

@@ -18,7 +18,7 @@ use crate::{S3Storage, history, keys, report_pack, scratch};
 
 /// The results were checked when they were uploaded: extracting them again for a run applies no limit (those of
 /// the time of the upload may have been higher than today's).
-fn unlimited() -> UploadLimits {
+pub(crate) fn unlimited() -> UploadLimits {
     UploadLimits {
         max_decompressed_bytes: u64::MAX,
         max_zip_entries: u64::MAX,
@@ -164,8 +164,9 @@ impl GenerationFiles for S3Storage {
     ) -> Result<(), StorageError> {
         // One listing of the build's report keys, then a batch delete per key that is not the build's.
         let reports = keys::reports_prefix(env, project, build);
+        let keep = keys::named_report(keep.as_deref());
         for key in self.names_below(&reports).await? {
-            if Some(&key) != keep.as_ref() {
+            if Some(key.as_str()) != keep {
                 self.remove_below(&keys::report_prefix(env, project, build, &key)).await?;
             }
         }

@@ -87,9 +87,19 @@ pub(crate) fn new_report_key() -> String {
     ulid::Ulid::new().to_string()
 }
 
-/// Whether `key` is one [`new_report_key`] makes (a ULID): a single plain key segment.
+/// The key of a report copied from a filesystem installation (`allure-hub storage copy`): the key of every report
+/// there, and the one a build whose record names none (published before keys were recorded) has.
+const COPIED_REPORT_KEY: &str = "report";
+
+/// Whether `key` is one [`new_report_key`] makes (a ULID), or a copied report's: a single plain key segment.
 pub(crate) fn is_report_key(key: &str) -> bool {
-    ulid::Ulid::from_string(key).is_ok_and(|ulid| ulid.to_string() == key)
+    key == COPIED_REPORT_KEY || ulid::Ulid::from_string(key).is_ok_and(|ulid| ulid.to_string() == key)
+}
+
+/// The key of the report a build's record names (`None`: a report copied from before keys were recorded), if it
+/// is one this adapter could have written.
+pub(crate) fn named_report(key: Option<&str>) -> Option<&str> {
+    Some(key.unwrap_or(COPIED_REPORT_KEY)).filter(|key| is_report_key(key))
 }
 
 #[cfg(test)]
@@ -142,7 +152,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(Path::from(a.as_str()).parts().count(), 1);
         assert!(is_report_key(&a));
-        for other in ["", "report", "../x", "01j0000000000000000000000a", "01J0000000000000000000000A/x"] {
+        assert!(is_report_key("report"), "a report copied from the filesystem");
+        assert_eq!(named_report(None), Some("report"));
+        assert_eq!(named_report(Some(&a)), Some(a.as_str()));
+        assert_eq!(named_report(Some("../x")), None);
+        for other in ["", "reports", "Report", "../x", "01j0000000000000000000000a", "01J0000000000000000000000A/x"] {
             assert!(!is_report_key(other), "{other}");
         }
     }

@@ -24,6 +24,7 @@ mod report_pack;
 mod results;
 mod scratch;
 mod settings;
+mod transfer;
 mod uploads;
 
 use std::path::{Path, PathBuf};

@@ -126,8 +126,8 @@ impl ReportBody for Slice {
 #[async_trait]
 impl ReportFiles for S3Storage {
     async fn open(&self, report: &ReportLocation, path: &ReportPath) -> Result<Found, StorageError> {
-        // Every report on object storage was published with a key; only a key this adapter makes is followed.
-        let Some(key) = report.key.as_deref().filter(|key| keys::is_report_key(key)) else {
+        // Only a key this adapter could have written is followed.
+        let Some(key) = keys::named_report(report.key.as_deref()) else {
             return Ok(Found::Missing);
         };
         self.open_in(&keys::report_prefix(&report.env, &report.project, &report.build, key), key, path).await

@@ -64,6 +64,11 @@ impl ReportIndex {
 /// followed (the generator writes none; a link could lead anywhere on the node) and names that are not UTF-8,
 /// which a viewer cannot ask for, are left out. Blocking.
 pub(crate) fn pack(root: &Path, archive: &Path) -> std::io::Result<ReportIndex> {
+    pack_with(root, archive, CompressionMethod::Stored)
+}
+
+/// Like [`pack`], with entries compressed by `method` (the offsets in the index then lead to compressed data).
+pub(crate) fn pack_with(root: &Path, archive: &Path, method: CompressionMethod) -> std::io::Result<ReportIndex> {
     let mut files = Vec::new();
     collect(root, String::new(), &mut files)?;
     files.sort();
@@ -72,9 +77,8 @@ pub(crate) fn pack(root: &Path, archive: &Path) -> std::io::Result<ReportIndex> 
     for name in &files {
         let path = root.join(name);
         let meta = std::fs::metadata(&path)?;
-        let options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Stored)
-            .large_file(meta.len() >= u64::from(u32::MAX));
+        let options =
+            SimpleFileOptions::default().compression_method(method).large_file(meta.len() >= u64::from(u32::MAX));
         zip.start_file(name.as_str(), options).map_err(std::io::Error::other)?;
         std::io::copy(&mut std::fs::File::open(&path)?, &mut zip)?;
         let seconds = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());

@@ -14,6 +14,7 @@ pub mod generator;
 pub mod identity;
 pub mod report_files;
 pub mod repos;
+pub mod transfer;
 pub mod uploads;
 
 pub use allure_cli::{AllureCliManager, CliInstallError, CliStatus};
@@ -30,6 +31,7 @@ pub use generator::{
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
 pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath};
 pub use repos::*;
+pub use transfer::{StorageTransfer, StoredItem};
 pub use uploads::{
     ArchiveError, ArchiveSource, BodyError, BodyMeter, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,
 };

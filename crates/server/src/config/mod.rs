@@ -32,7 +32,7 @@ pub use log::{LogConfig, LogFormat};
 pub use network::NetworkConfig;
 pub use providers::{GithubConfig, OidcProviderConfig};
 pub use secret::Secret;
-pub use storage::StorageConfig;
+pub use storage::{CopyTarget, StorageConfig};
 pub use uploads::UploadConfig;
 use vars::{Vars, parse_base_url};
 

@@ -61,10 +61,15 @@ impl StorageConfig {
         if !url.starts_with("s3://") {
             return Err(invalid("expected s3://bucket[/prefix] or file://DATA_DIR".to_owned()));
         }
+        Ok(Self::bucket(url, vars))
+    }
+
+    /// A bucket's configuration: `url` and the S3 client variables that are set.
+    fn bucket<F: Fn(&str) -> Option<String>>(url: String, vars: &Vars<F>) -> Self {
         let variables = S3_VARIABLES.into_iter().filter_map(|name| vars.get(name).map(|v| (name, v))).collect();
         let secrets =
             S3_SECRETS.into_iter().filter_map(|name| vars.get(name).map(|v| (name, Secret::new(v)))).collect();
-        Ok(Self::S3 { url, variables, secrets })
+        Self::S3 { url, variables, secrets }
     }
 
     /// The S3 client variables with their values, secrets included, for the adapter's settings.
@@ -77,6 +82,42 @@ impl StorageConfig {
                 .chain(secrets.iter().map(|(name, secret)| ((*name).to_owned(), secret.expose().to_owned())))
                 .collect(),
         }
+    }
+}
+
+/// Where `allure-hub storage copy --to <url>` copies to.
+#[derive(Debug, Clone)]
+pub enum CopyTarget {
+    /// A directory laid out like `DATA_DIR` (`file:///absolute/path`): the place to copy a bucket back to.
+    Directory(PathBuf),
+    /// A bucket (`s3://bucket[/prefix]`), reached with the S3 client variables of the environment.
+    Bucket(StorageConfig),
+}
+
+impl CopyTarget {
+    /// Reads `url` (named `--to` in errors), with the S3 client variables `lookup` gives (the process
+    /// environment's, or a test's).
+    ///
+    /// # Errors
+    /// When the URL is neither `file:///absolute/path` nor `s3://bucket[/prefix]`.
+    pub fn from_lookup(url: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_vars(url, &Vars(lookup))
+    }
+
+    fn from_vars<F: Fn(&str) -> Option<String>>(url: &str, vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError { name: "--to", reason: reason.to_owned() };
+        if let Some(path) = url.strip_prefix("file://") {
+            let path = PathBuf::from(path);
+            return if path.is_absolute() {
+                Ok(Self::Directory(path))
+            } else {
+                Err(invalid("a file:// URL must name an absolute directory (file:///srv/hub-data)"))
+            };
+        }
+        if url.starts_with("s3://") {
+            return Ok(Self::Bucket(StorageConfig::bucket(url.to_owned(), vars)));
+        }
+        Err(invalid("expected s3://bucket[/prefix] or file:///absolute/directory"))
     }
 }
 
@@ -101,6 +142,19 @@ mod tests {
             ("STORAGE_URL", "a file:// URL must name DATA_DIR (/srv/hub)".into())
         );
         assert_eq!(read(&[("STORAGE_URL", "gs://bucket")]).unwrap_err().name, "STORAGE_URL");
+    }
+
+    #[test]
+    fn copies_go_to_an_absolute_directory_or_a_bucket() {
+        let vars = Vars(|name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_owned()));
+        assert!(
+            matches!(CopyTarget::from_vars("file:///srv/copy", &vars), Ok(CopyTarget::Directory(p)) if p == Path::new("/srv/copy"))
+        );
+        let Ok(CopyTarget::Bucket(bucket)) = CopyTarget::from_vars("s3://reports/hub", &vars) else { panic!() };
+        assert_eq!(bucket.s3_variables(), [("AWS_REGION".to_owned(), "eu-west-1".to_owned())]);
+        for wrong in ["file://relative", "gs://bucket", "/srv/copy"] {
+            assert_eq!(CopyTarget::from_vars(wrong, &vars).unwrap_err().name, "--to", "{wrong}");
+        }
     }
 
     #[test]

@@ -1,21 +1,21 @@
 //! Start-up, step one: the adapters, opened in the order their dependencies need. The data directory's lock comes
 //! before anything touches the database or the files, so a second process on the same directory stops here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use hub_db::Store;
 use hub_domain::model::report_config::ReportConfigPolicy;
 use hub_domain::ports::{
-    ArchiveError, GenerationFiles, ReportFiles, ResultStore, StorageError, StorageHealth, UploadFiles,
+    ArchiveError, GenerationFiles, ReportFiles, ResultStore, StorageError, StorageHealth, StorageTransfer, UploadFiles,
 };
 use hub_domain::ports::{Clock, SecretSource};
 use hub_identity::{Argon2Hasher, GithubSettings, OAuthProviders, OidcSettings, PolicyFile};
 use hub_storage_fs::{DataDirLock, FsDiskProbe, FsResultStore};
 use hub_storage_s3::{Extractor, S3Settings, S3Storage};
 
-use crate::config::{Config, StorageConfig};
+use crate::config::{Config, CopyTarget, StorageConfig};
 use crate::generation;
 use crate::system::{OsSecrets, SystemClock};
 
@@ -111,6 +111,40 @@ fn identity_providers(config: &Config) -> anyhow::Result<OAuthProviders> {
     OAuthProviders::new(providers, github).map_err(anyhow::Error::msg)
 }
 
+/// The filesystem adapter's archive checks, for the S3 adapter (adapters do not depend on each other).
+fn extractor() -> Extractor {
+    Arc::new(|zip: &Path, staging: &Path, limits| {
+        let file = std::fs::File::open(zip).map_err(|e| ArchiveError::Storage(StorageError::new(e.to_string())))?;
+        hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
+    })
+}
+
+/// The storage `STORAGE_URL` names (`target`: `None`) or a copy's target, as `allure-hub storage copy` reads and
+/// writes it. Nothing is swept or cleaned: a server may be using the same storage. S3 scratch files go to `scratch`.
+///
+/// # Errors
+/// When the directory cannot be prepared or the bucket's settings are refused.
+pub(crate) async fn open_transfer(
+    config: &Config,
+    target: Option<&CopyTarget>,
+    scratch: &Path,
+) -> anyhow::Result<Arc<dyn StorageTransfer>> {
+    let open_directory = |dir: PathBuf| async move {
+        let files = FsResultStore::open(&dir).await.with_context(|| format!("cannot prepare {}", dir.display()))?;
+        Ok::<Arc<dyn StorageTransfer>, anyhow::Error>(Arc::new(files))
+    };
+    let bucket = match target {
+        Some(CopyTarget::Directory(dir)) => return open_directory(dir.clone()).await,
+        Some(CopyTarget::Bucket(bucket)) => bucket,
+        None => &config.storage,
+    };
+    let StorageConfig::S3 { url, .. } = bucket else { return open_directory(config.data_dir.clone()).await };
+    let settings = S3Settings::parse(url, bucket.s3_variables())?;
+    let objects = S3Storage::connect(&settings, scratch.to_path_buf(), extractor()).await?;
+    objects.check().await.map_err(|e| anyhow::anyhow!("{url}: the bucket cannot be used ({e})"))?;
+    Ok(Arc::new(objects))
+}
+
 /// The storage adapter, as the ports the services take.
 pub(super) struct Storage {
     /// Removal, sizes and orphans.
@@ -155,12 +189,7 @@ impl Storage {
             }
             StorageConfig::S3 { url, .. } => {
                 let settings = S3Settings::parse(url, config.storage.s3_variables())?;
-                let extractor: Extractor = Arc::new(|zip: &Path, staging: &Path, limits| {
-                    let file = std::fs::File::open(zip)
-                        .map_err(|e| ArchiveError::Storage(StorageError::new(e.to_string())))?;
-                    hub_storage_fs::archive::extract(std::io::BufReader::new(file), staging, limits)
-                });
-                let objects = S3Storage::connect(&settings, data_dir.join("scratch"), extractor).await?;
+                let objects = S3Storage::connect(&settings, data_dir.join("scratch"), extractor()).await?;
                 objects.check().await.map_err(|e| {
                     anyhow::anyhow!("STORAGE_URL: the bucket cannot be used ({e}); check the AWS_* variables")
                 })?;

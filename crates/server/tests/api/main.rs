@@ -25,6 +25,7 @@ mod projects;
 mod queries;
 mod reports;
 mod schemathesis;
+mod storage_copy;
 mod storage_outage;
 mod support;
 mod uploads;

@@ -155,6 +155,11 @@ impl TestServer {
         self
     }
 
+    /// The configuration it runs with, for a command run beside it (such as `storage copy`).
+    pub fn config(&self) -> Config {
+        Config::from_lookup(|name| self.vars.get(name).cloned()).unwrap()
+    }
+
     /// Mints a key of `role` through the admin session and returns its secret.
     pub async fn key_with_role(&self, name: &str, role: &str) -> String {
         mint_key(&self.client, &self.base, &self.admin, name, role).await
