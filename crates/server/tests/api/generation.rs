@@ -339,7 +339,7 @@ async fn deleting_a_build_removes_exactly_its_trend_point() {
 }
 
 /// Polls a session until it leaves `generating` (the real CLI needs a few seconds).
-async fn finished_session(s: &TestServer, id: &str) -> Value {
+pub(crate) async fn finished_session(s: &TestServer, id: &str) -> Value {
     for _ in 0..600 {
         let session = s.get(&format!("{PROJECT}/uploads/{id}")).await.json();
         if session["phase"] != "generating" {

@@ -8,7 +8,7 @@ use hub_test_support::s3::S3TestBucket;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::generation::{allure_bin, create_project, upload_and_wait};
+use crate::generation::{allure_bin, create_project, finished_session, upload_and_wait};
 use crate::support::TestServer;
 
 const PROJECT: &str = "/api/environments/staging/projects/checkout";
@@ -27,15 +27,7 @@ async fn report_page(s: &TestServer, page: &str) -> String {
 async fn regenerate(s: &TestServer, build: &str) -> Value {
     let res = s.post(&format!("{PROJECT}/reports"), serde_json::json!({"buildId": build})).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
-    let id = res.json()["uploadId"].as_str().unwrap().to_owned();
-    for _ in 0..600 {
-        let session = s.get(&format!("{PROJECT}/uploads/{id}")).await.json();
-        if session["phase"] != "generating" {
-            return session;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the regeneration of {build} did not end");
+    finished_session(s, res.json()["uploadId"].as_str().unwrap()).await
 }
 
 /// The number of points in the trend of the project's stats.
