@@ -119,6 +119,9 @@ pub async fn run_jobs(
                                 if let Some(cause) = &summary.leftover {
                                     tracing::warn!(%build, job = %id, error = %cause, "the replaced report stays until the next start");
                                 }
+                                if let Some(cause) = &summary.unmeasured {
+                                    tracing::warn!(%build, job = %id, error = %cause, "the build's stored size stays unknown");
+                                }
                                 metrics::record_generation(
                                     GenerationResult::from(summary.generated),
                                     started.elapsed().as_secs_f64(),

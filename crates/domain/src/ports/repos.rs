@@ -152,14 +152,14 @@ pub trait BuildRepo: Send + Sync + 'static {
     /// previous batch, so skipped builds are not returned again).
     async fn expired(&self, cutoff: Timestamp, after: Option<BuildKey>, limit: i64) -> Result<Vec<Build>, StoreError>;
 
-    /// Keeps the bytes the storage holds for a build ([`Build::stored_bytes`]), measured after its files changed.
-    /// `false` when the build no longer exists.
+    /// Keeps the bytes the storage holds for a build ([`Build::stored_bytes`]), measured after its files changed
+    /// (`None`: they changed, and could not be measured). `false` when the build no longer exists.
     async fn set_stored_bytes(
         &self,
         env: &EnvId,
         project: &ProjectId,
         build: &BuildId,
-        bytes: i64,
+        bytes: Option<i64>,
     ) -> Result<bool, StoreError>;
 
     /// Like [`BuildRepo::set_stored_bytes`], only while the build has none kept: a measurement that was taken

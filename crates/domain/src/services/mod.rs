@@ -11,6 +11,7 @@ pub mod projects;
 pub mod reports;
 pub mod retention;
 pub mod shared;
+pub mod stored_bytes;
 pub mod uploads;
 pub mod users;
 
@@ -25,6 +26,7 @@ pub use projects::{NewProject, ProjectError, ProjectPorts, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use retention::{RetentionConfig, RetentionError, RetentionPorts, RetentionService, SweepReport, next_run_at};
 pub use shared::Services;
+pub use stored_bytes::{Filled, StoredBytesPorts, StoredBytesService};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,
     UploadTimeouts,

@@ -18,6 +18,7 @@ use crate::ports::{
 };
 use crate::services::notifications::{NotificationError, NotificationService};
 use crate::services::reports::{ReportError, ReportService};
+use crate::services::stored_bytes::measure;
 
 /// Settings key of the retention settings, stored as one value so the three change together.
 pub const SETTINGS_KEY: &str = "retention.settings";
@@ -63,7 +64,7 @@ pub struct RetentionPorts {
     pub builds: Arc<dyn BuildRepo>,
     /// Finished upload sessions to prune, and uploads in progress (for dry runs).
     pub uploads: Arc<dyn UploadSessionRepo>,
-    /// The on-disk size of a build.
+    /// The size of a build whose size is not kept with it.
     pub files: Arc<dyn ResultStore>,
     /// Deletes a build exactly as §8.8 does.
     pub reports: Arc<ReportService>,
@@ -316,10 +317,11 @@ impl RetentionService {
     /// Deletes one expired build (or, in a dry run, counts it) and adds it to the tally.
     async fn expire(&self, build: &Build, key: &BuildKey, dry_run: bool, tally: &mut Tally) {
         let (env, project, id) = (&build.env_id, &build.project_id, &build.build_id);
-        // Measured first: afterwards the files are gone. A size that cannot be read counts as 0.
-        let bytes = match self.ports.files.build_bytes(env, project, id).await {
-            Ok(bytes) => i64::try_from(bytes).unwrap_or(i64::MAX),
-            Err(_) => 0,
+        // The size kept with the build, else measured now (afterwards the files are gone); a size that cannot be
+        // read counts as 0.
+        let bytes = match build.stored_bytes {
+            Some(bytes) => bytes,
+            None => measure(self.ports.files.as_ref(), env, project, id).await.unwrap_or(0),
         };
         if dry_run {
             match self.ports.uploads.has_active(env, project, id).await {

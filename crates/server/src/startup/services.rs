@@ -7,12 +7,13 @@ use anyhow::Context;
 use hub_domain::ids::Email;
 use hub_domain::model::notification::Notification;
 use hub_domain::model::upload::UploadSession;
-use hub_domain::ports::{EventBus, UploadEvent};
+use hub_domain::ports::{EventBus, ResultStore, UploadEvent};
 use hub_domain::services::{
     ApiKeyPorts, ApiKeyService, AuthPorts, AuthService, AuthSettings, DiskPorts, DiskService, EnvironmentPorts,
     EnvironmentService, GenerationPorts, GenerationService, NotificationPorts, NotificationService, OverviewPorts,
     OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService, RetentionConfig, RetentionPorts,
-    RetentionService, Services, UploadPorts, UploadService, UploadTimeouts, UserPorts, UserService,
+    RetentionService, Services, StoredBytesPorts, StoredBytesService, UploadPorts, UploadService, UploadTimeouts,
+    UserPorts, UserService,
 };
 use tokio::sync::{Notify, mpsc};
 
@@ -20,6 +21,7 @@ use super::adapters::Adapters;
 use crate::config::{Config, Secret};
 use crate::events::BroadcastBus;
 use crate::outcomes::OutcomeTap;
+use crate::stored_bytes::LoggedSizes;
 use crate::system::RandomIds;
 
 /// The services, and what ties them to the workers of step three.
@@ -34,6 +36,8 @@ pub(super) struct Wired {
     pub job_queued: Arc<Notify>,
     /// Asks the disk check for a measurement (after an accepted upload).
     pub disk_check_now: Arc<Notify>,
+    /// Measures the builds without a kept stored size, at start-up.
+    pub stored_bytes: StoredBytesService,
 }
 
 /// Builds every service, and the local admin account when local sign-in is enabled.
@@ -42,6 +46,8 @@ pub(super) struct Wired {
 /// When a setting is out of range, or the admin account cannot be stored.
 pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired> {
     let store = &a.store;
+    // Every service measures builds through this one: a measurement that fails is logged once, with its build.
+    let results: Arc<dyn ResultStore> = Arc::new(LoggedSizes(a.storage.results.clone()));
     let auth = Arc::new(
         AuthService::new(
             AuthPorts {
@@ -93,6 +99,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             envs: store.clone(),
             projects: store.clone(),
             files: a.storage.uploads.clone(),
+            results: results.clone(),
             events: events.clone(),
             clock: a.clock.clone(),
             ids: Arc::new(RandomIds),
@@ -106,6 +113,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             queue: store.clone(),
             builds: store.clone(),
             files: a.storage.generation.clone(),
+            results: results.clone(),
             generator: Arc::new(a.cli.runner.clone()),
             events: events.clone(),
             clock: a.clock.clone(),
@@ -116,7 +124,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         envs: store.clone(),
         projects: store.clone(),
         builds: store.clone(),
-        files: a.storage.results.clone(),
+        files: results.clone(),
         history: a.storage.generation.clone(),
         jobs: store.clone(),
         events,
@@ -130,7 +138,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             runs: store.clone(),
             builds: store.clone(),
             uploads: store.clone(),
-            files: a.storage.results.clone(),
+            files: results.clone(),
             reports: Arc::new(reports.clone()),
             notifications: Arc::new(notifications.clone()),
             clock: a.clock.clone(),
@@ -163,13 +171,13 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         }),
         environments: EnvironmentService::new(EnvironmentPorts {
             envs: store.clone(),
-            files: a.storage.results.clone(),
+            files: results.clone(),
             clock: a.clock.clone(),
         }),
         projects: ProjectService::new(ProjectPorts {
             envs: store.clone(),
             projects: store.clone(),
-            files: a.storage.results.clone(),
+            files: results.clone(),
             clock: a.clock.clone(),
         }),
         overview: OverviewService::new(OverviewPorts { queries: store.clone(), clock: a.clock.clone() }),
@@ -185,5 +193,6 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         report_files: a.storage.reports.clone(),
         storage: a.storage.health.clone(),
     };
-    Ok(Wired { services, generation, endings, job_queued, disk_check_now: Arc::new(Notify::new()) })
+    let stored_bytes = StoredBytesService::new(StoredBytesPorts { builds: store.clone(), files: results.clone() });
+    Ok(Wired { services, generation, endings, job_queued, disk_check_now: Arc::new(Notify::new()), stored_bytes })
 }

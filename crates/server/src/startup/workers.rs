@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::adapters::Adapters;
 use super::services::Wired;
 use crate::config::Config;
-use crate::{background, generation, outcomes};
+use crate::{background, generation, outcomes, stored_bytes as sizes};
 
 /// How often the policy file is re-read.
 const POLICY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
@@ -31,7 +31,7 @@ pub(super) struct Workers {
 /// # Errors
 /// When the sessions or jobs left by the last process cannot be read.
 pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow::Result<Workers> {
-    let Wired { services, generation, endings, job_queued, disk_check_now } = wired;
+    let Wired { services, generation, endings, job_queued, disk_check_now, stored_bytes } = wired;
     let recovered = services.uploads.recover().await.context("cannot recover upload sessions")?;
     if recovered > 0 {
         tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
@@ -69,6 +69,8 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
         )),
         tokio::spawn(Arc::clone(&a.policy).watch(POLICY_RELOAD_INTERVAL, stop.clone())),
         tokio::spawn(warm_up),
+        // Sequential and resumable: builds kept before sizes were (an upgraded installation) get theirs.
+        tokio::spawn(sizes::fill_stored_bytes(stored_bytes, stop.clone())),
         tokio::spawn(background::sweep_stale_uploads(
             services.uploads.clone(),
             config.uploads.stale_after,

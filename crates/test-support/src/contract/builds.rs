@@ -238,15 +238,18 @@ pub async fn stored_bytes_are_kept_per_build_and_summed_per_project(f: &StoreFix
         let (builds, env, p, id) = (f.builds.clone(), env.clone(), p.clone(), build_id(id));
         async move { builds.get(&env, &p, &id).await.unwrap().unwrap().stored_bytes }
     };
-    assert!(f.builds.set_stored_bytes(&env, &p, &build_id("b1"), 100).await.unwrap());
+    assert!(f.builds.set_stored_bytes(&env, &p, &build_id("b1"), Some(100)).await.unwrap());
     assert!(!f.builds.fill_stored_bytes(&env, &p, &build_id("b1"), 5).await.unwrap(), "a kept value stays");
     assert_eq!(stored("b1").await, Some(100));
     assert!(f.builds.fill_stored_bytes(&env, &p, &build_id("b2"), 50).await.unwrap());
-    assert!(f.builds.set_stored_bytes(&env, &p, &build_id("b1"), 120).await.unwrap(), "a new measurement replaces");
-    assert!(!f.builds.set_stored_bytes(&env, &p, &build_id("gone"), 1).await.unwrap());
+    assert!(
+        f.builds.set_stored_bytes(&env, &p, &build_id("b1"), Some(120)).await.unwrap(),
+        "a new measurement replaces"
+    );
+    assert!(!f.builds.set_stored_bytes(&env, &p, &build_id("gone"), Some(1)).await.unwrap());
     assert!(!f.builds.fill_stored_bytes(&env, &p, &build_id("gone"), 1).await.unwrap());
     let other = env_id("other");
-    assert!(f.builds.set_stored_bytes(&other, &p, &build_id("b4"), 7).await.unwrap(), "same ids, other env");
+    assert!(f.builds.set_stored_bytes(&other, &p, &build_id("b4"), Some(7)).await.unwrap(), "same ids, other env");
     let left: Vec<String> = unmeasured(None, 100).await.iter().map(name).collect();
     assert_eq!(left, ["default/q/b3"]);
     assert_eq!(sums(f).await, [("default/p".to_owned(), 170), zero("default/q"), ("other/p".to_owned(), 7)]);
@@ -273,4 +276,7 @@ pub async fn stored_bytes_are_kept_per_build_and_summed_per_project(f: &StoreFix
     // A deleted build's bytes leave the sums with it.
     assert!(matches!(f.builds.delete(&env, &p, &build_id("b2")).await.unwrap(), BuildDeletion::Deleted { .. }));
     assert_eq!(sums(f).await, [zero("default/p"), zero("default/q"), ("other/p".to_owned(), 7)]);
+    // Files that changed and could not be measured are unknown again.
+    assert!(f.builds.set_stored_bytes(&other, &p, &build_id("b4"), None).await.unwrap());
+    assert_eq!(sums(f).await, [zero("default/p"), zero("default/q"), zero("other/p")]);
 }

@@ -425,10 +425,10 @@ impl BuildRepo for Store {
         env: &EnvId,
         project: &ProjectId,
         build: &BuildId,
-        bytes: i64,
+        bytes: Option<i64>,
     ) -> Result<bool, StoreError> {
         let k = key(env, project, build);
-        self.run(move |conn| stored_bytes::set(conn, k, bytes, false)).await
+        self.run(move |conn| stored_bytes::set(conn, k, bytes)).await
     }
 
     async fn fill_stored_bytes(
@@ -439,7 +439,7 @@ impl BuildRepo for Store {
         bytes: i64,
     ) -> Result<bool, StoreError> {
         let k = key(env, project, build);
-        self.run(move |conn| stored_bytes::set(conn, k, bytes, true)).await
+        self.run(move |conn| stored_bytes::fill(conn, k, bytes)).await
     }
 
     async fn unmeasured(&self, after: Option<BuildRef>, limit: i64) -> Result<Vec<BuildRef>, StoreError> {

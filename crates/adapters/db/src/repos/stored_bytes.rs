@@ -13,17 +13,18 @@ use crate::connection::AnyConnection;
 use crate::errors::{corrupt, from_diesel};
 use crate::schema::builds;
 
-/// Writes a build's stored bytes (with `only_if_unknown`, only while it has none, in the same statement, so a
-/// value kept between the caller's measurement and this write stays). Whether a row was written.
-pub(super) fn set(conn: &mut AnyConnection, k: Key, bytes: i64, only_if_unknown: bool) -> Result<bool, StoreError> {
-    let row = builds::table.find(k);
-    let n = if only_if_unknown {
-        diesel::update(row.filter(builds::stored_bytes.is_null())).set(builds::stored_bytes.eq(bytes)).execute(conn)
-    } else {
-        diesel::update(row).set(builds::stored_bytes.eq(bytes)).execute(conn)
-    }
-    .map_err(from_diesel)?;
-    Ok(n > 0)
+/// Writes a build's stored bytes (NULL: unknown). Whether the build exists.
+pub(super) fn set(conn: &mut AnyConnection, k: Key, bytes: Option<i64>) -> Result<bool, StoreError> {
+    let n = diesel::update(builds::table.find(k)).set(builds::stored_bytes.eq(bytes)).execute(conn);
+    Ok(n.map_err(from_diesel)? > 0)
+}
+
+/// Writes a build's stored bytes only while it has none, in one statement, so that a value kept between the
+/// caller's measurement and this write stays. Whether it was written.
+pub(super) fn fill(conn: &mut AnyConnection, k: Key, bytes: i64) -> Result<bool, StoreError> {
+    let unknown = builds::table.find(k).filter(builds::stored_bytes.is_null());
+    let n = diesel::update(unknown).set(builds::stored_bytes.eq(bytes)).execute(conn);
+    Ok(n.map_err(from_diesel)? > 0)
 }
 
 /// Builds without a value after `after`, by key, from the partial index of such builds.

@@ -87,6 +87,8 @@ struct World {
     now: Arc<Mutex<Timestamp>>,
     pruned: Arc<Mutex<Vec<Timestamp>>>,
     listings: Arc<Mutex<Vec<Option<String>>>>,
+    /// The builds whose files were measured, by number.
+    measured: Arc<Mutex<Vec<i64>>>,
     /// Answer of `expired`, when set, instead of the listing.
     expired_error: bool,
 }
@@ -101,6 +103,7 @@ impl World {
             now: Arc::new(Mutex::new(start())),
             pruned: Arc::default(),
             listings: Arc::default(),
+            measured: Arc::default(),
             expired_error: false,
         }
     }
@@ -157,7 +160,11 @@ impl World {
             report_config: Arc::default(),
         });
         let mut sizes = MockResultStore::new();
-        sizes.expect_build_bytes().returning(|_, _, id| Ok(u64::try_from(number(id)).unwrap() * 10));
+        let measured = Arc::clone(&self.measured);
+        sizes.expect_build_bytes().returning(move |_, _, id| {
+            measured.lock().unwrap().push(number(id));
+            Ok(u64::try_from(number(id)).unwrap() * 10)
+        });
         let mut uploads = MockUploadSessionRepo::new();
         let pruned = Arc::clone(&self.pruned);
         uploads.expect_prune_finished().returning(move |before| {
@@ -221,6 +228,18 @@ async fn a_sweep_deletes_expired_builds_in_batches_and_counts_what_it_could_not_
     assert_eq!(*world.runs.0.lock().unwrap(), std::slice::from_ref(&run), "recorded");
     assert!(world.created.lock().unwrap().is_empty());
     assert_eq!(world.settings.get(LAST_SCHEDULED_KEY).await.unwrap(), None, "a manual sweep leaves the schedule");
+}
+
+#[tokio::test]
+async fn a_size_kept_with_the_build_is_freed_without_measuring_it() {
+    let mut builds: Vec<Build> = (1..=4).map(|i| build(i, 100)).collect();
+    builds[1].stored_bytes = Some(2000);
+    builds[3].stored_bytes = Some(4000);
+    let world = World::new(builds);
+    let run = world.service(true).sweep(CleanupTrigger::Manual, None).await.unwrap().run;
+    assert_eq!(world.remaining(), [3], "b003 has an upload in progress");
+    assert_eq!(run.freed_bytes, 10 + 2000 + 4000, "b001 measured, b002 and b004 as kept");
+    assert_eq!(*world.measured.lock().unwrap(), [1, 3], "only the builds without a kept size are measured");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use crate::model::job::{GenerationJob, JobState};
 use crate::model::upload::{Phase, UploadKind, UploadSession};
 use crate::ports::clock::{MockClock, MockIdGenerator};
 use crate::ports::events::MockEventBus;
+use crate::ports::files::MockResultStore;
 use crate::ports::repos::{MockBuildRepo, MockEnvironmentRepo, MockProjectRepo, MockUploadSessionRepo};
 use crate::ports::uploads::MockUploadFiles;
 use crate::ports::{
@@ -80,6 +81,8 @@ struct World {
     envs: MockEnvironmentRepo,
     projects: MockProjectRepo,
     files: MockUploadFiles,
+    /// Measures every build as 4 KiB unless a test says otherwise.
+    results: MockResultStore,
     published: Log<UploadEvent>,
 }
 
@@ -94,7 +97,9 @@ impl World {
         builds.expect_status().returning(|_, _, _| Ok(None));
         let mut sessions = MockUploadSessionRepo::new();
         sessions.expect_has_active().returning(|_, _, _| Ok(false));
-        Self { sessions, builds, envs, projects, files: MockUploadFiles::new(), published: log() }
+        let mut results = MockResultStore::new();
+        results.expect_build_bytes().returning(|_, _, _| Ok(4096));
+        Self { sessions, builds, envs, projects, files: MockUploadFiles::new(), results, published: log() }
     }
 
     fn service(self) -> (UploadService, Log<UploadEvent>) {
@@ -111,6 +116,7 @@ impl World {
             envs: Arc::new(self.envs),
             projects: Arc::new(self.projects),
             files: Arc::new(self.files),
+            results: Arc::new(self.results),
             events: Arc::new(events),
             clock: Arc::new(clock),
             ids: Arc::new(ids),
@@ -132,9 +138,8 @@ fn phases(published: &Log<UploadEvent>) -> Vec<Phase> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_streaming_upload_goes_from_uploading_to_a_saved_build_with_its_queued_job() {
-    let mut w = World::new();
+/// A streaming upload of 3 bytes that succeeds; returns what was saved (session, build, job) and published.
+async fn streamed(mut w: World) -> (UploadSession, Build, GenerationJob, Log<UploadEvent>) {
     let inserted = log::<UploadSession>();
     let saved = log::<(UploadSession, Build, GenerationJob)>();
     let l = Arc::clone(&inserted);
@@ -159,21 +164,27 @@ async fn a_streaming_upload_goes_from_uploading_to_a_saved_build_with_its_queued
     w.files.expect_publish().times(1).returning(|_, _, _, _| Ok(()));
     w.files.expect_discard().times(1).returning(|_, _, _| Ok(()));
     let (uploads, published) = w.service();
-
     let session =
         uploads.upload_stream(&uploader(), target(), UploadOptions::default(), Some(3), body()).await.unwrap();
-
-    assert_eq!(session.phase, Phase::Generating);
-    assert_eq!(session.stats, Some(stats));
-    assert_eq!(session.report_url.as_deref(), Some("/reports/staging/checkout/b1/index.html"));
+    let (stored, build, job) = saved.lock().unwrap()[0].clone();
+    assert_eq!(stored, session, "what is returned is what was stored");
     let first = inserted.lock().unwrap()[0].clone();
     assert_eq!(
         (first.phase, first.kind, first.uploaded_by.as_str()),
         (Phase::Uploading, UploadKind::Stream, "apikey:ci")
     );
-    let (stored, build, job) = saved.lock().unwrap()[0].clone();
-    assert_eq!(stored, session, "what is returned is what was stored");
+    (session, build, job, published)
+}
+
+#[tokio::test]
+async fn a_streaming_upload_goes_from_uploading_to_a_saved_build_with_its_queued_job() {
+    let (session, build, job, published) = streamed(World::new()).await;
+    let stats = BuildStats { total: 2, passed: 1, failed: 1, ..BuildStats::default() };
+    assert_eq!(session.phase, Phase::Generating);
+    assert_eq!(session.stats, Some(stats));
+    assert_eq!(session.report_url.as_deref(), Some("/reports/staging/checkout/b1/index.html"));
     assert_eq!((build.status, build.stats, build.longest_test_ms), (BuildStatus::Pending, stats, 40));
+    assert_eq!(build.stored_bytes, Some(4096), "measured once its results are in place, saved with it");
     assert_eq!(build.warnings, ["unreadable x-result.json"]);
     assert_eq!((job.state, job.upload_id, &job.build_id), (JobState::Queued, Some(session.id), &build.build_id));
     assert_eq!(
@@ -181,6 +192,15 @@ async fn a_streaming_upload_goes_from_uploading_to_a_saved_build_with_its_queued
         [Phase::Uploading, Phase::Assembling, Phase::Generating],
         "each change is published"
     );
+}
+
+#[tokio::test]
+async fn a_build_that_cannot_be_measured_is_saved_with_its_size_unknown() {
+    let mut w = World::new();
+    w.results = MockResultStore::new();
+    w.results.expect_build_bytes().times(1).returning(|_, _, _| Err(StorageError::unavailable("refused")));
+    let (session, build, _, _) = streamed(w).await;
+    assert_eq!((session.phase, build.stored_bytes), (Phase::Generating, None), "the upload does not fail");
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use crate::model::names::DisplayName;
 use crate::model::report_config::ReportConfigPolicy;
 use crate::model::upload::UploadLimits;
 use crate::ports::{
-    BuildRepo, Clock, EnvironmentRepo, EventBus, IdGenerator, ProjectRepo, UploadFiles, UploadSessionRepo,
+    BuildRepo, Clock, EnvironmentRepo, EventBus, IdGenerator, ProjectRepo, ResultStore, UploadFiles, UploadSessionRepo,
 };
 
 pub use errors::UploadError;
@@ -38,6 +38,7 @@ pub struct UploadService {
     envs: Arc<dyn EnvironmentRepo>,
     projects: Arc<dyn ProjectRepo>,
     files: Arc<dyn UploadFiles>,
+    results: Arc<dyn ResultStore>,
     events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -60,6 +61,8 @@ pub struct UploadPorts {
     pub projects: Arc<dyn ProjectRepo>,
     /// Upload files.
     pub files: Arc<dyn UploadFiles>,
+    /// Measures a build's stored files once its new results are in place.
+    pub results: Arc<dyn ResultStore>,
     /// Live events.
     pub events: Arc<dyn EventBus>,
     /// Time.
@@ -89,6 +92,7 @@ impl UploadService {
             envs: ports.envs,
             projects: ports.projects,
             files: ports.files,
+            results: ports.results,
             events: ports.events,
             clock: ports.clock,
             ids: ports.ids,

@@ -1,5 +1,5 @@
-//! From a complete archive to a saved build: extraction, the build with its queued job, and failures that end a
-//! session with the message its client got.
+//! From a complete archive to a saved build: extraction, the build with its stored bytes and its queued job, and
+//! failures that end a session with the message its client got.
 
 use super::{UploadError, UploadService};
 use crate::ids::JobId;
@@ -8,9 +8,11 @@ use crate::model::job::{GenerationJob, JobState};
 use crate::model::syntax::format_duration;
 use crate::model::upload::{Phase, UploadSession};
 use crate::ports::{ArchiveSource, BodyError, Extracted, ReceiveError, UploadEvent};
+use crate::services::stored_bytes::measure;
 
 impl UploadService {
-    /// §5.1 steps 8–9 and §6.4 steps 3–5: extract, publish the results, save build + job + session together.
+    /// §5.1 steps 8–9 and §6.4 steps 3–5: extract, publish the results, measure what the storage now holds for
+    /// the build, save build + job + session together.
     pub(super) async fn finish(
         &self,
         session: UploadSession,
@@ -24,7 +26,10 @@ impl UploadService {
         if let Err(e) = self.files.publish(&env, &project, &session.build_id, id).await {
             return Err(self.fail(session, Phase::Assembling, e.into()).await);
         }
-        let (build, job, generating) = self.saved(session.clone(), extracted);
+        let (mut build, job, generating) = self.saved(session.clone(), extracted);
+        // Measured now, before the job that will change the files again is queued, and saved with the build: a
+        // measurement that fails leaves the size unknown, never the upload failed.
+        build.stored_bytes = measure(self.results.as_ref(), &env, &project, &session.build_id).await.ok();
         if let Err(e) = self.sessions.save_results(&generating, &build, &job).await {
             return Err(self.fail(session, Phase::Assembling, e.into()).await);
         }
@@ -34,7 +39,8 @@ impl UploadService {
         Ok(generating)
     }
 
-    /// The build, its queued job and the session in `generating`, as stored by one transaction.
+    /// The build (its stored bytes not measured yet), its queued job and the session in `generating`, as stored
+    /// by one transaction.
     pub(super) fn saved(
         &self,
         mut session: UploadSession,

@@ -8,6 +8,7 @@ use crate::ids::{BuildId, EnvId, ProjectId, UploadId};
 use crate::model::upload::{Phase, UploadKind, UploadSession};
 use crate::ports::clock::{MockClock, MockIdGenerator};
 use crate::ports::events::MockEventBus;
+use crate::ports::files::MockResultStore;
 use crate::ports::repos::{MockBuildRepo, MockEnvironmentRepo, MockProjectRepo, MockUploadSessionRepo};
 use crate::ports::uploads::MockUploadFiles;
 
@@ -72,6 +73,7 @@ fn service(found: Vec<UploadSession>) -> (UploadService, Log<UploadSession>, Log
         envs: Arc::new(MockEnvironmentRepo::new()),
         projects: Arc::new(MockProjectRepo::new()),
         files: Arc::new(files),
+        results: Arc::new(MockResultStore::new()),
         events: Arc::new(events),
         clock: Arc::new(clock),
         ids: Arc::new(MockIdGenerator::new()),
