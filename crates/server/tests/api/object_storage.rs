@@ -139,3 +139,79 @@ async fn uploads_become_reports_served_from_objects_and_replaced_reports_leave_n
     assert!(!keys(&bucket, "envs/staging/checkout/builds/b2/").await.is_empty());
     assert_eq!(object(&bucket, "envs/staging/checkout/history.jsonl").await.lines().count(), 1, "b2's point");
 }
+
+/// Sends `zip` as a chunked upload of `build` with its parts in the order `order`, restarting the server (a node
+/// other than the one that stored the first parts, as far as the bucket can tell) before the last part; returns
+/// the completed session once its report is ready.
+async fn chunked_upload(s: TestServer, build: &str, zip: &[u8], order: &[usize]) -> (TestServer, Value) {
+    use sha2::Digest;
+    let hex = |bytes: &[u8]| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let parts: Vec<&[u8]> = zip.chunks(zip.len().div_ceil(order.len())).collect();
+    let body = serde_json::json!({
+        "buildId": build, "fileName": "results.zip", "totalSize": zip.len(), "totalChunks": parts.len(),
+        "sha256": hex(zip),
+    });
+    let init = s.post(&format!("{PROJECT}/uploads"), body).await;
+    assert_eq!(init.status, StatusCode::CREATED, "{}", init.text);
+    let id = init.json()["uploadId"].as_str().unwrap().to_owned();
+    let mut s = s;
+    for (sent, &index) in order.iter().enumerate() {
+        if sent + 1 == order.len() {
+            s = s.restart().await;
+        }
+        let req = s
+            .request(Method::PUT, &format!("{PROJECT}/uploads/{id}"))
+            .bearer_auth(&s.key)
+            .header("X-Chunk-Index", index.to_string())
+            .header("X-Total-Chunks", parts.len().to_string())
+            .header("Content-Type", "application/octet-stream")
+            .body(parts[index].to_vec());
+        let res = TestServer::read(req).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    }
+    let res = s.post(&format!("{PROJECT}/uploads/{id}/complete"), serde_json::json!({})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text);
+    let session = crate::generation::finished_session(&s, &id).await;
+    (s, session)
+}
+
+#[tokio::test]
+async fn chunks_in_any_order_the_latest_alias_and_retention_work_on_objects() {
+    let Some((s, bucket)) = server().await else { return };
+    let zip = crate::archives::results_zip();
+    let (s, session) = chunked_upload(s, "c1", &zip, &[2, 0, 1]).await;
+    assert_eq!(session["phase"], "done", "{session}");
+    assert!(keys(&bucket, "envs/staging/checkout/uploads/").await.is_empty(), "the stored chunks are deleted");
+    assert!(
+        keys(&bucket, "envs/staging/checkout/builds/c1/")
+            .await
+            .contains(&"envs/staging/checkout/builds/c1/results.zip".to_owned())
+    );
+
+    // `latest` is the newest ready build's report.
+    assert_eq!(upload_and_wait(&s, "b2").await["phase"], "done");
+    let page = |build: &str| format!("/reports/staging/checkout/{build}/data/summary.json");
+    let fetch = |url: String| async { s.client.get(url).send().await.unwrap().text().await.unwrap() };
+    let latest = fetch(granted(&s, &page("latest")).await).await;
+    assert_eq!(latest, fetch(granted(&s, &page("b2")).await).await);
+
+    // Retention deletes an expired build's objects, and only those.
+    let database = s.data_dir.join("allure-hub.db");
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let mut db = diesel::SqliteConnection::establish(database.to_str().unwrap()).unwrap();
+        db.batch_execute("UPDATE builds SET created_at = datetime('now', '-40 days') WHERE build_id = 'c1'").unwrap();
+    })
+    .await
+    .unwrap();
+    let settings = serde_json::json!({"retentionDays": 30, "intervalHours": 24, "dryRun": false});
+    let res = crate::operations::retention_call(&s, Method::PUT, "/api/settings/retention", Some(settings)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
+    let run = crate::operations::retention_call(&s, Method::POST, "/api/settings/retention/run", None).await.json();
+    assert_eq!((run["status"].as_str(), run["deletedCount"].as_i64()), (Some("success"), Some(1)), "{run}");
+    assert!(run["freedBytes"].as_i64().unwrap() > 0, "{run}");
+    assert!(keys(&bucket, "envs/staging/checkout/builds/c1/").await.is_empty());
+    assert!(!keys(&bucket, "envs/staging/checkout/builds/b2/").await.is_empty());
+    assert_eq!(s.get(&format!("{PROJECT}/reports/c1")).await.status, StatusCode::NOT_FOUND);
+}
