@@ -26,6 +26,7 @@ mod queries;
 mod reports;
 mod schemathesis;
 mod storage_copy;
+mod storage_kill;
 mod storage_outage;
 mod support;
 mod uploads;
