@@ -35,6 +35,12 @@ bench-upload sizes="500":
     cargo build --release -p hub-server
     python3 bench/upload.py --sizes {{sizes}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
 
+# The upload benchmark on S3 (moto on loopback) beside the filesystem, chunks sent out of order: times and the
+# server's peak RSS against the 64 MiB budget (issue 17: a 1 GiB upload to S3 within it).
+bench-upload-s3 sizes="1024":
+    cargo build --release -p hub-server
+    python3 bench/upload.py --storage s3 --sizes {{sizes}} --binary "${CARGO_TARGET_DIR:-target}/release/allure-hub"
+
 # Generation benchmark: a bare `allure generate` vs upload -> report ready on a release build (target <= 1.15x).
 bench-generate tests="2000" runs="5":
     cargo build --release -p hub-server

@@ -8,7 +8,15 @@ strategy B (50 MiB chunks, then complete), and prints wall time, MB/s, the ratio
 RSS (VmHWM from /proc). Targets (issue 4): ingest <= 1.25x unzip; peak RSS <= 64 MiB and no larger for 1 GiB than
 for 100 MB.
 
-Usage: bench/upload.py [--sizes 500] [--binary target/release/allure-hub] [--work /var/tmp/allure-hub-bench]
+With `--storage s3` (`just bench-upload-s3`) each size goes through two servers, one keeping its files under
+DATA_DIR and one with `STORAGE_URL` on a bucket of moto on loopback (bench/moto_s3.py; moto keeps every object in
+its own memory: a few GiB for 1 GiB), and strategy B sends its chunks in a shuffled order, the same on both.
+Neither server gets an Allure CLI (its install never finishes, so no generation job is claimed): no job reads an
+archive back while the next upload is measured. It prints both servers' times and peak RSS side by side against
+the 64 MiB budget (issue 17: a 1 GiB upload to S3 within the same budget).
+
+Usage: bench/upload.py [--sizes 500] [--storage fs|s3] [--binary target/release/allure-hub]
+                       [--work /var/tmp/allure-hub-bench]
 """
 
 import argparse
@@ -24,9 +32,12 @@ import tempfile
 import time
 import zipfile
 
+from moto_s3 import S3_VARS, Moto, ensure_moto, moto_venv
+
 MIB = 1024 * 1024
 CHUNK = 50 * MIB
 ADMIN_PASSWORD = "bench-admin-Passw0rd"
+RSS_BUDGET_MIB = 64  # issue 4's budget for the server while uploading, which issue 17 keeps on S3
 
 
 TESTS = 2500  # 3 files per test plus containers: about 7,600 entries, under the default MAX_ZIP_ENTRIES
@@ -100,12 +111,19 @@ def reset_peak(pid):
         f.write("5")
 
 
-def start_server(binary, data_dir):
+def start_server(binary, data_dir, overrides=None):
+    """The release server on `data_dir`, with the environment's variables and `overrides` on top (a value of None
+    removes a variable); its process and port once it answers."""
     port = free_port()
     env = dict(os.environ, DATA_DIR=data_dir, ADDR=f"127.0.0.1:{port}", ADMIN_PASSWORD=ADMIN_PASSWORD,
                RATE_LIMIT_RATE="0", LOG_LEVEL="warn", REPORTS_ADDR="127.0.0.1:0",
                MAX_UPLOAD_BYTES=str(4 * 1024 * MIB), MAX_DECOMPRESSED_BYTES=str(8 * 1024 * MIB),
                AUTH_POLICY_FILE=os.path.join(data_dir, "none.yaml"))
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -147,9 +165,24 @@ def strategy_a(port, key, path, build):
     return elapsed
 
 
-def strategy_b(port, key, path, build):
+def chunk_count(path):
+    return (os.path.getsize(path) + CHUNK - 1) // CHUNK
+
+
+def shuffled_order(chunks):
+    """The chunk indices in a fixed order that is not ascending (when there are two or more)."""
+    order = list(range(chunks))
+    random.Random(7).shuffle(order)
+    if chunks > 1 and order == sorted(order):
+        order.reverse()
+    return order
+
+
+def strategy_b(port, key, path, build, order=None):
+    """Strategy B with the chunks sent in `order` (ascending when None)."""
     size = os.path.getsize(path)
-    chunks = (size + CHUNK - 1) // CHUNK
+    chunks = chunk_count(path)
+    order = list(range(chunks)) if order is None else order
     auth = {"Authorization": f"Bearer {key}"}
     t = time.monotonic()
     status, _, body = request(port, "POST", "/api/environments/bench/projects/p/uploads",
@@ -158,7 +191,8 @@ def strategy_b(port, key, path, build):
     assert status == 201, body
     upload = json.loads(body)["uploadId"]
     with open(path, "rb") as f:
-        for index in range(chunks):
+        for index in order:
+            f.seek(index * CHUNK)
             data = f.read(CHUNK)
             status, _, body = request(port, "PUT", f"/api/environments/bench/projects/p/uploads/{upload}", data,
                                       dict(auth, **{"X-Chunk-Index": str(index), "X-Total-Chunks": str(chunks),
@@ -170,13 +204,74 @@ def strategy_b(port, key, path, build):
     return time.monotonic() - t
 
 
+def measure(binary, data_dir, archive, overrides=None, order=None):
+    """Both strategies against a fresh server: (A s, peak RSS during A, B s, peak RSS during B), each peak measured
+    alone; prints the server's resident set around them."""
+    proc, port = start_server(binary, data_dir, overrides)
+    try:
+        key = admin_key(port)
+        start_peak = peak_rss_mib(proc.pid)
+        reset_peak(proc.pid)
+        base = status_mib(proc.pid, "VmRSS")
+        a = strategy_a(port, key, archive, "a")
+        rss_a = peak_rss_mib(proc.pid)
+        reset_peak(proc.pid)
+        b = strategy_b(port, key, archive, "b", order)
+        rss_b = peak_rss_mib(proc.pid)
+        print(f"server RSS: start-up peak {start_peak:.1f} MiB, before the uploads {base:.1f} MiB, "
+              f"peak during A {rss_a:.1f} MiB, during B {rss_b:.1f} MiB", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return a, rss_a, b, rss_b
+
+
+def queued_forever(work):
+    """An `NPM_BIN` whose install of the Allure CLI never ends (until the server that ran it has gone): the server
+    claims no generation job while it installs, so no job reads an archive back while the next upload is measured."""
+    path = os.path.join(work, "npm-that-never-finishes")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nwhile kill -0 $PPID 2>/dev/null; do sleep 1; done\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def verdict(rss):
+    return f"{'within' if rss <= RSS_BUDGET_MIB else 'OVER'} the {RSS_BUDGET_MIB} MiB budget"
+
+
+def compare_storages(args, size_mb, work, archive, size, unzip, moto_python):
+    """`--storage s3`: the filesystem and S3 side by side, chunks in a shuffled order on both; one row each."""
+    order = shuffled_order(chunk_count(archive))
+    print(f"chunks of strategy B sent in the order {order}", flush=True)
+    npm = queued_forever(work)
+    moto = Moto(moto_python, os.path.join(work, "moto.log"))
+    rows = []
+    try:
+        fs_vars = dict({name: None for name in S3_VARS}, NPM_BIN=npm)
+        s3_vars = dict(fs_vars, **moto.server_env("bench"))
+        for storage, overrides in (("fs", fs_vars), ("s3", s3_vars)):
+            print(f"-- {storage}", flush=True)
+            a, rss_a, b, rss_b = measure(args.binary, os.path.join(work, f"data-{storage}"), archive, overrides, order)
+            if storage == "s3":
+                objects, stored = moto.stored("bench")
+                print(f"bucket: {objects} objects, {stored / MIB:.0f} MiB (both builds' results.zip)", flush=True)
+            rows.append((size_mb, storage, size / MIB, unzip, a, rss_a, b, rss_b))
+    finally:
+        moto.stop()
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="500", help="comma-separated archive sizes in MiB")
+    parser.add_argument("--storage", choices=("fs", "s3"), default="fs",
+                        help="s3: S3 on moto beside the filesystem, chunks out of order")
     parser.add_argument("--binary", default="target/release/allure-hub")
     parser.add_argument("--work", default="/var/tmp/allure-hub-bench")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    moto_python = ensure_moto(moto_venv()) if args.storage == "s3" else None
     rows = []
     for size_mb in [int(s) for s in args.sizes.split(",")]:
         work = tempfile.mkdtemp(dir=args.work)
@@ -188,23 +283,11 @@ def main():
             subprocess.run(["unzip", "-q", archive, "-d", os.path.join(work, "unzipped")], check=True)
             unzip = time.monotonic() - t
             shutil.rmtree(os.path.join(work, "unzipped"))
-            proc, port = start_server(args.binary, os.path.join(work, "data"))
-            try:
-                key = admin_key(port)
-                start_peak = peak_rss_mib(proc.pid)
-                reset_peak(proc.pid)
-                base = status_mib(proc.pid, "VmRSS")
-                a = strategy_a(port, key, archive, "a")
-                rss_a = peak_rss_mib(proc.pid)
-                reset_peak(proc.pid)
-                b = strategy_b(port, key, archive, "b")
-                rss_b = peak_rss_mib(proc.pid)
-                rss = max(rss_a, rss_b)
-                print(f"server RSS: start-up peak {start_peak:.1f} MiB, before the uploads {base:.1f} MiB, "
-                      f"peak during A {rss_a:.1f} MiB, during B {rss_b:.1f} MiB", flush=True)
-            finally:
-                proc.terminate()
-                proc.wait()
+            if args.storage == "s3":
+                rows.extend(compare_storages(args, size_mb, work, archive, size, unzip, moto_python))
+                continue
+            a, rss_a, b, rss_b = measure(args.binary, os.path.join(work, "data"), archive)
+            rss = max(rss_a, rss_b)
             mb = size / MIB
             rows.append((size_mb, mb, unzip, a, b, rss))
             print(f"archive {mb:.0f} MiB | unzip -q {unzip:.2f} s | "
@@ -213,6 +296,13 @@ def main():
                   flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    if args.storage == "s3":
+        print(f"\nsize_MiB  storage  unzip_s  A_s  A_MiB/s  A_peak_RSS_MiB  B_s  B_MiB/s  B_peak_RSS_MiB  "
+              f"(B: chunks out of order; budget {RSS_BUDGET_MIB} MiB)")
+        for size_mb, storage, mb, unzip, a, rss_a, b, rss_b in rows:
+            print(f"{size_mb:8d} {storage:>8} {unzip:8.2f} {a:5.2f} {mb / a:8.0f} {rss_a:15.1f} {b:5.2f} "
+                  f"{mb / b:8.0f} {rss_b:15.1f}  {verdict(max(rss_a, rss_b))}")
+        return
     print("\nsize_MiB  unzip_s  A_s  A_MiB/s  A/unzip  B_s  B_MiB/s  B/unzip  peak_RSS_MiB")
     for size_mb, mb, unzip, a, b, rss in rows:
         print(f"{size_mb:8d} {unzip:8.2f} {a:5.2f} {mb / a:8.0f} {a / unzip:8.2f} {b:5.2f} {mb / b:8.0f} "
