@@ -38,6 +38,25 @@ pub struct ProjectBytes {
     pub bytes: i64,
 }
 
+/// What the disk settings report (contract §13.3): the local measurement of `DATA_DIR` beside the bytes the
+/// storage holds for builds, as kept by the hub when their files were written (never by listing the storage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// Bytes of all files under the data directory.
+    pub used_bytes: i64,
+    /// Available bytes on the data directory's filesystem, 0 if unknown.
+    pub free_bytes: i64,
+    /// That filesystem's capacity, 0 if unknown.
+    pub total_bytes: i64,
+    /// The stored bytes kept for every build, summed (builds not measured yet count 0).
+    pub stored_bytes: i64,
+    /// Largest projects first (ties by path), at most 20: what each takes under the data directory when the
+    /// storage is the filesystem, else the sum of its builds' kept stored bytes.
+    pub breakdown: Vec<DiskUsageEntry>,
+    /// Time of the measurement.
+    pub computed_at: Timestamp,
+}
+
 /// Entries of a breakdown (contract §13.3).
 pub const BREAKDOWN_ENTRIES: usize = 20;
 

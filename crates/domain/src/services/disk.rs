@@ -1,6 +1,10 @@
-//! Disk usage of the data directory (contract §13.3) and the disk warning (§13.4): measurements are cached for
-//! 60 s and shared by concurrent callers; the threshold and whether the warning is active are persisted, so the
-//! warning fires once per crossing, also across restarts.
+//! Disk usage of the data directory beside the bytes the storage holds for builds (contract §13.3, issue 17) and
+//! the disk warning (§13.4): measurements are cached for 60 s and shared by concurrent callers; the threshold and
+//! whether the warning is active are persisted, so the warning fires once per crossing, also across restarts.
+//!
+//! The stored bytes are those kept with each build when its files changed, summed by one database aggregate per
+//! measurement, never a listing of the storage. When the storage is not the data directory (object storage), the
+//! data directory holds only scratch work, so the per-project breakdown comes from those kept values too.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -10,8 +14,8 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::model::disk::{DiskUsage, used_percent};
-use crate::ports::{Clock, DiskProbe, SettingsRepo, StoreError};
+use crate::model::disk::{StorageUsage, stored_breakdown, used_percent};
+use crate::ports::{BuildRepo, Clock, DiskProbe, SettingsRepo, StoreError};
 use crate::services::notifications::{NotificationError, NotificationService};
 
 /// Settings key of the saved threshold (an integer percentage).
@@ -45,7 +49,7 @@ pub enum DiskError {
 #[derive(Debug, Default)]
 struct Cache {
     /// The latest measurement.
-    usage: Option<DiskUsage>,
+    usage: Option<StorageUsage>,
     /// Whether a caller is measuring now (the others wait for it).
     measuring: bool,
     /// Measurements finished so far, to tell a waiter that one finished after it arrived.
@@ -73,7 +77,7 @@ impl Shared {
 /// of which measures instead when no result was stored).
 struct MeasuringTurn<'a> {
     shared: &'a Shared,
-    result: Option<DiskUsage>,
+    result: Option<StorageUsage>,
 }
 
 impl Drop for MeasuringTurn<'_> {
@@ -110,6 +114,8 @@ impl Drop for CheckingTurn<'_> {
 pub struct DiskPorts {
     /// Measures the data directory's file system.
     pub probe: Arc<dyn DiskProbe>,
+    /// The stored bytes kept per build, summed per project.
+    pub builds: Arc<dyn BuildRepo>,
     /// The stored notification threshold.
     pub settings: Arc<dyn SettingsRepo>,
     /// Where a crossed threshold is announced.
@@ -124,10 +130,21 @@ impl std::fmt::Debug for DiskPorts {
     }
 }
 
+/// Where the per-project breakdown of a measurement comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// The walk of the data directory, which holds every build's files (the filesystem storage).
+    DataDir,
+    /// The stored bytes kept per build: the files are elsewhere (object storage).
+    StoredBytes,
+}
+
 /// The disk use cases.
 #[derive(Clone)]
 pub struct DiskService {
     probe: Arc<dyn DiskProbe>,
+    builds: Arc<dyn BuildRepo>,
+    breakdown: Breakdown,
     settings: Arc<dyn SettingsRepo>,
     notifications: Arc<NotificationService>,
     clock: Arc<dyn Clock>,
@@ -141,20 +158,23 @@ impl std::fmt::Debug for DiskService {
 }
 
 impl DiskService {
-    /// Wires the use cases; clones share the cache.
-    pub fn new(ports: DiskPorts) -> Self {
-        let DiskPorts { probe, settings, notifications, clock } = ports;
-        Self { probe, settings, notifications, clock, shared: Arc::default() }
+    /// Wires the use cases, with the breakdown the storage calls for; clones share the cache.
+    pub fn new(ports: DiskPorts, breakdown: Breakdown) -> Self {
+        let DiskPorts { probe, builds, settings, notifications, clock } = ports;
+        Self { probe, builds, breakdown, settings, notifications, clock, shared: Arc::default() }
     }
 
     /// §13.3: the cached measurement when younger than 60 s, else a new one; concurrent callers share one
     /// measurement.
-    pub async fn usage(&self) -> DiskUsage {
-        self.measurement(TimeDelta::seconds(CACHE_SECONDS)).await
+    ///
+    /// # Errors
+    /// A database failure while summing the stored bytes (nothing is cached; the next caller measures again).
+    pub async fn usage(&self) -> Result<StorageUsage, DiskError> {
+        Ok(self.measurement(TimeDelta::seconds(CACHE_SECONDS)).await?)
     }
 
     /// A measurement younger than `max_age`, or one that finished while this caller waited, or a new one.
-    async fn measurement(&self, max_age: TimeDelta) -> DiskUsage {
+    async fn measurement(&self, max_age: TimeDelta) -> Result<StorageUsage, StoreError> {
         let arrived_after = self.shared.cache().finished;
         let cached = std::future::poll_fn(|cx| {
             let mut cache = self.shared.cache();
@@ -175,13 +195,32 @@ impl DiskService {
         })
         .await;
         if let Some(usage) = cached {
-            return usage;
+            return Ok(usage);
         }
         let mut turn = MeasuringTurn { shared: &self.shared, result: None };
-        let usage = self.probe.measure(self.clock.now()).await;
+        let usage = self.measure().await?;
         turn.result = Some(usage.clone());
         drop(turn);
-        usage
+        Ok(usage)
+    }
+
+    /// The data directory walked now, and the kept stored bytes summed by one aggregate.
+    async fn measure(&self) -> Result<StorageUsage, StoreError> {
+        let local = self.probe.measure(self.clock.now()).await;
+        let projects = self.builds.stored_bytes_by_project().await?;
+        let stored_bytes = projects.iter().fold(0_i64, |sum, p| sum.saturating_add(p.bytes));
+        let breakdown = match self.breakdown {
+            Breakdown::DataDir => local.breakdown,
+            Breakdown::StoredBytes => stored_breakdown(&projects),
+        };
+        Ok(StorageUsage {
+            used_bytes: local.used_bytes,
+            free_bytes: local.free_bytes,
+            total_bytes: local.total_bytes,
+            stored_bytes,
+            breakdown,
+            computed_at: local.computed_at,
+        })
     }
 
     /// §13.4: the saved threshold, 85 until one is saved.
@@ -220,8 +259,8 @@ impl DiskService {
     ///
     /// # Errors
     /// A database failure (the warning then stays as it was and the next check tries again).
-    pub async fn check(&self) -> Result<DiskUsage, DiskError> {
-        let usage = self.measurement(TimeDelta::zero()).await;
+    pub async fn check(&self) -> Result<StorageUsage, DiskError> {
+        let usage = self.measurement(TimeDelta::zero()).await?;
         let Some(_turn) = CheckingTurn::try_take(&self.shared.checking) else {
             return Ok(usage);
         };
@@ -244,213 +283,4 @@ impl DiskService {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use std::sync::atomic::AtomicUsize;
-
-    use async_trait::async_trait;
-
-    use super::*;
-    use crate::Timestamp;
-    use crate::model::notification::Notification;
-    use crate::services::notifications::fakes::{MemorySettings, clock, recording};
-
-    /// A filesystem whose free and total bytes the test sets; counts measurements. With `delay`, each measurement
-    /// yields that many times first, so concurrent callers overlap; with `stall_first`, the first never finishes.
-    #[derive(Default)]
-    struct FakeDisk {
-        free_total: Mutex<(i64, i64)>,
-        measured: AtomicUsize,
-        delay: usize,
-        stall_first: bool,
-    }
-
-    impl FakeDisk {
-        fn set_used(&self, used_percent: i64) {
-            *self.free_total.lock().unwrap() = (1000 - used_percent * 10, 1000);
-        }
-    }
-
-    #[async_trait]
-    impl DiskProbe for FakeDisk {
-        async fn measure(&self, at: Timestamp) -> DiskUsage {
-            let call = self.measured.fetch_add(1, Ordering::SeqCst);
-            if self.stall_first && call == 0 {
-                std::future::pending::<()>().await;
-            }
-            for _ in 0..self.delay {
-                tokio::task::yield_now().await;
-            }
-            let (free_bytes, total_bytes) = *self.free_total.lock().unwrap();
-            DiskUsage { used_bytes: 7, free_bytes, total_bytes, breakdown: vec![], computed_at: at }
-        }
-    }
-
-    fn start() -> Timestamp {
-        chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-    }
-
-    /// One server's view of a shared disk, settings store and notification log.
-    struct World {
-        disk: Arc<FakeDisk>,
-        settings: Arc<MemorySettings>,
-        created: Arc<Mutex<Vec<Notification>>>,
-        now: Arc<Mutex<Timestamp>>,
-    }
-
-    impl World {
-        fn new(disk: FakeDisk) -> Self {
-            Self {
-                disk: Arc::new(disk),
-                settings: Arc::default(),
-                created: Arc::default(),
-                now: Arc::new(Mutex::new(start())),
-            }
-        }
-
-        /// A service as a (re)started server builds it: a new cache, the same stores.
-        fn service(&self) -> DiskService {
-            DiskService::new(DiskPorts {
-                probe: Arc::clone(&self.disk) as Arc<dyn DiskProbe>,
-                settings: Arc::clone(&self.settings) as Arc<dyn SettingsRepo>,
-                notifications: recording(&self.created),
-                clock: clock(&self.now),
-            })
-        }
-
-        fn warnings(&self) -> Vec<String> {
-            self.created.lock().unwrap().iter().map(|n| n.title.clone()).collect()
-        }
-
-        fn advance(&self, seconds: i64) {
-            *self.now.lock().unwrap() += TimeDelta::seconds(seconds);
-        }
-    }
-
-    #[tokio::test]
-    async fn crossing_the_threshold_warns_once_until_usage_drops_below_it() {
-        let world = World::new(FakeDisk::default());
-        let service = world.service();
-        world.disk.set_used(84);
-        service.check().await.unwrap();
-        assert!(world.warnings().is_empty(), "below the default 85");
-
-        world.disk.set_used(90);
-        let usage = service.check().await.unwrap();
-        assert_eq!((usage.free_bytes, usage.total_bytes), (100, 1000));
-        service.check().await.unwrap();
-        world.disk.set_used(95);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings(), ["Disk usage at 90%"], "once per crossing, not every check");
-        let body = world.created.lock().unwrap()[0].body.clone();
-        assert_eq!(body, "The data volume is 90% full (threshold 85%), 100 B free.");
-
-        world.disk.set_used(85);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings().len(), 1, "at the threshold is still above");
-        world.disk.set_used(80);
-        service.check().await.unwrap();
-        world.disk.set_used(86);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings(), ["Disk usage at 90%", "Disk usage at 86%"], "re-armed after dropping below");
-    }
-
-    #[tokio::test]
-    async fn a_restart_does_not_repeat_an_active_warning() {
-        let world = World::new(FakeDisk::default());
-        world.disk.set_used(92);
-        world.service().check().await.unwrap();
-        world.service().check().await.unwrap();
-        assert_eq!(world.warnings().len(), 1);
-        assert_eq!(world.settings.get(WARNING_KEY).await.unwrap(), Some(json!(85)), "persisted");
-    }
-
-    #[tokio::test]
-    async fn changing_the_threshold_re_arms_the_warning_and_zero_turns_it_off() {
-        let world = World::new(FakeDisk::default());
-        let service = world.service();
-        assert_eq!(service.threshold().await.unwrap(), 85, "until one is saved");
-        world.disk.set_used(95);
-        service.check().await.unwrap();
-
-        service.set_threshold(85).await.unwrap();
-        service.check().await.unwrap();
-        assert_eq!(world.warnings().len(), 1, "saving the same threshold changes nothing");
-
-        service.set_threshold(90).await.unwrap();
-        assert_eq!(service.threshold().await.unwrap(), 90);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings().len(), 2, "a new threshold warns again");
-        assert!(world.created.lock().unwrap()[1].body.contains("(threshold 90%)"));
-
-        service.set_threshold(0).await.unwrap();
-        world.disk.set_used(100);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings().len(), 2, "0 turns the warning off");
-    }
-
-    #[tokio::test]
-    async fn thresholds_outside_0_to_100_are_refused() {
-        let world = World::new(FakeDisk::default());
-        let service = world.service();
-        for bad in [-1, 101] {
-            let err = service.set_threshold(bad).await.unwrap_err();
-            assert_eq!(err.to_string(), "thresholdPercent must be an integer between 0 and 100");
-        }
-        service.set_threshold(100).await.unwrap();
-        assert_eq!(service.threshold().await.unwrap(), 100);
-    }
-
-    #[tokio::test]
-    async fn an_unknown_filesystem_size_leaves_the_warning_as_it_is() {
-        let world = World::new(FakeDisk::default());
-        let service = world.service();
-        world.disk.set_used(99);
-        service.check().await.unwrap();
-        *world.disk.free_total.lock().unwrap() = (0, 0);
-        service.check().await.unwrap();
-        world.disk.set_used(99);
-        service.check().await.unwrap();
-        assert_eq!(world.warnings().len(), 1, "a failed measurement did not re-arm it");
-    }
-
-    #[tokio::test]
-    async fn a_measurement_answers_for_60_seconds_and_checks_refresh_it() {
-        let world = World::new(FakeDisk::default());
-        let service = world.service();
-        world.disk.set_used(10);
-        let first = service.usage().await;
-        world.advance(59);
-        assert_eq!(service.usage().await, first);
-        assert_eq!(world.disk.measured.load(Ordering::SeqCst), 1);
-        world.advance(1);
-        let second = service.usage().await;
-        assert_eq!(second.computed_at, start() + TimeDelta::seconds(60), "60 s old is too old");
-
-        let checked = service.check().await.unwrap();
-        assert_eq!(world.disk.measured.load(Ordering::SeqCst), 3, "a check always measures");
-        assert_eq!(service.clone().usage().await, checked, "and the clones share what it measured");
-        assert_eq!(world.disk.measured.load(Ordering::SeqCst), 3);
-    }
-
-    #[tokio::test]
-    async fn concurrent_requests_share_one_measurement() {
-        let world = World::new(FakeDisk { delay: 5, ..FakeDisk::default() });
-        let service = world.service();
-        let (a, b, c) = tokio::join!(service.usage(), service.usage(), service.check());
-        assert_eq!(world.disk.measured.load(Ordering::SeqCst), 1);
-        assert_eq!((a.clone(), b), (a, c.unwrap()));
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_measurement_hands_over_to_a_waiting_caller() {
-        let world = World::new(FakeDisk { stall_first: true, ..FakeDisk::default() });
-        let service = world.service();
-        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(20), service.usage());
-        let (abandoned, waiting) = tokio::join!(abandoned, service.usage());
-        assert!(abandoned.is_err(), "the first measurement never finished");
-        assert_eq!(waiting.computed_at, start());
-        assert_eq!(world.disk.measured.load(Ordering::SeqCst), 2, "the waiter measured instead");
-    }
-}
+mod tests;

@@ -17,7 +17,7 @@ pub mod users;
 
 pub use api_keys::{ApiKeyError, ApiKeyPorts, ApiKeyService, MintedKey, NewApiKey};
 pub use auth::{AuthError, AuthPorts, AuthService, AuthSettings, SignedIn};
-pub use disk::{DiskError, DiskPorts, DiskService};
+pub use disk::{Breakdown, DiskError, DiskPorts, DiskService};
 pub use environments::{EnvironmentError, EnvironmentPorts, EnvironmentService, NewEnvironment};
 pub use generation::{GenerationPorts, GenerationService, RunSummary};
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};

@@ -9,16 +9,16 @@ use hub_domain::model::notification::Notification;
 use hub_domain::model::upload::UploadSession;
 use hub_domain::ports::{EventBus, ResultStore, UploadEvent};
 use hub_domain::services::{
-    ApiKeyPorts, ApiKeyService, AuthPorts, AuthService, AuthSettings, DiskPorts, DiskService, EnvironmentPorts,
-    EnvironmentService, GenerationPorts, GenerationService, NotificationPorts, NotificationService, OverviewPorts,
-    OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService, RetentionConfig, RetentionPorts,
-    RetentionService, Services, StoredBytesPorts, StoredBytesService, UploadPorts, UploadService, UploadTimeouts,
-    UserPorts, UserService,
+    ApiKeyPorts, ApiKeyService, AuthPorts, AuthService, AuthSettings, Breakdown, DiskPorts, DiskService,
+    EnvironmentPorts, EnvironmentService, GenerationPorts, GenerationService, NotificationPorts, NotificationService,
+    OverviewPorts, OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService, RetentionConfig,
+    RetentionPorts, RetentionService, Services, StoredBytesPorts, StoredBytesService, UploadPorts, UploadService,
+    UploadTimeouts, UserPorts, UserService,
 };
 use tokio::sync::{Notify, mpsc};
 
 use super::adapters::Adapters;
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, StorageConfig};
 use crate::events::BroadcastBus;
 use crate::outcomes::OutcomeTap;
 use crate::stored_bytes::LoggedSizes;
@@ -150,12 +150,19 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             started_at: a.clock.now(),
         },
     );
-    let disk = DiskService::new(DiskPorts {
+    // Object storage leaves only scratch work in DATA_DIR: its projects' sizes are those kept with their builds.
+    let breakdown = match config.storage {
+        StorageConfig::Filesystem => Breakdown::DataDir,
+        StorageConfig::S3 { .. } => Breakdown::StoredBytes,
+    };
+    let disk_ports = DiskPorts {
         probe: a.disk_probe.clone(),
+        builds: store.clone(),
         settings: store.clone(),
         notifications: Arc::new(notifications.clone()),
         clock: a.clock.clone(),
-    });
+    };
+    let disk = DiskService::new(disk_ports, breakdown);
     let services = Services {
         users: UserService::new(UserPorts {
             users: store.clone(),

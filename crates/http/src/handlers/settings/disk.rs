@@ -1,4 +1,5 @@
-//! `/api/settings/disk`: how much space the data takes, and the usage at which users are warned.
+//! `/api/settings/disk`: how much space the data takes (the data directory's filesystem, and the bytes the storage
+//! holds for builds), and the usage at which users are warned.
 //!
 //! Bodies are read as JSON values and checked field by field, so a missing or mistyped field gets the contract's
 //! own message rather than a generic deserializer error.
@@ -6,7 +7,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Json};
-use hub_domain::model::disk::{DiskUsage, DiskUsageEntry};
+use hub_domain::model::disk::{DiskUsageEntry, StorageUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,30 +26,38 @@ pub struct DiskUsageEntryDto {
     bytes: i64,
 }
 
-/// Disk usage of the data directory: its filesystem's figures and the largest projects.
+/// Disk usage: the data directory's filesystem, the bytes the storage holds for builds, and the largest projects.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = DiskUsage)]
 pub struct DiskUsageDto {
-    /// Where results and reports are kept: `filesystem` (under the data directory, so these figures include them)
-    /// or `s3` (in a bucket; these figures are the data directory's database and scratch work only).
+    /// Where results and reports are kept: `filesystem` (under the data directory, so its figures include them)
+    /// or `s3` (in a bucket; the data directory's figures are its database and scratch work only).
     #[schema(pattern = "^(filesystem|s3)$")]
     storage: &'static str,
+    /// Bytes of every file under the data directory.
     used_bytes: i64,
+    /// Bytes available on the data directory's filesystem (0 when unknown).
     free_bytes: i64,
+    /// The data directory's filesystem capacity (0 when unknown).
     total_bytes: i64,
-    /// At most 20, largest first.
+    /// Bytes the storage holds for every build (results and reports), as the hub measured each build when its
+    /// files were written, not by listing the storage; a build not measured yet counts 0.
+    stored_bytes: i64,
+    /// At most 20 projects, largest first, ties by `path`: the bytes under each project's directory when `storage`
+    /// is `filesystem`, else the stored bytes of its builds.
     breakdown: Vec<DiskUsageEntryDto>,
     computed_at: String,
 }
 
 impl DiskUsageDto {
-    fn of(u: DiskUsage, storage: &'static str) -> Self {
+    fn of(u: StorageUsage, storage: &'static str) -> Self {
         Self {
             storage,
             used_bytes: u.used_bytes,
             free_bytes: u.free_bytes,
             total_bytes: u.total_bytes,
+            stored_bytes: u.stored_bytes,
             breakdown: u
                 .breakdown
                 .into_iter()
@@ -72,7 +81,8 @@ pub struct ThresholdDto {
 #[utoipa::path(get, path = IN_ROUTE_TABLE, tag = "settings",
     responses((status = 200, description = "the measurement, at most 60 s old", body = DiskUsageDto)))]
 pub async fn get_disk_usage(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(json_response(StatusCode::OK, &DiskUsageDto::of(state.disk.usage().await, state.storage.kind())))
+    let usage = state.disk.usage().await?;
+    Ok(json_response(StatusCode::OK, &DiskUsageDto::of(usage, state.storage.kind())))
 }
 
 /// `GET /api/settings/disk/notification-threshold`: the disk usage that triggers a warning notification.

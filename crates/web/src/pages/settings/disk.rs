@@ -1,4 +1,4 @@
-//! `/settings/disk`: the disk usage, the largest projects and the warning threshold.
+//! `/settings/disk`: the disk usage, the bytes stored for builds, the largest projects and the warning threshold.
 
 use super::{SettingsBody, internal};
 use crate::pages::PageError;
@@ -12,16 +12,20 @@ pub struct DiskRow {
     pub path: String,
     /// Size text.
     pub size: String,
-    /// Share of the used bytes, 0–100.
+    /// Share of the bytes the breakdown divides (used under the data directory, or stored), 0–100.
     pub percent: i64,
 }
 
 /// The usage as last measured, and the threshold.
 pub(super) async fn body(services: &Services) -> Result<SettingsBody, PageError> {
-    let usage = services.disk.usage().await;
+    let usage = services.disk.usage().await.map_err(|e| internal(&e))?;
     let threshold = services.disk.threshold().await.map_err(|e| internal(&e))?;
-    let used = usage.used_bytes.max(1);
+    // The files are under the data directory, or elsewhere with the breakdown made of their stored bytes.
+    let local_files = services.storage.kind() == "filesystem";
+    let whole = if local_files { usage.used_bytes } else { usage.stored_bytes }.max(1);
     Ok(SettingsBody::Disk {
+        local_files,
+        stored: bytes_text(usage.stored_bytes),
         used: bytes_text(usage.used_bytes),
         free: bytes_text(usage.free_bytes),
         total: bytes_text(usage.total_bytes),
@@ -30,7 +34,7 @@ pub(super) async fn body(services: &Services) -> Result<SettingsBody, PageError>
         breakdown: usage
             .breakdown
             .iter()
-            .map(|d| DiskRow { path: d.path.clone(), size: bytes_text(d.bytes), percent: 100 * d.bytes / used })
+            .map(|d| DiskRow { path: d.path.clone(), size: bytes_text(d.bytes), percent: 100 * d.bytes / whole })
             .collect(),
         computed: time_text(&usage.computed_at),
         threshold,

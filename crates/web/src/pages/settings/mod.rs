@@ -63,7 +63,11 @@ pub enum SettingsBody {
     },
     /// Disk usage and the threshold.
     Disk {
-        /// Used bytes.
+        /// Whether results and reports are kept under the data directory (else in object storage).
+        local_files: bool,
+        /// Bytes the storage holds for builds.
+        stored: String,
+        /// Used bytes under the data directory.
         used: String,
         /// Free bytes.
         free: String,
