@@ -28,6 +28,7 @@ mod schemathesis;
 mod storage_copy;
 mod storage_kill;
 mod storage_outage;
+mod stored_bytes;
 mod support;
 mod uploads;
 mod web_ui;
