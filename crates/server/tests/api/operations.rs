@@ -312,7 +312,12 @@ async fn wait_for_disk_notifications(s: &TestServer, count: usize) -> Vec<Value>
     panic!("fewer than {count} disk notifications");
 }
 
-pub(crate) async fn retention_call(s: &TestServer, method: Method, path: &str, body: Option<Value>) -> crate::support::Reply {
+pub(crate) async fn retention_call(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> crate::support::Reply {
     let mut req = s.as_session(&s.admin, method, path);
     if let Some(body) = body {
         req = req.json(&body);
