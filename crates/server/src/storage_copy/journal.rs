@@ -1,4 +1,4 @@
-//! The items a copy has finished, one line each after a first line naming the target, appended and flushed as each
+//! The item versions a copy has finished, one line each after a first line naming the target, appended and flushed as each
 //! item is verified: a run cut short (killed, a store failing) resumes after the last recorded item. A journal
 //! for another target is started afresh.
 
@@ -7,7 +7,6 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use hub_domain::ports::StoredItem;
 
 /// The finished items of copies to one target.
 pub(super) struct Journal {
@@ -53,46 +52,39 @@ impl Journal {
         self.done.len()
     }
 
-    /// Whether `item` was copied and verified already.
-    pub(super) fn contains(&self, item: &StoredItem) -> bool {
-        self.done.contains(&item.to_string())
+    /// Whether the item version `entry` (one line, without line breaks) was copied and verified already.
+    pub(super) fn contains(&self, entry: &str) -> bool {
+        self.done.contains(entry)
     }
 
-    /// Records `item` as copied and verified.
+    /// Records the item version `entry` as copied and verified.
     ///
     /// # Errors
     /// When the journal cannot be written.
-    pub(super) fn record(&mut self, item: &StoredItem) -> anyhow::Result<()> {
-        let line = item.to_string();
-        writeln!(self.file, "{line}")?;
+    pub(super) fn record(&mut self, entry: &str) -> anyhow::Result<()> {
+        writeln!(self.file, "{entry}")?;
         self.file.sync_data()?;
-        self.done.insert(line);
+        self.done.insert(entry.to_owned());
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use hub_domain::ids::{EnvId, ProjectId};
-
     use super::*;
-
-    fn history(project: &str) -> StoredItem {
-        StoredItem::History { env: EnvId::parse("staging").unwrap(), project: ProjectId::parse(project).unwrap() }
-    }
 
     #[test]
     fn a_journal_resumes_for_its_target_and_starts_afresh_for_another() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let mut journal = Journal::open(&path, "s3://a").unwrap();
-        journal.record(&history("one")).unwrap();
-        assert!(journal.contains(&history("one")) && !journal.contains(&history("two")));
+        journal.record("results e/p/1 @ t1").unwrap();
+        assert!(journal.contains("results e/p/1 @ t1") && !journal.contains("results e/p/1 @ t2"));
         drop(journal);
 
         let mut again = Journal::open(&path, "s3://a").unwrap();
-        assert!(again.contains(&history("one")));
-        again.record(&history("two")).unwrap();
+        assert!(again.contains("results e/p/1 @ t1"));
+        again.record("results e/p/2 @ t1").unwrap();
         drop(again);
         assert_eq!(Journal::open(&path, "s3://a").unwrap().len(), 2);
 

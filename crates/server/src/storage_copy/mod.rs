@@ -1,7 +1,8 @@
 //! `allure-hub storage copy --to <url>`: copies every item the configured storage holds for the database's
 //! environments, projects and builds (trend histories, results, reports) into another storage, verifying each one by
-//! reading it back, and recording it in a journal so that a run cut short resumes where it stopped. This is how an
-//! installation moves from `DATA_DIR` into a bucket, or back.
+//! reading it back, and recording it in a journal so that a run cut short resumes where it stopped, and a run after
+//! the server was stopped copies only what changed since. This is how an installation moves from `DATA_DIR` into a
+//! bucket, or back.
 //!
 //! The database is not changed: the target lays every item out so that the same records name it (a report keeps
 //! its key). Objects no record names (orphans, chunks of unfinished uploads) are not copied.
@@ -27,7 +28,7 @@ const PAGE: i64 = 500;
 pub struct CopySummary {
     /// Items copied and verified by this run.
     pub copied: u64,
-    /// Items an earlier run had copied (in the journal).
+    /// Items an earlier run had copied as they are now (in the journal).
     pub skipped: u64,
     /// Items the records name but the source does not hold (a build without a report, a project without history).
     pub absent: u64,
@@ -56,8 +57,9 @@ pub async fn run(config: &Config, to: &str, lookup: impl Fn(&str) -> Option<Stri
     tracing::info!(items = items.len(), done_before = journal.len(), to, "copying the storage");
 
     let mut summary = CopySummary::default();
-    for (done, item) in items.iter().enumerate() {
-        if journal.contains(item) {
+    for (done, (item, version)) in items.iter().enumerate() {
+        let entry = version.as_ref().map(|version| format!("{item} @ {version}"));
+        if entry.as_ref().is_some_and(|entry| journal.contains(entry)) {
             summary.skipped += 1;
             continue;
         }
@@ -68,7 +70,9 @@ pub async fn run(config: &Config, to: &str, lookup: impl Fn(&str) -> Option<Stri
             }
             None => summary.absent += 1,
         }
-        journal.record(item)?;
+        if let Some(entry) = &entry {
+            journal.record(entry)?;
+        }
         tracing::info!(item = %item, done = done + 1, of = items.len(), "copied");
     }
     tracing::info!(
@@ -96,26 +100,29 @@ fn names_the_configured_storage(config: &Config, target: &CopyTarget) -> bool {
     }
 }
 
-/// Every item the database's records name: each project's history, each build's results and report.
-async fn items<S: ProjectRepo + BuildRepo>(store: &S) -> anyhow::Result<Vec<StoredItem>> {
+/// Every item the database's records name (each project's history, each build's results and report), with what
+/// identifies its current content for the journal: a build's creation (a new upload replaces it) for its results, its
+/// completion and report key for its report. Histories have none: they change with every generation and are
+/// copied on every run (one file per project).
+async fn items<S: ProjectRepo + BuildRepo>(store: &S) -> anyhow::Result<Vec<(StoredItem, Option<String>)>> {
     let mut items = Vec::new();
     for (env, projects) in ProjectRepo::list_all_ids(store).await? {
         for project in projects {
-            items.push(StoredItem::History { env: env.clone(), project: project.clone() });
+            items.push((StoredItem::History { env: env.clone(), project: project.clone() }, None));
             for offset in (0..).step_by(usize::try_from(PAGE).unwrap_or(1)) {
                 let page = PageRequest { limit: PAGE, offset };
                 let builds = BuildRepo::list(store, &env, &project, OutcomeFilter::All, page).await?.items;
                 for build in &builds {
-                    let (env, project, build_id) = (env.clone(), project.clone(), build.build_id.clone());
-                    items.push(StoredItem::Results { env: env.clone(), project: project.clone(), build: build_id });
+                    let (env, project, id) = (env.clone(), project.clone(), build.build_id.clone());
+                    let created = build.created_at.to_rfc3339();
+                    let results = StoredItem::Results { env: env.clone(), project: project.clone(), build: id.clone() };
+                    items.push((results, Some(created)));
                     if build.has_report {
                         let key = build.report_key.clone();
-                        items.push(StoredItem::Report(ReportLocation {
-                            env,
-                            project,
-                            build: build.build_id.clone(),
-                            key,
-                        }));
+                        let completed = build.completed_at.map(|at| at.to_rfc3339()).unwrap_or_default();
+                        let version = format!("{completed} {}", key.as_deref().unwrap_or("-"));
+                        items
+                            .push((StoredItem::Report(ReportLocation { env, project, build: id, key }), Some(version)));
                     }
                 }
                 if builds.len() < usize::try_from(PAGE).unwrap_or(0) {
