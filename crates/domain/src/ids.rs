@@ -65,6 +65,25 @@ string_id!(
     BuildId
 );
 
+string_id!(
+    /// Identifier of one server process among those sharing a database (`NODE_ID`): it names the node that holds
+    /// a job, and the node in `/api/nodes` and `/api/healthz`.
+    NodeId
+);
+
+impl NodeId {
+    /// Parses 1 to 64 characters out of ASCII letters, digits, `.`, `_`, `-` and `:` (host names, pod names and
+    /// `host:pid` all fit).
+    ///
+    /// # Errors
+    /// [`IdError::Invalid`] for anything else.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let valid = (1..=64).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
+        if valid { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid) }
+    }
+}
+
 impl EnvId {
     /// Parses a slug (`^[a-z0-9][a-z0-9-]{0,62}$`).
     ///
@@ -237,6 +256,16 @@ mod tests {
         assert_eq!(BuildId::parse(".hidden"), Err(IdError::Invalid));
         assert_eq!(BuildId::parse("LaTeSt"), Err(IdError::Reserved));
         assert_eq!(BuildId::parse("latest2").map(|b| b.to_string()), Ok("latest2".into()));
+    }
+
+    #[test]
+    fn node_ids_are_host_names_pod_names_or_host_and_pid() {
+        for ok in ["web-1", "allure-hub-7d9f8c-x2k4q", "ip-10-0-0-1.ec2.internal:4242", &"n".repeat(64)] {
+            assert!(NodeId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "é", "a\n", &"n".repeat(65)] {
+            assert_eq!(NodeId::parse(bad), Err(IdError::Invalid), "{bad:?}");
+        }
     }
 
     #[test]

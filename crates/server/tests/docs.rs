@@ -141,7 +141,7 @@ fn fingerprint(c: &Config) -> String {
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{providers:?}|{github:?}|\
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|\
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|\
-         {:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+         {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         c.addr,
         c.shutdown_timeout,
         c.request_header_timeout,
@@ -186,6 +186,7 @@ fn fingerprint(c: &Config) -> String {
         c.background.retention_seed.dry_run,
         (c.background.notify_retention_days, c.background.disk_check_interval, &c.log.level),
         format!("{:?} {} {}", c.log.format, c.log.to_stderr, c.metrics_public),
+        c.node_id,
     )
 }
 

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hub_db::DatabaseUrl;
+use hub_domain::ids::NodeId;
 use hub_domain::model::syntax as parse;
 use hub_http::report_files::ReportPolicy;
 use thiserror::Error;
@@ -91,6 +92,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Serve `/metrics` without authentication (`METRICS_PUBLIC`).
     pub metrics_public: bool,
+    /// This process among those sharing the database (`NODE_ID`; default `<host name>:<process id>`).
+    pub node_id: NodeId,
 }
 
 impl Config {
@@ -164,8 +167,31 @@ impl Config {
             background: BackgroundConfig::from_vars(&vars)?,
             log,
             metrics_public: vars.parsed("METRICS_PUBLIC", false, parse::boolean, "true or false")?,
+            node_id: match vars.get("NODE_ID") {
+                Some(id) => NodeId::parse(&id).map_err(|_| ConfigError {
+                    name: "NODE_ID",
+                    reason: "expected 1 to 64 of A-Z a-z 0-9 . _ - :".into(),
+                })?,
+                None => default_node_id(),
+            },
         })
     }
+}
+
+/// `<host name>:<process id>`: unique among processes on one machine and, with distinct host names (pods, VMs),
+/// across machines. Characters a node id cannot hold become `-`.
+fn default_node_id() -> NodeId {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .take(50)
+        .collect();
+    let host = if host.is_empty() { "node".to_owned() } else { host };
+    NodeId::parse(&format!("{host}:{}", std::process::id())).unwrap_or_else(|_| {
+        NodeId::parse(&format!("node:{}", std::process::id())).expect("a plain name and a number make a node id")
+    })
 }
 
 #[cfg(test)]
@@ -189,6 +215,14 @@ mod tests {
             assert_eq!(err.name, name, "{name}={value:?}");
             assert!(err.to_string().starts_with(&format!("invalid {name}")), "{err}");
         }
+    }
+
+    #[test]
+    fn a_node_is_named_by_its_host_and_process_unless_told() {
+        let own = config(&[]).unwrap().node_id;
+        assert!(own.as_str().ends_with(&format!(":{}", std::process::id())), "{own}");
+        assert_eq!(config(&[("NODE_ID", "web-2")]).unwrap().node_id.as_str(), "web-2");
+        assert_rejected(&[("NODE_ID", "a b"), ("NODE_ID", &"n".repeat(65))]);
     }
 
     #[test]
