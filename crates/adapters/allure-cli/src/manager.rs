@@ -236,6 +236,10 @@ impl AllureCliManager for CliManager {
         CliStatus { version, latest, managed: self.inner.managed, installing }
     }
 
+    async fn active_version(&self) -> Option<String> {
+        Some(self.inner.active_version().await).filter(|v| !v.is_empty())
+    }
+
     async fn activate(&self, version: &AllureVersion) -> Result<(), CliInstallError> {
         if !self.inner.managed {
             return Err(CliInstallError::NotManaged);
@@ -306,5 +310,26 @@ mod tests {
         assert!(!found.installing().load(Ordering::Acquire), "nothing to install");
         let none = CliManager::start(settings(None), cli);
         assert_eq!(none.runner().binary_path(), None, "no CLI and installs disabled");
+    }
+
+    #[tokio::test]
+    async fn the_active_version_is_what_the_cli_prints_or_none_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let settings = |bin| ManagerSettings {
+            data_dir: data.clone(),
+            bin,
+            default_version: "3.18.0".into(),
+            npm: PathBuf::from("false"),
+            registry: Some(String::new()),
+            search_path: None,
+        };
+        let cli = CliSettings { timeout: None, node_heap_mb: 512, data_dir: data.clone() };
+        let allure = hub_test_support::npm::script(dir.path(), "allure", "echo 'allure 3.19.1'");
+        let fixed = CliManager::start(settings(Some(allure)), cli.clone());
+        assert_eq!(fixed.active_version().await.as_deref(), Some("3.19.1"));
+        let broken = hub_test_support::npm::script(dir.path(), "broken", "exit 1");
+        assert_eq!(CliManager::start(settings(Some(broken)), cli).active_version().await, None);
     }
 }

@@ -12,6 +12,7 @@ pub mod history;
 pub mod job;
 pub mod lifecycle;
 pub mod names;
+pub mod node;
 pub mod notification;
 pub mod origin;
 pub mod overview;

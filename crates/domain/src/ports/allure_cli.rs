@@ -52,6 +52,10 @@ pub trait AllureCliManager: Send + Sync + 'static {
     /// The active and latest versions and any installation running.
     async fn status(&self) -> CliStatus;
 
+    /// The version the active CLI prints (`status().version` without asking the registry, so a node can say it
+    /// with every heartbeat); `None` when no working CLI is available.
+    async fn active_version(&self) -> Option<String>;
+
     /// Installs `version` when needed and makes it the CLI of jobs that start afterwards, also after a restart.
     /// Returns at once when it is already active.
     async fn activate(&self, version: &AllureVersion) -> Result<(), CliInstallError>;

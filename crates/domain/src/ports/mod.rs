@@ -12,6 +12,7 @@ pub mod events;
 pub mod files;
 pub mod generator;
 pub mod identity;
+pub mod nodes;
 pub mod report_files;
 pub mod repos;
 pub mod transfer;
@@ -29,6 +30,7 @@ pub use generator::{
     Workspace,
 };
 pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, IdentityProvider};
+pub use nodes::NodeRepo;
 pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath};
 pub use repos::*;
 pub use transfer::{StorageTransfer, StoredItem};
