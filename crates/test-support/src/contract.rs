@@ -13,6 +13,7 @@ use hub_domain::ports::{
     ApiKeyRepo, BuildRepo, CleanupRunRepo, EnvironmentRepo, JobQueue, NotificationRepo, OverviewQueries, ProjectRepo,
     SettingsRepo, StoreHealth, UploadSessionRepo, UserRepo,
 };
+use hub_domain::ports::NodeRepo;
 
 pub mod api_keys;
 pub mod builds;
@@ -21,6 +22,7 @@ pub mod environments;
 pub mod fixtures;
 pub mod health;
 pub mod jobs;
+pub mod nodes;
 pub mod notifications;
 pub mod overview;
 pub mod overview_dataset;
@@ -53,6 +55,8 @@ pub struct StoreFixture {
     pub cleanup_runs: Arc<dyn CleanupRunRepo>,
     /// Notifications and their read state.
     pub notifications: Arc<dyn NotificationRepo>,
+    /// The nodes' heartbeats.
+    pub nodes: Arc<dyn NodeRepo>,
     /// The dashboard's figures.
     pub overview: Arc<dyn OverviewQueries>,
     /// Readiness.
@@ -75,6 +79,7 @@ impl StoreFixture {
             + SettingsRepo
             + CleanupRunRepo
             + NotificationRepo
+            + NodeRepo
             + OverviewQueries
             + StoreHealth,
     {
@@ -89,6 +94,7 @@ impl StoreFixture {
             settings: store.clone(),
             cleanup_runs: store.clone(),
             notifications: store.clone(),
+            nodes: store.clone(),
             overview: store.clone(),
             health: store,
             guard,
@@ -180,6 +186,10 @@ macro_rules! store_contract_tests {
                 notifications_are_listed_newest_first_with_ties_by_id,
                 pruning_notifications_removes_their_states,
             ],
+            nodes: [
+                heartbeats_keep_one_row_per_node_listed_by_id,
+                stopped_and_long_gone_nodes_leave_the_table,
+            ],
             overview: [
                 overview_matches_figures_computed_from_the_seed,
                 overview_follows_deletions_and_replaced_results,
@@ -208,7 +218,7 @@ macro_rules! store_contract_tests {
 #[cfg(test)]
 mod tests {
     /// Each port module's source, by the name the macro gives its test module.
-    const MODULES: [(&str, &str); 13] = [
+    const MODULES: [(&str, &str); 14] = [
         ("environments", include_str!("contract/environments.rs")),
         ("projects", include_str!("contract/projects.rs")),
         ("builds", include_str!("contract/builds.rs")),
@@ -220,6 +230,7 @@ mod tests {
         ("settings", include_str!("contract/settings.rs")),
         ("cleanup_runs", include_str!("contract/cleanup_runs.rs")),
         ("notifications", include_str!("contract/notifications.rs")),
+        ("nodes", include_str!("contract/nodes.rs")),
         ("overview", include_str!("contract/overview.rs")),
         ("health", include_str!("contract/health.rs")),
     ];
@@ -255,6 +266,6 @@ mod tests {
             assert_eq!(run, defined, "the cases of {module}");
             total += defined.len();
         }
-        assert_eq!(total, 53, "every case of the two former suites, and those added since");
+        assert_eq!(total, 55, "every case of the two former suites, and those added since");
     }
 }

@@ -114,6 +114,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    nodes (id) {
+        id -> Text,
+        version -> Text,
+        allure_version -> Nullable<Text>,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     role_overrides (email) {
         email -> Text,
         role -> Text,
@@ -237,6 +247,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     upload_chunks,
     generation_jobs,
     users,
+    nodes,
     role_overrides,
     login_sessions,
     api_keys,

@@ -5,6 +5,7 @@ mod builds;
 mod cleanup_runs;
 mod environments;
 mod jobs;
+mod nodes;
 mod notifications;
 mod overview;
 mod projects;
