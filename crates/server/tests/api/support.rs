@@ -12,6 +12,8 @@ use serde_json::Value;
 pub const ADMIN_EMAIL: &str = "admin@localhost";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "test-admin-Passw0rd";
+/// The session secret of servers on PostgreSQL, which nodes on one database share.
+const SESSION_SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
 /// A signed-in browser session: the cookie and its CSRF token.
 #[derive(Debug, Clone)]
@@ -68,21 +70,28 @@ impl Reply {
 impl TestServer {
     /// A server on embedded SQLite.
     pub async fn sqlite() -> Self {
-        Self::start(None, &[]).await
+        Self::start(None, &[], "test-admin").await
     }
 
     /// A server on a fresh PostgreSQL database, or `None` when PostgreSQL is not available and not required.
     pub async fn postgres() -> Option<Self> {
         let db = tokio::task::spawn_blocking(PgTestDatabase::create).await.unwrap()?;
-        Some(Self::start(Some(db), &[]).await)
+        Some(Self::start(Some(db), &[], "test-admin").await)
+    }
+
+    /// One more node on the PostgreSQL database at `db_url` (another test server's, which keeps it), with its own
+    /// data directory, `NODE_ID` and admin key (named after the node: key names are unique in the database).
+    pub async fn postgres_on(db_url: &str, node_id: &str) -> Self {
+        let vars = [("DATABASE_URL", db_url), ("SESSION_SECRET", SESSION_SECRET), ("NODE_ID", node_id)];
+        Self::start(None, &vars, &format!("test-admin-{node_id}")).await
     }
 
     /// A SQLite server with extra variables.
     pub async fn sqlite_with(vars: &[(&str, &str)]) -> Self {
-        Self::start(None, vars).await
+        Self::start(None, vars, "test-admin").await
     }
 
-    async fn start(pg: Option<PgTestDatabase>, extra: &[(&str, &str)]) -> Self {
+    async fn start(pg: Option<PgTestDatabase>, extra: &[(&str, &str)], key_name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let mut vars: HashMap<String, String> = HashMap::from([
@@ -105,7 +114,7 @@ impl TestServer {
         vars.insert("NPM_BIN".into(), npm.display().to_string());
         if let Some(db) = &pg {
             vars.insert("DATABASE_URL".into(), db.url.clone());
-            vars.insert("SESSION_SECRET".into(), "0123456789abcdef0123456789abcdef-test".into());
+            vars.insert("SESSION_SECRET".into(), SESSION_SECRET.into());
         }
         // `ALLURE_HUB_TEST_STORAGE=s3` runs the suite with its files in a bucket of the loopback S3, to check that
         // what works on the filesystem works there too (tests that read DATA_DIR's files are then expected to fail).
@@ -126,7 +135,7 @@ impl TestServer {
         let task = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let key = mint_key(&client, &base, &admin, "test-admin", "admin").await;
+        let key = mint_key(&client, &base, &admin, key_name, "admin").await;
         Self { base, reports, key, admin, data_dir, client, pg, vars, handle, task, _dir: dir }
     }
 
