@@ -90,7 +90,8 @@ pub const HEADER_SCHEME: &str = "headerApiKey";
             events, with a read state of their own for each user or API key, and a live stream. Their fields are \
             snake_case (`created_at`)."),
         (name = "overview", description = "Dashboard figures over every build, or one environment or project."),
-        (name = "health", description = "Readiness, the server's version and Prometheus metrics."),
+        (name = "health", description = "Readiness, the server's version, the server processes (nodes) sharing \
+            the database, and Prometheus metrics."),
         (name = "settings", description = "API keys, user roles, disk usage, data retention and the Allure CLI. \
             Only with a browser session (API keys are refused) and the `manage` permission; some changes also \
             need the `admin` role."),

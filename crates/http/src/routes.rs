@@ -19,7 +19,7 @@ use hub_domain::model::access::Permission;
 use crate::access::{Access, enforce};
 use crate::error::ApiError;
 use crate::handlers::settings::{allure, api_keys, disk, retention, users};
-use crate::handlers::{auth, environments, health, notifications, oauth, overview, projects, reports, uploads};
+use crate::handlers::{auth, environments, health, nodes, notifications, oauth, overview, projects, reports, uploads};
 use crate::openapi::{Documented, docs_page};
 
 /// One route of the API.
@@ -149,6 +149,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/api/overview", VIEW, to!(overview::get_overview, __path_get_overview)),
         endpoint(Method::GET, "/api/healthz", PUBLIC, to!(health::get_health, __path_get_health)),
         endpoint(Method::GET, "/api/version", PUBLIC, to!(health::get_version, __path_get_version)),
+        endpoint(Method::GET, "/api/nodes", MANAGE, to!(nodes::list_nodes, __path_list_nodes)),
         endpoint(Method::GET, KEYS, SETTINGS, to!(api_keys::list_api_keys, __path_list_api_keys)),
         endpoint(Method::POST, KEYS, SETTINGS, to!(api_keys::create_api_key, __path_create_api_key)),
         endpoint(Method::DELETE, KEY, SETTINGS, to!(api_keys::delete_api_key, __path_delete_api_key)),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::ports::{AllureCliManager, IdentityProvider, ReportFiles, StorageHealth, StoreHealth};
 use crate::services::{
-    ApiKeyService, AuthService, DiskService, EnvironmentService, NotificationService, OverviewService, ProjectService,
-    ReportService, RetentionService, UploadService, UserService,
+    ApiKeyService, AuthService, DiskService, EnvironmentService, NodeService, NotificationService, OverviewService,
+    ProjectService, ReportService, RetentionService, UploadService, UserService,
 };
 
 /// Every use case a driving adapter may call, and the few ports they read directly.
@@ -34,6 +34,8 @@ pub struct Services {
     pub disk: DiskService,
     /// Retention settings and cleanup runs.
     pub retention: RetentionService,
+    /// This node among those sharing the database, and the live ones.
+    pub nodes: NodeService,
     /// The Allure CLI's installed and latest versions.
     pub allure: Arc<dyn AllureCliManager>,
     /// The enabled OAuth/OIDC providers.

@@ -32,6 +32,8 @@ struct Health<'a> {
     uptime: String,
     uptime_seconds: u64,
     version: &'a str,
+    /// The node that answers (its `NODE_ID`), among the server processes sharing the database.
+    node: &'a str,
 }
 
 /// What this server binary was built from; a value that is not known is `unknown` (`version`: `dev`).
@@ -73,6 +75,7 @@ pub async fn get_health(state: Data<AppState>) -> HttpResponse {
         uptime: format_uptime(uptime_seconds),
         uptime_seconds,
         version: &state.version.version,
+        node: state.nodes.id().as_str(),
     };
     let status = if db_ok && storage_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     json_response(status, &body)

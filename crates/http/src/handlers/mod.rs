@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod environments;
 pub mod health;
+pub mod nodes;
 pub mod notifications;
 pub mod oauth;
 pub mod overview;

@@ -15,6 +15,7 @@ use hub_domain::services::{
     RetentionPorts, RetentionService, Services, StoredBytesPorts, StoredBytesService, UploadPorts, UploadService,
     UploadTimeouts, UserPorts, UserService,
 };
+use hub_domain::services::{NodePorts, NodeService};
 use tokio::sync::{Notify, mpsc};
 
 use super::adapters::Adapters;
@@ -194,6 +195,11 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         notifications,
         disk,
         retention,
+        nodes: NodeService::new(
+            NodePorts { nodes: store.clone(), cli: Arc::new(a.cli.manager.clone()), clock: a.clock.clone() },
+            config.node_id.clone(),
+            super::version_info().version,
+        ),
         allure: Arc::new(a.cli.manager.clone()),
         identity: a.identity.clone(),
         health: store.clone(),

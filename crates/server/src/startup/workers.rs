@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hub_domain::model::node::HEARTBEAT_INTERVAL;
+use hub_domain::services::NodeService;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -40,6 +42,9 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
     if failed > 0 {
         tracing::warn!(sessions = failed, "generations interrupted by restarts too often have failed");
     }
+
+    // Listed among the live nodes before this one serves anything.
+    services.nodes.beat().await.context("cannot write this node's heartbeat")?;
 
     let (shutdown, stop) = watch::channel(false);
     let bg = &config.background;
@@ -94,7 +99,39 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
             config.allure.update_check_interval,
             stop.clone(),
         )),
+        tokio::spawn(heartbeat(services.nodes.clone(), stop.clone())),
         tokio::spawn(background::gauge_jobs(a.store.clone(), stop)),
     ];
     Ok(Workers { shutdown, tasks })
+}
+
+/// Writes this node's heartbeat every [`HEARTBEAT_INTERVAL`] (start-up wrote the first) until the server stops,
+/// then deletes the node's row so that the other nodes stop listing it at once. A beat the database refuses is
+/// logged once per outage; the next one tries again, and the node drops out of the list only after three missed.
+async fn heartbeat(nodes: NodeService, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+    // After a slow beat, the next one waits a whole interval rather than following at once.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match nodes.beat().await {
+            Ok(()) if failing => {
+                tracing::info!("this node's heartbeat is written again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "cannot write this node's heartbeat; will retry");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
+    if let Err(e) = nodes.forget().await {
+        tracing::warn!(error = %e, "cannot remove this node from the list; it drops out when its heartbeat ages");
+    }
 }

@@ -59,6 +59,8 @@ const CONTRACT: &[(&str, &str, &str, &str)] = &[
     // Not a row of §2: the assets of the docs page, which §15.2 says the server serves itself.
     ("GET", "/api/docs/{file}", "-", "public"),
     ("GET", "/api/version", "-", "public"),
+    // Not a row of §2: the nodes sharing the database (issue 18), for operators like the other manage routes.
+    ("GET", "/api/nodes", "manage", "any"),
     ("GET", "/api/settings/apikeys", "manage", "session"),
     ("POST", "/api/settings/apikeys", "manage", "session"),
     ("DELETE", "/api/settings/apikeys/{id}", "manage", "session"),

@@ -11,10 +11,12 @@ async fn health_is_public_and_reports_the_database(s: TestServer) {
     let res = TestServer::read(s.request(Method::GET, "/api/healthz")).await;
     assert_eq!(res.status, StatusCode::OK);
     let body = res.json();
-    assert_eq!(body.as_object().unwrap().len(), 6, "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 7, "{body}");
     assert_eq!((body["status"].as_str(), body["db"].as_str()), (Some("ok"), Some("ok")));
     assert_eq!(body["storage"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    // The test servers are not given NODE_ID: named by host and process.
+    assert!(body["node"].as_str().unwrap().ends_with(&format!(":{}", std::process::id())), "{body}");
     let seconds = body["uptimeSeconds"].as_u64().unwrap();
     assert_eq!(body["uptime"], format!("{seconds}s"));
     // Credentials, even wrong ones, are ignored on public routes.

@@ -17,6 +17,7 @@ mod github;
 mod health;
 mod metrics;
 mod network;
+mod nodes;
 mod object_storage;
 mod oidc;
 mod openapi;
