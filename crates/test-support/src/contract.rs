@@ -9,11 +9,11 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use hub_domain::ports::NodeRepo;
 use hub_domain::ports::{
     ApiKeyRepo, BuildRepo, CleanupRunRepo, EnvironmentRepo, JobQueue, NotificationRepo, OverviewQueries, ProjectRepo,
-    SettingsRepo, StoreHealth, UploadSessionRepo, UserRepo,
+    SettingsRepo, StaleReports, StoreHealth, UploadSessionRepo, UserRepo,
 };
-use hub_domain::ports::NodeRepo;
 
 pub mod api_keys;
 pub mod builds;
@@ -30,6 +30,7 @@ pub mod projects;
 pub mod regeneration;
 pub mod seeding;
 pub mod settings;
+pub mod stale_reports;
 pub mod uploads;
 pub mod users;
 
@@ -45,6 +46,8 @@ pub struct StoreFixture {
     pub uploads: Arc<dyn UploadSessionRepo>,
     /// Generation jobs.
     pub jobs: Arc<dyn JobQueue>,
+    /// Builds whose replaced reports are still to be deleted.
+    pub stale_reports: Arc<dyn StaleReports>,
     /// API keys.
     pub keys: Arc<dyn ApiKeyRepo>,
     /// Users and sessions.
@@ -74,6 +77,7 @@ impl StoreFixture {
             + BuildRepo
             + UploadSessionRepo
             + JobQueue
+            + StaleReports
             + ApiKeyRepo
             + UserRepo
             + SettingsRepo
@@ -89,6 +93,7 @@ impl StoreFixture {
             builds: store.clone(),
             uploads: store.clone(),
             jobs: store.clone(),
+            stale_reports: store.clone(),
             keys: store.clone(),
             users: store.clone(),
             settings: store.clone(),
@@ -155,6 +160,11 @@ macro_rules! store_contract_tests {
                 a_job_stopped_by_a_shutdown_is_queued_again_without_an_attempt,
                 jobs_are_counted_by_state,
             ],
+            stale_reports: [
+                a_switch_that_leaves_a_report_behind_records_the_build_until_it_is_forgotten,
+                stale_builds_are_listed_by_key_and_go_with_their_build,
+                a_job_interrupted_too_often_records_its_build,
+            ],
             regeneration: [
                 regenerating_an_idle_build_queues_a_job_with_a_new_session,
                 regenerating_a_queued_build_replaces_its_config_without_a_second_job,
@@ -218,12 +228,13 @@ macro_rules! store_contract_tests {
 #[cfg(test)]
 mod tests {
     /// Each port module's source, by the name the macro gives its test module.
-    const MODULES: [(&str, &str); 14] = [
+    const MODULES: [(&str, &str); 15] = [
         ("environments", include_str!("contract/environments.rs")),
         ("projects", include_str!("contract/projects.rs")),
         ("builds", include_str!("contract/builds.rs")),
         ("uploads", include_str!("contract/uploads.rs")),
         ("jobs", include_str!("contract/jobs.rs")),
+        ("stale_reports", include_str!("contract/stale_reports.rs")),
         ("regeneration", include_str!("contract/regeneration.rs")),
         ("api_keys", include_str!("contract/api_keys.rs")),
         ("users", include_str!("contract/users.rs")),
@@ -266,6 +277,6 @@ mod tests {
             assert_eq!(run, defined, "the cases of {module}");
             total += defined.len();
         }
-        assert_eq!(total, 55, "every case of the two former suites, and those added since");
+        assert_eq!(total, 58, "every case of the two former suites, and those added since");
     }
 }

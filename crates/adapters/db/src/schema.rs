@@ -235,6 +235,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stale_reports (env_id, project_id, build_id) {
+        env_id -> Text,
+        project_id -> Text,
+        build_id -> Text,
+    }
+}
+
 diesel::joinable!(projects -> environments (env_id));
 diesel::joinable!(notification_states -> notifications (notification_id));
 diesel::joinable!(login_sessions -> users (email));
@@ -258,4 +266,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     build_totals,
     build_days,
     build_env_days,
+    stale_reports,
 );

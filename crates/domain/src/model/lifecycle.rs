@@ -49,6 +49,15 @@ pub fn settle(succeeded: bool, follow_up_queued: bool) -> Settlement {
     Settlement { job, build, session }
 }
 
+/// Whether publishing a report under `published` leaves the build's previous report behind elsewhere, to be
+/// deleted after the switch (and remembered until it is): the build had a report, under another key. `previous`
+/// is the key the build named; none is the storage's first place, where reports published before keys were
+/// recorded are. A storage that replaces reports in place returns one key every time, so once its builds name it
+/// nothing is ever left behind.
+pub fn leaves_replaced_report(had_report: bool, previous: Option<&str>, published: &str) -> bool {
+    had_report && previous != Some(published)
+}
+
 /// What start-up does with a job a previous process left running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovery {
@@ -166,6 +175,21 @@ mod tests {
                 Settlement { job, build, session },
                 "succeeded {succeeded}, follow-up {follow_up}"
             );
+        }
+    }
+
+    #[test]
+    fn only_a_report_published_beside_the_previous_one_leaves_it_behind() {
+        // (had a report, previous key, published key) → left behind
+        let cases = [
+            ((false, None, "r2"), false),
+            ((true, Some("r1"), "r2"), true),
+            ((true, Some("r2"), "r2"), false),
+            // Published before keys were recorded: in the first place, which an object store's new key is not.
+            ((true, None, "r2"), true),
+        ];
+        for ((had_report, previous, published), expected) in cases {
+            assert_eq!(leaves_replaced_report(had_report, previous, published), expected, "{previous:?} → {published}");
         }
     }
 

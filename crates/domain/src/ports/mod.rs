@@ -15,6 +15,7 @@ pub mod identity;
 pub mod nodes;
 pub mod report_files;
 pub mod repos;
+pub mod stale_reports;
 pub mod transfer;
 pub mod uploads;
 
@@ -33,6 +34,7 @@ pub use identity::{AuthorizationRequest, ExternalIdentity, IdentityError, Identi
 pub use nodes::NodeRepo;
 pub use report_files::{FileStream, Found, ReportBody, ReportFile, ReportFiles, ReportLocation, ReportPath};
 pub use repos::*;
+pub use stale_reports::StaleReports;
 pub use transfer::{StorageTransfer, StoredItem};
 pub use uploads::{
     ArchiveError, ArchiveSource, BodyError, BodyMeter, ByteStream, ChunkWrite, Extracted, ReceiveError, UploadFiles,

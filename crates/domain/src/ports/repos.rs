@@ -332,7 +332,9 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn history_entry(&self, job: &GenerationJob) -> Result<Option<String>, StoreError>;
 
     /// In one transaction: the job's final state, its build's status, report flag, error and warnings, and its
-    /// session (`done` or `failed`). Returns the session after the change.
+    /// session (`done` or `failed`); and, when the published report leaves the one it replaced elsewhere
+    /// ([`crate::model::lifecycle::leaves_replaced_report`]), the build's record in [`crate::ports::StaleReports`].
+    /// Returns the session after the change.
     async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError>;
 
     /// At shutdown (§17.4): a job this process stopped goes back to the queue without counting an attempt, and its
@@ -340,7 +342,8 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn release(&self, job: &GenerationJob) -> Result<(), StoreError>;
 
     /// At start-up: running jobs go back to the queue with one more attempt; those at `max_attempts` fail with
-    /// their build and session. Returns the sessions that failed.
+    /// their build and session, and their builds are recorded in [`crate::ports::StaleReports`] (no run cleans up
+    /// what the interrupted one may have published). Returns the sessions that failed.
     async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError>;
 
     /// §8.1 in one transaction: refuses while an upload of the build id is receiving or assembling; else replaces

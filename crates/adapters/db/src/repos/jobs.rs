@@ -8,12 +8,13 @@ use hub_domain::Timestamp;
 use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
 use hub_domain::model::job::{GenerationJob, JobState};
 use hub_domain::model::lifecycle::{
-    self, BuildJobs, CLAIMED, INTERRUPTED, RELEASED, Recovery, RegenerationPlan, merge_warnings,
+    self, BuildJobs, CLAIMED, INTERRUPTED, RELEASED, Recovery, RegenerationPlan, leaves_replaced_report, merge_warnings,
 };
 use hub_domain::model::upload::{Phase, UploadSession};
 use hub_domain::ports::{JobCounts, JobOutcome, JobQueue, Regeneration, RegenerationRequest, StoreError};
 
 use super::builds::{Key, find, has_unfinished_upload};
+use super::stale_reports::record_stale;
 use super::time::{from_db, to_db};
 use super::uploads::{SessionRow, insert_job};
 use crate::connection::AnyConnection;
@@ -292,14 +293,22 @@ impl JobQueue for Store {
                     .map_err(from_diesel)?;
                 let status = settled.build.as_str();
                 let key = build_key(&job);
-                let stored: Option<String> = builds::table
+                let stored: Option<(String, bool, Option<String>)> = builds::table
                     .find(key.clone())
-                    .select(builds::warnings)
+                    .select((builds::warnings, builds::has_report, builds::report_key))
                     .first(conn)
                     .optional()
                     .map_err(from_diesel)?;
+                let (stored, had_report, previous) = stored.map_or((None, false, None), |(w, h, k)| (Some(w), h, k));
                 let stored: Vec<String> = stored.and_then(|w| serde_json::from_str(&w).ok()).unwrap_or_default();
                 let warnings = merged_warnings(stored, &outcome.warnings);
+                // The report this one replaces stays in the storage until the run deletes it: remembered from the
+                // moment the build no longer names it, so a process that dies first leaves a note, not an orphan.
+                if let Ok(published) = &outcome.result
+                    && leaves_replaced_report(had_report, previous.as_deref(), &published.key)
+                {
+                    record_stale(conn, &key)?;
+                }
                 let target = builds::table.find(key);
                 match &outcome.result {
                     Ok(published) => diesel::update(target)
@@ -392,6 +401,8 @@ impl JobQueue for Store {
                                 .execute(conn)
                                 .map_err(from_diesel)?;
                             failed.extend(finish_session(conn, &job, Phase::Failed, Some(INTERRUPTED), now)?);
+                            // No run of this job will delete what the interrupted one may have published.
+                            record_stale(conn, &build_key(&job))?;
                         }
                         Recovery::Requeue { attempts } => {
                             diesel::update(target)

@@ -10,6 +10,7 @@ mod notifications;
 mod overview;
 mod projects;
 mod settings;
+mod stale_reports;
 mod stored_bytes;
 pub(crate) mod time;
 mod uploads;
