@@ -38,3 +38,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "allure-hub.sessionSecretName" -}}
 {{- .Values.sessionSecret.existingSecret | default (printf "%s-session" (include "allure-hub.fullname" .)) -}}
 {{- end -}}
+
+{{/* "true" when the pod keeps no files that must outlive it: PostgreSQL holds the state and the bucket the files,
+so DATA_DIR holds scratch work only. */}}
+{{- define "allure-hub.scratchOnly" -}}
+{{- if and .Values.postgresql.enabled .Values.storage.url -}}true{{- end -}}
+{{- end -}}
+
+{{/* The refusals of the chart's values, in one place: each stops the rendering with what to set. */}}
+{{- define "allure-hub.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "allure-hub.scratchOnly" .)) }}
+{{- fail (printf "replicaCount %d needs postgresql.enabled=true and storage.url=s3://bucket (both shared by the pods; SQLite and files on the data volume belong to one pod), got postgresql.enabled=%v and storage.url=%q" (int .Values.replicaCount) .Values.postgresql.enabled .Values.storage.url) }}
+{{- end }}
+{{- if and .Values.postgresql.enabled (not .Values.postgresql.existingSecret) }}
+{{- fail "postgresql.enabled needs postgresql.existingSecret: a Secret holding the DATABASE_URL" }}
+{{- end }}
+{{- if and .Values.storage.url (not (hasPrefix "s3://" .Values.storage.url)) }}
+{{- fail (printf "storage.url must be s3://bucket[/prefix], got %q" .Values.storage.url) }}
+{{- end }}
+{{- if hasKey .Values.env "SHUTDOWN_TIMEOUT" }}
+{{- fail "set shutdownTimeoutSeconds instead of env.SHUTDOWN_TIMEOUT: the pod's termination grace period is derived from it" }}
+{{- end }}
+{{- if lt (int .Values.preStopSleepSeconds) 0 }}
+{{- fail "preStopSleepSeconds must be 0 or more" }}
+{{- end }}
+{{- if lt (int .Values.shutdownTimeoutSeconds) 1 }}
+{{- fail "shutdownTimeoutSeconds must be 1 or more" }}
+{{- end }}
+{{- end -}}
