@@ -86,11 +86,15 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
 ///
 /// A job whose storage could not be reached goes back to the queue after a pause of 5 s, without counting
 /// an attempt, so that an outage of the object store delays reports instead of failing them.
+///
+/// `report_left` is notified when a run could not delete a report the build no longer names (the build is recorded
+/// for the sweep of [`crate::stale_reports`], which then tries again).
 pub async fn run_jobs(
     service: GenerationService,
     max_running: i64,
     installing: Arc<AtomicBool>,
     job_queued: Arc<tokio::sync::Notify>,
+    report_left: Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut running = tokio::task::JoinSet::new();
@@ -99,7 +103,7 @@ pub async fn run_jobs(
         while !installing.load(Ordering::Acquire) {
             match service.claim(max_running).await {
                 Ok(Some(job)) => {
-                    let (service, claimed) = (service.clone(), job.clone());
+                    let (service, claimed, report_left) = (service.clone(), job.clone(), Arc::clone(&report_left));
                     let task = running.spawn(async move {
                         let (build, id) = (job.build_id.clone(), job.id);
                         let started = std::time::Instant::now();
@@ -117,7 +121,8 @@ pub async fn run_jobs(
                                     tracing::error!(%build, job = %id, error = %cause, "generation failed on a server fault");
                                 }
                                 if let Some(cause) = &summary.leftover {
-                                    tracing::warn!(%build, job = %id, error = %cause, "the replaced report stays until the next start");
+                                    tracing::warn!(%build, job = %id, error = %cause, "a report the build no longer names is left to the sweep of replaced reports (when the store is back, or at the next start)");
+                                    report_left.notify_one();
                                 }
                                 if let Some(cause) = &summary.unmeasured {
                                     tracing::warn!(%build, job = %id, error = %cause, "the build's stored size stays unknown");

@@ -8,6 +8,7 @@ pub mod generation;
 pub mod logging;
 pub mod origins;
 pub mod outcomes;
+pub mod stale_reports;
 pub mod startup;
 pub mod storage_copy;
 pub mod stored_bytes;

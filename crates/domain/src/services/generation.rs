@@ -1,15 +1,21 @@
 //! Report generation jobs (contract §8.3, §17.3): claim a queued job, prepare its files and history copy, run the
 //! generator, publish or discard, store the outcome with the build and session in one step, and keep what the
 //! storage then holds for the build; and, at start-up, take back jobs a previous process left running.
+//!
+//! A report published beside the one it replaces (object storage) leaves that one to delete after the switch; the
+//! switch records the build ([`StaleReports`]) and the run forgets it once the old report is gone, so a process
+//! killed in between, or a store that refused the deletion, leaves the build to the sweep of
+//! [`crate::services::StaleReportService`].
 
 use std::sync::Arc;
 
 use crate::model::build::QualityGateResult;
 use crate::model::job::GenerationJob;
+use crate::model::lifecycle::leaves_replaced_report;
 use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
-    BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, INTERNAL_MESSAGE, JobOutcome, JobQueue, PrepareError,
-    PublishedReport, ReportGenerator, ResultStore, StorageError, StoreError, UploadEvent,
+    BuildRef, BuildRepo, Clock, EventBus, GenerateRequest, GenerationFiles, INTERNAL_MESSAGE, JobOutcome, JobQueue,
+    PrepareError, PublishedReport, ReportGenerator, ResultStore, StaleReports, StorageError, StoreError, UploadEvent,
 };
 use crate::services::stored_bytes::measure;
 
@@ -25,7 +31,8 @@ pub struct RunSummary {
     /// `internal server error`: for the log, never for viewers.
     pub fault: Option<String>,
     /// Why a report no build names (the one this run replaced, or one a crashed run left) could not be deleted:
-    /// harmless to viewers, for the log; the build's next run, or its deletion, removes it.
+    /// harmless to viewers, for the log. The build is recorded in [`StaleReports`] (the cause says so when that
+    /// failed too), so the next sweep removes it, as do the build's next run and its deletion.
     pub leftover: Option<String>,
     /// The storage could not be reached (the cause, for the log): the run stored no outcome and the job is still
     /// running. An outage passes, so the job must not fail for good: the caller waits a moment (so that the job
@@ -55,6 +62,8 @@ pub struct GenerationPorts {
     pub files: Arc<dyn GenerationFiles>,
     /// Measures what the storage holds for the build once its report changed.
     pub results: Arc<dyn ResultStore>,
+    /// Builds whose reports other than the current one are still to be deleted.
+    pub stale: Arc<dyn StaleReports>,
     /// Runs the Allure CLI.
     pub generator: Arc<dyn ReportGenerator>,
     /// Live progress of the build's session.
@@ -76,6 +85,7 @@ pub struct GenerationService {
     builds: Arc<dyn BuildRepo>,
     files: Arc<dyn GenerationFiles>,
     results: Arc<dyn ResultStore>,
+    stale: Arc<dyn StaleReports>,
     generator: Arc<dyn ReportGenerator>,
     events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
@@ -92,8 +102,8 @@ impl std::fmt::Debug for GenerationService {
 impl GenerationService {
     /// Wires the use cases.
     pub fn new(ports: GenerationPorts, history_limit: usize) -> Self {
-        let GenerationPorts { queue, builds, files, results, generator, events, clock } = ports;
-        Self { queue, builds, files, results, generator, events, clock, history_limit }
+        let GenerationPorts { queue, builds, files, results, stale, generator, events, clock } = ports;
+        Self { queue, builds, files, results, stale, generator, events, clock, history_limit }
     }
 
     /// §17.3 at start-up: running jobs go back to the queue; those interrupted too often fail (and are published).
@@ -132,8 +142,9 @@ impl GenerationService {
     /// A database failure while storing the outcome (the job then stays running until the next start-up).
     pub async fn run(&self, job: GenerationJob) -> Result<RunSummary, StoreError> {
         // What a crashed earlier run of this build may have published without the build ever naming it.
-        let current = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await?.and_then(|b| b.report_key);
-        let mut leftover = self.clean_reports(&job, current).await;
+        let build = self.builds.get(&job.env_id, &job.project_id, &job.build_id).await?;
+        let (had_report, current) = build.map_or((false, None), |b| (b.has_report, b.report_key));
+        let mut leftover = self.clean_reports(&job, current.clone()).await;
         let (result, mut warnings) = self.generate(&job).await;
         let (result, fault) = match result {
             Ok(point) => (Ok(point), None),
@@ -155,7 +166,8 @@ impl GenerationService {
         // The report the new one replaced, now that the build names the new one; then what the build holds.
         let mut unmeasured = None;
         if let Ok(published) = &outcome.result {
-            leftover = leftover.or(self.clean_reports(&job, Some(published.key.clone())).await);
+            let recorded = leaves_replaced_report(had_report, current.as_deref(), &published.key);
+            leftover = leftover.or(self.clean_replaced(&job, &published.key, recorded).await);
             unmeasured = self.keep_stored_bytes(&job).await;
         }
         Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover, deferred: None, unmeasured })
@@ -170,10 +182,27 @@ impl GenerationService {
         kept.err().map(|e| format!("cannot keep the build's stored bytes: {e}"))
     }
 
-    /// Deletes the build's reports but `keep`; says why it could not (harmless: nothing names them).
+    /// Deletes the build's reports but `keep`; says why it could not (harmless: nothing names them), after
+    /// recording the build for the sweep.
     async fn clean_reports(&self, job: &GenerationJob, keep: Option<String>) -> Option<String> {
         let removed = self.files.remove_other_reports(&job.env_id, &job.project_id, &job.build_id, keep).await;
-        removed.err().map(|e| e.to_string())
+        let cause = removed.err()?.to_string();
+        Some(match self.stale.record(&build_ref(job)).await {
+            Ok(()) => cause,
+            Err(e) => format!("{cause} (and the build cannot be recorded for the sweep: {e})"),
+        })
+    }
+
+    /// After the switch to the report under `key`: deletes the build's other reports, and forgets the build the
+    /// switch `recorded` once they are gone. Says why either failed (the sweep then deletes them, or finds nothing
+    /// left to delete and forgets the build).
+    async fn clean_replaced(&self, job: &GenerationJob, key: &str, recorded: bool) -> Option<String> {
+        if let Some(cause) = self.clean_reports(job, Some(key.to_owned())).await {
+            return Some(cause);
+        }
+        let forgotten =
+            if recorded { self.stale.forget(&build_ref(job), Some(key.to_owned())).await } else { Ok(true) };
+        forgotten.err().map(|e| format!("the replaced report is deleted, but the build stays recorded: {e}"))
     }
 
     /// §8.3: the server evaluates the effective config's gate itself on the build's statistics (the CLI's
@@ -228,6 +257,11 @@ impl GenerationService {
         self.files.discard(&workspace).await;
         outcome
     }
+}
+
+/// The build a job generates.
+fn build_ref(job: &GenerationJob) -> BuildRef {
+    BuildRef { env: job.env_id.clone(), project: job.project_id.clone(), build: job.build_id.clone() }
 }
 
 /// A storage failure of a run, with its cause for the log: passing when the storage could not be reached, else a

@@ -12,6 +12,7 @@ pub mod projects;
 pub mod reports;
 pub mod retention;
 pub mod shared;
+pub mod stale_reports;
 pub mod stored_bytes;
 pub mod uploads;
 pub mod users;
@@ -28,6 +29,7 @@ pub use projects::{NewProject, ProjectError, ProjectPorts, ProjectService};
 pub use reports::{ReportError, ReportPorts, ReportService};
 pub use retention::{RetentionConfig, RetentionError, RetentionPorts, RetentionService, SweepReport, next_run_at};
 pub use shared::Services;
+pub use stale_reports::{StaleReportPorts, StaleReportService, Swept};
 pub use stored_bytes::{Filled, StoredBytesPorts, StoredBytesService};
 pub use uploads::{
     ChunkUpload, ChunkedInit, SessionStatus, Target, UploadError, UploadOptions, UploadPorts, UploadService,

@@ -12,8 +12,8 @@ use hub_domain::services::{
     ApiKeyPorts, ApiKeyService, AuthPorts, AuthService, AuthSettings, Breakdown, DiskPorts, DiskService,
     EnvironmentPorts, EnvironmentService, GenerationPorts, GenerationService, NotificationPorts, NotificationService,
     OverviewPorts, OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService, RetentionConfig,
-    RetentionPorts, RetentionService, Services, StoredBytesPorts, StoredBytesService, UploadPorts, UploadService,
-    UploadTimeouts, UserPorts, UserService,
+    RetentionPorts, RetentionService, Services, StaleReportPorts, StaleReportService, StoredBytesPorts,
+    StoredBytesService, UploadPorts, UploadService, UploadTimeouts, UserPorts, UserService,
 };
 use hub_domain::services::{NodePorts, NodeService};
 use tokio::sync::{Notify, mpsc};
@@ -39,6 +39,10 @@ pub(super) struct Wired {
     pub disk_check_now: Arc<Notify>,
     /// Measures the builds without a kept stored size, at start-up.
     pub stored_bytes: StoredBytesService,
+    /// Deletes the reports that recorded builds no longer name, at start-up and after an outage.
+    pub stale_reports: StaleReportService,
+    /// Tells the sweep of replaced reports that a generation left one behind.
+    pub report_left: Arc<Notify>,
 }
 
 /// Builds every service, and the local admin account when local sign-in is enabled.
@@ -115,6 +119,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             builds: store.clone(),
             files: a.storage.generation.clone(),
             results: results.clone(),
+            stale: store.clone(),
             generator: Arc::new(a.cli.runner.clone()),
             events: events.clone(),
             clock: a.clock.clone(),
@@ -207,5 +212,19 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
         storage: a.storage.health.clone(),
     };
     let stored_bytes = StoredBytesService::new(StoredBytesPorts { builds: store.clone(), files: results.clone() });
-    Ok(Wired { services, generation, endings, job_queued, disk_check_now: Arc::new(Notify::new()), stored_bytes })
+    let stale_reports = StaleReportService::new(StaleReportPorts {
+        stale: store.clone(),
+        builds: store.clone(),
+        files: a.storage.generation.clone(),
+    });
+    Ok(Wired {
+        services,
+        generation,
+        endings,
+        job_queued,
+        disk_check_now: Arc::new(Notify::new()),
+        stored_bytes,
+        stale_reports,
+        report_left: Arc::new(Notify::new()),
+    })
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::adapters::Adapters;
 use super::services::Wired;
 use crate::config::Config;
-use crate::{background, generation, outcomes, stored_bytes as sizes};
+use crate::{background, generation, outcomes, stale_reports, stored_bytes as sizes};
 
 /// How often the policy file is re-read.
 const POLICY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
@@ -33,7 +33,8 @@ pub(super) struct Workers {
 /// # Errors
 /// When the sessions or jobs left by the last process cannot be read.
 pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow::Result<Workers> {
-    let Wired { services, generation, endings, job_queued, disk_check_now, stored_bytes } = wired;
+    let Wired { services, generation, endings, job_queued, disk_check_now, stored_bytes, stale_reports, report_left } =
+        wired;
     let recovered = services.uploads.recover().await.context("cannot recover upload sessions")?;
     if recovered > 0 {
         tracing::info!(sessions = recovered, "upload sessions recovered after a restart");
@@ -64,6 +65,7 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
             config.allure.max_concurrency,
             a.cli.installing.clone(),
             job_queued,
+            Arc::clone(&report_left),
             stop.clone(),
         )),
         tokio::spawn(outcomes::follow(
@@ -76,6 +78,8 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
         tokio::spawn(warm_up),
         // Sequential and resumable: builds kept before sizes were (an upgraded installation) get theirs.
         tokio::spawn(sizes::fill_stored_bytes(stored_bytes, stop.clone())),
+        // Only the builds recorded by a switch whose old report was not deleted: a killed process, a store down.
+        tokio::spawn(stale_reports::sweep_stale_reports(stale_reports, report_left, stop.clone())),
         tokio::spawn(background::sweep_stale_uploads(
             services.uploads.clone(),
             config.uploads.stale_after,

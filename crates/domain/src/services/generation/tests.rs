@@ -12,6 +12,7 @@ use crate::ports::events::MockEventBus;
 use crate::ports::files::MockResultStore;
 use crate::ports::generator::{MockGenerationFiles, MockReportGenerator};
 use crate::ports::repos::{MockBuildRepo, MockJobQueue};
+use crate::ports::stale_reports::MockStaleReports;
 use crate::ports::{GenerateError, Generated, Workspace};
 
 fn job() -> GenerationJob {
@@ -84,6 +85,10 @@ struct Logs {
     removed: Log<Option<String>>,
     /// Each size kept, with the number of clean-ups done by then.
     sizes: Log<(usize, Option<i64>)>,
+    /// The key kept by each clean-up after which the build was forgotten by the record of stale reports.
+    forgotten: Log<Option<String>>,
+    /// How many times the build was recorded for the sweep.
+    recorded: Log<BuildId>,
 }
 
 /// [`service_replacing`] whose storage and database answer `sizes` about the build's stored bytes.
@@ -92,6 +97,26 @@ fn service_sized(
     previous: Option<&'static str>,
     key: &'static str,
     sizes: Sizes,
+) -> (GenerationService, Logs) {
+    service_cleaning(generated, previous, key, sizes, Cleaning::default())
+}
+
+/// How the storage and the record of stale reports answer the clean-ups of [`service_cleaning`].
+#[derive(Default)]
+struct Cleaning {
+    /// Why the storage refuses to delete the build's other reports, if it does.
+    refused: Option<StorageError>,
+    /// Why the database refuses to record or forget the build, if it does.
+    unrecorded: Option<&'static str>,
+}
+
+/// [`service_sized`] whose clean-ups answer `cleaning`.
+fn service_cleaning(
+    generated: Result<Generated, GenerateError>,
+    previous: Option<&'static str>,
+    key: &'static str,
+    sizes: Sizes,
+    cleaning: Cleaning,
 ) -> (GenerationService, Logs) {
     let removed = Arc::new(Mutex::new(Vec::new()));
     let outcomes = Arc::new(Mutex::new(Vec::new()));
@@ -113,11 +138,24 @@ fn service_sized(
         .expect_publish()
         .returning(move |_, _| Ok(PublishedReport { key: key.to_owned(), point: Some("new-point".into()) }));
     let log = Arc::clone(&removed);
+    let refused = cleaning.refused.clone();
     files.expect_remove_other_reports().returning(move |_, _, _, keep| {
         log.lock().unwrap().push(keep);
-        Ok(())
+        refused.clone().map_or(Ok(()), Err)
     });
     files.expect_discard().times(1).return_const(());
+    let (forgotten, recorded) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let mut stale = MockStaleReports::new();
+    let (log, unrecorded) = (Arc::clone(&forgotten), cleaning.unrecorded);
+    stale.expect_forget().returning(move |_, kept| {
+        log.lock().unwrap().push(kept);
+        unrecorded.map_or(Ok(true), |why| Err(StoreError::Unavailable(why.into())))
+    });
+    let log = Arc::clone(&recorded);
+    stale.expect_record().returning(move |build| {
+        log.lock().unwrap().push(build.build.clone());
+        unrecorded.map_or(Ok(()), |why| Err(StoreError::Unavailable(why.into())))
+    });
     let mut generator = MockReportGenerator::new();
     let log = Arc::clone(&requests);
     generator.expect_generate().returning(move |request| {
@@ -159,12 +197,13 @@ fn service_sized(
         builds: Arc::new(builds),
         files: Arc::new(files),
         results: Arc::new(results),
+        stale: Arc::new(stale),
         generator: Arc::new(generator),
         events: Arc::new(MockEventBus::new()),
         clock: Arc::new(clock),
     };
     let service = GenerationService::new(ports, 20);
-    (service, Logs { outcomes, requests, removed, sizes: kept_sizes })
+    (service, Logs { outcomes, requests, removed, sizes: kept_sizes, forgotten, recorded })
 }
 
 #[tokio::test]
@@ -257,6 +296,7 @@ fn failing_storage(error: StorageError, at_publish: bool) -> (GenerationService,
         builds: Arc::new(builds),
         files: Arc::new(files),
         results: Arc::new(MockResultStore::new()),
+        stale: Arc::new(MockStaleReports::new()),
         generator: Arc::new(generator),
         events: Arc::new(MockEventBus::new()),
         clock: Arc::new(clock),
@@ -313,4 +353,46 @@ async fn a_size_that_cannot_be_measured_or_kept_never_fails_the_run() {
     let summary = service.run(job()).await.unwrap();
     assert!(summary.generated);
     assert!(summary.unmeasured.unwrap().contains("database is locked"));
+}
+
+#[tokio::test]
+async fn a_replaced_report_once_deleted_is_forgotten_by_the_record_its_switch_wrote() {
+    let generated = || Ok(Generated { warnings: vec![] });
+    let (service, logs) = service_sized(generated(), Some("r1"), "r2", Sizes::measured(4096));
+    let summary = service.run(job()).await.unwrap();
+    assert_eq!(summary.leftover, None);
+    assert_eq!(*logs.forgotten.lock().unwrap(), [Some("r2".to_owned())], "forgotten while it names r2");
+    assert!(logs.recorded.lock().unwrap().is_empty(), "the switch records it, not the run");
+
+    // Published in place, or the build's first report: the switch recorded nothing, and nothing is forgotten.
+    for previous in [Some("r2"), None] {
+        let (service, logs) = service_sized(generated(), previous, "r2", Sizes::measured(4096));
+        service.run(job()).await.unwrap();
+        assert!(logs.forgotten.lock().unwrap().is_empty(), "previous {previous:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_report_that_cannot_be_deleted_leaves_the_build_recorded_for_the_sweep() {
+    let generated = || Ok(Generated { warnings: vec![] });
+    let refused = || Some(StorageError::unavailable("connection refused"));
+    let cleaning = Cleaning { refused: refused(), unrecorded: None };
+    let (service, logs) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
+    let summary = service.run(job()).await.unwrap();
+    assert!(summary.generated, "the build is ready with its new report all the same");
+    assert_eq!(summary.leftover.as_deref(), Some("storage error: connection refused"));
+    assert_eq!(logs.recorded.lock().unwrap().len(), 2, "recorded after each failed clean-up, before and after");
+    assert!(logs.forgotten.lock().unwrap().is_empty(), "the replaced report is still there");
+
+    // The database cannot record it either: the cause says so.
+    let cleaning = Cleaning { refused: refused(), unrecorded: Some("database is locked") };
+    let (service, _) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
+    let leftover = service.run(job()).await.unwrap().leftover.unwrap();
+    assert!(leftover.contains("connection refused") && leftover.contains("database is locked"), "{leftover}");
+
+    // Deleted, but not forgotten: the sweep finds nothing left and forgets it later.
+    let cleaning = Cleaning { refused: None, unrecorded: Some("database is locked") };
+    let (service, _) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
+    let leftover = service.run(job()).await.unwrap().leftover.unwrap();
+    assert!(leftover.contains("stays recorded"), "{leftover}");
 }
