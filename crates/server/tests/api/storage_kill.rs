@@ -307,10 +307,8 @@ async fn a_server_killed_while_publishing_serves_the_old_or_the_new_report_and_l
     kill_and_restart(Moment::Publishing).await;
 }
 
-/// Fails today: nothing sweeps a build's `reports/` at start-up, so the report a switch replaced stays when the
-/// process dies before deleting it, until the build is generated again or deleted.
+/// The switch recorded the build; the restart's sweep of replaced reports deletes the old one.
 #[tokio::test]
-#[ignore = "no start-up sweep of replaced reports yet (issue 17: no orphans after the next start)"]
 async fn a_server_killed_after_the_switch_serves_the_new_report_and_leaves_no_orphan_after_restart() {
     kill_and_restart(Moment::Switched).await;
 }
@@ -436,7 +434,8 @@ async fn kill_and_restart(moment: Moment) {
         assert_eq!((page, summary), (page_a, summary_a), "the old report whole");
     }
 
-    // The replaced report goes right after the switch: then one key is left, and it is the one served.
+    // The replaced report goes right after the switch (or, after a kill, with the start-up sweep): then one key is
+    // left, and it is the one served.
     let started = Instant::now();
     let mut left = report_keys(&bucket).await;
     while left.len() > 1 && started.elapsed() < Duration::from_secs(10) {
@@ -449,7 +448,9 @@ async fn kill_and_restart(moment: Moment) {
         // The partial report is not finished after the restart: the job publishes again, under a new key.
         (true, Moment::Publishing) => assert!(!killed_with.contains(&left[0]), "{left:?} {killed_with:?}"),
         (true, Moment::Switched) => {
-            assert!(left[0] != old && killed_with.contains(&left[0]), "{left:?} {killed_with:?}")
+            assert!(left[0] != old && killed_with.contains(&left[0]), "{left:?} {killed_with:?}");
+            let log = second.output();
+            assert!(log.contains("\"replaced reports deleted\""), "by the start-up sweep: {log}");
         }
     }
 }
