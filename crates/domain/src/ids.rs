@@ -82,6 +82,17 @@ impl NodeId {
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
         if valid { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid) }
     }
+
+    /// A node id made of `raw` (a host name, say): characters a node id cannot hold become `-`, and it is cut to
+    /// 64 characters; `node` when nothing is left.
+    pub fn sanitized(raw: &str) -> Self {
+        let id: String = raw
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':') { c } else { '-' })
+            .take(64)
+            .collect();
+        Self(if id.is_empty() { "node".to_owned() } else { id })
+    }
 }
 
 impl EnvId {
@@ -265,7 +276,10 @@ mod tests {
         }
         for bad in ["", "a b", "a/b", "é", "a\n", &"n".repeat(65)] {
             assert_eq!(NodeId::parse(bad), Err(IdError::Invalid), "{bad:?}");
+            let made = NodeId::sanitized(bad);
+            assert_eq!(NodeId::parse(made.as_str()), Ok(made.clone()), "{bad:?} made {made}");
         }
+        assert_eq!(NodeId::sanitized("a b/é").as_str(), "a-b--");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hub_allure_cli::{AllureCli, CliManager, CliSettings, ManagerSettings};
 use hub_domain::model::job::GenerationJob;
@@ -77,6 +77,15 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
     Ok(ReportConfigPolicy::new(base, config.plugins_allowed.clone()))
 }
 
+/// How many jobs this node runs at once, and how long its hold on each lasts unless renewed.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// `ALLURE_MAX_CONCURRENCY`.
+    pub max_running: i64,
+    /// `JOB_LEASE`.
+    pub lease: Duration,
+}
+
 /// Runs queued jobs until `shutdown` turns true: at most `max_running` at once (and one per project, which the
 /// queue enforces), none while the CLI is being installed. At shutdown the running CLIs are stopped (their process
 /// groups killed) and their jobs go back to the queue without counting an attempt (§17.4).
@@ -91,22 +100,40 @@ pub fn report_config_policy(config: &AllureConfig) -> anyhow::Result<ReportConfi
 /// for the sweep of [`crate::stale_reports`], which then tries again).
 pub async fn run_jobs(
     service: GenerationService,
-    max_running: i64,
+    limits: JobLimits,
     installing: Arc<AtomicBool>,
     job_queued: Arc<tokio::sync::Notify>,
     report_left: Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let JobLimits { max_running, lease } = limits;
     let mut running = tokio::task::JoinSet::new();
     let mut jobs: HashMap<tokio::task::Id, GenerationJob> = HashMap::new();
+    let (mut next_renewal, mut next_take_back) = (Instant::now(), Instant::now());
     while !*shutdown.borrow() {
+        // Leases of this node's jobs are renewed three times per lease, so one slow renewal loses nothing.
+        if !jobs.is_empty() && Instant::now() >= next_renewal {
+            next_renewal = Instant::now() + lease / 3;
+            if let Err(e) = service.renew_leases().await {
+                tracing::warn!(error = %e, "cannot renew the leases of running jobs; will retry");
+            }
+        }
+        // Jobs of nodes that died go back to the queue once their lease ran out, for this node or another.
+        if Instant::now() >= next_take_back {
+            next_take_back = Instant::now() + POLL;
+            match service.take_back_abandoned().await {
+                Ok(0) => {}
+                Ok(failed) => tracing::warn!(failed, "jobs abandoned by a node failed after too many interruptions"),
+                Err(e) => tracing::warn!(error = %e, "cannot take back jobs of nodes that stopped; will retry"),
+            }
+        }
         while !installing.load(Ordering::Acquire) {
             match service.claim(max_running).await {
                 Ok(Some(job)) => {
                     let (service, claimed, report_left) = (service.clone(), job.clone(), Arc::clone(&report_left));
                     let task = running.spawn(async move {
                         let (build, id) = (job.build_id.clone(), job.id);
-                        let started = std::time::Instant::now();
+                        let started = Instant::now();
                         match service.run(job.clone()).await {
                             Ok(RunSummary { deferred: Some(cause), .. }) => {
                                 tracing::warn!(%build, job = %id, error = %cause, "storage unavailable; the job will be tried again");
@@ -189,6 +216,7 @@ mod tests {
             config_file: file,
             plugins_allowed: vec!["awesome".into()],
             update_check_interval: Duration::ZERO,
+            job_lease: Duration::from_secs(30),
         }
     }
 

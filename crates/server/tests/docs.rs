@@ -141,7 +141,7 @@ fn fingerprint(c: &Config) -> String {
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{providers:?}|{github:?}|\
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|\
          {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|\
-         {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+         {:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         c.addr,
         c.shutdown_timeout,
         c.request_header_timeout,
@@ -180,6 +180,7 @@ fn fingerprint(c: &Config) -> String {
         al.config_file,
         al.plugins_allowed,
         al.update_check_interval,
+        al.job_lease,
         c.background.cleanup_enabled,
         c.background.retention_seed.retention_days,
         c.background.retention_seed.interval_hours,

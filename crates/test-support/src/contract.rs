@@ -22,6 +22,7 @@ pub mod environments;
 pub mod fixtures;
 pub mod health;
 pub mod jobs;
+pub mod leases;
 pub mod nodes;
 pub mod notifications;
 pub mod overview;
@@ -160,6 +161,12 @@ macro_rules! store_contract_tests {
                 a_job_stopped_by_a_shutdown_is_queued_again_without_an_attempt,
                 jobs_are_counted_by_state,
             ],
+            leases: [
+                each_node_runs_up_to_its_limit_and_a_project_one_job_on_any_node,
+                a_job_whose_lease_ran_out_goes_to_another_node,
+                a_restarted_node_takes_back_only_its_own_jobs,
+                nodes_claiming_at_once_take_distinct_jobs_and_one_per_project,
+            ],
             stale_reports: [
                 a_switch_that_leaves_a_report_behind_records_the_build_until_it_is_forgotten,
                 stale_builds_are_listed_by_key_and_go_with_their_build,
@@ -199,6 +206,7 @@ macro_rules! store_contract_tests {
             nodes: [
                 heartbeats_keep_one_row_per_node_listed_by_id,
                 stopped_and_long_gone_nodes_leave_the_table,
+                live_nodes_count_the_jobs_they_run,
             ],
             overview: [
                 overview_matches_figures_computed_from_the_seed,
@@ -228,12 +236,13 @@ macro_rules! store_contract_tests {
 #[cfg(test)]
 mod tests {
     /// Each port module's source, by the name the macro gives its test module.
-    const MODULES: [(&str, &str); 15] = [
+    const MODULES: [(&str, &str); 16] = [
         ("environments", include_str!("contract/environments.rs")),
         ("projects", include_str!("contract/projects.rs")),
         ("builds", include_str!("contract/builds.rs")),
         ("uploads", include_str!("contract/uploads.rs")),
         ("jobs", include_str!("contract/jobs.rs")),
+        ("leases", include_str!("contract/leases.rs")),
         ("stale_reports", include_str!("contract/stale_reports.rs")),
         ("regeneration", include_str!("contract/regeneration.rs")),
         ("api_keys", include_str!("contract/api_keys.rs")),
@@ -277,6 +286,6 @@ mod tests {
             assert_eq!(run, defined, "the cases of {module}");
             total += defined.len();
         }
-        assert_eq!(total, 58, "every case of the two former suites, and those added since");
+        assert_eq!(total, 63, "every case of the two former suites, and those added since");
     }
 }

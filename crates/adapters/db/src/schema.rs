@@ -98,6 +98,8 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         error -> Nullable<Text>,
+        node_id -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 

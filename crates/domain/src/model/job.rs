@@ -1,7 +1,7 @@
 //! Generation jobs: durable units of work that run the Allure CLI for one build.
 
 use crate::Timestamp;
-use crate::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
+use crate::ids::{BuildId, EnvId, JobId, NodeId, ProjectId, UploadId};
 
 crate::string_enum! {
     /// State of a generation job.
@@ -44,4 +44,14 @@ pub struct GenerationJob {
     pub finished_at: Option<Timestamp>,
     /// Failure reason.
     pub error: Option<String>,
+}
+
+/// Who holds a running job and until when. Several nodes share one queue: a node renews the leases of the jobs it
+/// runs while their CLI runs, and a job whose lease ran out (its node died) goes back to the queue for another node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node running the job.
+    pub node: NodeId,
+    /// When the lease runs out unless renewed.
+    pub until: Timestamp,
 }

@@ -6,12 +6,12 @@
 use async_trait::async_trait;
 
 use crate::Timestamp;
-use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NotificationId, ProjectId, UploadId};
+use crate::ids::{ApiKeyId, BuildId, CleanupRunId, Email, EnvId, NodeId, NotificationId, ProjectId, UploadId};
 use crate::model::api_key::ApiKey;
 use crate::model::build::{Build, BuildNeighbours, BuildStatus, OutcomeFilter, ProjectStats};
 use crate::model::disk::ProjectBytes;
 use crate::model::environment::{Environment, EnvironmentPatch, EnvironmentView};
-use crate::model::job::GenerationJob;
+use crate::model::job::{GenerationJob, Lease};
 use crate::model::notification::{Notification, NotificationView};
 use crate::model::overview::{Overview, OverviewFilter};
 use crate::model::page::{Page, PageRequest};
@@ -324,9 +324,19 @@ pub enum Regeneration {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
-    /// Marks the oldest queued job whose project has no running job as running (and its build `generating`) and
-    /// returns it, unless `max_running` jobs already run.
-    async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError>;
+    /// Marks the oldest queued job whose project has no running job (on any node) as running, held under `lease`
+    /// (and its build `generating`), and returns it, unless `lease.node` already runs `max_running` jobs. Two
+    /// nodes never claim one job, and the database itself refuses a second running job of a project (two nodes
+    /// claiming at once cannot both see the project free): the loser gets `None` and tries again at its next poll.
+    async fn claim_next(
+        &self,
+        max_running: i64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<GenerationJob>, StoreError>;
+
+    /// Extends to `until` the leases of the jobs `node` runs; returns how many it still holds.
+    async fn renew(&self, node: &NodeId, until: Timestamp) -> Result<u64, StoreError>;
 
     /// The trend point a build's last successful generation added, to leave out of its next run's history.
     async fn history_entry(&self, job: &GenerationJob) -> Result<Option<String>, StoreError>;
@@ -335,16 +345,33 @@ pub trait JobQueue: Send + Sync + 'static {
     /// session (`done` or `failed`); and, when the published report leaves the one it replaced elsewhere
     /// ([`crate::model::lifecycle::leaves_replaced_report`]), the build's record in [`crate::ports::StaleReports`].
     /// Returns the session after the change.
-    async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError>;
+    /// Only while `node` holds the job.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `node` no longer holds the job (its lease ran out and the job went back to the
+    /// queue or to another node): nothing is changed.
+    async fn finish(
+        &self,
+        job: &GenerationJob,
+        node: &NodeId,
+        outcome: &JobOutcome,
+    ) -> Result<Option<UploadSession>, StoreError>;
 
-    /// At shutdown (§17.4): a job this process stopped goes back to the queue without counting an attempt, and its
-    /// build back to `pending`.
-    async fn release(&self, job: &GenerationJob) -> Result<(), StoreError>;
+    /// At shutdown (§17.4): a job `node` stopped goes back to the queue without counting an attempt, and its
+    /// build back to `pending` (nothing happens when `node` no longer holds it).
+    async fn release(&self, job: &GenerationJob, node: &NodeId) -> Result<(), StoreError>;
 
-    /// At start-up: running jobs go back to the queue with one more attempt; those at `max_attempts` fail with
+    /// Running jobs nobody runs any more: those whose lease ran out before `now` (their node died; a job left
+    /// running without a lease counts as expired) and, when given, those `restarted` holds (the node's previous
+    /// process, at start-up). They go back to the queue with one more attempt; those at `max_attempts` fail with
     /// their build and session, and their builds are recorded in [`crate::ports::StaleReports`] (no run cleans up
     /// what the interrupted one may have published). Returns the sessions that failed.
-    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError>;
+    async fn requeue_abandoned(
+        &self,
+        max_attempts: i64,
+        now: Timestamp,
+        restarted: Option<NodeId>,
+    ) -> Result<Vec<UploadSession>, StoreError>;
 
     /// §8.1 in one transaction: refuses while an upload of the build id is receiving or assembling; else replaces
     /// the config of the build's queued job (giving it `request.session` when it has none), or queues

@@ -9,8 +9,9 @@
 
 use std::sync::Arc;
 
+use crate::ids::NodeId;
 use crate::model::build::QualityGateResult;
-use crate::model::job::GenerationJob;
+use crate::model::job::{GenerationJob, Lease};
 use crate::model::lifecycle::leaves_replaced_report;
 use crate::model::quality_gate::{GateFacts, evaluate};
 use crate::ports::{
@@ -78,6 +79,16 @@ impl std::fmt::Debug for GenerationPorts {
     }
 }
 
+/// Which node this service runs jobs for, and how long its hold on a job lasts unless renewed.
+#[derive(Debug, Clone)]
+pub struct JobHolder {
+    /// This node (`NODE_ID`).
+    pub node: NodeId,
+    /// How long a claimed job's lease lasts; the dispatcher renews it well before (see
+    /// [`GenerationService::renew_leases`]). A job whose node died is taken up by another node after this long.
+    pub lease: std::time::Duration,
+}
+
 /// The generation use cases.
 #[derive(Clone)]
 pub struct GenerationService {
@@ -91,32 +102,65 @@ pub struct GenerationService {
     clock: Arc<dyn Clock>,
     /// `HISTORY_LIMIT`.
     history_limit: usize,
+    /// This node and the length of its leases.
+    holder: JobHolder,
 }
 
 impl std::fmt::Debug for GenerationService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GenerationService").field("history_limit", &self.history_limit).finish_non_exhaustive()
+        f.debug_struct("GenerationService")
+            .field("history_limit", &self.history_limit)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
     }
 }
 
 impl GenerationService {
     /// Wires the use cases.
-    pub fn new(ports: GenerationPorts, history_limit: usize) -> Self {
+    pub fn new(ports: GenerationPorts, history_limit: usize, holder: JobHolder) -> Self {
         let GenerationPorts { queue, builds, files, results, stale, generator, events, clock } = ports;
-        Self { queue, builds, files, results, stale, generator, events, clock, history_limit }
+        Self { queue, builds, files, results, stale, generator, events, clock, history_limit, holder }
     }
 
-    /// §17.3 at start-up: running jobs go back to the queue; those interrupted too often fail (and are published).
+    /// §17.3 at start-up: jobs this node's previous process left running, and jobs of nodes that died, go back to
+    /// the queue; those interrupted too often fail (and are published). Returns how many failed.
     ///
     /// # Errors
     /// A database failure.
     pub async fn recover(&self) -> Result<usize, StoreError> {
-        let failed = self.queue.requeue_running(MAX_ATTEMPTS, self.clock.now()).await?;
+        self.take_back(Some(self.holder.node.clone())).await
+    }
+
+    /// While running: jobs whose node died (their lease ran out) go back to the queue, counting an attempt, for
+    /// this node or another to take up. Returns how many failed for good.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn take_back_abandoned(&self) -> Result<usize, StoreError> {
+        self.take_back(None).await
+    }
+
+    async fn take_back(&self, restarted: Option<NodeId>) -> Result<usize, StoreError> {
+        let failed = self.queue.requeue_abandoned(MAX_ATTEMPTS, self.clock.now(), restarted).await?;
         let count = failed.len();
         for session in failed {
             self.events.publish(UploadEvent::Updated(session));
         }
         Ok(count)
+    }
+
+    /// Extends the leases of the jobs this node runs (call it a few times per lease). Returns how many it holds.
+    ///
+    /// # Errors
+    /// A database failure (the leases then run out unless a later renewal succeeds in time).
+    pub async fn renew_leases(&self) -> Result<u64, StoreError> {
+        self.queue.renew(&self.holder.node, self.lease_end()).await
+    }
+
+    /// When a lease taken or renewed now runs out.
+    fn lease_end(&self) -> crate::Timestamp {
+        let lease = chrono::TimeDelta::from_std(self.holder.lease).unwrap_or(chrono::TimeDelta::MAX);
+        self.clock.now().checked_add_signed(lease).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
     }
 
     /// §17.4: a job stopped by a shutdown goes back to the queue without counting an attempt; so does one whose
@@ -125,15 +169,16 @@ impl GenerationService {
     /// # Errors
     /// A database failure (the job then counts as interrupted at the next start).
     pub async fn release(&self, job: &GenerationJob) -> Result<(), StoreError> {
-        self.queue.release(job).await
+        self.queue.release(job, &self.holder.node).await
     }
 
-    /// The next job to run, now marked running, unless `max_running` already run.
+    /// The next job to run, now marked running and held by this node, unless it already runs `max_running`.
     ///
     /// # Errors
     /// A database failure.
     pub async fn claim(&self, max_running: i64) -> Result<Option<GenerationJob>, StoreError> {
-        self.queue.claim_next(max_running, self.clock.now()).await
+        let lease = Lease { node: self.holder.node.clone(), until: self.lease_end() };
+        self.queue.claim_next(max_running, self.clock.now(), &lease).await
     }
 
     /// Runs a claimed job to its end and stores the outcome.
@@ -160,8 +205,11 @@ impl GenerationService {
             Err(_) => None,
         };
         let outcome = JobOutcome { finished_at: self.clock.now(), result, warnings, quality_gate };
-        if let Some(session) = self.queue.finish(&job, &outcome).await? {
-            self.events.publish(UploadEvent::Updated(session));
+        match self.queue.finish(&job, &self.holder.node, &outcome).await {
+            Ok(Some(session)) => self.events.publish(UploadEvent::Updated(session)),
+            Ok(None) => {}
+            Err(StoreError::Conflict) => return Ok(self.lost_lease(&job, &outcome, leftover).await),
+            Err(e) => return Err(e),
         }
         // The report the new one replaced, now that the build names the new one; then what the build holds.
         let mut unmeasured = None;
@@ -171,6 +219,19 @@ impl GenerationService {
             unmeasured = self.keep_stored_bytes(&job).await;
         }
         Ok(RunSummary { generated: outcome.result.is_ok(), fault, leftover, deferred: None, unmeasured })
+    }
+
+    /// The job's lease ran out while it ran (this node could not renew it in time) and the job went back to the
+    /// queue: its outcome is dropped, as another run stores its own, and a report it published is recorded for the
+    /// sweep (no build names it).
+    async fn lost_lease(&self, job: &GenerationJob, outcome: &JobOutcome, leftover: Option<String>) -> RunSummary {
+        let mut fault = format!("node {} lost the job's lease; its outcome is dropped", self.holder.node);
+        if outcome.result.is_ok()
+            && let Err(e) = self.stale.record(&build_ref(job)).await
+        {
+            fault.push_str(&format!(" (its report cannot be recorded for the sweep: {e})"));
+        }
+        RunSummary { generated: false, fault: Some(fault), leftover, deferred: None, unmeasured: None }
     }
 
     /// Measures what the storage holds for the build now that its report changed and keeps it (unknown when the

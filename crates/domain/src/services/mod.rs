@@ -21,7 +21,7 @@ pub use api_keys::{ApiKeyError, ApiKeyPorts, ApiKeyService, MintedKey, NewApiKey
 pub use auth::{AuthError, AuthPorts, AuthService, AuthSettings, SignedIn};
 pub use disk::{Breakdown, DiskError, DiskPorts, DiskService};
 pub use environments::{EnvironmentError, EnvironmentPorts, EnvironmentService, NewEnvironment};
-pub use generation::{GenerationPorts, GenerationService, RunSummary};
+pub use generation::{GenerationPorts, GenerationService, JobHolder, RunSummary};
 pub use nodes::{NodePorts, NodeService};
 pub use notifications::{NotificationError, NotificationPorts, NotificationService};
 pub use overview::{OverviewError, OverviewPorts, OverviewService};

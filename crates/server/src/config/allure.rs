@@ -33,6 +33,9 @@ pub struct AllureConfig {
     pub plugins_allowed: Vec<String>,
     /// Period of the look for a newer Allure release; zero disables it (`ALLURE_UPDATE_CHECK_INTERVAL`).
     pub update_check_interval: Duration,
+    /// How long a node holds a running job without renewing its lease (`JOB_LEASE`): a job whose node died is
+    /// taken up by another after this long.
+    pub job_lease: Duration,
 }
 
 impl AllureConfig {
@@ -55,6 +58,10 @@ impl AllureConfig {
                 None => DEFAULT_ALLOWED_PLUGINS.iter().map(|p| (*p).to_owned()).collect(),
             },
             update_check_interval: vars.duration("ALLURE_UPDATE_CHECK_INTERVAL", Duration::from_secs(86_400))?,
+            job_lease: match vars.duration("JOB_LEASE", Duration::from_secs(30))? {
+                lease if lease >= Duration::from_secs(1) => lease,
+                _ => return Err(ConfigError { name: "JOB_LEASE", reason: "expected at least 1s".into() }),
+            },
         })
     }
 }

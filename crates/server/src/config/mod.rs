@@ -179,19 +179,12 @@ impl Config {
 }
 
 /// `<host name>:<process id>`: unique among processes on one machine and, with distinct host names (pods, VMs),
-/// across machines. Characters a node id cannot hold become `-`.
+/// across machines.
 fn default_node_id() -> NodeId {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let host: String = host
-        .trim()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
-        .take(50)
-        .collect();
-    let host = if host.is_empty() { "node".to_owned() } else { host };
-    NodeId::parse(&format!("{host}:{}", std::process::id())).unwrap_or_else(|_| {
-        NodeId::parse(&format!("node:{}", std::process::id())).expect("a plain name and a number make a node id")
-    })
+    let host: String = host.trim().chars().take(50).collect();
+    let host = if host.is_empty() { "node" } else { host.as_str() };
+    NodeId::sanitized(&format!("{host}:{}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use hub_domain::model::upload::UploadSession;
 use hub_domain::ports::{EventBus, ResultStore, UploadEvent};
 use hub_domain::services::{
     ApiKeyPorts, ApiKeyService, AuthPorts, AuthService, AuthSettings, Breakdown, DiskPorts, DiskService,
-    EnvironmentPorts, EnvironmentService, GenerationPorts, GenerationService, NotificationPorts, NotificationService,
-    OverviewPorts, OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService, RetentionConfig,
-    RetentionPorts, RetentionService, Services, StaleReportPorts, StaleReportService, StoredBytesPorts,
-    StoredBytesService, UploadPorts, UploadService, UploadTimeouts, UserPorts, UserService,
+    EnvironmentPorts, EnvironmentService, GenerationPorts, GenerationService, JobHolder, NotificationPorts,
+    NotificationService, OverviewPorts, OverviewService, ProjectPorts, ProjectService, ReportPorts, ReportService,
+    RetentionConfig, RetentionPorts, RetentionService, Services, StaleReportPorts, StaleReportService,
+    StoredBytesPorts, StoredBytesService, UploadPorts, UploadService, UploadTimeouts, UserPorts, UserService,
 };
 use hub_domain::services::{NodePorts, NodeService};
 use tokio::sync::{Notify, mpsc};
@@ -125,6 +125,7 @@ pub(super) async fn wire(config: &Config, a: &Adapters) -> anyhow::Result<Wired>
             clock: a.clock.clone(),
         },
         config.allure.history_limit,
+        JobHolder { node: config.node_id.clone(), lease: config.allure.job_lease },
     );
     let reports = ReportService::new(ReportPorts {
         envs: store.clone(),

@@ -62,7 +62,7 @@ pub(super) async fn spawn(config: &Config, a: &Adapters, wired: Wired) -> anyhow
     let tasks = vec![
         tokio::spawn(generation::run_jobs(
             generation,
-            config.allure.max_concurrency,
+            generation::JobLimits { max_running: config.allure.max_concurrency, lease: config.allure.job_lease },
             a.cli.installing.clone(),
             job_queued,
             Arc::clone(&report_left),

@@ -15,6 +15,7 @@ mod faults;
 mod generation;
 mod github;
 mod health;
+mod leases;
 mod metrics;
 mod network;
 mod nodes;

@@ -114,9 +114,9 @@ pub async fn deleting_a_build_waits_for_its_work_and_keeps_its_sessions(f: &Stor
     let session = saved_upload(f, "p", "b1", 1).await;
     let b1 = session.build_id.clone();
     assert_eq!(f.builds.delete(&env, &p, &b1).await.unwrap(), BuildDeletion::Generating, "queued");
-    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(f.builds.delete(&env, &p, &b1).await.unwrap(), BuildDeletion::Generating, "running");
-    f.jobs.finish(&job, &finished(11, Ok(Some("point-1".into())))).await.unwrap();
+    f.jobs.finish(&job, &super::fixtures::node(), &finished(11, Ok(Some("point-1".into())))).await.unwrap();
 
     seed_builds(f, &[counted("p", "b2", 2, [1, 0, 0, 0])]).await;
     let receiving = upload("p", "b2", UploadKind::Stream, 3);
@@ -262,8 +262,8 @@ pub async fn stored_bytes_are_kept_per_build_and_summed_per_project(f: &StoreFix
     replacing.phase = Phase::Generating;
     f.uploads.save_results(&replacing, &build, &job).await.unwrap();
     assert_eq!(stored("b1").await, Some(30));
-    let claimed = f.jobs.claim_next(4, t(11)).await.unwrap().unwrap();
-    f.jobs.finish(&claimed, &finished(12, Ok(None))).await.unwrap();
+    let claimed = f.jobs.claim_next(4, t(11), &super::fixtures::held()).await.unwrap().unwrap();
+    f.jobs.finish(&claimed, &super::fixtures::node(), &finished(12, Ok(None))).await.unwrap();
     assert_eq!(stored("b1").await, Some(30), "settling the build leaves its stored bytes alone");
     let mut unknown = upload("p", "b1", UploadKind::Stream, 13);
     f.uploads.insert(&unknown).await.unwrap();

@@ -160,6 +160,16 @@ pub async fn saved_upload(f: &StoreFixture, project: &str, build: &str, minute: 
     s
 }
 
+/// The node the contract's jobs run on.
+pub fn node() -> hub_domain::ids::NodeId {
+    hub_domain::ids::NodeId::parse("node-a").unwrap()
+}
+
+/// A lease of [`node`] that lasts beyond every time the cases use.
+pub fn held() -> hub_domain::model::job::Lease {
+    hub_domain::model::job::Lease { node: node(), until: t(100_000) }
+}
+
 /// How a generation that ended at `minute` went: `Ok` with the trend point it added, or `Err` with its failure.
 pub fn finished(minute: u32, result: Result<Option<String>, String>) -> JobOutcome {
     let result = result.map(|point| PublishedReport { key: format!("report-{minute}"), point });

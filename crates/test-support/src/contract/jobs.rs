@@ -16,16 +16,16 @@ pub async fn jobs_run_one_per_project_up_to_the_limit(f: &StoreFixture) {
     saved_upload(f, "p", "p1", 1).await;
     saved_upload(f, "p", "p2", 2).await;
     saved_upload(f, "q", "q1", 3).await;
-    let first = f.jobs.claim_next(2, t(10)).await.unwrap().unwrap();
+    let first = f.jobs.claim_next(2, t(10), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(first.build_id.as_str(), "p1");
     let (env, p) = default_p();
     assert_eq!(f.builds.status(&env, &p, &first.build_id).await.unwrap(), Some(BuildStatus::Generating));
-    let second = f.jobs.claim_next(2, t(10)).await.unwrap().unwrap();
+    let second = f.jobs.claim_next(2, t(10), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(second.build_id.as_str(), "q1", "p2 waits: its project already runs a job");
-    assert_eq!(f.jobs.claim_next(3, t(10)).await.unwrap(), None, "p2 still waits for p1");
-    assert_eq!(f.jobs.claim_next(2, t(10)).await.unwrap(), None, "two already run");
-    f.jobs.finish(&first, &finished(11, Ok(Some("point-1".into())))).await.unwrap();
-    let third = f.jobs.claim_next(2, t(12)).await.unwrap().unwrap();
+    assert_eq!(f.jobs.claim_next(3, t(10), &super::fixtures::held()).await.unwrap(), None, "p2 still waits for p1");
+    assert_eq!(f.jobs.claim_next(2, t(10), &super::fixtures::held()).await.unwrap(), None, "two already run");
+    f.jobs.finish(&first, &super::fixtures::node(), &finished(11, Ok(Some("point-1".into())))).await.unwrap();
+    let third = f.jobs.claim_next(2, t(12), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(third.build_id.as_str(), "p2");
 }
 
@@ -34,7 +34,7 @@ pub async fn jobs_run_one_per_project_up_to_the_limit(f: &StoreFixture) {
 pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
     with_project(f, "p").await;
     let session = saved_upload(f, "p", "b1", 1).await;
-    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(job.upload_id, Some(session.id));
     let ok = JobOutcome {
         finished_at: t(11),
@@ -50,7 +50,7 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
             }],
         }),
     };
-    let done = f.jobs.finish(&job, &ok).await.unwrap().unwrap();
+    let done = f.jobs.finish(&job, &super::fixtures::node(), &ok).await.unwrap().unwrap();
     assert_eq!((done.phase, done.completed_at, done.error), (Phase::Done, Some(t(11)), None));
     assert_eq!(f.jobs.history_entry(&job).await.unwrap().as_deref(), Some("point-1"));
     let (env, p) = default_p();
@@ -64,9 +64,9 @@ pub async fn a_finished_job_settles_its_build_and_session(f: &StoreFixture) {
 
     // A later upload of another build whose generation fails.
     let failing = saved_upload(f, "p", "b2", 2).await;
-    let job = f.jobs.claim_next(4, t(20)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(20), &super::fixtures::held()).await.unwrap().unwrap();
     let failed = finished(21, Err("allure generate produced no index.html".into()));
-    let session = f.jobs.finish(&job, &failed).await.unwrap().unwrap();
+    let session = f.jobs.finish(&job, &super::fixtures::node(), &failed).await.unwrap().unwrap();
     assert_eq!(session.id, failing.id);
     assert_eq!(
         (session.phase, session.failed_at_phase, session.error.as_deref()),
@@ -82,20 +82,24 @@ pub async fn interrupted_jobs_are_queued_again_until_they_fail(f: &StoreFixture)
     let session = saved_upload(f, "p", "b1", 1).await;
     let (env, p) = default_p();
     for attempt in 1..=2 {
-        let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+        let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
         assert_eq!(job.attempts, attempt - 1);
-        assert!(f.jobs.requeue_running(3, t(11)).await.unwrap().is_empty());
+        assert!(f.jobs.requeue_abandoned(3, t(11), Some(super::fixtures::node())).await.unwrap().is_empty());
         assert_eq!(f.builds.status(&env, &p, &job.build_id).await.unwrap(), Some(BuildStatus::Pending));
     }
-    f.jobs.claim_next(4, t(12)).await.unwrap().unwrap();
-    let failed = f.jobs.requeue_running(3, t(13)).await.unwrap();
+    f.jobs.claim_next(4, t(12), &super::fixtures::held()).await.unwrap().unwrap();
+    let failed = f.jobs.requeue_abandoned(3, t(13), Some(super::fixtures::node())).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(
         (failed[0].id, failed[0].phase, failed[0].error.as_deref()),
         (session.id, Phase::Failed, Some("generation interrupted by server restarts"))
     );
     assert_eq!(f.builds.status(&env, &p, &session.build_id).await.unwrap(), Some(BuildStatus::Failed));
-    assert_eq!(f.jobs.claim_next(4, t(14)).await.unwrap(), None, "a failed job is not run again");
+    assert_eq!(
+        f.jobs.claim_next(4, t(14), &super::fixtures::held()).await.unwrap(),
+        None,
+        "a failed job is not run again"
+    );
 }
 
 /// §17.4: a job stopped by a graceful shutdown is queued again as it was; only interruptions by crashes count.
@@ -104,14 +108,14 @@ pub async fn a_job_stopped_by_a_shutdown_is_queued_again_without_an_attempt(f: &
     let session = saved_upload(f, "p", "b1", 1).await;
     let (env, p) = default_p();
     for _ in 0..5 {
-        let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+        let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
         assert_eq!(job.attempts, 0, "shutdowns are not counted");
-        f.jobs.release(&job).await.unwrap();
+        f.jobs.release(&job, &super::fixtures::node()).await.unwrap();
         assert_eq!(f.builds.status(&env, &p, &session.build_id).await.unwrap(), Some(BuildStatus::Pending));
     }
-    let job = f.jobs.claim_next(4, t(11)).await.unwrap().unwrap();
-    f.jobs.finish(&job, &finished(12, Ok(None))).await.unwrap();
-    f.jobs.release(&job).await.unwrap();
+    let job = f.jobs.claim_next(4, t(11), &super::fixtures::held()).await.unwrap().unwrap();
+    f.jobs.finish(&job, &super::fixtures::node(), &finished(12, Ok(None))).await.unwrap();
+    f.jobs.release(&job, &super::fixtures::node()).await.unwrap();
     assert_eq!(
         f.builds.status(&env, &p, &session.build_id).await.unwrap(),
         Some(BuildStatus::Ready),
@@ -127,9 +131,9 @@ pub async fn jobs_are_counted_by_state(f: &StoreFixture) {
         saved_upload(f, project, "b1", minute).await;
     }
     assert_eq!(f.jobs.counts().await.unwrap(), JobCounts { queued: 3, running: 0 });
-    let claimed = f.jobs.claim_next(2, t(5)).await.unwrap().unwrap();
-    f.jobs.claim_next(2, t(5)).await.unwrap().unwrap();
+    let claimed = f.jobs.claim_next(2, t(5), &super::fixtures::held()).await.unwrap().unwrap();
+    f.jobs.claim_next(2, t(5), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(f.jobs.counts().await.unwrap(), JobCounts { queued: 1, running: 2 });
-    f.jobs.finish(&claimed, &finished(6, Ok(None))).await.unwrap();
+    f.jobs.finish(&claimed, &super::fixtures::node(), &finished(6, Ok(None))).await.unwrap();
     assert_eq!(f.jobs.counts().await.unwrap(), JobCounts { queued: 1, running: 1 });
 }

@@ -58,3 +58,26 @@ pub async fn stopped_and_long_gone_nodes_leave_the_table(f: &StoreFixture) {
     assert_eq!(f.nodes.live(t(0)).await.unwrap(), [listed(&b, t(20))]);
     assert_eq!(f.nodes.prune(t(20)).await.unwrap(), 0);
 }
+
+/// Each live node is listed with the jobs it runs now (not those it finished or gave back).
+pub async fn live_nodes_count_the_jobs_they_run(f: &StoreFixture) {
+    use hub_domain::model::job::Lease;
+
+    use super::fixtures::{finished, saved_upload, with_project};
+    for (minute, project) in [(1, "p"), (2, "q"), (3, "r")] {
+        with_project(f, project).await;
+        saved_upload(f, project, "b1", minute).await;
+    }
+    let (a, b) = (node("web-a", None, t(0)), node("web-b", None, t(0)));
+    for info in [&a, &b] {
+        f.nodes.heartbeat(info, t(5)).await.unwrap();
+    }
+    let held = |info: &NodeInfo| Lease { node: info.id.clone(), until: t(100) };
+    let first = f.jobs.claim_next(4, t(6), &held(&a)).await.unwrap().unwrap();
+    f.jobs.claim_next(4, t(6), &held(&a)).await.unwrap().unwrap();
+    f.jobs.claim_next(4, t(6), &held(&b)).await.unwrap().unwrap();
+    f.jobs.finish(&first, &a.id, &finished(7, Ok(None))).await.unwrap();
+    let counts: Vec<(String, i64)> =
+        f.nodes.live(t(0)).await.unwrap().into_iter().map(|n| (n.id.to_string(), n.running_jobs)).collect();
+    assert_eq!(counts, [("web-a".to_owned(), 1), ("web-b".to_owned(), 1)]);
+}

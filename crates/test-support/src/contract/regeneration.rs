@@ -39,8 +39,11 @@ pub async fn regenerating_an_idle_build_queues_a_job_with_a_new_session(f: &Stor
     with_project(f, "p").await;
     let (env, p) = default_p();
     let upload = saved_upload(f, "p", "b1", 1).await;
-    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
-    f.jobs.finish(&job, &finished(11, Err("allure generate produced no index.html".into()))).await.unwrap();
+    let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
+    f.jobs
+        .finish(&job, &super::fixtures::node(), &finished(11, Err("allure generate produced no index.html".into())))
+        .await
+        .unwrap();
 
     let request = request("b1", "Retry", 20);
     let expected = stored(&request);
@@ -51,9 +54,9 @@ pub async fn regenerating_an_idle_build_queues_a_job_with_a_new_session(f: &Stor
     assert_eq!(build.uploaded_by, upload.uploaded_by, "regeneration does not change who uploaded the results");
     assert_eq!(build.warnings, vec![SAVED_WARNING, WARNING]);
 
-    let rerun = f.jobs.claim_next(4, t(21)).await.unwrap().unwrap();
+    let rerun = f.jobs.claim_next(4, t(21), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!((rerun.id, rerun.upload_id, &rerun.config), (request.job.id, Some(expected.id), &request.config));
-    let done = f.jobs.finish(&rerun, &finished(22, Ok(None))).await.unwrap().unwrap();
+    let done = f.jobs.finish(&rerun, &super::fixtures::node(), &finished(22, Ok(None))).await.unwrap().unwrap();
     assert_eq!((done.id, done.phase), (expected.id, Phase::Done));
     assert_eq!(f.builds.status(&env, &p, &upload.build_id).await.unwrap(), Some(BuildStatus::Ready));
     assert_eq!(f.uploads.get(upload.id).await.unwrap().map(|s| s.phase), Some(Phase::Failed), "the upload's stays");
@@ -71,11 +74,11 @@ pub async fn regenerating_a_queued_build_replaces_its_config_without_a_second_jo
     assert_eq!(f.uploads.get(renamed.session.id).await.unwrap(), None, "no new session");
     let build = f.builds.get(&env, &p, &upload.build_id).await.unwrap().unwrap();
     assert_eq!((build.status, &build.config), (BuildStatus::Pending, &renamed.config));
-    let job = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!((job.upload_id, &job.config), (Some(upload.id), &renamed.config), "the queued job, reconfigured");
-    assert_eq!(f.jobs.claim_next(4, t(10)).await.unwrap(), None);
-    f.jobs.finish(&job, &finished(11, Ok(None))).await.unwrap();
-    assert_eq!(f.jobs.claim_next(4, t(12)).await.unwrap(), None, "no second generation");
+    assert_eq!(f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap(), None);
+    f.jobs.finish(&job, &super::fixtures::node(), &finished(11, Ok(None))).await.unwrap();
+    assert_eq!(f.jobs.claim_next(4, t(12), &super::fixtures::held()).await.unwrap(), None, "no second generation");
 
     // A queued job whose session was deleted (its reference is cleared) is given the regeneration's.
     let orphan = saved_upload(f, "p", "b2", 20).await;
@@ -83,9 +86,9 @@ pub async fn regenerating_a_queued_build_replaces_its_config_without_a_second_jo
     let again = request("b2", "Again", 21);
     let expected = stored(&again);
     assert_eq!(f.jobs.queue_regeneration(&again).await.unwrap(), Regeneration::Started(expected.clone()));
-    let job = f.jobs.claim_next(4, t(22)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(22), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!((job.build_id.as_str(), job.upload_id), ("b2", Some(expected.id)));
-    assert_eq!(f.jobs.claim_next(4, t(22)).await.unwrap(), None);
+    assert_eq!(f.jobs.claim_next(4, t(22), &super::fixtures::held()).await.unwrap(), None);
 }
 
 /// §8.1, a job running: one follow-up job is queued with its own session while the build stays `generating`;
@@ -95,25 +98,29 @@ pub async fn regenerating_a_running_build_queues_one_follow_up(f: &StoreFixture)
     with_project(f, "p").await;
     let (env, p) = default_p();
     let upload = saved_upload(f, "p", "b1", 1).await;
-    let running = f.jobs.claim_next(4, t(10)).await.unwrap().unwrap();
+    let running = f.jobs.claim_next(4, t(10), &super::fixtures::held()).await.unwrap().unwrap();
 
     let first = request("b1", "First", 11);
     let follow_up = stored(&first);
     assert_eq!(f.jobs.queue_regeneration(&first).await.unwrap(), Regeneration::Started(follow_up.clone()));
     assert_eq!(f.builds.status(&env, &p, &upload.build_id).await.unwrap(), Some(BuildStatus::Generating));
-    assert_eq!(f.jobs.claim_next(4, t(12)).await.unwrap(), None, "one job per project at a time");
+    assert_eq!(
+        f.jobs.claim_next(4, t(12), &super::fixtures::held()).await.unwrap(),
+        None,
+        "one job per project at a time"
+    );
     let second = request("b1", "Second", 13);
     assert_eq!(f.jobs.queue_regeneration(&second).await.unwrap(), Regeneration::Reconfigured(follow_up.clone()));
     assert_eq!(f.uploads.get(second.session.id).await.unwrap(), None);
 
-    let done = f.jobs.finish(&running, &finished(14, Ok(None))).await.unwrap().unwrap();
+    let done = f.jobs.finish(&running, &super::fixtures::node(), &finished(14, Ok(None))).await.unwrap().unwrap();
     assert_eq!((done.id, done.phase), (upload.id, Phase::Done));
     let build = f.builds.get(&env, &p, &upload.build_id).await.unwrap().unwrap();
     assert_eq!((build.status, &build.config), (BuildStatus::Pending, &second.config));
     assert_eq!(f.uploads.get(follow_up.id).await.unwrap().map(|s| s.phase), Some(Phase::Generating));
-    let next = f.jobs.claim_next(4, t(15)).await.unwrap().unwrap();
+    let next = f.jobs.claim_next(4, t(15), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!((next.id, next.upload_id, &next.config), (first.job.id, Some(follow_up.id), &second.config));
-    let done = f.jobs.finish(&next, &finished(16, Ok(None))).await.unwrap().unwrap();
+    let done = f.jobs.finish(&next, &super::fixtures::node(), &finished(16, Ok(None))).await.unwrap().unwrap();
     assert_eq!((done.id, done.phase), (follow_up.id, Phase::Done));
     assert_eq!(f.builds.status(&env, &p, &upload.build_id).await.unwrap(), Some(BuildStatus::Ready));
 }
@@ -136,7 +143,7 @@ pub async fn regeneration_waits_for_uploads_in_progress_and_needs_the_build(f: &
     let build = f.builds.get(&env, &p, &receiving.build_id).await.unwrap().unwrap();
     assert_eq!((build.status, build.config), (BuildStatus::Ready, serde_json::json!({})), "nothing changed");
     assert_eq!(f.uploads.get(blocked.session.id).await.unwrap(), None);
-    assert_eq!(f.jobs.claim_next(4, t(4)).await.unwrap(), None, "no job was queued");
+    assert_eq!(f.jobs.claim_next(4, t(4), &super::fixtures::held()).await.unwrap(), None, "no job was queued");
 
     let new_build = upload("p", "b2", UploadKind::Stream, 4);
     f.uploads.insert(&new_build).await.unwrap();

@@ -158,7 +158,7 @@ async fn seed_build(f: &StoreFixture, seed: &SeedBuild) {
     if seed.status == BuildStatus::Pending {
         return;
     }
-    let claimed = f.jobs.claim_next(i64::MAX, seed.at).await.unwrap();
+    let claimed = f.jobs.claim_next(i64::MAX, seed.at, &super::fixtures::held()).await.unwrap();
     assert_eq!(claimed.map(|j| j.id), Some(job.id), "seeding {} claims its own job", seed.build);
     let result = match seed.status {
         BuildStatus::Ready => Ok(PublishedReport { key: SEEDED_REPORT_KEY.to_owned(), point: None }),
@@ -166,5 +166,12 @@ async fn seed_build(f: &StoreFixture, seed: &SeedBuild) {
         BuildStatus::Generating | BuildStatus::Pending => return,
     };
     let finished_at = seed.at + SEEDED_GENERATION;
-    f.jobs.finish(&job, &JobOutcome { finished_at, result, warnings: vec![], quality_gate: None }).await.unwrap();
+    f.jobs
+        .finish(
+            &job,
+            &super::fixtures::node(),
+            &JobOutcome { finished_at, result, warnings: vec![], quality_gate: None },
+        )
+        .await
+        .unwrap();
 }

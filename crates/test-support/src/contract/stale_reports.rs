@@ -24,11 +24,11 @@ async fn recorded(f: &StoreFixture) -> Vec<String> {
 /// failed with the text.
 async fn generate(f: &StoreFixture, project: &str, build: &str, minute: u32, result: Result<&str, &str>) {
     saved_upload(f, project, build, minute).await;
-    let job = f.jobs.claim_next(4, t(minute)).await.unwrap().unwrap();
+    let job = f.jobs.claim_next(4, t(minute), &super::fixtures::held()).await.unwrap().unwrap();
     assert_eq!(job.build_id.as_str(), build);
     let result = result.map(|key| published(key, None)).map_err(str::to_owned);
     let outcome = JobOutcome { finished_at: t(minute + 1), result, warnings: vec![], quality_gate: None };
-    f.jobs.finish(&job, &outcome).await.unwrap();
+    f.jobs.finish(&job, &super::fixtures::node(), &outcome).await.unwrap();
 }
 
 /// A switch records the build when the report it replaced is elsewhere, and only then; the record is forgotten
@@ -93,11 +93,11 @@ pub async fn stale_builds_are_listed_by_key_and_go_with_their_build(f: &StoreFix
 pub async fn a_job_interrupted_too_often_records_its_build(f: &StoreFixture) {
     with_project(f, "p").await;
     saved_upload(f, "p", "b1", 1).await;
-    f.jobs.claim_next(4, t(2)).await.unwrap().unwrap();
-    assert!(f.jobs.requeue_running(2, t(3)).await.unwrap().is_empty(), "queued again");
+    f.jobs.claim_next(4, t(2), &super::fixtures::held()).await.unwrap().unwrap();
+    assert!(f.jobs.requeue_abandoned(2, t(3), Some(super::fixtures::node())).await.unwrap().is_empty(), "queued again");
     assert!(recorded(f).await.is_empty());
-    f.jobs.claim_next(4, t(4)).await.unwrap().unwrap();
-    assert_eq!(f.jobs.requeue_running(2, t(5)).await.unwrap().len(), 1, "failed");
+    f.jobs.claim_next(4, t(4), &super::fixtures::held()).await.unwrap().unwrap();
+    assert_eq!(f.jobs.requeue_abandoned(2, t(5), Some(super::fixtures::node())).await.unwrap().len(), 1, "failed");
     let (env, p) = default_p();
     assert_eq!(f.builds.status(&env, &p, &build_id("b1")).await.unwrap(), Some(BuildStatus::Failed));
     assert_eq!(recorded(f).await, ["p/b1"]);

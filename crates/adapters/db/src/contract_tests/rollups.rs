@@ -53,21 +53,26 @@ pub(super) async fn rows_follow_deletions_and_replaced_results(url: DatabaseUrl)
 pub(super) async fn totals_are_built_from_builds_saved_before_the_migration(url: DatabaseUrl) {
     let old = open_store(url).await;
     old.run(|conn| crate::migrations::run_first(conn, 2).map_err(|e| StoreError::Internal(e.0))).await.unwrap();
-    // Today's ports also read and write the columns that later migrations added to `builds` (the report key, the
-    // stored bytes): they are there while seeding, and gone again before the migrations under test run on the
+    // Today's ports also read and write the columns that later migrations added (the report key, the stored bytes,
+    // the job leases): they are there while seeding, and gone again before the migrations under test run on the
     // older schema.
     let later_columns =
         |sql: &'static str| old.run(move |conn| diesel::sql_query(sql).execute(conn).map(drop).map_err(from_diesel));
     later_columns("ALTER TABLE builds ADD COLUMN report_key TEXT").await.unwrap();
     later_columns("ALTER TABLE builds ADD COLUMN stored_bytes BIGINT").await.unwrap();
+    later_columns("ALTER TABLE generation_jobs ADD COLUMN node_id TEXT").await.unwrap();
+    later_columns("ALTER TABLE generation_jobs ADD COLUMN lease_until TIMESTAMP").await.unwrap();
     let fixture = StoreFixture::of(old.clone(), Box::new(()));
     let seeds = overview_seed();
     seed_overview(&fixture, &seeds).await;
     later_columns("ALTER TABLE builds DROP COLUMN report_key").await.unwrap();
     later_columns("ALTER TABLE builds DROP COLUMN stored_bytes").await.unwrap();
+    later_columns("ALTER TABLE generation_jobs DROP COLUMN lease_until").await.unwrap();
+    later_columns("ALTER TABLE generation_jobs DROP COLUMN node_id").await.unwrap();
     // The overview's totals, the per-environment days, the report key, the stored bytes, the stale reports
-    // (seeding generates each build once, so it never records one before that table exists) and the nodes.
-    assert_eq!(old.migrate().await.unwrap().len(), 6);
+    // (seeding generates each build once, so it never records one before that table exists), the nodes and the
+    // job leases.
+    assert_eq!(old.migrate().await.unwrap().len(), 7);
     // Reports published before keys were recorded have none; the dataset's expectations name the seeded key.
     later_columns("UPDATE builds SET report_key = 'seeded' WHERE has_report").await.unwrap();
     for scope in [(None, None), (Some("beta"), None), (None, Some("web"))] {

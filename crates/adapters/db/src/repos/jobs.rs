@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use hub_domain::Timestamp;
-use hub_domain::ids::{BuildId, EnvId, JobId, ProjectId, UploadId};
-use hub_domain::model::job::{GenerationJob, JobState};
+use hub_domain::ids::{BuildId, EnvId, JobId, NodeId, ProjectId, UploadId};
+use hub_domain::model::job::{GenerationJob, JobState, Lease};
 use hub_domain::model::lifecycle::{
     self, BuildJobs, CLAIMED, INTERRUPTED, RELEASED, Recovery, RegenerationPlan, leaves_replaced_report, merge_warnings,
 };
@@ -36,6 +36,11 @@ struct JobRow {
     started_at: Option<NaiveDateTime>,
     finished_at: Option<NaiveDateTime>,
     error: Option<String>,
+    // Who holds a running job is the queue's business: it never leaves this module.
+    #[allow(dead_code)]
+    node_id: Option<String>,
+    #[allow(dead_code)]
+    lease_until: Option<NaiveDateTime>,
 }
 
 impl JobRow {
@@ -211,53 +216,114 @@ fn insert_session(conn: &mut AnyConnection, session: &UploadSession) -> Result<(
         .map_err(from_diesel)
 }
 
+/// A job found by id, still running.
+type RunningJob = diesel::dsl::Filter<
+    diesel::dsl::Find<generation_jobs::table, String>,
+    diesel::dsl::Eq<generation_jobs::state, &'static str>,
+>;
+
+/// A running job claimed by one node.
+type HeldJob = diesel::dsl::Filter<RunningJob, diesel::dsl::Eq<generation_jobs::node_id, String>>;
+
+/// The job while `node` holds it (running, claimed by that node).
+fn held_by(job: &GenerationJob, node: &str) -> HeldJob {
+    generation_jobs::table
+        .find(job.id.to_string())
+        .filter(generation_jobs::state.eq(JobState::Running.as_str()))
+        .filter(generation_jobs::node_id.eq(node.to_owned()))
+}
+
+/// The oldest queued job whose project has no running job, by id. On PostgreSQL the row is locked and rows other
+/// claims hold are skipped (`FOR UPDATE SKIP LOCKED`), so nodes claiming at once take different jobs; SQLite has
+/// one writer at a time.
+fn next_claimable(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Claimable {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    const NEXT: &str = "SELECT j.id FROM generation_jobs j WHERE j.state = 'queued' AND NOT EXISTS (\
+        SELECT 1 FROM generation_jobs r WHERE r.state = 'running' AND r.env_id = j.env_id \
+        AND r.project_id = j.project_id) ORDER BY j.created_at, j.id LIMIT 1";
+    let next = match conn {
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query(format!("{NEXT} FOR UPDATE OF j SKIP LOCKED")).get_result::<Claimable>(c).optional()
+        }
+        AnyConnection::Sqlite(c) => diesel::sql_query(NEXT).get_result::<Claimable>(c).optional(),
+    };
+    Ok(next.map_err(from_diesel)?.map(|row| row.id))
+}
+
 #[async_trait]
 impl JobQueue for Store {
-    async fn claim_next(&self, max_running: i64, now: Timestamp) -> Result<Option<GenerationJob>, StoreError> {
-        self.run(move |conn| {
-            transaction(conn, |conn| {
-                let running: Vec<(String, String)> = generation_jobs::table
-                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
-                    .select((generation_jobs::env_id, generation_jobs::project_id))
-                    .load(conn)
-                    .map_err(from_diesel)?;
-                if i64::try_from(running.len()).unwrap_or(i64::MAX) >= max_running {
-                    return Ok(None);
-                }
-                // One job per project at a time: the project's history file is shared. The busy projects are at most
-                // `max_running`, so they are excluded in the query rather than by loading the whole backlog.
-                let mut query =
-                    generation_jobs::table.filter(generation_jobs::state.eq(JobState::Queued.as_str())).into_boxed();
-                for (env, project) in running {
-                    query = query.filter(generation_jobs::env_id.ne(env).or(generation_jobs::project_id.ne(project)));
-                }
-                let Some(next) = query
-                    .order((generation_jobs::created_at, generation_jobs::id))
-                    .first::<JobRow>(conn)
-                    .optional()
-                    .map_err(from_diesel)?
-                else {
-                    return Ok(None);
-                };
-                let (job_state, build_status) = CLAIMED;
-                let claimed = diesel::update(
-                    generation_jobs::table.find(&next.id).filter(generation_jobs::state.eq(JobState::Queued.as_str())),
-                )
-                .set((generation_jobs::state.eq(job_state.as_str()), generation_jobs::started_at.eq(Some(to_db(now)))))
-                .execute(conn)
-                .map_err(from_diesel)?;
-                if claimed == 0 {
-                    return Ok(None);
-                }
-                // Read again after the claim: a regeneration may have replaced the config since the first read.
-                let job = generation_jobs::table.find(&next.id).first::<JobRow>(conn).map_err(from_diesel)?;
-                let job = job.into_domain()?;
-                diesel::update(builds::table.find(build_key(&job)))
-                    .set(builds::status.eq(build_status.as_str()))
+    async fn claim_next(
+        &self,
+        max_running: i64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<GenerationJob>, StoreError> {
+        let lease = lease.clone();
+        let claimed = self
+            .run(move |conn| {
+                transaction(conn, |conn| {
+                    let node = lease.node.as_str();
+                    let mine: i64 = generation_jobs::table
+                        .filter(generation_jobs::state.eq(JobState::Running.as_str()))
+                        .filter(generation_jobs::node_id.eq(node))
+                        .count()
+                        .get_result(conn)
+                        .map_err(from_diesel)?;
+                    if mine >= max_running {
+                        return Ok(None);
+                    }
+                    let Some(next) = next_claimable(conn)? else { return Ok(None) };
+                    let (job_state, build_status) = CLAIMED;
+                    // Queued still: on SQLite, writers take turns, so this is the check that nobody took it first.
+                    let claimed = diesel::update(
+                        generation_jobs::table.find(&next).filter(generation_jobs::state.eq(JobState::Queued.as_str())),
+                    )
+                    .set((
+                        generation_jobs::state.eq(job_state.as_str()),
+                        generation_jobs::started_at.eq(Some(to_db(now))),
+                        generation_jobs::node_id.eq(Some(node)),
+                        generation_jobs::lease_until.eq(Some(to_db(lease.until))),
+                    ))
                     .execute(conn)
                     .map_err(from_diesel)?;
-                Ok(Some(job))
+                    if claimed == 0 {
+                        return Ok(None);
+                    }
+                    // Read again after the claim: a regeneration may have replaced the config since it was queued.
+                    let job = generation_jobs::table.find(&next).first::<JobRow>(conn).map_err(from_diesel)?;
+                    let job = job.into_domain()?;
+                    diesel::update(builds::table.find(build_key(&job)))
+                        .set(builds::status.eq(build_status.as_str()))
+                        .execute(conn)
+                        .map_err(from_diesel)?;
+                    Ok(Some(job))
+                })
             })
+            .await;
+        match claimed {
+            // Another node started a job of the same project after this one looked: the unique index of running
+            // jobs refused the second, and the transaction was rolled back.
+            Err(StoreError::Conflict) => Ok(None),
+            claimed => claimed,
+        }
+    }
+
+    async fn renew(&self, node: &NodeId, until: Timestamp) -> Result<u64, StoreError> {
+        let node = node.to_string();
+        self.run(move |conn| {
+            let renewed = diesel::update(
+                generation_jobs::table
+                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
+                    .filter(generation_jobs::node_id.eq(node)),
+            )
+            .set(generation_jobs::lease_until.eq(Some(to_db(until))))
+            .execute(conn)
+            .map_err(from_diesel)?;
+            Ok(u64::try_from(renewed).unwrap_or(0))
         })
         .await
     }
@@ -276,21 +342,30 @@ impl JobQueue for Store {
         .await
     }
 
-    async fn finish(&self, job: &GenerationJob, outcome: &JobOutcome) -> Result<Option<UploadSession>, StoreError> {
-        let (job, outcome) = (job.clone(), outcome.clone());
+    async fn finish(
+        &self,
+        job: &GenerationJob,
+        node: &NodeId,
+        outcome: &JobOutcome,
+    ) -> Result<Option<UploadSession>, StoreError> {
+        let (job, node, outcome) = (job.clone(), node.to_string(), outcome.clone());
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let at = to_db(outcome.finished_at);
                 let error = outcome.result.as_ref().err().cloned();
                 let settled = lifecycle::settle(error.is_none(), follow_up_queued(conn, &job)?);
-                diesel::update(generation_jobs::table.find(job.id.to_string()))
+                let held = diesel::update(held_by(&job, &node))
                     .set((
                         generation_jobs::state.eq(settled.job.as_str()),
                         generation_jobs::finished_at.eq(Some(at)),
                         generation_jobs::error.eq(error.clone()),
+                        generation_jobs::lease_until.eq(None::<NaiveDateTime>),
                     ))
                     .execute(conn)
                     .map_err(from_diesel)?;
+                if held == 0 {
+                    return Err(StoreError::Conflict);
+                }
                 let status = settled.build.as_str();
                 let key = build_key(&job);
                 let stored: Option<(String, bool, Option<String>)> = builds::table
@@ -339,22 +414,20 @@ impl JobQueue for Store {
         .await
     }
 
-    async fn release(&self, job: &GenerationJob) -> Result<(), StoreError> {
-        let job = job.clone();
+    async fn release(&self, job: &GenerationJob, node: &NodeId) -> Result<(), StoreError> {
+        let (job, node) = (job.clone(), node.to_string());
         self.run(move |conn| {
             transaction(conn, |conn| {
                 let (job_state, build_status) = RELEASED;
-                let released = diesel::update(
-                    generation_jobs::table
-                        .find(job.id.to_string())
-                        .filter(generation_jobs::state.eq(JobState::Running.as_str())),
-                )
-                .set((
-                    generation_jobs::state.eq(job_state.as_str()),
-                    generation_jobs::started_at.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)
-                .map_err(from_diesel)?;
+                let released = diesel::update(held_by(&job, &node))
+                    .set((
+                        generation_jobs::state.eq(job_state.as_str()),
+                        generation_jobs::started_at.eq(None::<NaiveDateTime>),
+                        generation_jobs::node_id.eq(None::<String>),
+                        generation_jobs::lease_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)
+                    .map_err(from_diesel)?;
                 if released > 0 {
                     diesel::update(builds::table.find(build_key(&job)))
                         .set(builds::status.eq(build_status.as_str()))
@@ -367,13 +440,22 @@ impl JobQueue for Store {
         .await
     }
 
-    async fn requeue_running(&self, max_attempts: i64, now: Timestamp) -> Result<Vec<UploadSession>, StoreError> {
+    async fn requeue_abandoned(
+        &self,
+        max_attempts: i64,
+        now: Timestamp,
+        restarted: Option<NodeId>,
+    ) -> Result<Vec<UploadSession>, StoreError> {
+        let restarted = restarted.map(|node| node.to_string());
         self.run(move |conn| {
             transaction(conn, |conn| {
-                let running: Vec<JobRow> = generation_jobs::table
-                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
-                    .load(conn)
-                    .map_err(from_diesel)?;
+                let expired = generation_jobs::lease_until.is_null().or(generation_jobs::lease_until.lt(to_db(now)));
+                let running = generation_jobs::table.filter(generation_jobs::state.eq(JobState::Running.as_str()));
+                let running: Vec<JobRow> = match &restarted {
+                    Some(node) => running.filter(expired.or(generation_jobs::node_id.eq(node.clone()))).load(conn),
+                    None => running.filter(expired).load(conn),
+                }
+                .map_err(from_diesel)?;
                 let mut failed = Vec::new();
                 for row in running {
                     let job = row.into_domain()?;
@@ -389,6 +471,7 @@ impl JobQueue for Store {
                                     generation_jobs::attempts.eq(attempts),
                                     generation_jobs::finished_at.eq(Some(to_db(now))),
                                     generation_jobs::error.eq(Some(INTERRUPTED)),
+                                    generation_jobs::lease_until.eq(None::<NaiveDateTime>),
                                 ))
                                 .execute(conn)
                                 .map_err(from_diesel)?;
@@ -410,6 +493,8 @@ impl JobQueue for Store {
                                     generation_jobs::state.eq(job_state.as_str()),
                                     generation_jobs::attempts.eq(attempts),
                                     generation_jobs::started_at.eq(None::<NaiveDateTime>),
+                                    generation_jobs::node_id.eq(None::<String>),
+                                    generation_jobs::lease_until.eq(None::<NaiveDateTime>),
                                 ))
                                 .execute(conn)
                                 .map_err(from_diesel)?;

@@ -5,12 +5,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use hub_domain::Timestamp;
 use hub_domain::ids::NodeId;
+use hub_domain::model::job::JobState;
 use hub_domain::model::node::{Node, NodeInfo};
 use hub_domain::ports::{NodeRepo, StoreError};
 
 use super::time::{from_db, to_db};
 use crate::errors::{corrupt, from_diesel};
-use crate::schema::nodes;
+use crate::schema::{generation_jobs, nodes};
 use crate::store::{Store, read_snapshot, retry_on_conflict};
 
 #[derive(Queryable, Selectable)]
@@ -73,8 +74,21 @@ impl NodeRepo for Store {
                     .select(NodeRow::as_select())
                     .load(conn)
                     .map_err(from_diesel)?;
-                // TODO(job leases): count each node's running jobs once `generation_jobs.node_id` exists.
-                rows.into_iter().map(|row| row.into_domain(0)).collect()
+                // One grouped count of the running jobs of every node, read in the same snapshot.
+                let running: std::collections::HashMap<Option<String>, i64> = generation_jobs::table
+                    .filter(generation_jobs::state.eq(JobState::Running.as_str()))
+                    .group_by(generation_jobs::node_id)
+                    .select((generation_jobs::node_id, diesel::dsl::count_star()))
+                    .load::<(Option<String>, i64)>(conn)
+                    .map_err(from_diesel)?
+                    .into_iter()
+                    .collect();
+                rows.into_iter()
+                    .map(|row| {
+                        let jobs = running.get(&Some(row.id.clone())).copied().unwrap_or(0);
+                        row.into_domain(jobs)
+                    })
+                    .collect()
             })
         })
         .await

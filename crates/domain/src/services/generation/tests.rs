@@ -108,6 +108,8 @@ struct Cleaning {
     refused: Option<StorageError>,
     /// Why the database refuses to record or forget the build, if it does.
     unrecorded: Option<&'static str>,
+    /// The job's lease ran out while it ran: the queue refuses its outcome.
+    lease_lost: bool,
 }
 
 /// [`service_sized`] whose clean-ups answer `cleaning`.
@@ -125,7 +127,12 @@ fn service_cleaning(
     let mut queue = MockJobQueue::new();
     queue.expect_history_entry().returning(|_| Ok(Some("old-point".into())));
     let log = Arc::clone(&outcomes);
-    queue.expect_finish().returning(move |_, outcome| {
+    let lease_lost = cleaning.lease_lost;
+    queue.expect_finish().returning(move |_, node, outcome| {
+        assert_eq!(node.as_str(), "node-a", "finished as this node");
+        if lease_lost {
+            return Err(StoreError::Conflict);
+        }
         log.lock().unwrap().push(outcome.clone());
         Ok(None)
     });
@@ -202,7 +209,7 @@ fn service_cleaning(
         events: Arc::new(MockEventBus::new()),
         clock: Arc::new(clock),
     };
-    let service = GenerationService::new(ports, 20);
+    let service = GenerationService::new(ports, 20, holder());
     (service, Logs { outcomes, requests, removed, sizes: kept_sizes, forgotten, recorded })
 }
 
@@ -272,7 +279,7 @@ fn failing_storage(error: StorageError, at_publish: bool) -> (GenerationService,
     let mut queue = MockJobQueue::new();
     queue.expect_history_entry().returning(|_| Ok(None));
     let log = Arc::clone(&outcomes);
-    queue.expect_finish().returning(move |_, outcome| {
+    queue.expect_finish().returning(move |_, _, outcome| {
         log.lock().unwrap().push(outcome.clone());
         Ok(None)
     });
@@ -301,7 +308,7 @@ fn failing_storage(error: StorageError, at_publish: bool) -> (GenerationService,
         events: Arc::new(MockEventBus::new()),
         clock: Arc::new(clock),
     };
-    (GenerationService::new(ports, 20), outcomes)
+    (GenerationService::new(ports, 20, holder()), outcomes)
 }
 
 #[tokio::test]
@@ -376,7 +383,7 @@ async fn a_replaced_report_once_deleted_is_forgotten_by_the_record_its_switch_wr
 async fn a_report_that_cannot_be_deleted_leaves_the_build_recorded_for_the_sweep() {
     let generated = || Ok(Generated { warnings: vec![] });
     let refused = || Some(StorageError::unavailable("connection refused"));
-    let cleaning = Cleaning { refused: refused(), unrecorded: None };
+    let cleaning = Cleaning { refused: refused(), ..Cleaning::default() };
     let (service, logs) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
     let summary = service.run(job()).await.unwrap();
     assert!(summary.generated, "the build is ready with its new report all the same");
@@ -385,14 +392,76 @@ async fn a_report_that_cannot_be_deleted_leaves_the_build_recorded_for_the_sweep
     assert!(logs.forgotten.lock().unwrap().is_empty(), "the replaced report is still there");
 
     // The database cannot record it either: the cause says so.
-    let cleaning = Cleaning { refused: refused(), unrecorded: Some("database is locked") };
+    let cleaning = Cleaning { refused: refused(), unrecorded: Some("database is locked"), ..Cleaning::default() };
     let (service, _) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
     let leftover = service.run(job()).await.unwrap().leftover.unwrap();
     assert!(leftover.contains("connection refused") && leftover.contains("database is locked"), "{leftover}");
 
     // Deleted, but not forgotten: the sweep finds nothing left and forgets it later.
-    let cleaning = Cleaning { refused: None, unrecorded: Some("database is locked") };
+    let cleaning = Cleaning { unrecorded: Some("database is locked"), ..Cleaning::default() };
     let (service, _) = service_cleaning(generated(), Some("r1"), "r2", Sizes::measured(1), cleaning);
     let leftover = service.run(job()).await.unwrap().leftover.unwrap();
     assert!(leftover.contains("stays recorded"), "{leftover}");
+}
+
+/// This node, with a lease long enough for any test.
+fn holder() -> JobHolder {
+    JobHolder { node: NodeId::parse("node-a").unwrap(), lease: std::time::Duration::from_secs(30) }
+}
+
+#[tokio::test]
+async fn a_run_that_lost_its_lease_drops_its_outcome_and_leaves_its_report_to_the_sweep() {
+    let cleaning = Cleaning { lease_lost: true, ..Cleaning::default() };
+    let generated = Ok(Generated { warnings: vec![] });
+    let (service, logs) = service_cleaning(generated, Some("r1"), "r2", Sizes::measured(1), cleaning);
+    let summary = service.run(job()).await.unwrap();
+    assert!(!summary.generated);
+    assert!(summary.fault.as_deref().is_some_and(|f| f.contains("node-a lost the job's lease")), "{summary:?}");
+    assert!(logs.outcomes.lock().unwrap().is_empty(), "no outcome stored");
+    assert_eq!(*logs.recorded.lock().unwrap(), [BuildId::parse("b1").unwrap()], "its report is left to the sweep");
+    assert_eq!(*logs.removed.lock().unwrap(), [Some("r1".to_owned())], "only the clean-up before the run");
+    assert!(logs.sizes.lock().unwrap().is_empty(), "the build is not measured for a dropped run");
+}
+
+#[tokio::test]
+async fn claims_renewals_and_releases_name_this_node_and_its_lease() {
+    let mut queue = MockJobQueue::new();
+    let lease_end = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(30);
+    queue
+        .expect_claim_next()
+        .withf(move |max, _, lease| *max == 2 && lease.node.as_str() == "node-a" && lease.until == lease_end)
+        .returning(|_, _, _| Ok(None));
+    queue
+        .expect_renew()
+        .withf(move |node, until| node.as_str() == "node-a" && *until == lease_end)
+        .returning(|_, _| Ok(1));
+    queue.expect_release().withf(|_, node| node.as_str() == "node-a").returning(|_, _| Ok(()));
+    queue
+        .expect_requeue_abandoned()
+        .withf(|max, _, restarted| *max == MAX_ATTEMPTS && restarted.as_ref().map(NodeId::as_str) == Some("node-a"))
+        .times(1)
+        .returning(|_, _, _| Ok(vec![]));
+    queue
+        .expect_requeue_abandoned()
+        .withf(|_, _, restarted| restarted.is_none())
+        .times(1)
+        .returning(|_, _, _| Ok(vec![]));
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(|| chrono::DateTime::UNIX_EPOCH);
+    let ports = GenerationPorts {
+        queue: Arc::new(queue),
+        builds: Arc::new(MockBuildRepo::new()),
+        files: Arc::new(MockGenerationFiles::new()),
+        results: Arc::new(MockResultStore::new()),
+        stale: Arc::new(MockStaleReports::new()),
+        generator: Arc::new(MockReportGenerator::new()),
+        events: Arc::new(MockEventBus::new()),
+        clock: Arc::new(clock),
+    };
+    let service = GenerationService::new(ports, 20, holder());
+    assert_eq!(service.claim(2).await.unwrap(), None);
+    assert_eq!(service.renew_leases().await.unwrap(), 1);
+    service.release(&job()).await.unwrap();
+    assert_eq!(service.recover().await.unwrap(), 0, "at start-up: this node's previous process's jobs too");
+    assert_eq!(service.take_back_abandoned().await.unwrap(), 0, "while running: expired leases only");
 }
