@@ -76,7 +76,11 @@ impl Installer {
         tokio::fs::create_dir_all(&self.root)
             .await
             .map_err(|e| fail(format!("cannot create {}: {e}", self.root.display())))?;
-        let staging = self.root.join(format!(".installing-{version}-{}", std::process::id()));
+        // One staging directory per install, also within a process: two installs at once (two test servers, a
+        // start-up and a version switch) must not delete each other's files.
+        static INSTALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let install = INSTALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = self.root.join(format!(".installing-{version}-{}-{install}", std::process::id()));
         let _ = tokio::fs::remove_dir_all(&staging).await;
         let result = self.install_into(&staging, version).await;
         if result.is_err() {
@@ -218,6 +222,20 @@ mod tests {
         assert_eq!(err.to_string(), "npm install allure@3.18.0 failed: npm error 404 Not Found");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("allure")).unwrap().collect();
         assert!(left.is_empty(), "no staging directory is left behind");
+    }
+
+    #[tokio::test]
+    async fn installs_at_once_in_one_process_keep_their_own_staging_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let npm = hub_test_support::npm::fake_npm(dir.path(), "https://registry.npmjs.org/", &[]);
+        let installer = Installer::new(dir.path().join("allure"), npm, None);
+        let (a, b) = tokio::join!(installer.ensure("3.18.0"), installer.ensure("3.18.0"));
+        assert_eq!(a.unwrap(), b.unwrap(), "both installs end with the one installed CLI");
+        let left: Vec<String> = std::fs::read_dir(dir.path().join("allure"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["3.18.0"], "no staging directory is left behind");
     }
 
     #[tokio::test]
