@@ -11,11 +11,13 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Size of the parts of a multipart upload, and of the one buffered `PUT` below it: above S3's 5 MiB minimum, and
-/// with [`UPLOAD_CONCURRENCY`] parts in flight an upload holds at most about three parts in memory.
-pub(crate) const PART: usize = 8 * 1024 * 1024;
-/// Parts of one upload sent at once.
-const UPLOAD_CONCURRENCY: usize = 2;
+/// Size of the parts of a multipart upload, and of the one buffered `PUT` below it: S3's minimum (every part but
+/// the last must have at least 5 MiB), since an upload holds its parts in memory.
+pub(crate) const PART: usize = 5 * 1024 * 1024;
+/// Parts of one upload sent at once. With one, the next part is filled only once the previous one is sent, so an
+/// upload holds one part: with 8 MiB parts, two in flight and one filling, a 1 GiB upload to S3 went over the
+/// server's 64 MiB budget (`just bench-upload-s3`: 72.6 MiB streaming, 102 MiB chunked; see docs/uploads.md).
+const UPLOAD_CONCURRENCY: usize = 1;
 /// Read size of local files being uploaded.
 const READ_BLOCK: usize = 256 * 1024;
 
