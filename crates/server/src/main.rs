@@ -1,5 +1,7 @@
 //! `allure-hub`: a self-hosted Allure 3 report server.
 
+mod allocator;
+
 use clap::{Parser, Subcommand};
 use hub_server::{Application, Config, logging, startup, storage_copy};
 
@@ -34,8 +36,7 @@ enum StorageCommand {
     },
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     // Command-line mistakes exit 64 (EX_USAGE) rather than clap's 2, which `upload` uses for a refused upload.
     let cli = Cli::try_parse().unwrap_or_else(|e| {
         if !e.use_stderr() {
@@ -44,6 +45,14 @@ async fn main() -> anyhow::Result<()> {
         let _ = e.print();
         std::process::exit(64)
     });
+    if matches!(cli.command, None | Some(Command::Serve)) {
+        // Before the runtime starts any thread: the server may run itself again here.
+        allocator::one_arena();
+    }
+    actix_web::rt::System::new().block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // The uploader runs on CI machines: it must not read (or require) the server's configuration.
     if let Some(Command::Upload(args)) = cli.command {
         std::process::exit(i32::from(hub_uploader::run(*args).await));
