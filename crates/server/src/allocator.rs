@@ -12,8 +12,6 @@
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 
-/// The variable glibc reads its tunables from.
-const VARIABLE: &str = "GLIBC_TUNABLES";
 /// The tunable for the number of arenas.
 const ARENA_MAX: &str = "glibc.malloc.arena_max";
 
@@ -32,7 +30,8 @@ fn tunables(current: Option<&str>, arena_max_set: bool) -> Option<String> {
 /// the process cannot be run again (it then goes on as it is, with a line on standard error). Call before any
 /// thread is started.
 pub(crate) fn one_arena() {
-    let current = std::env::var_os(VARIABLE).map(|v| v.to_string_lossy().into_owned());
+    // Named in full: the configuration page's test finds the variables the server reads by these calls.
+    let current = std::env::var_os("GLIBC_TUNABLES").map(|v| v.to_string_lossy().into_owned());
     let Some(value) = tunables(current.as_deref(), std::env::var_os("MALLOC_ARENA_MAX").is_some()) else { return };
     let Ok(binary) = std::env::current_exe() else { return };
     let mut args = std::env::args_os();
@@ -40,7 +39,7 @@ pub(crate) fn one_arena() {
     if let Some(name) = args.next() {
         command.arg0(name);
     }
-    let error = command.args(args.collect::<Vec<OsString>>()).env(VARIABLE, value).exec();
+    let error = command.args(args.collect::<Vec<OsString>>()).env("GLIBC_TUNABLES", value).exec();
     eprintln!("allure-hub: cannot restart with one malloc arena ({error}); memory use may exceed the budget");
 }
 
