@@ -15,7 +15,10 @@ use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job runs its work and returns what hands the result over: the thread hands it over only once it is listed
+/// as idle again (or has taken the next waiting job), so the caller's next job finds the thread free.
+type Job = Box<dyn FnOnce() -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce() + Send>;
 
 /// Who is free and what waits, changed under one lock so that a job is never left queued while a thread idles.
 #[derive(Default)]
@@ -57,14 +60,17 @@ impl Workers {
                 // Every sender is gone when the store was dropped: the thread ends.
                 while let Ok(mut job) = queue.recv() {
                     loop {
-                        job();
+                        let deliver = job();
                         let mut board = board.lock().unwrap_or_else(PoisonError::into_inner);
-                        match board.waiting.pop_front() {
+                        let next = board.waiting.pop_front();
+                        if next.is_none() {
+                            board.idle.push(index);
+                        }
+                        drop(board);
+                        deliver();
+                        match next {
                             Some(next) => job = next,
-                            None => {
-                                board.idle.push(index);
-                                break;
-                            }
+                            None => break,
                         }
                     }
                 }
@@ -81,7 +87,9 @@ impl Workers {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-            let _ = done.send(outcome);
+            Box::new(move || {
+                let _ = done.send(outcome);
+            })
         });
         self.submit(job)?;
         match result.await {
