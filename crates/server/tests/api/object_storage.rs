@@ -38,8 +38,8 @@ async fn keys(bucket: &S3TestBucket, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// One object's content, read with a signed request as any S3 client would.
-async fn object(bucket: &S3TestBucket, key: &str) -> String {
+/// One object's content below the test servers' prefix, read with a signed request as any S3 client would.
+pub(crate) async fn object(bucket: &S3TestBucket, key: &str) -> String {
     use object_store::ObjectStoreExt;
     let mut client = object_store::aws::AmazonS3Builder::new().with_bucket_name(&bucket.bucket);
     for (name, value) in bucket.vars() {

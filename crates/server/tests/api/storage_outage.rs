@@ -91,18 +91,6 @@ async fn keys(bucket: &S3TestBucket, prefix: &str) -> Vec<String> {
     xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()).map(str::to_owned).collect()
 }
 
-/// One object's content, read from the store itself with a signed request.
-async fn object(bucket: &S3TestBucket, key: &str) -> String {
-    use object_store::ObjectStoreExt;
-    let mut client = object_store::aws::AmazonS3Builder::new().with_bucket_name(&bucket.bucket);
-    for (name, value) in bucket.vars() {
-        client = client.with_config(name.to_ascii_lowercase().parse().unwrap(), value);
-    }
-    let path = object_store::path::Path::from(format!("{PREFIX}/{key}"));
-    let bytes = client.build().unwrap().get(&path).await.unwrap().bytes().await.unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
 async fn upload(s: &TestServer, build: &str) -> Reply {
     TestServer::read(
         s.request(Method::POST, &format!("{PROJECT}/results?buildId={build}&wait=true"))
@@ -227,6 +215,6 @@ async fn the_store_stopped_and_started_again_under_load_503s_while_down_no_data_
     assert_eq!(put_chunk(&s, &chunked, &zip).await.status, StatusCode::OK);
     let done = s.post(&format!("{PROJECT}/uploads/{chunked}/complete?wait=true"), json!({})).await;
     assert_eq!((done.status, done.json()["phase"].as_str()), (StatusCode::OK, Some("done")), "{}", done.text);
-    let history = object(&bucket, "envs/staging/checkout/history.jsonl").await;
+    let history = crate::object_storage::object(&bucket, "envs/staging/checkout/history.jsonl").await;
     assert_eq!(history.lines().count(), 3, "a point per build, b1's replaced by its regeneration: {history}");
 }
